@@ -1,0 +1,103 @@
+"""IMDB from a local JSONL folder or the Hugging Face hub, and the embedded example reviews."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+DATA_DIR_ENV = "TBPTT_VIZ_DATA_DIR"
+HUB_DATASET = "stanfordnlp/imdb"
+SPLITS = ("train", "test")
+
+
+class DataUnavailable(RuntimeError):
+    """Neither a local data folder nor the Hugging Face hub could provide IMDB."""
+
+
+@dataclass(frozen=True)
+class Review:
+    text: str
+    label: int            # 0 = negative, 1 = positive
+    id: str = ""
+    title: str = ""
+
+
+def _read_jsonl(path: Path) -> list[Review]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    out = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row.get("text"), str) or row.get("label") not in (0, 1):
+                raise DataUnavailable(f"{path}: line {n + 1} lacks a text string and a 0/1 label")
+            out.append(Review(row["text"], int(row["label"]), str(row.get("id", f"{path.stem}/{n}"))))
+    return out
+
+
+def _local_file(data_dir: Path, split: str) -> Path | None:
+    for name in (f"{split}.jsonl.gz", f"{split}.jsonl"):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    return None
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """A quick TCP check, so an offline machine fails at once instead of waiting on retries."""
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Review]:
+    """IMDB `split` ("train"/"test") from `data_dir` (or $TBPTT_VIZ_DATA_DIR), else from the hub.
+
+    A data folder holds `train.jsonl[.gz]` and `test.jsonl[.gz]`, one {"text", "label"} object a line.
+    """
+    if split not in SPLITS:
+        raise DataUnavailable(f"unknown split {split!r}; choose train or test")
+    folder = resolve_data_dir(data_dir)
+    if folder is not None:
+        path = _local_file(folder, split)
+        if path is None:
+            raise DataUnavailable(f"no {split}.jsonl or {split}.jsonl.gz in {folder}")
+        return _read_jsonl(path)
+    if os.environ.get("HF_HUB_OFFLINE") != "1" and not hub_reachable():
+        raise DataUnavailable(
+            f"IMDB is not available: pass --data-dir DIR (or set {DATA_DIR_ENV}) to a folder with "
+            f"{split}.jsonl[.gz], or connect to the Hugging Face hub for {HUB_DATASET}")
+    try:
+        from datasets import load_dataset
+
+        rows = load_dataset(HUB_DATASET, split=split)
+    except Exception as e:  # any hub/cache failure becomes the same one-line message
+        raise DataUnavailable(f"could not load {HUB_DATASET} from the hub ({type(e).__name__}); "
+                              f"pass --data-dir DIR or set {DATA_DIR_ENV}") from e
+    return [Review(r["text"], int(r["label"]), f"{split}/{i}") for i, r in enumerate(rows)]
+
+
+@lru_cache(maxsize=1)
+def examples() -> tuple[Review, ...]:
+    """The embedded example reviews (written for this project), in display order."""
+    raw = json.loads(resources.files(__package__).joinpath("examples.json").read_text(encoding="utf-8"))
+    return tuple(Review(e["text"], int(e["label"]), e["id"], e["title"]) for e in raw)
+
+
+def example(review_id: str) -> Review:
+    for r in examples():
+        if r.id == review_id:
+            return r
+    raise KeyError(f"no example review {review_id!r}")

@@ -1,0 +1,265 @@
+"""Gradient flow under a truncation scheme, per position, and the whole last-K sweep from one pass.
+
+The LSTM step, with pre-activations a_t = W_ih x_t + W_hh h_{t-1} + b (gates i, f, g, o):
+
+    c_t = f_t * c_{t-1} + i_t * g_t        h_t = o_t * tanh(c_t)
+
+Writing d_t = dL/da_t, the weight gradients are sums of per-step terms,
+dL/dW_ih = sum_t d_t x_t^T, dL/dW_hh = sum_t d_t h_{t-1}^T, dL/db = sum_t d_t, and dL/dx_t = W_ih^T d_t.
+Under last-K, d_t for t >= T-K equals full BPTT's d_t (it only depends on later steps) and is zero
+before, so every K's truncated gradient is a partial sum of one full pass's terms: no backward per K.
+
+Everything here runs in float64 on copies of the weights, so the numbers match an independent float64
+autograd computation to ~1e-12.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .model import LSTMClassifier
+from .schemes import Scheme, backprop_count, backprop_reach, make_scheme, passes
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One float64 forward pass of one sequence, with what the backward recursion needs. (T, ...) each."""
+
+    x: torch.Tensor       # (T, E) embeddings
+    h: torch.Tensor       # (T, H) hidden state after step t
+    c: torch.Tensor       # (T, H) cell state after step t
+    h_prev: torch.Tensor  # (T, H) h_{t-1} (zeros at t = 0)
+    gates: torch.Tensor   # (T, 4, H) i, f, g, o activations
+    logits: torch.Tensor  # (T,) head(h_t): the prediction the model would make if the review ended at t
+    w_ih: torch.Tensor    # (4H, E)
+    w_hh: torch.Tensor    # (4H, H)
+    w_head: torch.Tensor  # (H,)
+
+
+def _lstm64(lstm: torch.nn.LSTM) -> torch.nn.LSTM:
+    """A float64 copy of the LSTM (the model itself is left as it is)."""
+    twin = torch.nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True, dtype=torch.float64)
+    twin.load_state_dict({k: v.double() for k, v in lstm.state_dict().items()})
+    return twin
+
+
+@torch.no_grad()
+def forward(model: LSTMClassifier, ids: torch.Tensor) -> Forward:
+    """Run nn.LSTM once (in float64) for every h_t; gates and c_t follow from h_{t-1} without a model loop."""
+    ids = torch.as_tensor(ids).reshape(-1)
+    if ids.numel() == 0:
+        raise ValueError("the review has no tokens")
+    lstm = model.lstm
+    x = model.embedding.weight.detach().double()[ids]  # (T, E)
+    w_ih, w_hh = lstm.weight_ih_l0.detach().double(), lstm.weight_hh_l0.detach().double()
+    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().double()
+    H = lstm.hidden_size
+    h = _lstm64(lstm)(x[None])[0][0]  # (T, H)
+    h_prev = torch.cat([x.new_zeros(1, H), h[:-1]])
+    a = (x @ w_ih.T + h_prev @ w_hh.T + bias).view(-1, 4, H)
+    gates = torch.stack([a[:, 0].sigmoid(), a[:, 1].sigmoid(), a[:, 2].tanh(), a[:, 3].sigmoid()], 1)
+    ig = gates[:, 0] * gates[:, 2]
+    f = gates[:, 1]
+    c = torch.empty_like(h)
+    prev = x.new_zeros(H)
+    for t in range(len(ids)):  # c_t is a linear recurrence given the gates
+        prev = torch.addcmul(ig[t], f[t], prev)
+        c[t] = prev
+    w_head = model.head.weight.detach().double()[0]
+    logits = h @ w_head + model.head.bias.detach().double()[0]
+    return Forward(x, h, c, h_prev, gates, logits, w_ih, w_hh, w_head)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """Gradients of one scheme's loss (mean BCE over its windows). (T, ...) each, float64."""
+
+    d: torch.Tensor   # (T, 4H) dL/da_t
+    dh: torch.Tensor  # (T, H) dL/dh_t, total derivative through the recurrence
+    dc: torch.Tensor  # (T, H) dL/dc_t, total derivative
+
+
+@torch.no_grad()
+def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: int) -> list[Backward]:
+    """The LSTM backward recursion for several window lists at once, one reverse loop over t.
+
+    Non-overlapping windows share a carry row (reset at each window start); overlapping ones
+    (k1k2 with k2 > k1) get rows of their own. Each list's loss is the mean over its windows.
+    """
+    T, H = fw.h.shape
+    rows: list[tuple[int, list[tuple[int, int]]]] = []
+    for v, windows in enumerate(schemes_windows):
+        rows += [(v, group) for group in passes(windows)]
+    R = len(rows)
+    inject = torch.zeros(T, R, dtype=torch.float64)  # dL/dz_p for the window ending at t
+    keep = torch.ones(T, R, 1, dtype=torch.float64)   # 0 where a window starts: the state entering it is detached
+    prob = torch.sigmoid(fw.logits)
+    for r, (v, group) in enumerate(rows):
+        n = len(schemes_windows[v])
+        for p, s in group:
+            inject[p, r] = (prob[p] - label) / n
+            keep[s, r] = 0.0
+    i, f, g, o = fw.gates.unbind(1)
+    tc = fw.c.tanh()
+    c_prev = torch.cat([fw.c.new_zeros(1, H), fw.c[:-1]])
+    h_to_c = o * (1 - tc * tc)                                                 # dc_t/dh_t path
+    dc_coef = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 1)  # (T, 3, H)
+    dh_coef = tc * o * (1 - o)                                                 # (T, H)
+    d = torch.zeros(T, R, 4, H, dtype=torch.float64)
+    dh_all = torch.zeros(T, R, H, dtype=torch.float64)
+    dc_all = torch.zeros(T, R, H, dtype=torch.float64)
+    dh = torch.zeros(R, H, dtype=torch.float64)
+    dc = torch.zeros(R, H, dtype=torch.float64)
+    w_hh = fw.w_hh.view(4, H, H)
+    injected = inject.abs().sum(1) > 0
+    last = int(torch.nonzero(injected).max())
+    for t in range(last, -1, -1):
+        if injected[t]:
+            dh = dh + inject[t, :, None] * fw.w_head
+        dc = dc + dh * h_to_c[t]
+        dh_all[t], dc_all[t] = dh, dc
+        d[t, :, :3] = dc[:, None, :] * dc_coef[t]
+        d[t, :, 3] = dh * dh_coef[t]
+        dh = torch.einsum("rgk,gkh->rh", d[t], w_hh) * keep[t]
+        dc = dc * f[t] * keep[t]
+    out = []
+    for v in range(len(schemes_windows)):
+        mine = [r for r, (vv, _) in enumerate(rows) if vv == v]
+        out.append(Backward(d[:, mine].sum(1).reshape(T, 4 * H), dh_all[:, mine].sum(1), dc_all[:, mine].sum(1)))
+    return out
+
+
+@torch.no_grad()
+def last_k_sweep(fw: Forward, full: Backward) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine and relative error between the last-K and the full LSTM-parameter gradient, K = 1..T.
+
+    With g_t step t's term of (dW_ih, dW_hh, db_ih, db_hh) flattened,
+    M[s, t] = <g_s, g_t> = (d_s . d_t) (x_s . x_t + h_{s-1} . h_{t-1} + 2), G_K = sum_{t >= T-K} g_t:
+    |G_K|^2 = sum M[T-K:, T-K:] and <G_K, G_T> = sum M[T-K:, :], both reverse cumulative sums.
+    """
+    d = full.d
+    M = (d @ d.T) * (fw.x @ fw.x.T + fw.h_prev @ fw.h_prev.T + 2)  # (T, T)
+    Mr = M.flip(0, 1)                                                # index r = T-1-t
+    norm2 = Mr.cumsum(0).cumsum(1).diagonal()                        # |G_K|^2, K = r+1
+    cross = Mr.sum(1).cumsum(0)                                      # <G_K, G_full>
+    full2 = norm2[-1]
+    denom = torch.sqrt(norm2.clamp(min=0) * full2)
+    cosine = torch.where(denom > 0, cross / denom.clamp(min=1e-300), torch.zeros_like(cross))
+    rel = torch.sqrt((norm2 - 2 * cross + full2).clamp(min=0)) / full2.sqrt().clamp(min=1e-300)
+    return cosine.clamp(-1, 1).numpy(), rel.numpy()
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Where the loss's gradient goes, per position t (arrays of length T unless noted).
+
+    `input_grad_norm` etc. are under the chosen scheme; `full_*` under full BPTT. The sweep compares the
+    last-K and the full gradient of the LSTM's parameters for every K = 1..T.
+    """
+
+    ids: np.ndarray
+    scheme: str
+    k: int | None
+    k1: int | None
+    k2: int | None
+    windows: np.ndarray              # (W, 2) rows (p, s) of the scheme at this T
+    truncated: bool                  # False when the scheme equals full BPTT here (e.g. K >= T)
+    prob_positive: float
+    label_used: int
+    label_source: str                # "given" or "predicted" (the model's own label)
+    loss: float                      # the scheme's loss: mean BCE over its windows
+    step_prob: np.ndarray            # P(positive) read at each t: what a loss at t would see
+    input_grad_norm: np.ndarray      # ||dL/dx_t||
+    hidden_grad_norm: np.ndarray     # ||dL/dh_t||
+    cell_grad_norm: np.ndarray       # ||dL/dc_t||
+    weight_ih_contrib: np.ndarray    # ||step t's term of dL/dW_ih|| = ||d_t|| ||x_t||
+    weight_hh_contrib: np.ndarray    # ||step t's term of dL/dW_hh|| = ||d_t|| ||h_{t-1}||
+    full_input_grad_norm: np.ndarray
+    full_hidden_grad_norm: np.ndarray
+    full_cell_grad_norm: np.ndarray
+    full_weight_ih_contrib: np.ndarray
+    full_weight_hh_contrib: np.ndarray
+    backprop_count: np.ndarray       # how many loss terms' backward passes reach x_t
+    backprop_reach: np.ndarray       # longest distance from x_t to a loss that reaches it; -1 if none
+    sweep_k: np.ndarray              # 1..T
+    sweep_cosine: np.ndarray         # cos(last-K gradient, full gradient) of the LSTM's parameters
+    sweep_relative_error: np.ndarray  # |G_K - G_full| / |G_full|
+
+    @property
+    def T(self) -> int:
+        return len(self.ids)
+
+
+@torch.no_grad()
+def _norms(fw: Forward, b: Backward) -> dict[str, np.ndarray]:
+    d_norm = b.d.norm(dim=1)
+    return {"input_grad_norm": (b.d @ fw.w_ih).norm(dim=1).numpy(), "hidden_grad_norm": b.dh.norm(dim=1).numpy(),
+            "cell_grad_norm": b.dc.norm(dim=1).numpy(),
+            "weight_ih_contrib": (d_norm * fw.x.norm(dim=1)).numpy(),
+            "weight_hh_contrib": (d_norm * fw.h_prev.norm(dim=1)).numpy()}
+
+
+def scheme_loss_value(fw: Forward, windows: list[tuple[int, int]], label: int) -> float:
+    z = fw.logits[[p for p, _ in windows]]
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(z, torch.full_like(z, float(label))))
+
+
+def gradient_flow(model: LSTMClassifier, ids, scheme: str | Scheme = "last-k", k: int | None = 30,
+                  k1: int | None = None, k2: int | None = None, label: int | None = None) -> GradientFlow:
+    """Per-position gradient norms under `scheme` and full BPTT, backprop count/reach, and the last-K sweep.
+
+    Loss: binary cross-entropy against `label`, or against the model's own predicted label when None.
+    """
+    sch = scheme if isinstance(scheme, Scheme) else make_scheme(scheme, k, k1, k2)
+    fw = forward(model, ids)
+    T = fw.h.shape[0]
+    prob = float(torch.sigmoid(fw.logits[-1]))
+    if label is not None and label not in (0, 1):
+        raise ValueError(f"label must be 0 or 1, got {label!r}")
+    label_used, source = (int(label), "given") if label is not None else (int(prob > 0.5), "predicted")
+    windows = sch.windows(T)
+    truncated = sch.truncates(T)
+    full_b, *rest = backward(fw, [[(T - 1, 0)]] + ([windows] if truncated else []), label_used)
+    sch_b = rest[0] if truncated else full_b
+    cosine, rel = last_k_sweep(fw, full_b)
+    full = _norms(fw, full_b)
+    return GradientFlow(
+        ids=np.asarray(torch.as_tensor(ids).reshape(-1)), scheme=sch.name, k=sch.k, k1=sch.k1, k2=sch.k2,
+        windows=np.array(windows, dtype=np.int64).reshape(-1, 2), truncated=truncated, prob_positive=prob,
+        label_used=label_used, label_source=source, loss=scheme_loss_value(fw, windows, label_used),
+        step_prob=torch.sigmoid(fw.logits).numpy(), **_norms(fw, sch_b), **{f"full_{k}": v for k, v in full.items()},
+        backprop_count=backprop_count(windows, T), backprop_reach=backprop_reach(windows, T),
+        sweep_k=np.arange(1, T + 1), sweep_cosine=cosine, sweep_relative_error=rel)
+
+
+@dataclass(frozen=True)
+class SchemeGrid:
+    """Per-position gradient norms of one scheme for several K at once: (len(ks), T) arrays."""
+
+    scheme: str
+    ks: np.ndarray
+    input_grad_norm: np.ndarray
+    hidden_grad_norm: np.ndarray
+    cell_grad_norm: np.ndarray
+    backprop_count: np.ndarray
+    backprop_reach: np.ndarray
+
+
+def scheme_grid(model: LSTMClassifier, ids, scheme: str, ks, label: int | None = None) -> SchemeGrid:
+    """Chunked (or last-k) gradient norms for every K in `ks` from one forward and one reverse loop.
+
+    For k1k2, `ks` are k1 values with k2 = 2 k1. The app computes this once per review, so moving the
+    K slider only picks a row.
+    """
+    fw = forward(model, ids)
+    T = fw.h.shape[0]
+    label = int(torch.sigmoid(fw.logits[-1]) > 0.5) if label is None else int(label)
+    schemes = [make_scheme(scheme, k, k, 2 * k) for k in ks]
+    windows = [s.windows(T) for s in schemes]
+    norms = [_norms(fw, b) for b in backward(fw, windows, label)]
+    stack = lambda key: np.stack([n[key] for n in norms])  # noqa: E731
+    return SchemeGrid(scheme, np.asarray(ks), stack("input_grad_norm"), stack("hidden_grad_norm"),
+                      stack("cell_grad_norm"), np.stack([backprop_count(w, T) for w in windows]),
+                      np.stack([backprop_reach(w, T) for w in windows]))

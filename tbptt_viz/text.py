@@ -1,0 +1,63 @@
+"""Word tokenizer and vocabulary (JSON), deterministic so every number can be re-derived."""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+MAX_TOKENS = 2000  # longest review the analyses accept; longer text is cut with a notice
+
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# A word (letters/digits, inner apostrophes kept: "don't") or one punctuation mark.
+_TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, drop IMDB's `<br />` line breaks, split punctuation off words."""
+    return _TOKEN.findall(_BREAK.sub(" ", text).lower())
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Index <-> word. Id 0 is padding (its embedding is zero), id 1 stands for unknown words."""
+
+    itos: tuple[str, ...]
+
+    def __post_init__(self):
+        if self.itos[:2] != (PAD, UNK):
+            raise ValueError("a vocabulary must start with <pad>, <unk>")
+        object.__setattr__(self, "_stoi", {w: i for i, w in enumerate(self.itos)})
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        return [self._stoi.get(t, UNK_ID) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] for i in ids]
+
+    @classmethod
+    def build(cls, texts: Iterable[str], max_size: int = 20000, min_count: int = 2) -> "Vocab":
+        """Most frequent words first; ties broken alphabetically so the result is deterministic."""
+        counts = Counter()
+        for text in texts:
+            counts.update(tokenize(text))
+        ranked = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        return cls((PAD, UNK, *ranked[: max_size - 2]))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"itos": list(self.itos)}, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Vocab":
+        data = json.loads(Path(path).read_text())
+        itos = data.get("itos") if isinstance(data, dict) else None
+        if not isinstance(itos, list) or not all(isinstance(w, str) for w in itos):
+            raise ValueError(f"{path}: not a vocabulary file (expected {{'itos': [words]}})")
+        return cls(tuple(itos))
