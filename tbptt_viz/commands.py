@@ -1,24 +1,19 @@
-"""What each CLI subcommand does (parsing lives in cli.py)."""
+"""Engine subcommands: train, predict, gradients, models."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .checkpoint import CheckpointError, load_checkpoint, load_pretrained, model_cards, save_checkpoint
-from .data import DataUnavailable, load_imdb
+from .checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
+from .cli import add_review_args, add_scheme_args, emit, positive_int, read_text
+from .data import load_imdb
 from .model import LSTMClassifier, ModelConfig
-from .schemes import SchemeError, make_scheme
-from .text import MAX_TOKENS, Vocab, tokenize
-
-USER_ERRORS = (CheckpointError, DataUnavailable, SchemeError, ValueError)
-
-
-def _emit(obj) -> None:
-    print(json.dumps(obj))
+from .schemes import make_scheme
+from .text import Vocab, prepare_review, tokenize
 
 
 def load_model(name: str) -> LSTMClassifier:
@@ -26,11 +21,22 @@ def load_model(name: str) -> LSTMClassifier:
     return load_checkpoint(name) if ("/" in name or Path(name).is_dir()) else load_pretrained(name)
 
 
+def review_from_args(args):
+    """(model, prepared review) from --model and --text; prints the cut notice on stderr."""
+    text = read_text(args.text)
+    model = load_model(args.model)
+    review = prepare_review(text, model.vocab)
+    if review.was_cut:
+        print(f"notice: {review.notice}", file=sys.stderr)
+    return model, review
+
+
 def _subset(rows: list, limit: int | None, seed: int) -> list:
     """A seeded random subset of `limit` rows (IMDB files are sorted by label, so never the first N)."""
     if not limit or limit >= len(rows):
         return rows
-    return [rows[i] for i in sorted(torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:limit].tolist())]
+    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:limit]
+    return [rows[i] for i in sorted(pick.tolist())]
 
 
 def cmd_train(args) -> int:
@@ -72,23 +78,94 @@ def cmd_train(args) -> int:
         "trained_on": time.strftime("%Y-%m-%d"),
     }
     card = save_checkpoint(model, args.out, card)
-    print(json.dumps({k: card[k] for k in ("name", "scheme", "k", "epochs", "wall_time_s", "tokens_per_s",
-                                            "test_accuracy")}))
+    emit({k: card[k] for k in ("name", "scheme", "k", "epochs", "wall_time_s", "tokens_per_s", "test_accuracy")})
+    return 0
+
+
+def cmd_predict(args) -> int:
+    model, review = review_from_args(args)
+    prob = model.prob_positive(torch.tensor(review.ids))
+    if args.json:
+        emit({"model": args.model, "tokens": review.tokens, "prob_positive": prob, "label": int(prob > 0.5),
+              "was_cut": review.was_cut})
+    else:
+        print(f"P(positive) = {prob:.3f}  ({'positive' if prob > 0.5 else 'negative'}, {len(review.ids)} tokens)")
+    return 0
+
+
+def cmd_gradients(args) -> int:
+    from .flow import gradient_flow
+
+    model, review = review_from_args(args)
+    gf = gradient_flow(model, torch.tensor(review.ids), args.scheme, args.k, args.k1, args.k2, label=args.label)
+    note = None if gf.truncated else f"no truncation: the scheme covers all {gf.T} tokens, so it equals full BPTT"
+    if args.json:
+        emit({"tokens": review.tokens, "ids": gf.ids, "prob_positive": gf.prob_positive, "label_used": gf.label_used,
+              "label_source": gf.label_source, "scheme": gf.scheme, "k": gf.k, "k1": gf.k1, "k2": gf.k2,
+              "truncated": gf.truncated, "note": note, "was_cut": review.was_cut,
+              "input_grad_norm": gf.input_grad_norm, "full_input_grad_norm": gf.full_input_grad_norm,
+              "hidden_grad_norm": gf.hidden_grad_norm, "cell_grad_norm": gf.cell_grad_norm,
+              "full_hidden_grad_norm": gf.full_hidden_grad_norm, "full_cell_grad_norm": gf.full_cell_grad_norm,
+              "weight_ih_contrib": gf.weight_ih_contrib, "weight_hh_contrib": gf.weight_hh_contrib,
+              "backprop_count": gf.backprop_count, "backprop_reach": gf.backprop_reach,
+              "sweep": {"k": gf.sweep_k, "cosine": gf.sweep_cosine, "relative_error": gf.sweep_relative_error}})
+        return 0
+    print(f"P(positive) = {gf.prob_positive:.3f}; loss against label {gf.label_used} ({gf.label_source}); "
+          f"scheme {make_scheme(gf.scheme, gf.k, gf.k1, gf.k2).label}")
+    if note:
+        print(note)
+    print(f"{'t':>5} {'token':<16} {'|dL/dx| scheme':>15} {'|dL/dx| full':>13} {'count':>6} {'reach':>6}")
+    for t, tok in enumerate(review.tokens):
+        print(f"{t:>5} {tok[:16]:<16} {gf.input_grad_norm[t]:>15.3e} {gf.full_input_grad_norm[t]:>13.3e} "
+              f"{gf.backprop_count[t]:>6} {gf.backprop_reach[t]:>6}")
+    T = gf.T
+    for k in sorted({1, 10, 30, 100, T} & set(range(1, T + 1))):
+        print(f"last-K sweep K={k:<5} cosine {gf.sweep_cosine[k - 1]:+.4f}  relative error "
+              f"{gf.sweep_relative_error[k - 1]:.4f}")
+    zero = int(np.sum(gf.input_grad_norm == 0))
+    print(f"{zero} of {T} tokens get exactly zero gradient under this scheme")
     return 0
 
 
 def cmd_models(args) -> int:
     cards = model_cards()
     if args.json:
-        _emit(cards)
+        emit(cards)
         return 0
     for c in cards:
-        print(f"{c['name']:<20} {c.get('label', c.get('scheme')):<24} test accuracy {c.get('test_accuracy')}")
+        print(f"{c['name']:<22} {c.get('label', c.get('scheme')):<24} test accuracy {c.get('test_accuracy')}")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "models": cmd_models}
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an LSTM classifier on IMDB under a truncation scheme")
+    add_scheme_args(p, default="full")
+    p.add_argument("--data-dir", help="folder with train/test .jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")
+    p.add_argument("--out", required=True, help="checkpoint folder to write, e.g. pretrained/imdb-full")
+    p.add_argument("--vocab", help="reuse this vocab.json instead of building one from the train split")
+    p.add_argument("--epochs", type=positive_int, default=6, help="passes over the train split (default 6)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="reviews per batch (default 64)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm (default 1.0)")
+    p.add_argument("--embed-dropout", type=float, default=0.25, help="dropout on embeddings while training")
+    p.add_argument("--embed-dim", type=positive_int, default=64, help="embedding size (default 64)")
+    p.add_argument("--hidden", type=positive_int, default=128, help="LSTM hidden size (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--limit", type=positive_int, help="use a seeded random N train and N test reviews")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--dry-run", action="store_true", help="one epoch on 256 reviews, to check the setup")
+    p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("predict", help="P(positive) for a review")
+    add_review_args(p)
+    p.set_defaults(func=cmd_predict)
 
-def run(args, read_text) -> int:
-    return COMMANDS[args.command](args) if args.command in ("train", "models") else COMMANDS[args.command](args, read_text)
+    p = sub.add_parser("gradients", help="per-token gradient norms under a scheme vs full, and the K sweep")
+    add_review_args(p)
+    add_scheme_args(p)
+    p.add_argument("--label", type=int, choices=(0, 1), help="loss target (default: the model's own prediction)")
+    p.set_defaults(func=cmd_gradients)
+
+    p = sub.add_parser("models", help="the shipped models and their cards")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)

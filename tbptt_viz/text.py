@@ -61,3 +61,36 @@ class Vocab:
         if not isinstance(itos, list) or not all(isinstance(w, str) for w in itos):
             raise ValueError(f"{path}: not a vocabulary file (expected {{'itos': [words]}})")
         return cls(tuple(itos))
+
+
+class EmptyReview(ValueError):
+    """The text has no tokens."""
+
+
+@dataclass(frozen=True)
+class PreparedReview:
+    """A review ready for a model: its tokens and ids, cut to `max_tokens` when longer (with a notice)."""
+
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    original_length: int   # tokens before cutting
+
+    @property
+    def was_cut(self) -> bool:
+        return self.original_length > len(self.tokens)
+
+    @property
+    def notice(self) -> str | None:
+        if not self.was_cut:
+            return None
+        return (f"the review has {self.original_length} tokens; only the first {len(self.tokens)} are used "
+                f"(the maximum)")
+
+
+def prepare_review(text: str, vocab: Vocab, max_tokens: int = MAX_TOKENS) -> PreparedReview:
+    """Tokenize and encode; refuse empty text, cut long text to `max_tokens`."""
+    tokens = tokenize(text or "")
+    if not tokens:
+        raise EmptyReview("the review is empty: type or paste some text")
+    kept = tokens[:max_tokens]
+    return PreparedReview(tuple(kept), tuple(vocab.encode(kept)), len(tokens))
