@@ -104,26 +104,29 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
     i, f, g, o = fw.gates.unbind(1)
     tc = fw.c.tanh()
     c_prev = torch.cat([fw.c.new_zeros(1, H), fw.c[:-1]])
-    h_to_c = o * (1 - tc * tc)                                                 # dc_t/dh_t path
-    dc_coef = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 1)  # (T, 3, H)
-    dh_coef = tc * o * (1 - o)                                                 # (T, H)
-    d = torch.zeros(T, R, 4, H, dtype=torch.float64)
-    dh_all = torch.zeros(T, R, H, dtype=torch.float64)
-    dc_all = torch.zeros(T, R, H, dtype=torch.float64)
+    h_to_c = o * (1 - tc * tc)  # dc_t gets dh_t * o_t * tanh'(c_t)
+    # da_t = (dc*g*i(1-i), dc*c_{t-1}*f(1-f), dc*i*(1-g^2), dh*tanh(c)*o(1-o)): one product with [dc,dc,dc,dh]
+    coef = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)  # (T, 4H)
+    inject_steps = set(torch.nonzero(inject.abs().sum(1)).flatten().tolist())
+    cut_steps = set(torch.nonzero((keep == 0).any(1).flatten()).flatten().tolist())
+    w_hh, w_head = fw.w_hh, fw.w_head
+    ds, dhs, dcs = [], [], []
     dh = torch.zeros(R, H, dtype=torch.float64)
     dc = torch.zeros(R, H, dtype=torch.float64)
-    w_hh = fw.w_hh.view(4, H, H)
-    injected = inject.abs().sum(1) > 0
-    last = int(torch.nonzero(injected).max())
-    for t in range(last, -1, -1):
-        if injected[t]:
-            dh = dh + inject[t, :, None] * fw.w_head
-        dc = dc + dh * h_to_c[t]
-        dh_all[t], dc_all[t] = dh, dc
-        d[t, :, :3] = dc[:, None, :] * dc_coef[t]
-        d[t, :, 3] = dh * dh_coef[t]
-        dh = torch.einsum("rgk,gkh->rh", d[t], w_hh) * keep[t]
-        dc = dc * f[t] * keep[t]
+    for t in range(max(inject_steps), -1, -1):
+        if t in inject_steps:
+            dh = dh + inject[t, :, None] * w_head
+        dc = torch.addcmul(dc, dh, h_to_c[t])
+        da = torch.cat((dc, dc, dc, dh), 1).mul_(coef[t])  # (R, 4H)
+        ds.append(da), dhs.append(dh), dcs.append(dc)
+        dh = da @ w_hh          # carried to h_{t-1}
+        dc = dc * f[t]          # carried to c_{t-1}
+        if t in cut_steps:      # the state entering a window start is detached for that row
+            dh, dc = dh * keep[t], dc * keep[t]
+    pad = T - len(ds)  # steps after the last loss get no gradient
+    d = torch.cat([torch.stack(ds[::-1]), torch.zeros(pad, R, 4 * H, dtype=torch.float64)]).view(T, R, 4, H)
+    dh_all = torch.cat([torch.stack(dhs[::-1]), torch.zeros(pad, R, H, dtype=torch.float64)])
+    dc_all = torch.cat([torch.stack(dcs[::-1]), torch.zeros(pad, R, H, dtype=torch.float64)])
     out = []
     for v in range(len(schemes_windows)):
         mine = [r for r, (vv, _) in enumerate(rows) if vv == v]
@@ -140,14 +143,20 @@ def last_k_sweep(fw: Forward, full: Backward) -> tuple[np.ndarray, np.ndarray]:
     |G_K|^2 = sum M[T-K:, T-K:] and <G_K, G_T> = sum M[T-K:, :], both reverse cumulative sums.
     """
     d = full.d
-    M = (d @ d.T) * (fw.x @ fw.x.T + fw.h_prev @ fw.h_prev.T + 2)  # (T, T)
-    Mr = M.flip(0, 1)                                                # index r = T-1-t
-    norm2 = Mr.cumsum(0).cumsum(1).diagonal()                        # |G_K|^2, K = r+1
-    cross = Mr.sum(1).cumsum(0)                                      # <G_K, G_full>
+    M = (d @ d.T) * (fw.x @ fw.x.T + fw.h_prev @ fw.h_prev.T + 2)  # (T, T), symmetric
+
+    def leading_block_sums(A):  # sum of A[:j, :j] for j = 1..n, grown one row and column at a time
+        return (2 * torch.tril(A, -1).sum(1) + A.diagonal()).cumsum(0)
+
+    Mr = M.flip(0, 1)                                   # index r = T-1-t
+    norm2 = leading_block_sums(Mr)                      # |G_K|^2, K = 1..T
+    cross = Mr.sum(1).cumsum(0)                         # <G_K, G_full>
     full2 = norm2[-1]
+    # G_full - G_K = sum_{t < T-K} g_t: its norm directly, so K = T gives exactly 0 (no cancellation)
+    rest2 = torch.cat([leading_block_sums(M).flip(0)[1:], M.new_zeros(1)])
     denom = torch.sqrt(norm2.clamp(min=0) * full2)
     cosine = torch.where(denom > 0, cross / denom.clamp(min=1e-300), torch.zeros_like(cross))
-    rel = torch.sqrt((norm2 - 2 * cross + full2).clamp(min=0)) / full2.sqrt().clamp(min=1e-300)
+    rel = torch.sqrt(rest2.clamp(min=0)) / full2.sqrt().clamp(min=1e-300)
     return cosine.clamp(-1, 1).numpy(), rel.numpy()
 
 

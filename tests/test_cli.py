@@ -1,0 +1,113 @@
+"""The engine's CLI, run as a user would: a subprocess, JSON on stdout, one-line errors with exit 2."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tbptt_viz import gradient_flow
+from tbptt_viz.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, stdin=None, env=None):
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tbptt_viz", *args], capture_output=True, text=True, cwd=ROOT,
+                          input=stdin, env=full_env, timeout=120)
+
+
+@pytest.fixture
+def ckpt(model, tmp_path):
+    save_checkpoint(model.float(), tmp_path / "zoo" / "tiny", {"scheme": "last-k", "k": 5, "test_accuracy": 0.5})
+    return tmp_path / "zoo" / "tiny"
+
+
+TEXT = "i love this film . the plot was not bad and the story was good , the end ."
+
+
+def test_gradients_json_matches_library(ckpt, model):
+    r = run("gradients", "--model", str(ckpt), "--text", TEXT, "--scheme", "last-k", "--k", "5", "--label", "1",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("tokens", "ids", "prob_positive", "label_used", "label_source", "scheme", "k", "input_grad_norm",
+                "full_input_grad_norm", "hidden_grad_norm", "cell_grad_norm", "backprop_count", "backprop_reach"):
+        assert key in out
+    assert out["sweep"]["k"] == list(range(1, len(out["ids"]) + 1))
+    assert out["label_used"] == 1 and out["label_source"] == "given" and out["truncated"]
+    gf = gradient_flow(model.float(), torch.tensor(out["ids"]), "last-k", 5, label=1)
+    np.testing.assert_allclose(out["input_grad_norm"], gf.input_grad_norm, rtol=1e-9)
+    np.testing.assert_allclose(out["sweep"]["cosine"], gf.sweep_cosine, rtol=1e-9, atol=1e-12)
+    assert out["input_grad_norm"][: len(out["ids"]) - 5] == [0.0] * (len(out["ids"]) - 5)
+
+
+def test_gradients_table_stdin_and_no_truncation_note(ckpt):
+    r = run("gradients", "--model", str(ckpt), "--text", "-", "--k", "500", stdin="good film")
+    assert r.returncode == 0, r.stderr
+    assert "no truncation" in r.stdout and "good" in r.stdout
+
+
+def test_predict(ckpt, model):
+    r = run("predict", "--model", str(ckpt), "--text", TEXT, "--json")
+    out = json.loads(r.stdout)
+    ids = torch.tensor([model.vocab.encode(out["tokens"])])
+    with torch.no_grad():
+        assert out["prob_positive"] == pytest.approx(torch.sigmoid(model.float()(ids)).item(), abs=1e-6)
+
+
+def test_models_json(ckpt):
+    r = run("models", "--json", env={"TBPTT_VIZ_PRETRAINED": str(ckpt.parent)})
+    cards = json.loads(r.stdout)
+    assert [c["name"] for c in cards] == ["tiny"] and cards[0]["k"] == 5 and "test_accuracy" in cards[0]
+
+
+def test_long_text_is_cut_with_notice(ckpt):
+    r = run("predict", "--model", str(ckpt), "--text", "good " * 2100)
+    assert r.returncode == 0 and "notice:" in r.stderr and "2000" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["gradients", "--text", "   "],
+    ["gradients", "--text", "good", "--k", "0"],
+    ["gradients", "--text", "good", "--k", "1.5"],
+    ["gradients", "--text", "good", "--scheme", "sideways"],
+    ["gradients", "--text", "good", "--scheme", "k1k2"],
+    ["gradients", "--text", "good", "--model", "no-such-model"],
+    ["predict", "--text", ""],
+    ["train", "--out", "/tmp/never", "--data-dir", "/nonexistent/folder"],
+])
+def test_bad_input_one_line_exit_2(ckpt, args):
+    if "--model" not in args:
+        args = [*args, "--model", str(ckpt)] if args[0] != "train" else args
+    r = run(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_tampered_weights_exit_2(ckpt):
+    p = ckpt / "model.safetensors"
+    raw = bytearray(p.read_bytes())
+    raw[-3] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    r = run("predict", "--model", str(ckpt), "--text", "good")
+    assert r.returncode == 2 and "sha256" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_dry_run_on_generated_jsonl(tmp_path):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        rows = [{"text": " ".join(rng.choice(["good", "great"] if y else ["bad", "awful"], 3)) + " the film",
+                 "label": int(y)} for y in rng.integers(0, 2, 40)]
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = run("train", "--scheme", "chunked", "--k", "2", "--data-dir", str(tmp_path), "--out", str(tmp_path / "m"),
+            "--epochs", "2", "--hidden", "8", "--embed-dim", "4")
+    assert r.returncode == 0, r.stderr
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["scheme"] == "chunked" and card["k"] == 2 and 0 <= card["test_accuracy"] <= 1
+    assert card["epochs"] == 2 and card["tokens_per_s"] > 0 and len(card["sha256"]) == 64

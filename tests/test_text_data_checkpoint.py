@@ -1,0 +1,123 @@
+import gzip
+import json
+
+import pytest
+import torch
+
+from tbptt_viz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tbptt_viz.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb
+from tbptt_viz.model import LSTMClassifier, ModelConfig, lengths_of, unroll
+from tbptt_viz.text import MAX_TOKENS, EmptyReview, Vocab, prepare_review, tokenize
+
+
+def test_tokenize():
+    assert tokenize("I LOVE this!<br /><br />Don't miss it, ok?") == \
+        ["i", "love", "this", "!", "don't", "miss", "it", ",", "ok", "?"]
+    assert tokenize("   ") == []
+
+
+def test_vocab_build_round_trip(tmp_path):
+    v = Vocab.build(["b a a c", "a b <br /> d", "c c c"], max_size=5, min_count=1)
+    assert v.itos == ("<pad>", "<unk>", "c", "a", "b")  # by count (c 4, a 3, b 2, d 1), capped at 5
+    assert v.encode(["a", "zzz", "b"]) == [3, 1, 4]
+    assert v.decode([2, 3]) == ["c", "a"]
+    tie = Vocab.build(["y x"], min_count=1)
+    assert tie.itos[2:] == ("x", "y")  # ties alphabetical
+    v.save(tmp_path / "v.json")
+    assert Vocab.load(tmp_path / "v.json") == v
+    (tmp_path / "bad.json").write_text('{"words": 1}')
+    with pytest.raises(ValueError):
+        Vocab.load(tmp_path / "bad.json")
+
+
+def test_prepare_review(vocab):
+    r = prepare_review("good film", vocab)
+    assert r.tokens == ("good", "film") and not r.was_cut and r.notice is None
+    long = prepare_review("good " * (MAX_TOKENS + 5), vocab)
+    assert len(long.ids) == MAX_TOKENS and long.was_cut and str(MAX_TOKENS) in long.notice
+    with pytest.raises(EmptyReview):
+        prepare_review(" \n ", vocab)
+
+
+def _write_jsonl(folder, split, rows, gz=True):
+    folder.mkdir(exist_ok=True)
+    path = folder / (f"{split}.jsonl.gz" if gz else f"{split}.jsonl")
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def test_load_imdb_from_folder_and_env(tmp_path, monkeypatch):
+    _write_jsonl(tmp_path / "d", "train", [{"text": "good", "label": 1}, {"text": "bad", "label": 0}])
+    _write_jsonl(tmp_path / "d", "test", [{"text": "fine", "label": 1, "id": "x"}], gz=False)
+    rows = load_imdb("train", tmp_path / "d")
+    assert [(r.text, r.label) for r in rows] == [("good", 1), ("bad", 0)]
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "d"))
+    assert load_imdb("test")[0].id == "x"
+
+
+def test_load_imdb_errors(tmp_path, monkeypatch):
+    with pytest.raises(DataUnavailable, match="no test.jsonl"):
+        load_imdb("test", tmp_path)
+    _write_jsonl(tmp_path, "train", [{"text": "good", "label": 3}])
+    with pytest.raises(DataUnavailable, match="line 1"):
+        load_imdb("train", tmp_path)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr("tbptt_viz.data.hub_reachable", lambda timeout=2.0: False)
+    with pytest.raises(DataUnavailable, match="--data-dir") as e:
+        load_imdb("train")
+    assert DATA_DIR_ENV in str(e.value) and "hub" in str(e.value)
+
+
+def test_embedded_examples_are_usable(vocab):
+    ex = examples()
+    assert 15 <= len(ex) <= 25
+    assert len({e.id for e in ex}) == len(ex) and {e.label for e in ex} == {0, 1}
+    assert all(e.title and e.text.strip() for e in ex)
+    opener = [e for e in ex if e.text.lower().startswith("i love this")]
+    assert opener and len(tokenize(opener[0].text)) >= 100
+
+
+def test_forward_reads_last_real_token(model):
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
+    assert lengths_of(ids).tolist() == [4, 2]
+    with torch.no_grad():
+        both = model(ids)
+        assert both[1].item() == pytest.approx(model(torch.tensor([[9, 10]]))[0].item(), abs=1e-12)
+        # an explicit length keeps the read position when a real token is replaced by pad
+        occluded = torch.tensor([[5, 6, 7, 0]])
+        assert model(occluded, torch.tensor([4])).item() != pytest.approx(model(occluded).item())
+
+
+def test_unrolled_twin_equals_nn_lstm(model):
+    ids = torch.randint(2, 50, (30,), generator=torch.Generator().manual_seed(0))
+    u = unroll(model, ids)
+    with torch.no_grad():
+        out, (h, c) = model.lstm(model.embedding(ids)[None])
+    torch.testing.assert_close(u.h, out[0])
+    torch.testing.assert_close(u.c[-1], c[0, 0])
+    assert u.gates.shape == (30, 4, 8)
+
+
+def test_checkpoint_round_trip_and_tamper(model, tmp_path):
+    card = save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full", "test_accuracy": 0.5})
+    assert card["name"] == "m" and len(card["sha256"]) == 64
+    loaded = load_checkpoint(tmp_path / "m")
+    ids = torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        assert loaded(ids).item() == pytest.approx(model(ids).item(), abs=1e-6)
+    assert not loaded.training and loaded.vocab == model.vocab
+    raw = bytearray((tmp_path / "m" / "model.safetensors").read_bytes())
+    raw[-1] ^= 1
+    (tmp_path / "m" / "model.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_checkpoint(tmp_path / "m")
+    (tmp_path / "m" / "card.json").unlink()
+    with pytest.raises(CheckpointError, match="missing card.json"):
+        load_checkpoint(tmp_path / "m")
+
+
+def test_checkpoint_with_wrong_shapes_is_refused(model, tmp_path):
+    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
+    (tmp_path / "m" / "config.json").write_text(json.dumps(ModelConfig(50, 6, 9).to_dict()))
+    with pytest.raises(CheckpointError, match="cannot build"):
+        load_checkpoint(tmp_path / "m")
