@@ -1,0 +1,452 @@
+"""tbptt-viz: where gradients go when an LSTM is trained with truncated backpropagation through time.
+
+This file only wires widgets to tbptt_viz: every number comes from a tested function there.
+Run: streamlit run app.py  (optional: streamlit run app.py -- --data-dir ../shared/data/imdb)
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import random
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from tbptt_viz import analysis, figures, params
+from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards
+from tbptt_viz.data import DataUnavailable, examples, load_imdb, resolve_data_dir
+from tbptt_viz.flow import gradient_flow
+from tbptt_viz.lessons import LESSONS
+from tbptt_viz.render import STRIP_CSS, token_strip
+from tbptt_viz.schemes import SchemeError
+from tbptt_viz.text import MAX_TOKENS, EmptyReview, prepare_review
+
+torch.set_num_threads(1)  # one review's small ops run fastest on one thread, and visitors don't compete
+
+TABS = ["Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory", "Model zoo",
+        "Lab"]
+SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked (loss every K)", "k1k2": "TBPTT(k1, k2)"}
+FIRST_N = 30  # the "first words" of the question
+
+
+def cli_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data-dir", default=None, help="folder with IMDB test.jsonl[.gz]")
+    return p.parse_known_args(sys.argv[1:])[0]
+
+
+# ---------------------------------------------------------------- cached computations (keyed by plain values)
+@st.cache_resource(show_spinner=False)
+def get_model(name: str):
+    return load_pretrained(name)
+
+
+@st.cache_data(show_spinner=False)
+def get_cards() -> dict[str, dict]:
+    return {c["name"]: c for c in model_cards()}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_review_flow(model_name: str, ids: tuple[int, ...], label: int | None) -> analysis.ReviewFlow:
+    return analysis.review_flow(get_model(model_name), torch.tensor(ids), label)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_k1k2_flow(model_name: str, ids: tuple[int, ...], label: int | None, k1: int, k2: int):
+    return gradient_flow(get_model(model_name), torch.tensor(ids), "k1k2", k1=k1, k2=k2, label=label)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_attribution(model_name: str, ids: tuple[int, ...], method: str, backprop: str = "full", k=None, k1=None,
+                    k2=None):
+    from tbptt_viz.attribution import attribute
+
+    return attribute(get_model(model_name), torch.tensor(ids), method, backprop=backprop, k=k, k1=k1, k2=k2)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_probe(model_name: str, ids: tuple[int, ...]):
+    from tbptt_viz.attribution import context_probe
+
+    return context_probe(get_model(model_name), torch.tensor(ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_memory(model_name: str, ids: tuple[int, ...]):
+    from tbptt_viz.attribution import memory_trace
+
+    return memory_trace(get_model(model_name), torch.tensor(ids))
+
+
+@st.cache_data(show_spinner=False)
+def get_imdb(data_dir: str | None) -> list[tuple[str, str, int]] | str:
+    """(id, text, label) of the IMDB test split, or the reason it is unavailable."""
+    try:
+        return [(r.id, r.text, r.label) for r in load_imdb("test", data_dir)]
+    except DataUnavailable as e:
+        return str(e)
+
+
+# ---------------------------------------------------------------- state and controls
+def init_state(models: list[str], example_ids: list[str]) -> None:
+    """First run of a session: settings from the URL (bad values fall back, with a notice)."""
+    if "initialised" in st.session_state:
+        return
+    s, notices = params.parse_query(st.query_params.to_dict(), models, example_ids)
+    st.session_state.update(
+        initialised=True, url_notices=notices, model=s.model, scheme=s.scheme, k=s.k, k1=s.k1, k2=s.k2,
+        method=s.method, text=s.text, example=s.review if s.review in example_ids else example_ids[0],
+        imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
+        source="Your own text" if s.review == params.CUSTOM else
+        "IMDB test reviews" if s.review.startswith(params.IMDB_PREFIX) else "Example reviews")
+
+
+def apply_lesson(lesson) -> None:
+    """Button callback: set the lesson's preset before the widgets are drawn."""
+    preset = dict(lesson.preset)
+    if "review" in preset:
+        st.session_state.source, st.session_state.example = "Example reviews", preset.pop("review")
+    for key, value in preset.items():
+        if key != "model" or value in available_models():
+            st.session_state[key] = value
+    st.session_state.view = lesson.tab
+
+
+def review_controls(data_dir: str | None) -> tuple[str, str, int | None, str]:
+    """(review id for the URL, text, true label or None, title) from the sidebar."""
+    ex = {e.id: e for e in examples()}
+    sources = ["Example reviews", "IMDB test reviews", "Your own text"]
+    source = st.sidebar.radio("Review", sources, key="source", horizontal=False)
+    if source == "Example reviews":
+        rid = st.sidebar.selectbox("Example", list(ex), key="example", format_func=lambda i: ex[i].title)
+        return rid, ex[rid].text, ex[rid].label, ex[rid].title
+    if source == "Your own text":
+        text = st.sidebar.text_area("Your review", key="text", height=180, max_chars=40_000,
+                                    placeholder="Type or paste a review...")
+        return params.CUSTOM, text, None, "Your review"
+    rows = get_imdb(data_dir)
+    if isinstance(rows, str):
+        st.sidebar.info(f"IMDB is not available here ({rows}). The examples and your own text still work.")
+        return "love-then-plot", ex["love-then-plot"].text, ex["love-then-plot"].label, ex["love-then-plot"].title
+    label = st.sidebar.radio("Label", ["any", "positive", "negative"], horizontal=True, key="imdb_label")
+    lo, hi = st.sidebar.slider("Length (words)", 10, 1000, (100, 300), step=10, key="imdb_len")
+    wanted = {"any": (0, 1), "positive": (1,), "negative": (0,)}[label]
+    pool = [r for r in rows if r[2] in wanted and lo <= len(r[1].split()) <= hi]
+    if not pool:
+        st.sidebar.warning("No IMDB review matches these filters; widen the length range.")
+        return "love-then-plot", ex["love-then-plot"].text, ex["love-then-plot"].label, ex["love-then-plot"].title
+    if st.sidebar.button("Random review", key="imdb_random") or st.session_state.get("imdb_id") not in \
+            {r[0] for r in pool}:
+        st.session_state.imdb_id = random.Random().choice(pool)[0]
+    by_id = {r[0]: r for r in rows}
+    rid, text, y = by_id[st.session_state.imdb_id]
+    st.sidebar.caption(f"{html.escape(rid)} · {'positive' if y else 'negative'} · {len(pool)} reviews match")
+    return params.IMDB_PREFIX + rid, text, y, f"IMDB {rid}"
+
+
+def model_controls(models: list[str]) -> tuple[str, str]:
+    cards = get_cards()
+
+    def describe(name):
+        c = cards.get(name, {})
+        acc = c.get("test_accuracy")
+        return f"{name} · {c.get('label', c.get('scheme', '?'))}" + (f" · acc {acc:.3f}" if acc else "")
+
+    model = st.sidebar.selectbox("Model", models, key="model", format_func=describe)
+    others = [m for m in models if m != model] or models
+    default = "imdb-full" if model != "imdb-full" and "imdb-full" in others else \
+        "imdb-last-k30" if "imdb-last-k30" in others else others[0]
+    if st.session_state.get("compare") not in others:
+        st.session_state.compare = default
+    compare = st.sidebar.selectbox("Compare with", others, key="compare", format_func=describe)
+    return model, compare
+
+
+def scheme_controls(T: int) -> tuple[str, int, int, int]:
+    st.sidebar.divider()
+    scheme = st.sidebar.radio("Truncation scheme (for the gradient views)", list(SCHEME_NAMES), key="scheme",
+                              format_func=SCHEME_NAMES.get)
+    choices = analysis.k_choices(T)
+    st.session_state.k = params.snap_k(int(st.session_state.get("k", 30)), choices)
+    k = st.sidebar.select_slider("K (truncation length)", choices, key="k", disabled=scheme in ("full", "k1k2"),
+                                 help="last-K: only the last K tokens get gradient. chunked: a loss every K tokens. "
+                                      f"{T} = the whole review (no truncation).")
+    k1 = k2 = None
+    if scheme == "k1k2":
+        c1, c2 = st.sidebar.columns(2)
+        k1 = c1.number_input("k1 (loss every)", 1, MAX_TOKENS, key="k1", step=1)
+        k2 = c2.number_input("k2 (backprop over)", 1, MAX_TOKENS, key="k2", step=1)
+    return scheme, int(k), int(k1 or st.session_state.k1), int(k2 or st.session_state.k2)
+
+
+def sync_url(review: str, text: str, model: str, scheme: str, k: int, k1: int, k2: int, method: str) -> None:
+    q = params.to_query(params.Settings(review, text, model, scheme, k, k1, k2, method))
+    for key in ("review", "text", "model", "scheme", "k", "k1", "k2", "method"):
+        if key in q and st.query_params.get(key) != q[key]:
+            st.query_params[key] = q[key]
+        elif key not in q and key in st.query_params:
+            del st.query_params[key]
+
+
+# ---------------------------------------------------------------- views
+def how_to_read(text: str) -> None:
+    st.caption(f"**How to read this.** {text}")
+
+
+def guarded(title: str, draw, *args) -> None:
+    """Draw one view; an error becomes a message and the rest of the page still works."""
+    try:
+        draw(*args)
+    except (ImportError, ModuleNotFoundError) as e:
+        st.info(f"{title} is not available in this installation ({e}).")
+    except Exception as e:  # noqa: BLE001 - nothing may reach the page as a traceback
+        st.error(f"{title} could not be drawn: {type(e).__name__}: {e}. Try another review, a shorter text or "
+                 "another model; the other views still work.")
+
+
+def show_training_view(tokens, rf, view, T) -> None:
+    f = rf.full
+    scale = float(max(f.full_input_grad_norm.max(), view.input_grad_norm.max()))
+    boundary = int(view.windows[:, 1].min()) if view.scheme == "last-k" and view.k < T else None
+    st.markdown(STRIP_CSS + token_strip(tokens, f.full_input_grad_norm, scale=scale, zero_is_cut=True,
+                                        label="Full BPTT: ||dL/dx_t|| (darker = larger gradient)",
+                                        value_name="|dL/dx|"), unsafe_allow_html=True)
+    st.markdown(token_strip(tokens, view.input_grad_norm, scale=scale, zero_is_cut=True, boundary=boundary,
+                            boundary_text=f" K={view.k}: gradient stops here" if boundary is not None else "",
+                            label=f"{view.label}: ||dL/dx_t|| (hatched grey = exactly zero)",
+                            value_name="|dL/dx|"), unsafe_allow_html=True)
+    zero = int(np.sum(view.input_grad_norm == 0))
+    first = view.input_grad_norm[: min(FIRST_N, T)]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("tokens with exactly zero gradient", f"{zero} of {T}")
+    c2.metric(f"gradient reaching the first {min(FIRST_N, T)} tokens", f"{first.sum():.3g}",
+              help="sum of ||dL/dx_t|| over the first tokens under the chosen scheme")
+    c3.metric("loss against", f"{'positive' if f.label_used else 'negative'} ({f.label_source})")
+    how_to_read("Each token is shaded by how much gradient the training loss sends to its embedding. Under "
+                "truncation the tokens before the cut are hatched: their gradient is exactly zero, so this review "
+                "teaches the model nothing about them.")
+    st.plotly_chart(figures.backprop_timeline(view), key="timeline")
+    how_to_read("Bars count how many loss terms back-propagate to each token; the line is the longest distance "
+                "from the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) "
+                "have one every K (or k1) steps, so every token gets a gradient from some nearby loss.")
+
+
+def show_gradient_time_view(rf, view, T) -> None:
+    st.plotly_chart(figures.gradient_through_time(view, rf.full, T), key="through_time")
+    how_to_read("Solid lines are the chosen scheme, dotted lines full BPTT, against distance from the end on log "
+                "axes. Under full BPTT the gradient fades with distance; under last-K it stops dead at K (the line "
+                "ends: zero cannot be drawn on a log axis).")
+    st.plotly_chart(figures.bias_curve(rf.full, view.k), key="bias")
+    how_to_read(f"For every K, the cosine between the last-K and the full gradient of the LSTM's weights, and "
+                f"their relative distance. At K = {view.k}: cosine {view.sweep_cosine:.3f}, relative error "
+                f"{view.sweep_relative_error:.3f}. A cosine near 1 means truncation barely changes this step's "
+                "update direction; the gap is the bias truncation introduces.")
+
+
+def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, T) -> None:
+    from tbptt_viz.attribution import region_shares, truncation_removed_share
+
+    main = get_attribution(model, ids, method)
+    other = get_attribution(compare, ids, method)
+    last_k = k if scheme in ("last-k", "chunked") else T
+    cols = st.columns(2)
+    for col, name, attr in ((cols[0], model, main), (cols[1], compare, other)):
+        with col:
+            st.markdown(f"**{html.escape(name)}** · P(positive) = {attr.prob_positive:.3f}")
+            st.markdown(STRIP_CSS + token_strip(tokens, attr.scores, signed=True, first_n=FIRST_N, last_k=last_k,
+                                                label=f"{method} (green: towards positive, red: towards negative; "
+                                                      f"purple underline: first {FIRST_N}, blue: last {last_k})",
+                                                value_name=method), unsafe_allow_html=True)
+            shares = region_shares(attr.scores, FIRST_N, last_k)
+            st.caption(f"share of |attribution|: first {FIRST_N} tokens {shares['first_n']:.0%} · last {last_k} "
+                       f"{shares['last_k']:.0%} · before the last {last_k} {shares['beyond_k']:.0%}")
+    how_to_read("Attribution asks what the trained model uses when it predicts, with a backward pass through the "
+                "whole review (no truncation). Comparing a model trained with truncation to one trained without "
+                "shows whether it learned to use early words.")
+    st.plotly_chart(figures.attribution_bars(tokens, {model: main.scores, compare: other.scores}, FIRST_N, last_k),
+                    key="attr_bars")
+
+    st.subheader("Full vs truncated backprop for this attribution")
+    if not main.has_backward:
+        st.info(f"{main.note} Pick a gradient method (integrated gradients, saliency, input x gradient) to compare.")
+    elif scheme == "full":
+        st.info("Choose a truncated scheme in the sidebar to see what truncation removes from the attribution.")
+    else:
+        trunc = get_attribution(model, ids, method, scheme, k if scheme != "k1k2" else None,
+                                k1 if scheme == "k1k2" else None, k2 if scheme == "k1k2" else None)
+        boundary = T - k if scheme == "last-k" and k < T else None
+        st.markdown(STRIP_CSS + token_strip(tokens, main.scores, signed=True, label=f"{model}, full backprop",
+                                            value_name=method), unsafe_allow_html=True)
+        st.markdown(token_strip(tokens, trunc.scores, signed=True, boundary=boundary, zero_is_cut=True,
+                                boundary_text=f" K={k}", label=f"{model}, backprop {scheme}", value_name=method),
+                    unsafe_allow_html=True)
+        removed = truncation_removed_share(main.scores, trunc.windows, T)
+        st.metric("share of |attribution| that truncation removes", f"{removed:.0%}")
+        if method == "integrated_gradients" and trunc.completeness_gap is not None:
+            st.caption(f"Completeness gap under truncation: {trunc.completeness_gap:+.3f}. Integrated gradients "
+                       "normally sum to logit(review) - logit(all padding); cutting the gradient path drops the "
+                       "credit of the cut-off tokens, so the sum falls short by this amount.")
+    st.subheader("Occlusion and the context probe")
+    occ = get_attribution(model, ids, "occlusion")
+    probe = get_probe(model, ids)
+    st.plotly_chart(figures.attribution_bars(tokens, {f"occlusion ({model})": occ.scores}, FIRST_N, last_k),
+                    key="occlusion")
+    st.plotly_chart(figures.context_probe_figure(probe, main.prob_positive), key="probe")
+    how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit drops. "
+                "The probe shows the prediction when the model reads only the last n tokens, or loses the first n: "
+                "if the curves move only when n passes the opening, the opening matters.")
+
+
+def show_memory_view(model, ids, k, T) -> None:
+    trace = get_memory(model, ids)
+    st.plotly_chart(figures.memory_figure(trace, k), key="memory")
+    how_to_read("Green: the product of forget gates from each position to the end, averaged over cell units, i.e. "
+                "how much of what was written into the cell at t is still there at the prediction. Early words can "
+                f"influence the prediction only through this path. Survival from the first token: "
+                f"{trace.survival[0]:.3g}.")
+
+
+def show_zoo() -> None:
+    cards = get_cards()
+    if not cards:
+        st.error("No shipped models found under pretrained/. Retrain them with scripts/train_zoo.sh (see README).")
+        return
+    rows = [{"model": c["name"], "scheme": c.get("label", c.get("scheme")), "test accuracy": c.get("test_accuracy"),
+             "epochs": c.get("epochs"), "train time (s)": c.get("wall_time_s"), "tokens/s": c.get("tokens_per_s")}
+            for c in cards.values()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    how_to_read("Each model has the same vocabulary, architecture, seed and number of epochs; only the truncation "
+                "used in training differs. Accuracy is on all 25,000 IMDB test reviews.")
+    study = analysis.load_results("imdb_study.json")
+    if study is None:
+        st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
+        return
+    from tbptt_viz import study as study_mod
+
+    for name in ("planted_figure", "context_figure", "length_figure", "attribution_figure"):
+        fn = getattr(study_mod, name, None)
+        if fn is not None:
+            st.plotly_chart(fn(study), key=f"study_{name}")
+
+
+def show_lab() -> None:
+    st.info("The Lab is being built.")
+
+
+def show_lessons() -> None:
+    st.markdown("**The question.** A classifier is trained with last-K truncation (K = 30) on reviews of 100-300 "
+                "words. If the gradient never reaches the first words, how can it learn that reviews opening "
+                "\"I love this\" are positive? Work through the steps; each button sets up the view to look at.")
+    for n, lesson in enumerate(LESSONS):
+        with st.expander(lesson.title, expanded=n == 0):
+            st.write(lesson.explain)
+            st.button(f"Set up this step (then open \"{lesson.tab}\")", key=f"lesson_{n}", on_click=apply_lesson,
+                      args=(lesson,))
+            guess = st.radio(lesson.question, lesson.options, index=None, key=f"guess_{n}")
+            if guess is not None:
+                right = lesson.options.index(guess) == lesson.answer
+                (st.success if right else st.warning)(("Right. " if right else "Not quite. ") + lesson.reveal)
+
+
+def export_buttons(tokens, rf, view, model, method) -> None:
+    f = rf.full
+    table = pd.DataFrame({"t": np.arange(rf.T), "token": tokens, "steps_from_end": rf.T - 1 - np.arange(rf.T),
+                          "full_input_grad_norm": f.full_input_grad_norm,
+                          "scheme_input_grad_norm": view.input_grad_norm,
+                          "full_hidden_grad_norm": f.full_hidden_grad_norm, "scheme_hidden_grad_norm":
+                          view.hidden_grad_norm, "full_cell_grad_norm": f.full_cell_grad_norm,
+                          "scheme_cell_grad_norm": view.cell_grad_norm, "backprop_count": view.backprop_count,
+                          "backprop_reach": view.backprop_reach})
+    meta = {"model": model, "scheme": view.scheme, "k": view.k, "label_used": f.label_used,
+            "label_source": f.label_source, "prob_positive": f.prob_positive}
+    c1, c2 = st.columns(2)
+    c1.download_button("Per-token numbers (CSV)", table.to_csv(index=False), "tbptt_viz_tokens.csv", "text/csv",
+                       key="dl_csv")
+    c2.download_button("Per-token numbers (JSON)", json.dumps({**meta, "tokens": table.to_dict("list")},
+                                                              default=float), "tbptt_viz_tokens.json",
+                       "application/json", key="dl_json")
+
+
+# ---------------------------------------------------------------- page
+def main() -> None:
+    st.set_page_config(page_title="tbptt-viz: where gradients go", layout="wide")
+    started = time.perf_counter()
+    st.title("Where do gradients go under truncated BPTT?")
+    models = available_models()
+    if not models:
+        st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
+        return
+    ex_ids = [e.id for e in examples()]
+    init_state(models, ex_ids)
+    for notice in st.session_state.get("url_notices", []):
+        st.warning(notice)
+
+    review_id, text, true_label, title = review_controls(cli_args().data_dir)
+    model, compare = model_controls(models)
+    try:
+        net = get_model(model)
+        review = prepare_review(text, net.vocab)
+    except EmptyReview:
+        st.info("The review is empty. Type or paste a review in the sidebar, or pick an example.")
+        return
+    except CheckpointError as e:
+        st.error(f"Model {model!r} cannot be loaded: {e}. Pick another model; the files may need restoring.")
+        return
+    if review.was_cut:
+        st.warning(f"Long review: {review.notice}.")
+    ids, tokens, T = review.ids, list(review.tokens), len(review.ids)
+    scheme, k, k1, k2 = scheme_controls(T)
+    method = st.sidebar.selectbox("Attribution method", params.METHODS, key="method")
+    use_true = true_label is not None and st.sidebar.toggle("Loss against the true label", value=True,
+                                                           key="use_true", help="off: the model's own prediction")
+    label = true_label if use_true else None
+    sync_url(review_id, text, model, scheme, k, k1, k2, method)
+
+    t0 = time.perf_counter()
+    try:
+        rf = get_review_flow(model, ids, label)
+        kk = k if scheme in ("last-k", "chunked") else T
+        view = analysis.scheme_view(rf, scheme, kk, get_k1k2_flow(model, ids, label, k1, k2)
+                                    if scheme == "k1k2" else None)
+    except (SchemeError, ValueError) as e:
+        st.error(f"These settings cannot be analysed: {e}. Change K, k1 or k2 in the sidebar.")
+        return
+    analysis_s = time.perf_counter() - t0
+    verdict = "positive" if rf.full.prob_positive > 0.5 else "negative"
+    truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
+    st.markdown(f"**{html.escape(title)}** · {T} tokens · **{html.escape(model)}** says P(positive) = "
+                f"{rf.full.prob_positive:.3f} ({verdict}){truth}")
+    with st.expander("Review text", expanded=False):
+        st.markdown(f'<div style="white-space:pre-wrap">{html.escape(text[:20000])}</div>', unsafe_allow_html=True)
+
+    tabs = st.tabs(TABS, key="view", on_change="rerun")
+    draws = {
+        "Lessons": (show_lessons,),
+        "What training sees": (show_training_view, tokens, rf, view, T),
+        "Gradient through time": (show_gradient_time_view, rf, view, T),
+        "What the model uses": (show_model_use_view, tokens, ids, model, compare, st.session_state.method, scheme,
+                                view.k, k1, k2, T),
+        "Memory": (show_memory_view, model, ids, view.k if scheme in ("last-k", "chunked") else None, T),
+        "Model zoo": (show_zoo,),
+        "Lab": (show_lab,),
+    }
+    for name, tab in zip(TABS, tabs):
+        if tab.open is False:
+            continue
+        with tab:
+            fn, *args = draws[name]
+            guarded(name, fn, *args)
+    st.sidebar.divider()
+    with st.sidebar:
+        export_buttons(tokens, rf, view, model, method)
+    with st.expander("Timing (server side)"):
+        st.write(f"analysis {analysis_s * 1000:.0f} ms (cached after the first run of a review); "
+                 f"whole page {1000 * (time.perf_counter() - started):.0f} ms")
+
+
+main()

@@ -1,0 +1,88 @@
+"""Guided lessons: each a one-click preset, a short explanation and a predict-then-reveal question."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    preset: dict                  # Settings fields to apply
+    tab: str                      # which view to look at
+    explain: str
+    question: str
+    options: tuple[str, ...]
+    answer: int                   # index into options
+    reveal: str
+    extra: dict = field(default_factory=dict)
+
+
+LESSONS = (
+    Lesson(
+        "1. The puzzle: a gradient of exactly zero",
+        {"review": "love-then-plot", "model": "imdb-last-k30", "scheme": "last-k", "k": 30},
+        "What training sees",
+        "This review opens with its verdict and then spends well over a hundred words on plot. Training with "
+        "last-K truncation (K = 30) back-propagates the loss through the final 30 tokens only: the state "
+        "entering that window is detached.",
+        "How much gradient does the word 'love' (the third token) receive from this review's loss?",
+        ("A lot: it is the most emotional word in the review", "Some, but less than the last words", "Exactly zero"),
+        2,
+        "Exactly zero. In the strip under the truncated scheme every token left of the red cut is hatched: its "
+        "gradient is 0.0, not merely small. Whatever this model knows about 'love', it did not learn it from "
+        "this review's opening.",
+    ),
+    Lesson(
+        "2. Full BPTT: the gradient exists, but fades",
+        {"review": "love-then-plot", "model": "imdb-full", "scheme": "full"},
+        "Gradient through time",
+        "With full backpropagation through time the gradient does reach the first words, through every "
+        "intermediate state. Each step multiplies it by the LSTM's local Jacobian.",
+        "Compared with the last words, how large is the gradient at the first words under full BPTT?",
+        ("About the same", "Much smaller", "Larger"),
+        1,
+        "Usually much smaller (read the dotted curves against distance from the end; the axis is logarithmic). "
+        "The exact ratio depends on the model and the review: the forget gates decide how fast it fades.",
+    ),
+    Lesson(
+        "3. Where early words are learned: short reviews and late mentions",
+        {"review": "short-brilliant", "model": "imdb-last-k30", "scheme": "last-k", "k": 30},
+        "What training sees",
+        "A last-K model is not blind to sentiment words: it learns them wherever they fall inside the window. "
+        "That happens in short reviews, and in long reviews that repeat their verdict near the end.",
+        "In this short review, how many tokens get a gradient under last-K with K = 30?",
+        ("None", "Only the last one", "All of them"),
+        2,
+        "All of them: the whole review fits inside the window, so nothing is cut. The embedding of 'brilliant' "
+        "learned here is the same vector the model reads when the word opens a long review. Try the example "
+        "whose verdict comes at the end as well.",
+    ),
+    Lesson(
+        "4. Prediction time: early words still pass through the state",
+        {"review": "love-then-plot", "model": "imdb-last-k30", "scheme": "last-k", "k": 30,
+         "method": "occlusion"},
+        "What the model uses",
+        "Truncation only cuts the training gradient. When the trained model reads a review, the opening still "
+        "writes into the cell state, and the forget gates decide how much of it survives to the last token.",
+        "If we replace 'love' by padding, does the last-K model's prediction change?",
+        ("No: the model was never trained through those positions", "Yes, by some amount: measure it"),
+        1,
+        "It can change: occlusion re-runs the model without that word and the context probe shows the "
+        "prediction when the model sees only the last n tokens. How much depends on the model: compare with "
+        "imdb-full side by side, and look at the Memory view for how much of what was written at the start "
+        "survives.",
+    ),
+    Lesson(
+        "5. Another recipe: chunked truncation",
+        {"review": "love-then-plot", "model": "imdb-chunked-k30", "scheme": "chunked", "k": 30},
+        "What training sees",
+        "Chunked training puts a loss (with the review's label) at the end of every chunk of K tokens and "
+        "detaches the state between chunks. TBPTT(k1, k2) of Williams & Peng generalises this: a loss every "
+        "k1 steps, each back-propagated over k2 steps.",
+        "Under chunked truncation with K = 30, does 'love' get a gradient?",
+        ("No, it is more than 30 tokens from the end", "Yes, from the loss at the end of the first chunk"),
+        1,
+        "Yes: the first chunk's loss sits at token 29 and back-propagates to token 0. The backprop-count "
+        "timeline shows every token reached by exactly one loss. The Model zoo compares models trained each way.",
+    ),
+)

@@ -1,0 +1,45 @@
+from tbptt_viz.params import CUSTOM, DEFAULTS, Settings, parse_query, snap_k, to_query
+
+MODELS = ["imdb-full", "imdb-last-k30"]
+EXAMPLES = ["love-then-plot", "short-awful"]
+
+
+def test_round_trip():
+    s = Settings(review=CUSTOM, text="<b>mine</b> & yours", model="imdb-full", scheme="k1k2", k=10, k1=5, k2=12,
+                 method="occlusion")
+    back, notices = parse_query(to_query(s), MODELS, EXAMPLES)
+    assert back == s and notices == []
+    s2 = Settings(review="short-awful", scheme="chunked", k=50)
+    q = to_query(s2)
+    assert "text" not in q and "k1" not in q
+    assert parse_query(q, MODELS, EXAMPLES) == (s2, [])
+
+
+def test_empty_query_gives_defaults():
+    assert parse_query({}, MODELS, EXAMPLES) == (DEFAULTS, [])
+
+
+def test_bad_values_fall_back_with_notices():
+    s, notices = parse_query({"review": "nope", "model": "gpt", "scheme": "x", "k": "-3", "k1": "abc",
+                              "method": "magic"}, MODELS, EXAMPLES)
+    assert s == DEFAULTS
+    assert len(notices) == 6 and all("URL" in n or "unknown" in n for n in notices)
+
+
+def test_custom_without_text_falls_back():
+    s, notices = parse_query({"review": CUSTOM}, MODELS, EXAMPLES)
+    assert s.review == DEFAULTS.review and notices
+
+
+def test_text_alone_means_custom_and_lists_take_last():
+    s, _ = parse_query({"text": ["a", "great film"]}, MODELS, EXAMPLES)
+    assert s.review == CUSTOM and s.text == "great film"
+
+
+def test_default_model_missing_uses_first_available():
+    s, _ = parse_query({}, ["only-one"], EXAMPLES)
+    assert s.model == "only-one"
+
+
+def test_snap_k():
+    assert snap_k(37, [30, 40, 50]) == 40 and snap_k(35, [30, 40]) == 30 and snap_k(999, [1, 12]) == 12

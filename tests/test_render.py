@@ -1,0 +1,21 @@
+import re
+
+from tbptt_viz.render import token_strip
+
+
+def test_hostile_tokens_are_escaped():
+    html = token_strip(["<script>alert(1)</script>", '<img src=x onerror="alert(2)">', "ok"], [1.0, 0.5, 0.0],
+                       boundary=1, boundary_text='K="30"<b>', label="<i>label</i>")
+    assert "<script>" not in html and "<img" not in html and "<i>" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in html and "&lt;img" in html
+    # every attribute value is closed where it should be: no raw quote from the text leaks out
+    assert 'onerror="' not in html
+
+
+def test_zero_tokens_hatched_and_boundary_placed():
+    html = token_strip(["a", "b", "c", "d"], [0.0, 0.0, 1.0, 2.0], boundary=2, boundary_text="K=2",
+                       zero_is_cut=True, first_n=1, last_k=2)
+    spans = re.findall(r'<span class="([^"]+)"', html)
+    assert spans[0].count("tv-zero") == 1 and "tv-first" in spans[0]
+    assert spans[2] == "tv-cut" and "tv-last" in spans[3] and "tv-last" in spans[4]
+    assert html.index("tv-cut") < html.index(">c<")
