@@ -364,10 +364,11 @@ def export_buttons(tokens, rf, view, model, method) -> None:
                           "backprop_reach": view.backprop_reach})
     meta = {"model": model, "scheme": view.scheme, "k": view.k, "label_used": f.label_used,
             "label_source": f.label_source, "prob_positive": f.prob_positive}
+    st.caption("Download the per-token numbers of this view")
     c1, c2 = st.columns(2)
-    c1.download_button("Per-token numbers (CSV)", table.to_csv(index=False), "tbptt_viz_tokens.csv", "text/csv",
+    c1.download_button("CSV", table.to_csv(index=False), "tbptt_viz_tokens.csv", "text/csv",
                        key="dl_csv")
-    c2.download_button("Per-token numbers (JSON)", json.dumps({**meta, "tokens": table.to_dict("list")},
+    c2.download_button("JSON", json.dumps({**meta, "tokens": table.to_dict("list")},
                                                               default=float), "tbptt_viz_tokens.json",
                        "application/json", key="dl_json")
 

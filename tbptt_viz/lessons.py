@@ -33,16 +33,18 @@ LESSONS = (
         "this review's opening.",
     ),
     Lesson(
-        "2. Full BPTT: the gradient exists, but fades",
+        "2. Full BPTT: the gradient does reach the opening",
         {"review": "love-then-plot", "model": "imdb-full", "scheme": "full"},
         "Gradient through time",
-        "With full backpropagation through time the gradient does reach the first words, through every "
-        "intermediate state. Each step multiplies it by the LSTM's local Jacobian.",
-        "Compared with the last words, how large is the gradient at the first words under full BPTT?",
-        ("About the same", "Much smaller", "Larger"),
+        "With full backpropagation through time the gradient reaches the first words through every "
+        "intermediate state; each step multiplies it by the LSTM's local Jacobian, so it can fade (vanish) or "
+        "survive, depending on the forget gates the model has learned.",
+        "Under full BPTT, what gradient does 'love', about 225 tokens before the end, receive?",
+        ("Exactly zero, like under last-K", "A non-zero gradient: how large depends on the model"),
         1,
-        "Usually much smaller (read the dotted curves against distance from the end; the axis is logarithmic). "
-        "The exact ratio depends on the model and the review: the forget gates decide how fast it fades.",
+        "Non-zero. Read the dotted curves against distance from the end (log axes): for imdb-full on this "
+        "review the gradient at the opening is of the same order as at the last words, because its forget gates "
+        "stay close to 1 here. Try other reviews and models: on some it fades by orders of magnitude.",
     ),
     Lesson(
         "3. Where early words are learned: short reviews and late mentions",

@@ -7,7 +7,7 @@ import numpy as np
 
 STRIP_CSS = """<style>
 .tv-strip{line-height:2.0;font-family:ui-sans-serif,system-ui,sans-serif;font-size:0.95rem;margin:0.2rem 0 0.8rem}
-.tv-tok{padding:0.1rem 0.15rem;margin:0 0.05rem;border-radius:0.2rem;border-bottom:2px solid transparent}
+.tv-tok{display:inline-block;white-space:pre;padding:0 0.15rem;margin:0 0.05rem;border-radius:0.2rem;border-bottom:2px solid transparent}
 .tv-zero{color:#888;border-bottom:2px dashed #bbb;background:repeating-linear-gradient(45deg,#f4f4f4,#f4f4f4 3px,#fff 3px,#fff 6px)}
 .tv-first{border-bottom:2px solid #7b3fa0}
 .tv-last{border-bottom:2px solid #1f77b4}
