@@ -1,0 +1,120 @@
+"""The Streamlit page through streamlit.testing.v1.AppTest: every view, URL state, hostile and bad input."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tbptt_viz.checkpoint import pretrained_dir, save_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+TABS = ["Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory", "Model zoo",
+        "Lab"]
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_default_page_offline_on_embedded_example():
+    at = app()
+    assert_clean(at)
+    assert "Where do gradients go" in at.title[0].value
+    assert any("P(positive)" in m.value for m in at.markdown)
+    assert at.session_state["example"] == "love-then-plot"
+
+
+@pytest.mark.parametrize("scheme", ["full", "last-k", "chunked", "k1k2"])
+def test_every_view_renders_for_every_scheme(scheme):
+    at = app({"review": "love-then-plot", "scheme": scheme, "k": "30", "k1": "20", "k2": "45"})
+    for tab in TABS:
+        at.session_state["view"] = tab
+        at.run()
+        assert_clean(at)
+    assert at.session_state["scheme"] == scheme
+
+
+def test_url_parameters_round_trip():
+    q = {"review": "short-awful", "model": "imdb-full", "scheme": "chunked", "k": "5", "method": "saliency"}
+    at = app(q)
+    assert_clean(at)
+    for key, value in q.items():
+        assert at.query_params[key] == [value] or at.query_params[key] == value
+    assert at.session_state["scheme"] == "chunked" and at.session_state["k"] == 5
+    assert at.session_state["method"] == "saliency" and at.session_state["example"] == "short-awful"
+
+
+def test_k_snaps_to_the_reviews_choices_and_url_follows():
+    at = app({"review": "short-awful", "scheme": "last-k", "k": "999"})
+    assert_clean(at)
+    k = at.session_state["k"]
+    assert k < 999 and str(k) in str(at.query_params["k"])
+
+
+def test_bad_url_values_fall_back_with_visible_notices():
+    at = app({"review": "no-such-review", "model": "gpt-9", "scheme": "sideways", "k": "-4", "method": "magic"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    for word in ("no-such-review", "gpt-9", "sideways", "k=-4", "magic"):
+        assert word in notices
+    assert at.session_state["scheme"] == "last-k"
+
+
+def test_hostile_review_is_rendered_escaped():
+    hostile = '<script>alert("x")</script> <img src=x onerror=alert(1)> I love this film'
+    at = app({"review": "custom", "text": hostile})
+    at.session_state["view"] = "What training sees"
+    at.run()
+    assert_clean(at)
+    html = " ".join(m.value for m in at.markdown)
+    assert "&lt;script&gt;" in html and "<script>" not in html and "<img" not in html
+    assert at.session_state["text"] == hostile  # what the user typed is kept
+
+
+def test_blank_text_gets_a_friendly_message():
+    at = app({"review": "custom", "text": "x"})
+    at.session_state["text"] = "   "
+    at.run()
+    assert not at.exception
+    assert any("empty" in i.value for i in at.info)
+
+
+def test_long_text_is_cut_with_a_notice():
+    at = app({"review": "custom", "text": "good film . " * 800})
+    assert_clean(at)
+    assert any("2000" in w.value for w in at.warning)
+
+
+def test_corrupted_weights_show_an_error_not_a_traceback(tmp_path, monkeypatch, model):
+    for name in ("imdb-full", "imdb-last-k30"):
+        if (pretrained_dir() / name).is_dir():
+            shutil.copytree(pretrained_dir() / name, tmp_path / name)
+    save_checkpoint(model.float(), tmp_path / "broken-model", {"scheme": "full"})
+    raw = bytearray((tmp_path / "broken-model" / "model.safetensors").read_bytes())
+    raw[-1] ^= 0xFF
+    (tmp_path / "broken-model" / "model.safetensors").write_bytes(bytes(raw))
+    monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
+    at = app({"model": "broken-model"})
+    assert not at.exception
+    assert any("sha256" in e.value and "broken-model" in e.value for e in at.error)
+
+
+def test_lesson_button_applies_its_preset():
+    at = app()
+    at.button(key="lesson_4").click().run()
+    assert_clean(at)
+    assert at.session_state["scheme"] == "chunked" and at.session_state["view"] == "What training sees"
+    at.session_state["view"] = "Lessons"
+    at.run()
+    at.radio(key="guess_4").set_value(at.radio(key="guess_4").options[1]).run()
+    assert any(s.value.startswith("Right.") for s in at.success)
