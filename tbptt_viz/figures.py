@@ -62,11 +62,12 @@ def backprop_timeline(view) -> go.Figure:
                          marker_color="#ff7f0e"))
     fig.add_trace(go.Scatter(x=t, y=view.backprop_reach, name="longest reach (steps to that loss; -1 = none)",
                              yaxis="y2", line=dict(color="#1f77b4")))
-    for p, s in view.windows:
-        fig.add_vline(x=p, line=dict(color="#555", width=1, dash="dot"))
+    ends = view.windows[:, 0]
+    fig.add_trace(go.Scatter(x=ends, y=np.full(len(ends), view.backprop_count.max() + 0.3), mode="markers",
+                             name="a loss (prediction vs label) here", marker=dict(symbol="triangle-down", size=10,
+                                                                                 color="#c0392b")))
     fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)"))
-    return _layout(fig, f"Backprop count and reach: {view.label} (dotted lines: loss positions)",
-                   "token position t", "count")
+    return _layout(fig, f"Backprop count and reach: {view.label}", "token position t", "count")
 
 
 def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0) -> go.Figure:

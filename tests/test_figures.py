@@ -1,0 +1,42 @@
+"""Figures are checked by their data: traces, values and axis titles, never pixels."""
+import numpy as np
+
+from tbptt_viz import figures
+from tbptt_viz.analysis import review_flow, scheme_view
+
+from conftest import seq
+
+
+def test_gradient_through_time_traces(model):
+    rf = review_flow(model, seq(20), label=1)
+    view = scheme_view(rf, "last-k", 5)
+    fig = figures.gradient_through_time(view, rf.full, 20)
+    assert len(fig.data) == 6
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert "steps from the end" in fig.layout.xaxis.title.text
+    scheme_input = fig.data[1]
+    assert list(scheme_input.x) == list(range(20, 0, -1))
+    # zeros (no gradient) are gaps, the rest are the view's numbers
+    assert all(v is None for v in scheme_input.y[:15])
+    np.testing.assert_allclose(np.array(scheme_input.y[15:], dtype=float), view.input_grad_norm[15:])
+
+
+def test_bias_curve_marks_current_k(model):
+    rf = review_flow(model, seq(20), label=0)
+    fig = figures.bias_curve(rf.full, 7)
+    marker = fig.data[2]
+    assert list(marker.x) == [7, 7]
+    assert marker.y[0] == rf.full.sweep_cosine[6] and marker.y[1] == rf.full.sweep_relative_error[6]
+
+
+def test_backprop_timeline_marks_every_loss(model):
+    rf = review_flow(model, seq(20), label=0)
+    view = scheme_view(rf, "chunked", 5)
+    fig = figures.backprop_timeline(view)
+    assert list(fig.data[0].y) == list(view.backprop_count)
+    assert list(fig.data[2].x) == [4, 9, 14, 19]
+
+
+def test_attribution_bars_and_regions():
+    fig = figures.attribution_bars(["a", "b", "c", "d"], {"m1": np.array([1, 2, 3, 4.0]), "m2": np.zeros(4)}, 2, 1)
+    assert [t.name for t in fig.data] == ["m1", "m2"] and len(fig.layout.shapes) == 2
