@@ -334,8 +334,82 @@ def show_zoo() -> None:
             st.plotly_chart(fn(study), key=f"study_{name}")
 
 
+def lab_form():
+    """The live-run form; returns a LabConfig when submitted (None otherwise)."""
+    from tbptt_viz.lab import LIVE_CAPS, TASKS, LabConfig
+
+    with st.form("lab_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        task = c1.selectbox("Task", TASKS, key="lab_task", help="prefix: the label is in the opening 'i love/hate this'. any-one: "
+                            "is there a 1 anywhere? planted: the decisive word sits d steps from the end.")
+        scheme = c2.selectbox("Scheme", list(SCHEME_NAMES), index=1, format_func=SCHEME_NAMES.get, key="lab_scheme")
+        k = c3.number_input("K (or k1)", 1, 500, 30)
+        seed = c4.number_input("Seed", 0, 10_000, 0)
+        c1, c2, c3, c4 = st.columns(4)
+        seq_len = c1.number_input("Sequence length (0 = task default)", 0, 10_000, 0)
+        short_frac = c2.slider("prefix: short examples", 0.0, 1.0, 0.0, 0.05)
+        clean_last = c3.number_input("any-one: no 1 in the last M", 0, 1000, 10)
+        ones_frac = c4.slider("any-one: fraction with a 1 there", 0.0, 1.0, 0.0, 0.05)
+        c1, c2, c3, c4 = st.columns(4)
+        distance = c1.number_input("planted: distance d", 0, 10_000, 20)
+        n_train = c2.number_input("Training sequences", 2, 100_000, 1000)
+        epochs = c3.number_input("Epochs", 1, 1000, 20)
+        hidden = c4.number_input("Hidden size", 1, 1024, 32)
+        st.caption("Live runs are capped so that one visitor cannot hold a shared server for minutes: "
+                   + ", ".join(f"{k} <= {v}" for k, v in LIVE_CAPS.items()) + ".")
+        if not st.form_submit_button("Train live"):
+            return None
+    return LabConfig(task=task, scheme=scheme, k=int(k), seq_len=int(seq_len) or None, short_frac=float(short_frac),
+                     clean_last=int(clean_last), ones_in_window_frac=float(ones_frac), distance=int(distance),
+                     n_train=int(n_train), epochs=int(epochs), hidden=int(hidden), seed=int(seed))
+
+
 def show_lab() -> None:
-    st.info("The Lab is being built.")
+    from tbptt_viz import figures_lab
+    from tbptt_viz.lab import LabConfigError, cap_for_live, lab_run, load_lab_results
+
+    st.markdown("Tiny LSTMs trained in seconds on synthetic tasks built to test the answers' claims, with the "
+                "same truncation schemes and training code as the IMDB models.")
+    results = load_lab_results()
+    if results is None:
+        st.info("The precomputed sweep (results/lab.json) is not in this installation; live runs still work.")
+    else:
+        for name in ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure"):
+            guarded(name, lambda fn=getattr(figures_lab, name): st.plotly_chart(fn(results), key=f"lab_{name}"))
+        how_to_read("Accuracy on long test sequences, mean over seeds (spread in the hover text). Chance is 0.5: "
+                    "a scheme that never back-propagates to the decisive tokens stays there unless the same "
+                    "evidence also appears inside its window during training.")
+    st.subheader("Run one configuration live")
+    try:
+        config = lab_form()
+        if config is not None:
+            config, notices = cap_for_live(config)
+            for n in notices:
+                st.warning(n)
+            bar = st.progress(0.0, text="training...")
+            result = lab_run(config, progress=lambda done, total, loss: bar.progress(
+                done / total, text=f"batch {done}/{total}, loss {loss:.3f}"))
+            bar.empty()
+            st.session_state.lab_result = result
+    except (LabConfigError, ValueError) as e:
+        st.error(f"This configuration cannot run: {e}. Change the setting and train again.")
+    result = st.session_state.get("lab_result")
+    if result is None:
+        return
+    c = result.config
+    st.metric(f"test accuracy ({c.task}, {c.scheme_label}, seed {c.seed})", f"{result.test_accuracy:.3f}",
+              help=f"trained in {result.wall_time_s:.1f} s")
+    st.plotly_chart(figures_lab.training_curve(result), key="lab_curve")
+    ids = tuple(int(i) for i in result.sample_ids)
+    rf = analysis.review_flow(result.model, torch.tensor(ids), result.sample_label)
+    T = rf.T
+    k = params.snap_k(c.k or T, analysis.k_choices(T)) if c.scheme in ("last-k", "chunked") else T
+    k1k2 = gradient_flow(result.model, torch.tensor(ids), "k1k2", k1=c.k1, k2=c.k2, label=result.sample_label) \
+        if c.scheme == "k1k2" else None
+    view = analysis.scheme_view(rf, c.scheme, k, k1k2)
+    st.markdown(f"**A test sequence through the trained tiny model** (P(positive) = {rf.full.prob_positive:.3f})")
+    show_training_view(result.sample_tokens, rf, view, T)
+    show_gradient_time_view(rf, view, T)
 
 
 def show_lessons() -> None:

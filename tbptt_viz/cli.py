@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
-COMMAND_MODULES = ("commands",)
+COMMAND_MODULES = ("commands", "commands_study", "commands_attribution", "commands_lab")
 
 
 class CLIError(Exception):
@@ -81,3 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -118,3 +118,36 @@ def test_lesson_button_applies_its_preset():
     at.run()
     at.radio(key="guess_4").set_value(at.radio(key="guess_4").options[1]).run()
     assert any(s.value.startswith("Right.") for s in at.success)
+
+
+@pytest.mark.parametrize("scheme", ["last-k", "chunked"])
+def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
+    at = app()
+    at.session_state["view"] = "Lab"
+    at.run()
+    at.selectbox(key="lab_scheme").set_value(scheme)
+    values = {"Sequence length (0 = task default)": 40, "Training sequences": 60, "Epochs": 2, "Hidden size": 8,
+              "K (or k1)": 10}
+    for ni in at.number_input:
+        if ni.label in values:
+            ni.set_value(values[ni.label])
+    next(b for b in at.button if b.label == "Train live").click().run()
+    assert_clean(at)
+    metric = next(m for m in at.metric if "test accuracy" in m.label)
+    assert 0.0 <= float(metric.value) <= 1.0
+    assert any("tv-strip" in m.value for m in at.markdown)
+
+
+def test_lab_refuses_a_bad_configuration_with_a_message():
+    at = app()
+    at.session_state["view"] = "Lab"
+    at.run()
+    at.selectbox(key="lab_task").set_value("planted")
+    for ni in at.number_input:
+        if ni.label == "planted: distance d":
+            ni.set_value(500)
+        if ni.label == "Sequence length (0 = task default)":
+            ni.set_value(30)
+    next(b for b in at.button if b.label == "Train live").click().run()
+    assert not at.exception
+    assert at.warning or at.error  # capped with a notice, or refused with what to change
