@@ -6,12 +6,11 @@ import random
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .model import LSTMClassifier
-from .schemes import Scheme, passes
+from .schemes import Scheme
 from .text import PAD_ID
 
 
@@ -58,47 +57,36 @@ def scheme_loss(model: LSTMClassifier, ids: torch.Tensor, lengths: torch.Tensor,
                 scheme: Scheme, embed_dropout: float = 0.0) -> torch.Tensor:
     """Mean BCE over each row's windows, averaged over rows; gradients cut exactly as the windows say.
 
-    Windows that do not overlap share one forward pass: the state entering each window start s is
-    detached for that row only, losses are read at each window end p. Columns that no window covers
-    run under no_grad (the prefix before a last-K window costs a forward pass and nothing more).
+    Given the (detached) state entering its start s, a window (p, s) is independent of everything else.
+    So: one pass without autograd yields the state entering every window start, then every window of
+    every row becomes one row of a single batched LSTM call from its own detached state, read at p.
+    Overlapping windows (k1k2 with k2 > k1) simply become separate rows, and the call runs for as many
+    steps as the longest window, not the whole review: far fewer sequential steps on a CPU.
     """
-    B = ids.shape[0]
+    B, T = ids.shape
     x = F.dropout(model.embedding(ids), embed_dropout, model.training)  # (B, T, E)
-    row_windows = [scheme.windows(int(L)) for L in lengths]
-    row_groups = [passes(w) for w in row_windows]
-    y = labels.to(x.dtype)
-    total = x.new_zeros(())
-    for r in range(max(len(g) for g in row_groups)):
-        detach_rows: dict[int, list[int]] = {}
-        loss_at: list[tuple[int, int, float]] = []  # (row, p, weight)
-        covered = np.zeros(ids.shape[1] + 1, dtype=bool)
-        for b, groups in enumerate(row_groups):
-            for p, s in groups[r] if r < len(groups) else ():
-                detach_rows.setdefault(s, []).append(b)
-                loss_at.append((b, p, 1.0 / len(row_windows[b])))
-                covered[s : p + 1] = True
-        end = max(p for _, p, _ in loss_at) + 1
-        cuts = sorted({0, end, *(s for s in detach_rows if s < end),
-                       *(t for t in range(1, end) if covered[t] != covered[t - 1])})
-        state, outs = None, {}
-        for a, z in zip(cuts[:-1], cuts[1:]):
-            if state is not None and a in detach_rows:
-                mask = torch.zeros(B, 1, dtype=torch.bool)
-                mask[detach_rows[a]] = True
-                state = tuple(torch.where(mask, v.detach(), v) for v in state)  # cut this row's history
-            with torch.set_grad_enabled(torch.is_grad_enabled() and bool(covered[a])):
-                out, (h, c) = model.lstm(x[:, a:z], None if state is None else tuple(v.unsqueeze(0) for v in state))
-            state = (h.squeeze(0), c.squeeze(0))
-            outs[a] = out
-        starts = np.array(cuts[:-1])
-        rows, hs, ws = [], [], []
-        for b, p, w in loss_at:
-            a = int(starts[np.searchsorted(starts, p, side="right") - 1])
-            rows.append(b), hs.append(outs[a][b, p - a]), ws.append(w)
-        logits = model.head(torch.stack(hs)).squeeze(-1)
-        bce = F.binary_cross_entropy_with_logits(logits, y[rows], reduction="none")
-        total = total + (bce * torch.tensor(ws, dtype=bce.dtype)).sum() / B
-    return total
+    rows, ps, ss, weights = [], [], [], []
+    for b, L in enumerate(lengths.tolist()):
+        windows = scheme.windows(int(L))
+        for p, s in windows:
+            rows.append(b), ps.append(p), ss.append(s), weights.append(1.0 / len(windows))
+    rows_t, ps_t, ss_t = torch.tensor(rows), torch.tensor(ps), torch.tensor(ss)
+    H = model.lstm.hidden_size
+    h0 = x.new_zeros(len(rows), H)
+    c0 = x.new_zeros(len(rows), H)
+    with torch.no_grad():  # the state entering each window start: truncation detaches it anyway
+        state, prev = None, 0
+        for s in sorted(set(ss) - {0}):
+            _, state = model.lstm(x[:, prev:s], state)
+            prev = s
+            here = ss_t == s
+            h0[here], c0[here] = state[0][0, rows_t[here]], state[1][0, rows_t[here]]
+    span = int((ps_t - ss_t).max()) + 1
+    pos = (ss_t[:, None] + torch.arange(span)[None]).clamp(max=T - 1)  # (N, span); past p is never read
+    out, _ = model.lstm(x[rows_t[:, None], pos], (h0[None], c0[None]))  # (N, span, H)
+    logits = model.head(out[torch.arange(len(rows)), ps_t - ss_t]).squeeze(-1)  # (N,)
+    bce = F.binary_cross_entropy_with_logits(logits, labels.to(x.dtype)[rows_t], reduction="none")
+    return (bce * torch.tensor(weights, dtype=bce.dtype)).sum() / B
 
 
 @torch.no_grad()
