@@ -69,6 +69,14 @@ def get_attribution(model_name: str, ids: tuple[int, ...], method: str, backprop
     return attribute(get_model(model_name), torch.tensor(ids), method, backprop=backprop, k=k, k1=k1, k2=k2)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def get_sanity(model_name: str, ids: tuple[int, ...], method: str):
+    from tbptt_viz.attribution import METHODS, method_agreement, sanity_check
+
+    scores = {m: get_attribution(model_name, ids, m).scores for m in METHODS}
+    return method_agreement(scores), sanity_check(get_model(model_name), torch.tensor(ids), method)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def get_probe(model_name: str, ids: tuple[int, ...]):
     from tbptt_viz.attribution import context_probe
@@ -291,6 +299,15 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
             st.caption(f"Completeness gap under truncation: {trunc.completeness_gap:+.3f}. Integrated gradients "
                        "normally sum to logit(review) - logit(all padding); cutting the gradient path drops the "
                        "credit of the cut-off tokens, so the sum falls short by this amount.")
+    with st.expander("Do the methods agree, and do they depend on the trained weights?"):
+        if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
+            agreement, sanity = get_sanity(model, ids, method)
+            st.dataframe(pd.DataFrame(agreement.spearman, index=agreement.methods, columns=agreement.methods)
+                         .round(2))
+            st.caption(f"Spearman rank correlation of |scores| between methods. Randomising the LSTM's weights "
+                       f"(Adebayo et al. 2018) changes {method}'s scores by {sanity.relative_change:.0%} "
+                       f"(rank correlation with the trained model's scores {sanity.rank_correlation:.2f}): a "
+                       "method that barely changes would be explaining the input, not the model.")
     st.subheader("Occlusion and the context probe")
     occ = get_attribution(model, ids, "occlusion")
     probe = get_probe(model, ids)

@@ -151,3 +151,14 @@ def test_lab_refuses_a_bad_configuration_with_a_message():
     next(b for b in at.button if b.label == "Train live").click().run()
     assert not at.exception
     assert at.warning or at.error  # capped with a notice, or refused with what to change
+
+
+def test_method_agreement_and_sanity_check_render():
+    at = app({"review": "short-brilliant", "method": "saliency"})
+    at.session_state["view"] = "What the model uses"
+    at.session_state["sanity"] = True
+    at.run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table.index) == ["integrated_gradients", "saliency", "input_x_gradient", "occlusion"]
+    assert (table.values.diagonal() == 1).all()
