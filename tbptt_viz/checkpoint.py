@@ -77,12 +77,24 @@ def load_checkpoint(folder: str | Path) -> LSTMClassifier:
 
 
 def available_models() -> list[str]:
+    """Shipped model names: folders of pretrained/ with a readable card."""
     root = pretrained_dir()
-    return sorted(p.name for p in root.iterdir() if (p / CARD).is_file()) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return [c["name"] for c in model_cards()]
 
 
 def model_cards() -> list[dict]:
-    return [read_card(pretrained_dir() / name) for name in available_models()]
+    """The cards of every folder under pretrained/ that has one; unreadable cards are skipped."""
+    root = pretrained_dir()
+    cards = []
+    for folder in sorted(p for p in root.iterdir() if (p / CARD).is_file()) if root.is_dir() else []:
+        try:
+            card = read_card(folder)
+        except CheckpointError:
+            continue  # a broken card must not hide the good models; loading this one reports the problem
+        cards.append({**card, "name": folder.name})
+    return cards
 
 
 def load_pretrained(name: str) -> LSTMClassifier:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SystemExit as e:  # --help
         return int(e.code or 0)
-    except (CLIError, CheckpointError, DataUnavailable, ValueError, KeyError) as e:
+    except (CLIError, CheckpointError, DataUnavailable, ValueError, KeyError, OSError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -48,9 +48,10 @@ def cmd_train(args) -> int:
         torch.set_num_threads(args.threads)
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)
     limit = 256 if args.dry_run else args.limit
+    vocab = Vocab.load(args.vocab) if args.vocab else None  # a missing file fails before any data is read
     train_rows = _subset(load_imdb("train", args.data_dir), limit, args.seed)
     test_rows = _subset(load_imdb("test", args.data_dir), limit, args.seed)
-    vocab = Vocab.load(args.vocab) if args.vocab else Vocab.build(r.text for r in train_rows)
+    vocab = vocab or Vocab.build(r.text for r in train_rows)
     encode = lambda rows: [vocab.encode(tokenize(r.text)) for r in rows]  # noqa: E731
     train_ids, test_ids = encode(train_rows), encode(test_rows)
     config = TrainConfig(scheme=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2,
@@ -133,7 +134,7 @@ def cmd_models(args) -> int:
         emit(cards)
         return 0
     for c in cards:
-        print(f"{c['name']:<22} {c.get('label', c.get('scheme')):<24} test accuracy {c.get('test_accuracy')}")
+        print(f"{c['name']:<22} {str(c.get('label', c.get('scheme'))):<24} test accuracy {c.get('test_accuracy')}")
     return 0
 
 

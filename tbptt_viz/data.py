@@ -27,17 +27,21 @@ class Review:
     title: str = ""
 
 
-def _read_jsonl(path: Path) -> list[Review]:
+def _read_jsonl(path: Path, split: str) -> list[Review]:
     opener = gzip.open if path.suffix == ".gz" else open
     out = []
     with opener(path, "rt", encoding="utf-8") as f:
         for n, line in enumerate(f):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            if not isinstance(row.get("text"), str) or row.get("label") not in (0, 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise DataUnavailable(f"{path}: line {n + 1} is not JSON") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("label") not in (0, 1):
                 raise DataUnavailable(f"{path}: line {n + 1} lacks a text string and a 0/1 label")
-            out.append(Review(row["text"], int(row["label"]), str(row.get("id", f"{path.stem}/{n}"))))
+            # ids are "<split>/<row>", as for the hub, so links to a review carry between installs
+            out.append(Review(row["text"], int(row["label"]), f"{split}/{len(out)}"))
     return out
 
 
@@ -74,7 +78,7 @@ def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Rev
         path = _local_file(folder, split)
         if path is None:
             raise DataUnavailable(f"no {split}.jsonl or {split}.jsonl.gz in {folder}")
-        return _read_jsonl(path)
+        return _read_jsonl(path, split)
     if os.environ.get("HF_HUB_OFFLINE") != "1" and not hub_reachable():
         raise DataUnavailable(
             f"IMDB is not available: pass --data-dir DIR (or set {DATA_DIR_ENV}) to a folder with "
@@ -94,10 +98,3 @@ def examples() -> tuple[Review, ...]:
     """The embedded example reviews (written for this project), in display order."""
     raw = json.loads(resources.files(__package__).joinpath("examples.json").read_text(encoding="utf-8"))
     return tuple(Review(e["text"], int(e["label"]), e["id"], e["title"]) for e in raw)
-
-
-def example(review_id: str) -> Review:
-    for r in examples():
-        if r.id == review_id:
-            return r
-    raise KeyError(f"no example review {review_id!r}")

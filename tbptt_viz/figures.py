@@ -28,7 +28,7 @@ def gradient_through_time(view, full, T: int) -> go.Figure:
                                  name=f"{name} full BPTT", line=dict(color=COLOURS[key], **FULL_STYLE)))
         fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
                                  name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
-    if view.scheme != "full" and view.k < T:
+    if view.scheme == "last-k" and view.k < T:
         fig.add_vline(x=view.k + 0.5, line=dict(color=COLOURS["cut"], dash="dash"),
                       annotation_text=f"K={view.k}", annotation_position="top")
     fig.update_xaxes(type="log")
@@ -91,9 +91,7 @@ def context_probe_figure(probe, prob_full: float) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=probe.last_n, y=probe.prob_last_n, name="sees only the last n tokens",
                              line=dict(color="#1f77b4", width=3)))
-    n_removed = np.arange(len(probe.prob_without_first_n))
-    fig.add_trace(go.Scatter(x=n_removed if not hasattr(probe, "removed_n") else probe.removed_n,
-                             y=probe.prob_without_first_n, name="first n tokens removed",
+    fig.add_trace(go.Scatter(x=probe.removed_n, y=probe.prob_without_first_n, name="first n tokens removed",
                              line=dict(color="#ff7f0e", width=2)))
     fig.add_hline(y=prob_full, line=dict(color="#555", dash="dot"), annotation_text="whole review")
     fig.add_hline(y=0.5, line=dict(color="#bbb", width=1))
@@ -111,8 +109,7 @@ def memory_figure(trace, k: int | None = None) -> go.Figure:
     fig.add_trace(go.Scatter(x=t, y=trace.forget_mean, name="mean forget gate f_t", line=dict(color="#9467bd")))
     fig.add_trace(go.Scatter(x=t, y=trace.cell_norm, name="||c_t||", yaxis="y2", line=dict(color="#8c564b")))
     if k and k < T:
-        fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"K={k}")
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="||c_t||"))
-    fig.update_yaxes(range=[0, 1.02])
+        fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"last K={k}")
+    fig.update_layout(yaxis=dict(range=[0, 1.02]), yaxis2=dict(overlaying="y", side="right", title="||c_t||"))
     return _layout(fig, "Memory: how much of what is written at t survives to the prediction", "token position t",
                    "fraction / gate value")

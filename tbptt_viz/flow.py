@@ -107,8 +107,8 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
     h_to_c = o * (1 - tc * tc)  # dc_t gets dh_t * o_t * tanh'(c_t)
     # da_t = (dc*g*i(1-i), dc*c_{t-1}*f(1-f), dc*i*(1-g^2), dh*tanh(c)*o(1-o)): one product with [dc,dc,dc,dh]
     coef = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)  # (T, 4H)
-    inject_steps = set(torch.nonzero(inject.abs().sum(1)).flatten().tolist())
-    cut_steps = set(torch.nonzero((keep == 0).any(1).flatten()).flatten().tolist())
+    inject_steps = {p for _, group in rows for p, _ in group}
+    cut_steps = {s for _, group in rows for _, s in group}
     w_hh, w_head = fw.w_hh, fw.w_head
     ds, dhs, dcs = [], [], []
     dh = torch.zeros(R, H, dtype=torch.float64)

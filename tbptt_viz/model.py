@@ -97,18 +97,16 @@ def unrolled_twin(model: LSTMClassifier) -> nn.LSTMCell:
 
 @torch.no_grad()
 def unroll(model: LSTMClassifier, ids: torch.Tensor) -> Unrolled:
-    """Run one sequence step by step, keeping h_t, c_t and the four gates at every step."""
-    lstm = model.lstm
-    x = model.embedding(ids.reshape(-1))  # (T, E)
-    H = lstm.hidden_size
-    pre_x = x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0  # (T, 4H)
-    h = x.new_zeros(H)
-    c = x.new_zeros(H)
+    """Run one sequence step by step through the nn.LSTMCell twin, keeping h_t, c_t and the gates."""
+    cell = unrolled_twin(model)
+    x = model.embedding(ids.reshape(-1)).to(cell.weight_ih.dtype)  # (T, E)
+    H = cell.hidden_size
+    h = x.new_zeros(1, H)
+    c = x.new_zeros(1, H)
     hs, cs, gs = [], [], []
     for t in range(x.shape[0]):
-        a = (pre_x[t] + lstm.weight_hh_l0 @ h).view(4, H)
-        g = torch.stack([a[0].sigmoid(), a[1].sigmoid(), a[2].tanh(), a[3].sigmoid()])
-        c = g[1] * c + g[0] * g[2]
-        h = g[3] * c.tanh()
-        hs.append(h), cs.append(c), gs.append(g)
+        a = (cell.weight_ih @ x[t] + cell.weight_hh @ h[0] + cell.bias_ih + cell.bias_hh).view(4, H)
+        gs.append(torch.stack([a[0].sigmoid(), a[1].sigmoid(), a[2].tanh(), a[3].sigmoid()]))
+        h, c = cell(x[t][None], (h, c))
+        hs.append(h[0]), cs.append(c[0])
     return Unrolled(x=x, h=torch.stack(hs), c=torch.stack(cs), gates=torch.stack(gs))

@@ -48,7 +48,7 @@ def token_strip(tokens, values, *, scale: float | None = None, signed: bool = Fa
             classes.append("tv-zero")
         if t < first_n:
             classes.append("tv-first")
-        elif t >= T - last_k > 0 or (last_k >= T and last_k > 0):
+        elif last_k > 0 and t >= T - last_k:
             classes.append("tv-last")
         tip = html.escape(f"t={t} ({T - 1 - t} from the end) {tok}: {value_name} {v:.3g}", quote=True)
         style = "" if "tv-zero" in classes else f' style="background:{_colour(v, scale, signed)}"'

@@ -54,6 +54,7 @@ def test_gradients_table_stdin_and_no_truncation_note(ckpt):
 
 def test_predict(ckpt, model):
     r = run("predict", "--model", str(ckpt), "--text", TEXT, "--json")
+    assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     ids = torch.tensor([model.vocab.encode(out["tokens"])])
     with torch.no_grad():
@@ -80,6 +81,7 @@ def test_long_text_is_cut_with_notice(ckpt):
     ["gradients", "--text", "good", "--model", "no-such-model"],
     ["predict", "--text", ""],
     ["train", "--out", "/tmp/never", "--data-dir", "/nonexistent/folder"],
+    ["train", "--out", "/tmp/never", "--data-dir", ".", "--vocab", "/nonexistent/vocab.json"],
 ])
 def test_bad_input_one_line_exit_2(ckpt, args):
     if "--model" not in args:

@@ -40,3 +40,15 @@ def test_backprop_timeline_marks_every_loss(model):
 def test_attribution_bars_and_regions():
     fig = figures.attribution_bars(["a", "b", "c", "d"], {"m1": np.array([1, 2, 3, 4.0]), "m2": np.zeros(4)}, 2, 1)
     assert [t.name for t in fig.data] == ["m1", "m2"] and len(fig.layout.shapes) == 2
+
+
+def test_memory_and_probe_figures(model):
+    from tbptt_viz.attribution import context_probe, memory_trace
+
+    trace = memory_trace(model, seq(20))
+    fig = figures.memory_figure(trace, 5)
+    assert list(fig.data[0].y) == list(trace.survival) and list(fig.data[2].y) == list(trace.cell_norm)
+    assert tuple(fig.layout.yaxis.range) == (0, 1.02) and fig.layout.yaxis2.range is None  # ||c|| not clipped
+    probe = context_probe(model, seq(20))
+    fig = figures.context_probe_figure(probe, probe.prob_positive)
+    assert list(fig.data[0].x) == list(probe.last_n) and list(fig.data[1].x) == list(probe.removed_n)

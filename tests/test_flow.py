@@ -76,10 +76,75 @@ def test_last_k_zero_before_window_equal_after(model):
 
 @pytest.mark.parametrize("k", [40, 41, 500])
 def test_k_at_least_T_is_full(model, k):
-    gf = gradient_flow(model, seq(40), "last-k", k)
+    gf = gradient_flow(model, seq(40), "last-k", k, label=1)
     assert not gf.truncated
-    close(gf.input_grad_norm, gf.full_input_grad_norm)
+    dx, dh, _, _ = reference(model, seq(40), [(39, 0)], 1)
+    close(gf.input_grad_norm, dx.norm(dim=1))
+    close(gf.hidden_grad_norm, dh.norm(dim=1))
     close(gf.backprop_count, np.ones(40))
+
+
+def _private_weight_grad(model, ids, windows, label, t, which):
+    """dL/dW at step t only: the gradient w.r.t. a private copy of W_ih (or W_hh) used at step t alone,
+    summed over the windows' losses (state detached entering each window start)."""
+    from conftest import lstm_step
+
+    lstm = model.lstm
+    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
+    with torch.no_grad():
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    x = model.embedding.weight.detach()[ids]
+    W = getattr(cell, which).detach().clone().requires_grad_(True)
+    losses = []
+    for p, s in windows:
+        h = c = torch.zeros(lstm.hidden_size, dtype=torch.float64)
+        for u in range(p + 1):
+            if u == s:
+                h, c = h.detach(), c.detach()
+            if u == t:
+                w_ih = W if which == "weight_ih" else cell.weight_ih
+                w_hh = W if which == "weight_hh" else cell.weight_hh
+                a = w_ih @ x[u] + w_hh @ h + cell.bias_ih + cell.bias_hh
+                i, f, g, o = a.chunk(4)
+                c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+                h = o.sigmoid() * c.tanh()
+            else:
+                h, c = lstm_step(cell, x[u], h, c)
+        z = model.head.weight.detach()[0] @ h + model.head.bias.detach()[0]
+        losses.append(F.binary_cross_entropy_with_logits(z, torch.tensor(float(label), dtype=torch.float64)))
+    torch.stack(losses).mean().backward()
+    return W.grad.norm().item()
+
+
+@pytest.mark.parametrize("name,kw", [("chunked", {"k": 5}), ("k1k2", {"k1": 4, "k2": 9}), ("full", {})])
+def test_weight_contributions_under_every_scheme(model, name, kw):
+    ids = seq(14)
+    gf = gradient_flow(model, ids, name, label=0, **{"k": None, **kw})
+    windows = make_scheme(name, **kw).windows(14)
+    for t in (0, 3, 9, 13):
+        assert gf.weight_ih_contrib[t] == pytest.approx(_private_weight_grad(model, ids, windows, 0, t, "weight_ih"),
+                                                        rel=1e-9, abs=1e-15)
+        assert gf.weight_hh_contrib[t] == pytest.approx(_private_weight_grad(model, ids, windows, 0, t, "weight_hh"),
+                                                        rel=1e-9, abs=1e-15)
+
+
+def test_loss_and_step_prob_by_direct_runs(model):
+    ids = seq(T)
+    gf = gradient_flow(model, ids, "chunked", 5, label=1)
+    with torch.no_grad():
+        direct = [torch.sigmoid(model(ids[None, : t + 1]))[0].item() for t in range(T)]
+        np.testing.assert_allclose(gf.step_prob, direct, rtol=1e-10)
+        ends = [p for p, _ in make_scheme("chunked", 5).windows(T)]
+        want = np.mean([-np.log(direct[p]) for p in ends])
+    assert gf.loss == pytest.approx(want, rel=1e-9)
+
+
+def test_saturated_prediction_does_not_break_the_analysis(model):
+    with torch.no_grad():
+        model.head.bias.fill_(1e4)  # P(positive) == 1.0 exactly in float64: zero loss gradient
+    gf = gradient_flow(model, seq(T), "chunked", 5, label=1)
+    assert gf.prob_positive == 1.0 and np.all(gf.input_grad_norm == 0)
 
 
 def test_sweep_equals_one_backward_per_k(model):

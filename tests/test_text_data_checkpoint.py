@@ -52,13 +52,17 @@ def test_load_imdb_from_folder_and_env(tmp_path, monkeypatch):
     rows = load_imdb("train", tmp_path / "d")
     assert [(r.text, r.label) for r in rows] == [("good", 1), ("bad", 0)]
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "d"))
-    assert load_imdb("test")[0].id == "x"
+    assert load_imdb("test")[0].id == "test/0"  # "<split>/<row>", as for the hub
 
 
 def test_load_imdb_errors(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailable, match="no test.jsonl"):
         load_imdb("test", tmp_path)
     _write_jsonl(tmp_path, "train", [{"text": "good", "label": 3}])
+    with pytest.raises(DataUnavailable, match="line 1"):
+        load_imdb("train", tmp_path)
+    (tmp_path / "train.jsonl.gz").unlink()
+    (tmp_path / "train.jsonl").write_text('["not", "an", "object"]\n')
     with pytest.raises(DataUnavailable, match="line 1"):
         load_imdb("train", tmp_path)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
@@ -121,3 +125,15 @@ def test_checkpoint_with_wrong_shapes_is_refused(model, tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps(ModelConfig(50, 6, 9).to_dict()))
     with pytest.raises(CheckpointError, match="cannot build"):
         load_checkpoint(tmp_path / "m")
+
+
+def test_broken_card_is_skipped_not_fatal(model, tmp_path, monkeypatch):
+    from tbptt_viz.checkpoint import available_models, load_pretrained, model_cards
+
+    save_checkpoint(model.float(), tmp_path / "good", {"scheme": "full"})
+    save_checkpoint(model.float(), tmp_path / "bad", {"scheme": "full"})
+    (tmp_path / "bad" / "card.json").write_text("{not json")
+    monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
+    assert available_models() == ["good"] and [c["name"] for c in model_cards()] == ["good"]
+    with pytest.raises(CheckpointError, match="unknown model 'bad'"):
+        load_pretrained("bad")

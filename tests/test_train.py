@@ -30,7 +30,6 @@ def test_batched_training_loss_gradient_equals_per_review_reference(model, name,
 def test_last_k_training_gives_no_gradient_to_early_embeddings(model):
     rows = [seq(30, 5).tolist()]
     ids, lengths = pad_batch(rows)
-    x_grad = {}
     model.zero_grad()
     scheme_loss(model, ids, lengths, torch.tensor([1]), make_scheme("last-k", 10)).backward()
     g = model.embedding.weight.grad
