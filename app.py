@@ -19,7 +19,7 @@ import torch
 
 from tbptt_viz import analysis, figures, params
 from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards
-from tbptt_viz.data import DataUnavailable, examples, load_imdb, resolve_data_dir
+from tbptt_viz.data import examples, load_imdb
 from tbptt_viz.flow import gradient_flow
 from tbptt_viz.lessons import LESSONS
 from tbptt_viz.render import STRIP_CSS, token_strip
@@ -91,12 +91,12 @@ def get_memory(model_name: str, ids: tuple[int, ...]):
     return memory_trace(get_model(model_name), torch.tensor(ids))
 
 
-@st.cache_data(show_spinner=False)
-def get_imdb(data_dir: str | None) -> list[tuple[str, str, int]] | str:
-    """(id, text, label) of the IMDB test split, or the reason it is unavailable."""
+@st.cache_resource(show_spinner=False)
+def get_imdb(data_dir: str | None) -> dict[str, tuple[str, int, int]] | str:
+    """{id: (text, label, words)} of the IMDB test split, or the reason it is unavailable."""
     try:
-        return [(r.id, r.text, r.label) for r in load_imdb("test", data_dir)]
-    except DataUnavailable as e:
+        return {r.id: (r.text, r.label, len(r.text.split())) for r in load_imdb("test", data_dir)}
+    except Exception as e:  # noqa: BLE001 - a broken file must not break the page
         return str(e)
 
 
@@ -107,7 +107,7 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
         return
     s, notices = params.parse_query(st.query_params.to_dict(), models, example_ids)
     st.session_state.update(
-        initialised=True, url_notices=notices, model=s.model, scheme=s.scheme, k=s.k, k1=s.k1, k2=s.k2,
+        initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme, k=s.k, k1=s.k1, k2=s.k2,
         method=s.method, text=s.text, example=s.review if s.review in example_ids else example_ids[0],
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
@@ -136,25 +136,35 @@ def review_controls(data_dir: str | None) -> tuple[str, str, int | None, str]:
     if source == "Your own text":
         text = st.sidebar.text_area("Your review", key="text", height=180, max_chars=40_000,
                                     placeholder="Type or paste a review...")
+        if len(text) > params.MAX_URL_TEXT:
+            st.sidebar.caption(f"A shared link keeps the first {params.MAX_URL_TEXT:,} characters of this text.")
         return params.CUSTOM, text, None, "Your review"
     rows = get_imdb(data_dir)
+    fallback = ex["love-then-plot"]
     if isinstance(rows, str):
-        st.sidebar.info(f"IMDB is not available here ({rows}). The examples and your own text still work.")
-        return "love-then-plot", ex["love-then-plot"].text, ex["love-then-plot"].label, ex["love-then-plot"].title
+        st.sidebar.info(f"IMDB is not available here: {params.md_escape(rows)}. The examples and your own text "
+                        "still work.")
+        return fallback.id, fallback.text, fallback.label, fallback.title
     label = st.sidebar.radio("Label", ["any", "positive", "negative"], horizontal=True, key="imdb_label")
     lo, hi = st.sidebar.slider("Length (words)", 10, 1000, (100, 300), step=10, key="imdb_len")
     wanted = {"any": (0, 1), "positive": (1,), "negative": (0,)}[label]
-    pool = [r for r in rows if r[2] in wanted and lo <= len(r[1].split()) <= hi]
-    if not pool:
-        st.sidebar.warning("No IMDB review matches these filters; widen the length range.")
-        return "love-then-plot", ex["love-then-plot"].text, ex["love-then-plot"].label, ex["love-then-plot"].title
-    if st.sidebar.button("Random review", key="imdb_random") or st.session_state.get("imdb_id") not in \
-            {r[0] for r in pool}:
-        st.session_state.imdb_id = random.Random().choice(pool)[0]
-    by_id = {r[0]: r for r in rows}
-    rid, text, y = by_id[st.session_state.imdb_id]
-    st.sidebar.caption(f"{html.escape(rid)} · {'positive' if y else 'negative'} · {len(pool)} reviews match")
-    return params.IMDB_PREFIX + rid, text, y, f"IMDB {rid}"
+    pool = [rid for rid, (_, y, n) in rows.items() if y in wanted and lo <= n <= hi]
+    current = st.session_state.get("imdb_id")
+    if current not in rows:  # none yet, or a link to a review this data does not have
+        if not pool:
+            st.sidebar.warning("No IMDB review matches these filters; widen the length range.")
+            return fallback.id, fallback.text, fallback.label, fallback.title
+        current = st.session_state.imdb_id = random.Random().choice(pool)
+    st.sidebar.button("Random review", key="imdb_random", disabled=not pool, on_click=lambda: st.session_state.update(
+        imdb_id=random.Random().choice(pool)))
+    options = ([current] if current not in pool[:300] else []) + pool[:300]
+    st.session_state.imdb_pick = current
+    st.sidebar.selectbox(f"Review ({len(pool)} match)", options, key="imdb_pick",
+                         on_change=lambda: st.session_state.update(imdb_id=st.session_state.imdb_pick),
+                         format_func=lambda r: f"{r} · {'pos' if rows[r][1] else 'neg'} · {rows[r][2]} words · "
+                                               f"{rows[r][0][:40]}")
+    text, y, _ = rows[current]
+    return params.IMDB_PREFIX + current, text, y, f"IMDB {current}"
 
 
 def model_controls(models: list[str]) -> tuple[str, str]:
@@ -180,7 +190,10 @@ def scheme_controls(T: int) -> tuple[str, int, int, int]:
     scheme = st.sidebar.radio("Truncation scheme (for the gradient views)", list(SCHEME_NAMES), key="scheme",
                               format_func=SCHEME_NAMES.get)
     choices = analysis.k_choices(T)
-    st.session_state.k = params.snap_k(int(st.session_state.get("k", 30)), choices)
+    wanted = int(st.session_state.get("k", 30))
+    st.session_state.k = params.snap_k(wanted, choices)
+    if st.session_state.k != wanted and scheme in ("last-k", "chunked"):
+        st.sidebar.caption(f"K={wanted} is not offered for this {T}-token review; showing K={st.session_state.k}.")
     k = st.sidebar.select_slider("K (truncation length)", choices, key="k", disabled=scheme in ("full", "k1k2"),
                                  help="last-K: only the last K tokens get gradient. chunked: a loss every K tokens. "
                                       f"{T} = the whole review (no truncation).")
@@ -189,7 +202,7 @@ def scheme_controls(T: int) -> tuple[str, int, int, int]:
         c1, c2 = st.sidebar.columns(2)
         k1 = c1.number_input("k1 (loss every)", 1, MAX_TOKENS, key="k1", step=1)
         k2 = c2.number_input("k2 (backprop over)", 1, MAX_TOKENS, key="k2", step=1)
-    return scheme, int(k), int(k1 or st.session_state.k1), int(k2 or st.session_state.k2)
+    return scheme, int(k), int(k1 or st.session_state.get("k1", 30)), int(k2 or st.session_state.get("k2", 60))
 
 
 def sync_url(review: str, text: str, model: str, scheme: str, k: int, k1: int, k2: int, method: str) -> None:
@@ -239,6 +252,14 @@ def show_training_view(tokens, rf, view, T) -> None:
                 "truncation the tokens before the cut are hatched: their gradient is exactly zero, so this review "
                 "teaches the model nothing about them.")
     st.plotly_chart(figures.backprop_timeline(view), key="timeline")
+    export_buttons("gradients", tokens, {
+        "full_input_grad_norm": f.full_input_grad_norm, "scheme_input_grad_norm": view.input_grad_norm,
+        "full_hidden_grad_norm": f.full_hidden_grad_norm, "scheme_hidden_grad_norm": view.hidden_grad_norm,
+        "full_cell_grad_norm": f.full_cell_grad_norm, "scheme_cell_grad_norm": view.cell_grad_norm,
+        "backprop_count": view.backprop_count, "backprop_reach": view.backprop_reach},
+        {"scheme": view.scheme, "label": view.label, "k": view.k, "windows": view.windows,
+         "label_used": f.label_used, "label_source": f.label_source, "prob_positive": f.prob_positive,
+         "sweep_k": f.sweep_k, "sweep_cosine": f.sweep_cosine, "sweep_relative_error": f.sweep_relative_error})
     how_to_read("Bars count how many loss terms back-propagate to each token; the line is the longest distance "
                 "from the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) "
                 "have one every K (or k1) steps, so every token gets a gradient from some nearby loss.")
@@ -247,12 +268,16 @@ def show_training_view(tokens, rf, view, T) -> None:
 def show_gradient_time_view(rf, view, T) -> None:
     st.plotly_chart(figures.gradient_through_time(view, rf.full, T), key="through_time")
     how_to_read("Solid lines are the chosen scheme, dotted lines full BPTT, against distance from the end on log "
-                "axes. Under full BPTT the gradient fades with distance; under last-K it stops dead at K (the line "
-                "ends: zero cannot be drawn on a log axis).")
+                "axes. Under full BPTT the gradient can fade with distance (how fast depends on the model's forget "
+                "gates); under last-K it stops dead at K (the line ends: zero cannot be drawn on a log axis).")
     st.plotly_chart(figures.bias_curve(rf.full, view.k), key="bias")
-    how_to_read(f"For every K, the cosine between the last-K and the full gradient of the LSTM's weights, and "
-                f"their relative distance. At K = {view.k}: cosine {view.sweep_cosine:.3f}, relative error "
-                f"{view.sweep_relative_error:.3f}. A cosine near 1 means truncation barely changes this step's "
+    if view.scheme == "last-k":
+        at_k = (f"At K = {view.k}: cosine {view.sweep_cosine:.3f}, relative error {view.sweep_relative_error:.3f}. ")
+    else:
+        at_k = (f"This curve is always last-K (a reference for {view.label}, whose gradient is not a last-K "
+                "partial sum). ")
+    how_to_read("For every K, the cosine between the last-K and the full gradient of the LSTM's weights, and "
+                f"their relative distance. {at_k}A cosine near 1 means truncation barely changes this step's "
                 "update direction; the gap is the bias truncation introduces.")
 
 
@@ -260,13 +285,17 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
     from tbptt_viz.attribution import region_shares, truncation_removed_share
 
     main = get_attribution(model, ids, method)
-    other = get_attribution(compare, ids, method)
+    other_ids = ids if get_model(compare).vocab == get_model(model).vocab else \
+        tuple(get_model(compare).vocab.encode(tokens))
+    other = get_attribution(compare, other_ids, method)
     last_k = k if scheme in ("last-k", "chunked") else T
+    scale = float(max(np.abs(main.scores).max(), np.abs(other.scores).max()))  # one scale: colours compare
     cols = st.columns(2)
     for col, name, attr in ((cols[0], model, main), (cols[1], compare, other)):
         with col:
             st.markdown(f"**{html.escape(name)}** · P(positive) = {attr.prob_positive:.3f}")
             st.markdown(STRIP_CSS + token_strip(tokens, attr.scores, signed=True, first_n=FIRST_N, last_k=last_k,
+                                                scale=scale,
                                                 label=f"{method} (green: towards positive, red: towards negative; "
                                                       f"purple underline: first {FIRST_N}, blue: last {last_k})",
                                                 value_name=method), unsafe_allow_html=True)
@@ -280,17 +309,21 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
                     key="attr_bars")
 
     st.subheader("Full vs truncated backprop for this attribution")
+    trunc = None
     if not main.has_backward:
         st.info(f"{main.note} Pick a gradient method (integrated gradients, saliency, input x gradient) to compare.")
     elif scheme == "full":
         st.info("Choose a truncated scheme in the sidebar to see what truncation removes from the attribution.")
-    else:
-        trunc = get_attribution(model, ids, method, scheme, k if scheme != "k1k2" else None,
-                                k1 if scheme == "k1k2" else None, k2 if scheme == "k1k2" else None)
+    elif st.toggle("Show the truncated attribution next to the full one", key="trunc_toggle"):
+        # last-K needs no model pass (the full scores, masked); chunked and k1k2 run once per setting
+        trunc = analysis.truncate_last_k(main, k) if scheme == "last-k" else \
+            get_attribution(model, ids, method, scheme, k if scheme == "chunked" else None,
+                            k1 if scheme == "k1k2" else None, k2 if scheme == "k1k2" else None)
         boundary = T - k if scheme == "last-k" and k < T else None
+        scale = float(np.abs(main.scores).max())
         st.markdown(STRIP_CSS + token_strip(tokens, main.scores, signed=True, label=f"{model}, full backprop",
-                                            value_name=method), unsafe_allow_html=True)
-        st.markdown(token_strip(tokens, trunc.scores, signed=True, boundary=boundary, zero_is_cut=True,
+                                            value_name=method, scale=scale), unsafe_allow_html=True)
+        st.markdown(token_strip(tokens, trunc.scores, signed=True, boundary=boundary, zero_is_cut=True, scale=scale,
                                 boundary_text=f" K={k}", label=f"{model}, backprop {scheme}", value_name=method),
                     unsafe_allow_html=True)
         removed = truncation_removed_share(main.scores, trunc.windows, T)
@@ -317,15 +350,27 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
     how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit drops. "
                 "The probe shows the prediction when the model reads only the last n tokens, or loses the first n: "
                 "if the curves move only when n passes the opening, the opening matters.")
+    columns = {f"{method} ({model})": main.scores, f"{method} ({compare})": other.scores,
+               f"occlusion ({model})": occ.scores}
+    if trunc is not None:
+        columns[f"{method} ({model}, backprop {scheme})"] = trunc.scores
+    export_buttons("attribution", tokens, columns, {"model": model, "compare": compare, "method": method,
+                                                    "prob_positive": main.prob_positive, "scheme": scheme, "k": k,
+                                                    "k1": k1, "k2": k2,
+                                                    "probe_last_n": probe.last_n, "probe_prob_last_n":
+                                                    probe.prob_last_n, "probe_prob_without_first_n":
+                                                    probe.prob_without_first_n})
 
 
-def show_memory_view(model, ids, k, T) -> None:
+def show_memory_view(tokens, model, ids, k, T) -> None:
     trace = get_memory(model, ids)
     st.plotly_chart(figures.memory_figure(trace, k), key="memory")
     how_to_read("Green: the product of forget gates from each position to the end, averaged over cell units, i.e. "
                 "how much of what was written into the cell at t is still there at the prediction. Early words can "
                 f"influence the prediction only through this path. Survival from the first token: "
                 f"{trace.survival[0]:.3g}.")
+    export_buttons("memory", tokens, {"forget_mean": trace.forget_mean, "survival": trace.survival,
+                                      "cell_norm": trace.cell_norm, "hidden_norm": trace.hidden_norm}, {"model": model})
 
 
 def show_zoo() -> None:
@@ -444,27 +489,62 @@ def show_lessons() -> None:
                 (st.success if right else st.warning)(("Right. " if right else "Not quite. ") + lesson.reveal)
 
 
-def export_buttons(tokens, rf, view, model, method) -> None:
-    f = rf.full
-    table = pd.DataFrame({"t": np.arange(rf.T), "token": tokens, "steps_from_end": rf.T - 1 - np.arange(rf.T),
-                          "full_input_grad_norm": f.full_input_grad_norm,
-                          "scheme_input_grad_norm": view.input_grad_norm,
-                          "full_hidden_grad_norm": f.full_hidden_grad_norm, "scheme_hidden_grad_norm":
-                          view.hidden_grad_norm, "full_cell_grad_norm": f.full_cell_grad_norm,
-                          "scheme_cell_grad_norm": view.cell_grad_norm, "backprop_count": view.backprop_count,
-                          "backprop_reach": view.backprop_reach})
-    meta = {"model": model, "scheme": view.scheme, "k": view.k, "label_used": f.label_used,
-            "label_source": f.label_source, "prob_positive": f.prob_positive}
-    st.caption("Download the per-token numbers of this view")
-    c1, c2 = st.columns(2)
-    c1.download_button("CSV", table.to_csv(index=False), "tbptt_viz_tokens.csv", "text/csv",
-                       key="dl_csv")
-    c2.download_button("JSON", json.dumps({**meta, "tokens": table.to_dict("list")},
-                                                              default=float), "tbptt_viz_tokens.json",
-                       "application/json", key="dl_json")
+def export_buttons(name: str, tokens, columns: dict, meta: dict) -> None:
+    """CSV and JSON downloads of this view's per-token numbers (JSON adds the view's settings)."""
+    T = len(tokens)
+    table = pd.DataFrame({"t": np.arange(T), "token": tokens, "steps_from_end": T - 1 - np.arange(T), **columns})
+    plain = json.dumps({**meta, "per_token": table.to_dict("list")},
+                       default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("Download CSV", table.to_csv(index=False), f"tbptt_viz_{name}.csv", "text/csv",
+                       key=f"csv_{name}")
+    c2.download_button("Download JSON", plain, f"tbptt_viz_{name}.json", "application/json", key=f"json_{name}")
 
 
 # ---------------------------------------------------------------- page
+# Widget values that must survive runs in which their widget is not drawn (another source, another scheme,
+# another tab): Streamlit forgets those, so each run re-assigns them first.
+KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k", "k1",
+        "k2", "method", "use_true", "sanity", "trunc_toggle", *(f"guess_{n}" for n in range(len(LESSONS))))
+
+
+def analyse(review_id, text, true_label, title, model, compare):
+    """Everything the review-dependent views need, or a message saying what to do instead."""
+    try:
+        net = get_model(model)
+    except CheckpointError as e:
+        return None, f"Model {model} cannot be loaded ({e}). Pick another model in the sidebar."
+    try:
+        review = prepare_review(text, net.vocab)
+    except EmptyReview:
+        return None, "The review is empty. Type or paste a review in the sidebar, or pick an example."
+    if review.was_cut:
+        st.warning(f"Long review: {review.notice}.")
+    ids, tokens, T = review.ids, list(review.tokens), len(review.ids)
+    scheme, k, k1, k2 = scheme_controls(T)
+    method = st.sidebar.selectbox("Attribution method", params.METHODS, key="method")
+    use_true = true_label is not None and st.sidebar.toggle("Loss against the true label", key="use_true",
+                                                           help="off: the model's own prediction")
+    label = true_label if use_true else None
+    sync_url(review_id, text, model, scheme, k, k1, k2, method)
+    t0 = time.perf_counter()
+    try:
+        rf = get_review_flow(model, ids, label)
+        view = analysis.scheme_view(rf, scheme, k if scheme in ("last-k", "chunked") else T,
+                                    get_k1k2_flow(model, ids, label, k1, k2) if scheme == "k1k2" else None)
+    except (SchemeError, ValueError) as e:
+        return None, f"These settings cannot be analysed: {e}. Change K, k1 or k2 in the sidebar."
+    verdict = "positive" if rf.full.prob_positive > 0.5 else "negative"
+    truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
+    st.markdown(f"**{html.escape(title)}** · {T} tokens · **{html.escape(model)}** says P(positive) = "
+                f"{rf.full.prob_positive:.3f} ({verdict}){truth}")
+    with st.expander("Review text", expanded=False):  # escaped, and no blank line can end the HTML block
+        st.markdown('<div style="overflow-wrap:anywhere">' + html.escape(text[:20000]).replace("\n", "<br>")
+                    + "</div>", unsafe_allow_html=True)
+    return {"tokens": tokens, "ids": ids, "T": T, "rf": rf, "view": view, "scheme": scheme, "k": k, "k1": k1,
+            "k2": k2, "method": method, "seconds": time.perf_counter() - t0}, None
+
+
 def main() -> None:
     st.set_page_config(page_title="tbptt-viz: where gradients go", layout="wide")
     started = time.perf_counter()
@@ -473,72 +553,41 @@ def main() -> None:
     if not models:
         st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
         return
-    ex_ids = [e.id for e in examples()]
-    init_state(models, ex_ids)
+    init_state(models, [e.id for e in examples()])
+    for key in KEEP:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     for notice in st.session_state.get("url_notices", []):
-        st.warning(notice)
+        st.warning(params.md_escape(notice))
 
     review_id, text, true_label, title = review_controls(cli_args().data_dir)
     model, compare = model_controls(models)
-    try:
-        net = get_model(model)
-        review = prepare_review(text, net.vocab)
-    except EmptyReview:
-        st.info("The review is empty. Type or paste a review in the sidebar, or pick an example.")
-        return
-    except CheckpointError as e:
-        st.error(f"Model {model!r} cannot be loaded: {e}. Pick another model; the files may need restoring.")
-        return
-    if review.was_cut:
-        st.warning(f"Long review: {review.notice}.")
-    ids, tokens, T = review.ids, list(review.tokens), len(review.ids)
-    scheme, k, k1, k2 = scheme_controls(T)
-    method = st.sidebar.selectbox("Attribution method", params.METHODS, key="method")
-    use_true = true_label is not None and st.sidebar.toggle("Loss against the true label", value=True,
-                                                           key="use_true", help="off: the model's own prediction")
-    label = true_label if use_true else None
-    sync_url(review_id, text, model, scheme, k, k1, k2, method)
+    a, problem = analyse(review_id, text, true_label, title, model, compare)
+    if problem:
+        st.info(problem) if "empty" in problem else st.error(problem)
 
-    t0 = time.perf_counter()
-    try:
-        rf = get_review_flow(model, ids, label)
-        kk = k if scheme in ("last-k", "chunked") else T
-        view = analysis.scheme_view(rf, scheme, kk, get_k1k2_flow(model, ids, label, k1, k2)
-                                    if scheme == "k1k2" else None)
-    except (SchemeError, ValueError) as e:
-        st.error(f"These settings cannot be analysed: {e}. Change K, k1 or k2 in the sidebar.")
-        return
-    analysis_s = time.perf_counter() - t0
-    verdict = "positive" if rf.full.prob_positive > 0.5 else "negative"
-    truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
-    st.markdown(f"**{html.escape(title)}** · {T} tokens · **{html.escape(model)}** says P(positive) = "
-                f"{rf.full.prob_positive:.3f} ({verdict}){truth}")
-    with st.expander("Review text", expanded=False):
-        st.markdown(f'<div style="white-space:pre-wrap">{html.escape(text[:20000])}</div>', unsafe_allow_html=True)
-
-    tabs = st.tabs(TABS, key="view", on_change="rerun")
-    draws = {
-        "Lessons": (show_lessons,),
-        "What training sees": (show_training_view, tokens, rf, view, T),
-        "Gradient through time": (show_gradient_time_view, rf, view, T),
-        "What the model uses": (show_model_use_view, tokens, ids, model, compare, st.session_state.method, scheme,
-                                view.k, k1, k2, T),
-        "Memory": (show_memory_view, model, ids, view.k if scheme in ("last-k", "chunked") else None, T),
-        "Model zoo": (show_zoo,),
-        "Lab": (show_lab,),
-    }
+    tabs = st.tabs(TABS, key="view", bind="query-params")
+    draws = {"Lessons": (show_lessons,), "Model zoo": (show_zoo,), "Lab": (show_lab,)}
+    if a is not None:
+        draws.update({
+            "What training sees": (show_training_view, a["tokens"], a["rf"], a["view"], a["T"]),
+            "Gradient through time": (show_gradient_time_view, a["rf"], a["view"], a["T"]),
+            "What the model uses": (show_model_use_view, a["tokens"], a["ids"], model, compare, a["method"],
+                                    a["scheme"], a["view"].k, a["k1"], a["k2"], a["T"]),
+            "Memory": (show_memory_view, a["tokens"], model, a["ids"], a["k"] if a["scheme"] == "last-k" else None,
+                       a["T"]),
+        })
     for name, tab in zip(TABS, tabs):
         if tab.open is False:
             continue
         with tab:
+            if name not in draws:
+                st.info(problem)
+                continue
             fn, *args = draws[name]
             guarded(name, fn, *args)
-    st.sidebar.divider()
-    with st.sidebar:
-        export_buttons(tokens, rf, view, model, method)
     with st.expander("Timing (server side)"):
-        st.write(f"analysis {analysis_s * 1000:.0f} ms (cached after the first run of a review); "
-                 f"whole page {1000 * (time.perf_counter() - started):.0f} ms")
-
+        analysed = f"analysis {a['seconds'] * 1000:.0f} ms (cached after a review's first run); " if a else ""
+        st.write(f"{analysed}whole page {1000 * (time.perf_counter() - started):.0f} ms")
 
 main()

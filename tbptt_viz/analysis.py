@@ -101,3 +101,26 @@ def load_results(name: str) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def truncate_last_k(full_attribution, k: int):
+    """The last-K version of a full-backprop gradient attribution, without a model pass.
+
+    Under last-K the gradient at t >= T-K equals the full one and is zero before, at every point of the
+    integrated-gradients path too, so truncated scores are the full scores masked. Occlusion has no
+    backward pass and is returned unchanged.
+    """
+    from dataclasses import replace
+
+    a = full_attribution
+    if not a.has_backward:
+        return a
+    T = len(a.scores)
+    k = int(min(max(k, 1), T))
+    scores = np.where(np.arange(T) >= T - k, a.scores, 0.0)
+    gap = None
+    if a.completeness_gap is not None:  # sum(scores) - (logit(x) - logit(baseline)), the difference unchanged
+        gap = float(a.completeness_gap + scores.sum() - a.scores.sum())
+    return replace(a, scores=scores, backprop="last-k" if k < T else "full", k=k,
+                   windows=np.array([[T - 1, T - k]]), completeness_gap=gap,
+                   convergence_delta=None if k < T else a.convergence_delta)

@@ -25,7 +25,7 @@ LESSONS = (
         "This review opens with its verdict and then spends well over a hundred words on plot. Training with "
         "last-K truncation (K = 30) back-propagates the loss through the final 30 tokens only: the state "
         "entering that window is detached.",
-        "How much gradient does the word 'love' (the third token) receive from this review's loss?",
+        "How much gradient does the word 'love' (the second token) receive from this review's loss?",
         ("A lot: it is the most emotional word in the review", "Some, but less than the last words", "Exactly zero"),
         2,
         "Exactly zero. In the strip under the truncated scheme every token left of the red cut is hatched: its "

@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 from .schemes import SCHEMES
+from .text import MAX_TOKENS
 
 METHODS = ("integrated_gradients", "saliency", "input_x_gradient", "occlusion")
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
-MAX_URL_TEXT = 4000         # characters of custom text kept in a URL
+MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ def _int(raw, name: str, notices: list[str], default: int) -> int:
     if value < 1:
         notices.append(f"URL parameter {name}={value} must be at least 1; using {default}")
         return default
+    if value > MAX_TOKENS:
+        notices.append(f"URL parameter {name}={value} is above the longest review ({MAX_TOKENS} tokens); "
+                       f"using {MAX_TOKENS}")
+        return MAX_TOKENS
     return value
 
 
@@ -86,6 +91,11 @@ def to_query(s: Settings) -> dict[str, str]:
     if s.review == CUSTOM:
         q["text"] = s.text[:MAX_URL_TEXT]
     return q
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape Markdown so that text from a URL or a review shows literally (no links, images)."""
+    return "".join("\\" + ch if ch in "\\`*_[]()<>#!|~$" else ch for ch in str(text))
 
 
 def snap_k(k: int, choices: list[int]) -> int:

@@ -35,3 +35,18 @@ def test_off_grid_k_for_chunked_is_refused(model):
     rf = review_flow(model, seq(26))
     with pytest.raises(ValueError, match="grid"):
         scheme_view(rf, "chunked", 7)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "saliency", "input_x_gradient", "occlusion"])
+def test_last_k_attribution_by_masking_equals_truncated_backprop(model, method):
+    from tbptt_viz.analysis import truncate_last_k
+    from tbptt_viz.attribution import attribute
+
+    ids = seq(25)
+    full = attribute(model, ids, method, n_steps=64)
+    for k in (3, 10, 25):
+        got = truncate_last_k(full, k)
+        want = attribute(model, ids, method, backprop="last-k", k=k, n_steps=64)
+        np.testing.assert_allclose(got.scores, want.scores, rtol=1e-6, atol=1e-9)
+        if method == "integrated_gradients":
+            assert got.completeness_gap == pytest.approx(want.completeness_gap, rel=1e-5, abs=1e-8)

@@ -64,7 +64,7 @@ def test_k_snaps_to_the_reviews_choices_and_url_follows():
 def test_bad_url_values_fall_back_with_visible_notices():
     at = app({"review": "no-such-review", "model": "gpt-9", "scheme": "sideways", "k": "-4", "method": "magic"})
     assert_clean(at)
-    notices = " ".join(w.value for w in at.warning)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")  # markdown escapes
     for word in ("no-such-review", "gpt-9", "sideways", "k=-4", "magic"):
         assert word in notices
     assert at.session_state["scheme"] == "last-k"
@@ -114,6 +114,7 @@ def test_lesson_button_applies_its_preset():
     at.button(key="lesson_4").click().run()
     assert_clean(at)
     assert at.session_state["scheme"] == "chunked" and at.session_state["view"] == "What training sees"
+    at.query_params.pop("view", None)  # the tab is bound to the URL: going back to the default tab clears it
     at.session_state["view"] = "Lessons"
     at.run()
     at.radio(key="guess_4").set_value(at.radio(key="guess_4").options[1]).run()
@@ -162,3 +163,73 @@ def test_method_agreement_and_sanity_check_render():
     table = at.dataframe[0].value
     assert list(table.index) == ["integrated_gradients", "saliency", "input_x_gradient", "occlusion"]
     assert (table.values.diagonal() == 1).all()
+
+
+def test_leaving_k1k2_and_switching_sources_keeps_state():
+    at = app({"scheme": "k1k2", "k1": "20", "k2": "45"})
+    at.session_state["scheme"] = "last-k"
+    at.run()
+    at.session_state["k"] = 10
+    at.run()
+    assert_clean(at)
+    at.session_state["scheme"] = "k1k2"
+    at.run()
+    assert_clean(at)
+    assert (at.session_state["k1"], at.session_state["k2"]) == (20, 45)
+    at.session_state["source"] = "Your own text"
+    at.run()
+    at.text_area(key="text").input("my own words about a film").run()
+    at.session_state["source"] = "Example reviews"
+    at.run()
+    at.session_state["source"] = "Your own text"
+    at.run()
+    assert_clean(at)
+    assert at.text_area(key="text").value == "my own words about a film"
+
+
+def test_a_shared_link_reopens_the_same_view():
+    at = app()
+    at.session_state["source"] = "Your own text"
+    at.run()
+    at.text_area(key="text").input("a <b>bold</b> claim: this film is wonderful").run()
+    at.session_state["scheme"] = "chunked"
+    at.session_state["method"] = "occlusion"
+    at.run()
+    assert_clean(at)
+    link = {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    again = app(link)
+    assert_clean(again)
+    for key in ("source", "text", "scheme", "method", "model", "k"):
+        assert again.session_state[key] == at.session_state[key], key
+    # the open tab is bound to the URL by the browser; tests/test_browser.py checks that part
+
+
+def test_zero_gradient_count_shown_equals_tokens_before_the_window():
+    from tbptt_viz import gradient_flow, load_pretrained
+    from tbptt_viz.data import examples
+    from tbptt_viz.text import prepare_review
+
+    at = app({"review": "love-then-plot", "model": "imdb-last-k30", "scheme": "last-k", "k": "30"})
+    at.session_state["view"] = "What training sees"
+    at.run()
+    assert_clean(at)
+    text = next(e.text for e in examples() if e.id == "love-then-plot")
+    model = load_pretrained("imdb-last-k30")
+    T = len(prepare_review(text, model.vocab).ids)
+    metric = next(m for m in at.metric if m.label == "tokens with exactly zero gradient")
+    assert metric.value == f"{T - 30} of {T}"
+    assert any(f"{T} tokens" in m.value and "P(positive) = " in m.value for m in at.markdown)
+    import torch
+
+    prob = gradient_flow(model, torch.tensor(prepare_review(text, model.vocab).ids), "full").prob_positive
+    assert any(f"P(positive) = {prob:.3f}" in m.value for m in at.markdown)
+
+
+def test_broken_card_does_not_take_the_app_down(tmp_path, monkeypatch):
+    for name in ("imdb-full", "imdb-last-k30"):
+        shutil.copytree(pretrained_dir() / name, tmp_path / name)
+    (tmp_path / "imdb-full" / "card.json").write_text("{oops")
+    monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
+    at = app()
+    assert_clean(at)
+    assert at.session_state["model"] == "imdb-last-k30"

@@ -115,12 +115,23 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     assert "k=" in page.url and "k=30" not in page.url  # the URL follows the slider
     no_exception(page)
 
-    for tab in ("Gradient through time", "What the model uses", "Memory", "Model zoo"):
+    for tab in ("Gradient through time", "What the model uses", "Memory", "Model zoo", "Lab"):
         open_tab(page, tab)
         if tab != "Model zoo":
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
         no_exception(page)
         shot(page, tab.lower().replace(" ", "_"), tmp_path)
+
+    # a shared link reopens the same tab and settings
+    open_tab(page, "Memory")
+    assert "view=Memory" in page.url
+    link = page.url
+    page.goto("about:blank")
+    page.goto(link, wait_until="networkidle")
+    page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_role("tab", selected=True).inner_text().strip() == "Memory"
+    no_exception(page)
 
 
 def test_lessons_click_through(server, page):
