@@ -438,9 +438,10 @@ def show_lab() -> None:
     else:
         for name in ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure"):
             guarded(name, lambda fn=getattr(figures_lab, name): st.plotly_chart(fn(results), key=f"lab_{name}"))
-        how_to_read("Accuracy on long test sequences, mean over seeds (spread in the hover text). Chance is 0.5: "
-                    "a scheme that never back-propagates to the decisive tokens stays there unless the same "
-                    "evidence also appears inside its window during training.")
+        how_to_read("Accuracy on long test sequences, mean over seeds (spread in the hover text); chance is 0.5. "
+                    "A scheme that never back-propagates to the decisive tokens usually stays at chance, but not "
+                    "always: a trace of an early token carried by the recurrence into the window can be learned "
+                    "there (see the forget-bias rows), even though the early token's own embedding never changes.")
     st.subheader("Run one configuration live")
     try:
         config = lab_form()

@@ -1,0 +1,154 @@
+"""Lab subcommands: `lab run` (one live training run) and `lab sweep` (the grid behind results/lab.json)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .cli import Parser, emit, positive_int
+from .schemes import SCHEMES
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value!r}")
+    return n
+
+
+def fraction(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {value!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {value!r}")
+    return x
+
+
+# flag -> (LabConfig field, type, help). Every flag defaults to None: unset flags keep LabConfig's defaults.
+RUN_FLAGS = {
+    "--task": ("task", str, "prefix | any-one | planted (default prefix)"),
+    "--scheme": ("scheme", str, f"{' | '.join(SCHEMES)} (default last-k)"),
+    "--k": ("k", positive_int, "last-k window / chunk length (default 30)"),
+    "--k1": ("k1", positive_int, "k1k2: a loss every k1 steps (default K)"),
+    "--k2": ("k2", positive_int, "k1k2: each loss back-propagated over k2 steps (default 2*k1)"),
+    "--seq-len": ("seq_len", positive_int, "tokens per sequence (default 100; any-one 20)"),
+    "--short-frac": ("short_frac", fraction, "prefix: fraction of short (5-30 token) training examples"),
+    "--clean-last": ("clean_last", non_negative_int, "any-one: no 1 in the last M positions of training positives"),
+    "--ones-frac": ("ones_in_window_frac", fraction, "any-one: ...except this fraction of them"),
+    "--distance": ("distance", non_negative_int, "planted: steps from the decisive word to the end (default 20)"),
+    "--n-train": ("n_train", positive_int, "training sequences (default 1000)"),
+    "--n-test": ("n_test", positive_int, "test sequences (default 400)"),
+    "--epochs": ("epochs", positive_int, "passes over the training set (default 20)"),
+    "--hidden": ("hidden", positive_int, "LSTM hidden size (default 32)"),
+    "--embed": ("embed", positive_int, "embedding size (default 16)"),
+    "--lr": ("lr", float, "Adam learning rate (default 0.003)"),
+    "--forget-bias": ("forget_bias", float, "initial forget-gate bias (default 1.0)"),
+    "--batch-size": ("batch_size", positive_int, "sequences per step (default 32)"),
+    "--seed": ("seed", non_negative_int, "seed for data, weights and batch order (default 0)"),
+}
+
+
+def config_from_args(args):
+    from .lab import LabConfig
+
+    return LabConfig(**{field: getattr(args, field) for field, _, _ in RUN_FLAGS.values()
+                        if getattr(args, field) is not None})
+
+
+def _bar(desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=None, desc=desc, unit="batch", file=sys.stderr, mininterval=1, leave=False)
+
+
+def cmd_lab_run(args) -> int:
+    import torch
+
+    from .lab import lab_run
+
+    config = config_from_args(args)  # LabConfigError (a ValueError): one line, exit 2
+    torch.set_num_threads(args.threads)
+    bar = _bar(config.scheme_label)
+
+    def progress(done, total, loss):
+        bar.total = total
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        bar.update(1)
+
+    result = lab_run(config, progress=progress)
+    bar.close()
+    if args.json:
+        emit(result.summary())
+        return 0
+    c = config
+    print(f"task {c.task}, {c.scheme_label}, seq_len {c.seq_len}, seed {c.seed}: "
+          f"test accuracy {result.test_accuracy:.3f} (train {result.train_accuracy:.3f}), {result.wall_time_s} s")
+    print(f"{'epoch':>5} {'loss':>8} {'test acc':>9}")
+    for e, (loss, acc) in enumerate(zip(result.curve.loss, result.curve.test_accuracy), 1):
+        print(f"{e:>5} {loss:>8.4f} {acc:>9.3f}")
+    if result.accuracy_by_position is not None:
+        L = c.seq_len
+        print(f"any-one accuracy by position of the 1 (negatives: {result.negative_accuracy:.3f}):")
+        for j, acc in enumerate(result.accuracy_by_position):
+            where = "last M: no 1 there in most training positives" if j >= L - c.clean_last else ""
+            print(f"  position {j:>3} ({L - 1 - j:>3} steps before the end) {acc:.3f} {where}".rstrip())
+    return 0
+
+
+def cmd_lab_sweep(args) -> int:
+    import torch
+
+    from .lab import run_sweep, sweep_configs
+
+    torch.set_num_threads(args.threads)
+    cells = sweep_configs(quick=args.quick)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len({c for _, c in cells}) * args.seeds, unit="run", file=sys.stderr, mininterval=1)
+
+    def progress(done, total, result):
+        c = result.config
+        bar.set_description(f"{c.task} {c.scheme_label} seed {c.seed}", refresh=False)
+        bar.update(1)
+
+    results = run_sweep(cells, list(range(args.seeds)), progress=progress)
+    bar.close()
+    results["quick"] = args.quick
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    for row in results["rows"]:
+        c, acc = row["config"], row["test_accuracy"]
+        extra = {"prefix": f"short {c['short_frac']}", "any-one": f"ones in window {c['ones_in_window_frac']}",
+                 "planted": f"d {c['distance']}",
+                 "forget-bias": f"T {c['seq_len']} forget bias {c['forget_bias']}"}[row["group"]]
+        print(f"{row['group']:<12} {row['scheme_label']:<24} {extra:<36} test accuracy {acc['mean']:.3f} "
+              f"+- {acc['std']:.3f} (min {acc['min']:.3f})")
+    print(f"wrote {out} ({len(results['rows'])} rows x {args.seeds} seeds, {results['wall_time_s']} s)")
+    return 0
+
+
+def register(sub) -> None:
+    lab = sub.add_parser("lab", help="train tiny LSTMs on synthetic tasks: what can truncation learn?")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="{run,sweep}", required=True, parser_class=Parser)
+
+    p = lab_sub.add_parser("run", help="one training run on a synthetic task; prints test accuracy and curve")
+    for flag, (field, kind, help_) in RUN_FLAGS.items():
+        metavar = flag[2:].upper().replace("-", "_")
+        p.add_argument(flag, dest=field, type=kind, default=None, help=help_, metavar=metavar)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_lab_run)
+
+    p = lab_sub.add_parser("sweep", help="accuracy by task x scheme x K x setting over seeds -> JSON")
+    p.add_argument("--out", default="results/lab.json", help="JSON file to write (default results/lab.json)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per cell (default 3)")
+    p.add_argument("--quick", action="store_true", help="a small grid on little data, to check the pipeline")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=cmd_lab_sweep)

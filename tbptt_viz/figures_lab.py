@@ -1,0 +1,150 @@
+"""Plotly figures of lab results: the sweep's JSON (results/lab.json) and one run's training curve.
+
+Every function takes plain data (the sweep dict, or a LabResult's curve and config) and returns a
+go.Figure; none touches a model.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+SCHEME_ORDER = ("full", "last-k", "chunked", "k1k2")
+SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked", "k1k2": "TBPTT(k1=K, k2=2K)"}
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=70, r=20, t=70, b=60), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def rows_of(results: dict, group: str) -> list[dict]:
+    """The sweep rows of one group ("prefix", "any-one", "planted", "forget-bias"); ValueError if none."""
+    rows = [r for r in results.get("rows", []) if r.get("group") == group]
+    if not rows:
+        raise ValueError(f"the lab results have no {group!r} rows; run `python -m tbptt_viz lab sweep`")
+    return rows
+
+
+def _cell_text(stats: dict) -> str:
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f}"
+
+
+def prefix_heatmaps(results: dict) -> go.Figure:
+    """Test accuracy on long sequences, scheme (rows) x K (columns), one panel per short fraction.
+
+    Full BPTT has no K: its one result fills every K column (the hover says so).
+    """
+    rows = rows_of(results, "prefix")
+    shorts = sorted({r["config"]["short_frac"] for r in rows})
+    ks = sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] != "full"})
+    schemes = [s for s in SCHEME_ORDER if any(r["config"]["scheme"] == s for r in rows)]
+    T = rows[0]["config"]["seq_len"]
+    fig = make_subplots(rows=1, cols=len(shorts), shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=[f"{s:.0%} short training examples" for s in shorts])
+    for col, short in enumerate(shorts, 1):
+        z = np.full((len(schemes), len(ks)), np.nan)
+        text = np.full((len(schemes), len(ks)), "", dtype=object)
+        hover = np.full((len(schemes), len(ks)), "not run", dtype=object)
+        for r in rows:
+            c = r["config"]
+            if c["short_frac"] != short:
+                continue
+            i = schemes.index(c["scheme"])
+            cols = range(len(ks)) if c["scheme"] == "full" else [ks.index(c["k"])]
+            for j in cols:
+                z[i, j] = r["test_accuracy"]["mean"]
+                text[i, j] = _cell_text(r["test_accuracy"])
+                note = " (full BPTT ignores K)" if c["scheme"] == "full" else ""
+                hover[i, j] = (f"{r['scheme_label']}{note}<br>seeds: "
+                               + ", ".join(f"{v:.2f}" for v in r["test_accuracy"]["values"]))
+        fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[SCHEME_NAMES[s] for s in schemes], text=text,
+                                 texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0.4, zmax=1.0,
+                                 colorscale="RdYlGn", showscale=col == len(shorts),
+                                 colorbar=dict(title="test accuracy")), row=1, col=col)
+        fig.update_xaxes(title_text="K (window / chunk length)", row=1, col=col)
+    fig.update_yaxes(title_text="training scheme", row=1, col=1, autorange="reversed")
+    return _layout(fig, f"prefix task: accuracy on {T}-token test sequences (mean ± std over seeds; 0.5 = chance)")
+
+
+def any_one_by_position(results: dict) -> go.Figure:
+    """any-one: accuracy on test positives against how far before the end their 1 sits, a line per K,
+    one panel per fraction of training positives with a 1 in the last M positions."""
+    rows = rows_of(results, "any-one")
+    fracs = sorted({r["config"]["ones_in_window_frac"] for r in rows})
+    ks = sorted({r["config"]["k"] for r in rows})
+    L, M = rows[0]["config"]["seq_len"], rows[0]["config"]["clean_last"]
+    fig = make_subplots(rows=1, cols=len(fracs), shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=[f"{f:.0%} of training positives have their 1 in the last {M}" for f in fracs])
+    for col, frac in enumerate(fracs, 1):
+        for r in rows:
+            c = r["config"]
+            if c["ones_in_window_frac"] != frac:
+                continue
+            mean = np.array(r["accuracy_by_position"]["mean"])  # (L,) by position j of the 1
+            std = np.array(r["accuracy_by_position"]["std"])
+            steps_back = c["seq_len"] - 1 - np.arange(c["seq_len"])
+            neg = r["negative_accuracy"]["mean"]
+            fig.add_trace(go.Scatter(x=steps_back, y=mean, error_y=dict(type="data", array=std, visible=True),
+                                     mode="lines+markers", line=dict(color=COLOURS[ks.index(c["k"]) % len(COLOURS)]),
+                                     name=f"{r['scheme_label']}, {frac:.0%} in window (all-zero negatives: {neg:.2f})"),
+                          row=1, col=col)
+        fig.add_vrect(x0=-0.5, x1=M - 0.5, fillcolor="#c0392b", opacity=0.08, line_width=0, row=1, col=col)
+        fig.update_xaxes(title_text="steps from the 1 to the end (0 = last token)", range=[-0.5, L - 0.5],
+                         row=1, col=col)
+    fig.update_yaxes(title_text="accuracy on test positives", range=[-0.05, 1.05], row=1, col=1)
+    return _layout(fig, f"any-one (L={L}): how far back does a 1 still count? (shaded: the last M={M} positions)",
+                   height=420)
+
+
+def planted_by_distance(results: dict) -> go.Figure:
+    """planted: test accuracy against the distance d of the decisive word from the end, a line per scheme."""
+    rows = rows_of(results, "planted")
+    fig = go.Figure()
+    labels = sorted({r["scheme_label"] for r in rows})
+    for n, label in enumerate(labels):
+        sel = sorted((r for r in rows if r["scheme_label"] == label), key=lambda r: r["config"]["distance"])
+        fig.add_trace(go.Scatter(x=[r["config"]["distance"] for r in sel],
+                                 y=[r["test_accuracy"]["mean"] for r in sel],
+                                 error_y=dict(type="data", array=[r["test_accuracy"]["std"] for r in sel]),
+                                 mode="lines+markers", name=label, line=dict(color=COLOURS[n % len(COLOURS)])))
+    for k in sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] == "last-k"}):
+        fig.add_vline(x=k - 0.5, line=dict(color="#c0392b", dash="dash"), annotation_text=f"last-K edge (K={k})")
+    T = rows[0]["config"]["seq_len"]
+    fig.update_xaxes(title_text="distance d from the decisive word to the last token")
+    fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
+    return _layout(fig, f"planted: one word decides, d steps before the end of {T} tokens (mean ± std over seeds)")
+
+
+def forget_bias_figure(results: dict) -> go.Figure:
+    """prefix without short examples, last-K: accuracy against sequence length at each initial forget bias
+    (longer sequences: the opening lies further before the window), with full BPTT as markers."""
+    rows = rows_of(results, "forget-bias")
+    fig = go.Figure()
+    for n, (scheme, fb) in enumerate(sorted({(r["config"]["scheme"], r["config"]["forget_bias"]) for r in rows})):
+        sel = sorted((r for r in rows if (r["config"]["scheme"], r["config"]["forget_bias"]) == (scheme, fb)),
+                     key=lambda r: r["config"]["seq_len"])
+        fig.add_trace(go.Scatter(x=[r["config"]["seq_len"] for r in sel], y=[r["test_accuracy"]["mean"] for r in sel],
+                                 error_y=dict(type="data", array=[r["test_accuracy"]["std"] for r in sel]),
+                                 mode="lines+markers" if len(sel) > 1 else "markers", marker=dict(size=10),
+                                 name=f"{sel[0]['scheme_label']}, forget bias {fb:g}",
+                                 line=dict(color=COLOURS[n % len(COLOURS)])))
+    fig.update_xaxes(title_text="sequence length T (the opening lies T-3 steps before the end)")
+    fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
+    return _layout(fig, "prefix, no short examples: does anything learn the opening? (mean ± std over seeds)")
+
+
+def training_curve(result) -> go.Figure:
+    """One run (a LabResult, or anything with .curve and .config): training loss and test accuracy per epoch."""
+    loss, acc = np.asarray(result.curve.loss), np.asarray(result.curve.test_accuracy)
+    epochs = np.arange(1, len(loss) + 1)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=epochs, y=loss, name="training loss (the scheme's windowed loss)",
+                             line=dict(color="#d62728")))
+    fig.add_trace(go.Scatter(x=epochs, y=acc, name="test accuracy", yaxis="y2", line=dict(color="#1f77b4", width=3)))
+    fig.update_layout(xaxis_title="epoch", yaxis_title="training loss",
+                      yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1.05]))
+    c = result.config
+    return _layout(fig, f"{c.task}: {c.scheme_label}, T={c.seq_len}")

@@ -1,0 +1,324 @@
+"""The lab: generators, caps, the claims of the truncation question as small seeded training runs, CLI, figures.
+
+Claim settings were checked on seeds 0-4 while developing (prefix T=60, K=30, 1500 sequences, 8 epochs:
+last-K without short examples ended at 0.48-0.59; chunked and last-K with 20% short examples at 1.0;
+any-one K=5 with 20% of 1s in the window at 1.0 for every position of the 1). Each test uses seed 0.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tbptt_viz import figures_lab
+from tbptt_viz.lab import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, LabConfigError, any_one_split,
+                           build_model, cap_for_live, lab_run, load_lab_results, make_splits, planted_split,
+                           prefix_split, run_sweep, sequence_steps)
+from tbptt_viz.schemes import make_scheme
+from tbptt_viz.train import pad_batch, scheme_loss
+
+ROOT = Path(__file__).resolve().parent.parent
+ID = {w: i for i, w in enumerate(LAB_VOCAB.itos)}
+# The claim runs: long sequences of 60 tokens, so the opening lies 57+ steps before the end (K=30).
+PREFIX = dict(task="prefix", seq_len=60, k=30, n_train=1500, epochs=8, n_test=200)
+
+
+@lru_cache(maxsize=None)
+def run(**kw):
+    return lab_run(LabConfig(**kw))
+
+
+# ---- generators --------------------------------------------------------------------------------------------
+
+def test_prefix_labels_depend_only_on_the_opening_and_short_fraction_is_exact():
+    split = prefix_split(200, 60, 0.25, np.random.default_rng(0))
+    lengths = split.lengths()
+    assert np.sum(lengths < 60) == 50 and np.all((lengths[lengths < 60] >= 5) & (lengths[lengths < 60] <= 30))
+    assert np.sum(split.labels) == 100  # balanced
+    for ids, y in zip(split.ids, split.labels):
+        words = LAB_VOCAB.decode(ids)
+        assert tuple(words[:3]) == OPENINGS[int(y)]
+        assert set(words[3:]) <= set(FILLER)  # the rest says nothing about the label
+    short = [s for s in split.ids if len(s) < 60]
+    assert {LAB_VOCAB.decode(s)[1] for s in short} == {"love", "hate"}
+
+
+def test_any_one_clean_last_and_window_fraction_are_respected():
+    L, M = 20, 10
+    split = any_one_split(400, L, M, 0.0, np.random.default_rng(1))
+    ones = np.array([[t == ID["1"] for t in s] for s in split.ids])  # (N, L)
+    assert ones.shape == (400, L) and np.all(ones.sum(1) == split.labels)  # label = "a 1 appears"
+    assert np.all(np.flatnonzero(ones.any(0)) < L - M)  # no 1 in the last M positions
+    assert np.all(ones.argmax(1)[split.labels == 1] == split.position[split.labels == 1])
+    mixed = any_one_split(400, L, M, 0.2, np.random.default_rng(1))
+    pos = mixed.position[mixed.labels == 1]
+    assert np.sum(pos >= L - M) == round(0.2 * 200)
+    test = any_one_split(400, L, 0, 0.0, np.random.default_rng(2), spread=True)
+    counts = np.bincount(test.position[test.labels == 1], minlength=L)
+    assert counts.max() - counts.min() <= 1  # every position of the 1 equally tested
+
+
+@pytest.mark.parametrize("d", [0, 7, 59])
+def test_planted_word_sits_exactly_d_steps_before_the_end(d):
+    split = planted_split(50, 60, d, np.random.default_rng(3))
+    for ids, y in zip(split.ids, split.labels):
+        words = LAB_VOCAB.decode(ids)
+        decisive = [t for t, w in enumerate(words) if w in ("good", "bad")]
+        assert decisive == [59 - d] and words[59 - d] == ("good" if y else "bad")
+
+
+def test_splits_are_seeded_and_the_test_set_does_not_depend_on_training_size():
+    a = make_splits(LabConfig(task="planted", seed=4, n_train=50, n_test=20))
+    b = make_splits(LabConfig(task="planted", seed=4, n_train=50, n_test=20))
+    c = make_splits(LabConfig(task="planted", seed=5, n_train=50, n_test=20))
+    d = make_splits(LabConfig(task="planted", seed=4, n_train=80, n_test=20))
+    assert a[0].ids == b[0].ids and a[1].ids == b[1].ids and np.array_equal(a[0].labels, b[0].labels)
+    assert a[0].ids != c[0].ids
+    assert a[1].ids == d[1].ids
+    assert all(len(s) == 100 for s in a[1].ids)  # test sequences are long
+
+
+def test_config_defaults_and_bad_settings():
+    assert LabConfig(task="any-one").seq_len == 20 and LabConfig().seq_len == 100
+    c = LabConfig(scheme="k1k2", k=10)
+    assert (c.k1, c.k2) == (10, 20) and c.scheme_label == "TBPTT(k1=10, k2=20)"
+    for bad in (dict(task="nope"), dict(scheme="nope"), dict(short_frac=1.5), dict(task="planted", distance=100),
+                dict(k=0), dict(n_train=1), dict(task="any-one", clean_last=21), dict(lr=0.0), dict(epochs=0)):
+        with pytest.raises(ValueError):
+            LabConfig(**bad)
+
+
+def test_cap_for_live_clamps_with_one_notice_per_setting():
+    config = LabConfig(task="planted", n_train=10**6, epochs=1000, seq_len=5000, hidden=4096, distance=4999)
+    capped, notices = cap_for_live(config)
+    for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
+        assert getattr(capped, name) <= LIVE_CAPS[name]
+    assert capped.seq_len == LIVE_CAPS["seq_len"] and capped.hidden == LIVE_CAPS["hidden"]
+    assert capped.distance == capped.seq_len - 1  # follows seq_len down, so the config stays valid
+    # last-K runs one forward pass of T steps per sequence: the budget n_train x epochs x T holds
+    assert capped.n_train * capped.epochs * capped.seq_len <= LIVE_CAPS["train_steps"]
+    assert len(notices) == 6 and all(isinstance(n, str) and "\n" not in n for n in notices)
+    small = LabConfig(task="any-one", n_train=100)
+    assert cap_for_live(small) == (small, [])
+
+
+@pytest.mark.parametrize("kw", [dict(scheme="chunked", k=1), dict(scheme="k1k2", k1=2, k2=300)])
+def test_cap_for_live_bounds_windows_and_steps(kw):
+    capped, _ = cap_for_live(LabConfig(task="prefix", seq_len=200, **kw))
+    scheme = make_scheme(capped.scheme, capped.k, capped.k1, capped.k2)
+    assert len(scheme.windows(200)) <= LIVE_CAPS["windows"]
+    assert capped.n_train * capped.epochs * sequence_steps(capped) <= LIVE_CAPS["train_steps"]
+
+
+@pytest.mark.parametrize("kw", [dict(scheme="last-k", k=7), dict(scheme="chunked", k=6), dict(scheme="full"),
+                                dict(scheme="k1k2", k1=5, k2=12)])
+def test_sequence_steps_counts_the_lstm_steps_training_runs(kw):
+    """Count the row-steps (rows x time steps) nn.LSTM receives while scheme_loss trains on one 23-token
+    sequence."""
+    config = LabConfig(task="planted", seq_len=23, distance=3, hidden=4, embed=4, **kw)
+    model = build_model(config)
+    seen = []
+    model.lstm.register_forward_hook(lambda mod, inputs, out: seen.append(inputs[0].shape[0] * inputs[0].shape[1]))
+    ids, lengths = pad_batch([list(make_splits(config)[0].ids[0])])
+    scheme = make_scheme(config.scheme, config.k, config.k1, config.k2)
+    scheme_loss(model, ids, lengths, torch.tensor([1]), scheme)
+    assert sum(seen) == sequence_steps(config)
+
+
+# ---- the claims ---------------------------------------------------------------------------------------------
+
+def test_last_k_never_learns_the_opening_and_never_touches_its_embedding():
+    """Claim (1): the opening lies outside every last-K window, so its words get exactly zero gradient
+    (their embedding rows end training bit for bit as initialised) and long reviews stay at chance."""
+    r = run(**PREFIX, scheme="last-k")
+    assert r.test_accuracy <= 0.6
+    init = build_model(r.config).embedding.weight.detach()
+    now = r.model.embedding.weight.detach()
+    for word in ("i", "love", "hate", "this"):
+        assert torch.equal(now[ID[word]], init[ID[word]]), word
+    assert not torch.equal(now[ID["film"]], init[ID["film"]])  # filler inside the window did move
+
+
+def test_chunked_training_learns_the_opening():
+    """Claim (3): the first chunk's loss reaches the opening; later chunks teach the state to keep it."""
+    r = run(**PREFIX, scheme="chunked")
+    assert r.test_accuracy >= 0.9
+    assert r.config.scheme_label == "chunked (K=30)"
+
+
+def test_last_k_with_short_reviews_learns_the_opening_for_long_reviews():
+    """Claim (1), second half: short examples put the opening inside the window; the test set is long only."""
+    r = run(**PREFIX, scheme="last-k", short_frac=0.2)
+    assert r.test_accuracy >= 0.9
+    # what the test set is made of: 60-token sequences only
+    assert all(len(s) == 60 for s in make_splits(r.config)[1].ids)
+
+
+def test_zero_gradient_is_not_zero_influence_when_the_state_keeps_the_opening():
+    """A caveat to claim (1), measured: with a large initial forget bias (3) and the opening ending 13 steps
+    before the window starts (T=45, K=30), last-K classifies long sequences well above chance although the
+    opening's embeddings never change. The untrained recurrence carries a trace of the opening into the
+    window, and the weights inside the window learn to read that trace (accuracy after 5 epochs on
+    seeds 0-4: 0.90, 0.90, 0.83, 0.93, 0.94; at forget bias 1 or T=100 it stays at chance, see the sweep)."""
+    r = run(task="prefix", scheme="last-k", k=30, seq_len=45, forget_bias=3.0, epochs=5, n_test=200)
+    assert r.test_accuracy >= 0.75
+    init = build_model(r.config).embedding.weight.detach()
+    for word in ("i", "love", "hate", "this"):
+        assert torch.equal(r.model.embedding.weight[ID[word]], init[ID[word]]), word
+
+
+def test_any_one_without_a_1_in_the_window_gives_the_1_no_gradient():
+    """No training positive has its 1 in the last M=10 positions, so under last-K with K=5 <= M the loss
+    gradient never reaches a 1: checked on one batch at initialisation and over a whole training run.
+    (Test accuracy is another matter: the detached state still carries the 1 into the window and the
+    window's weights can learn to read it; measured, that happened on some seeds and not others.)"""
+    config = LabConfig(task="any-one", scheme="last-k", k=5, clean_last=10, n_train=200, epochs=2, n_test=40)
+    train_split, _ = make_splits(config)
+    model = build_model(config)
+    ids, lengths = pad_batch([list(s) for s in train_split.ids])
+    scheme_loss(model, ids, lengths, torch.tensor(train_split.labels), make_scheme("last-k", 5)).backward()
+    grad = model.embedding.weight.grad
+    assert torch.all(grad[ID["1"]] == 0) and grad[ID["0"]].abs().sum() > 0
+    r = lab_run(config)
+    assert torch.equal(r.model.embedding.weight[ID["1"]], build_model(config).embedding.weight[ID["1"]])
+
+
+def test_any_one_with_some_1s_in_the_window_generalises_further_back_than_k():
+    """20% of training positives have their 1 in the last 10 positions; last-K with K=5 then classifies
+    test 1s at every distance up to 19 steps back, far beyond K (it learns to hold a 1, not where it was)."""
+    r = run(task="any-one", scheme="last-k", k=5, clean_last=10, ones_in_window_frac=0.2, n_test=200)
+    beyond_k = r.accuracy_by_position[: r.config.seq_len - 5]  # the 1 at least K steps before the end
+    assert np.all(beyond_k >= 0.9) and r.negative_accuracy >= 0.9
+    # the 1 now sits inside some windows, so its embedding was trained
+    assert not torch.equal(r.model.embedding.weight[ID["1"]], build_model(r.config).embedding.weight[ID["1"]])
+
+
+def test_run_numbers_match_an_independent_per_sequence_evaluation():
+    r = lab_run(LabConfig(task="any-one", scheme="chunked", k=4, n_train=96, epochs=2, n_test=60, seed=3))
+    _, test = make_splits(r.config)
+    with torch.no_grad():  # one sequence at a time, no padding, no batching
+        pred = np.array([int(r.model(torch.tensor([s]))[0] > 0) for s in test.ids])
+    correct = pred == test.labels
+    assert r.test_accuracy == pytest.approx(correct.mean())
+    assert r.curve.test_accuracy[-1] == pytest.approx(r.test_accuracy)  # the last epoch's evaluation
+    assert r.curve.loss.shape == r.curve.test_accuracy.shape == (2,)
+    for j in range(r.config.seq_len):
+        assert r.accuracy_by_position[j] == pytest.approx(correct[test.position == j].mean())
+    assert r.negative_accuracy == pytest.approx(correct[test.labels == 0].mean())
+    assert r.sample_label == 1 and list(r.sample_ids).index(ID["1"]) == 0  # earliest 1 among test positives
+
+
+# ---- sweep, results file ----------------------------------------------------------------------------------
+
+def test_sweep_rows_summarise_the_individual_runs(tmp_path):
+    cell = LabConfig(task="planted", seq_len=12, distance=3, k=4, n_train=40, n_test=20, epochs=1, hidden=4, embed=4)
+    results = run_sweep([("planted", cell), ("again", cell)], seeds=[0, 1])
+    runs = [lab_run(replace(cell, seed=s)) for s in (0, 1)]
+    row = results["rows"][0]
+    accs = [x.test_accuracy for x in runs]
+    assert row["test_accuracy"]["values"] == accs and row["test_accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    assert row["test_accuracy"]["std"] == pytest.approx(np.std(accs)) and row["group"] == "planted"
+    assert results["rows"][1]["test_accuracy"] == row["test_accuracy"]  # a repeated config is not retrained
+    assert "seed" not in row["config"] and results["seeds"] == [0, 1] and "torch" in results["machine"]
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps(results))
+    assert load_lab_results(path) == json.loads(json.dumps(results))
+    assert load_lab_results(tmp_path / "missing.json") is None
+
+
+# ---- CLI ----------------------------------------------------------------------------------------------------
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "tbptt_viz", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+
+
+def test_cli_lab_run_json_matches_an_in_process_run():
+    flags = ["--task", "any-one", "--scheme", "last-k", "--k", "5", "--ones-frac", "0.2", "--n-train", "64",
+             "--n-test", "20", "--epochs", "2", "--seed", "2"]
+    out = cli("lab", "run", *flags, "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert {"test_accuracy", "curve", "config"} <= got.keys()
+    want = lab_run(LabConfig(task="any-one", scheme="last-k", k=5, ones_in_window_frac=0.2, n_train=64, n_test=20,
+                             epochs=2, seed=2))
+    assert got["config"] == want.config.to_dict()
+    assert got["test_accuracy"] == pytest.approx(want.test_accuracy)
+    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
+    assert len(got["accuracy_by_position"]) == 20
+
+
+@pytest.mark.parametrize("args", [["lab", "run", "--short-frac", "2"],  # argparse's check
+                                  ["lab", "run", "--task", "planted", "--distance", "100"],  # LabConfig's check
+                                  ["lab"]])  # no sub-subcommand
+def test_cli_bad_input_is_one_line_and_exit_2(args):
+    out = cli(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
+
+
+# ---- figures ------------------------------------------------------------------------------------------------
+
+def _row(group, scheme, values, **config):
+    k = config.get("k", 30)
+    label = make_scheme(scheme, k, k, 2 * k).label
+    row = {"group": group, "scheme_label": label, "config": {"scheme": scheme, "k": k, **config},
+           "test_accuracy": {"mean": float(np.mean(values)), "std": float(np.std(values)), "values": values}}
+    return row
+
+
+def fake_results() -> dict:
+    rows = []
+    for short in (0.0, 0.2):
+        rows.append(_row("prefix", "full", [0.5, 0.52], k=30, short_frac=short, seq_len=100))
+        for scheme in ("last-k", "chunked", "k1k2"):
+            rows += [_row("prefix", scheme, [k / 100, 0.9], k=k, short_frac=short, seq_len=100) for k in (10, 30)]
+    for frac in (0.0, 0.2):
+        for k in (5, 10):
+            r = _row("any-one", "last-k", [0.7, 0.8], k=k, ones_in_window_frac=frac, seq_len=20, clean_last=10)
+            r["accuracy_by_position"] = {"mean": list(np.linspace(0, 1, 20)), "std": [0.1] * 20}
+            r["negative_accuracy"] = {"mean": 1.0}
+            rows.append(r)
+    for d in (40, 5, 20):
+        rows += [_row("planted", s, [d / 100, 0.5], k=30, distance=d, seq_len=100) for s in ("last-k", "full")]
+    for fb in (1.0, 3.0):
+        rows += [_row("forget-bias", "last-k", [0.5, 0.6], k=30, seq_len=T, forget_bias=fb) for T in (45, 100)]
+    rows.append(_row("forget-bias", "full", [0.9, 1.0], k=30, seq_len=100, forget_bias=3.0))
+    return {"rows": rows}
+
+
+def test_prefix_heatmaps_carry_the_means_and_full_fills_every_k():
+    fig = figures_lab.prefix_heatmaps(fake_results())
+    assert len(fig.data) == 2  # one panel per short fraction
+    assert fig.layout.xaxis.title.text.startswith("K") and fig.layout.yaxis.title.text == "training scheme"
+    z = np.array(fig.data[0].z)  # rows: full, last-K, chunked, k1k2; columns: K=10, K=30
+    assert list(fig.data[0].y)[0] == "full BPTT" and list(fig.data[0].x) == ["K=10", "K=30"]
+    np.testing.assert_allclose(z[0], [0.51, 0.51])
+    np.testing.assert_allclose(z[1], [(0.1 + 0.9) / 2, (0.3 + 0.9) / 2])
+
+
+def test_any_one_planted_forget_bias_and_curve_figures():
+    res = fake_results()
+    fig = figures_lab.any_one_by_position(res)
+    assert len(fig.data) == 4 and fig.layout.yaxis.title.text == "accuracy on test positives"
+    assert list(fig.data[0].x) == list(range(19, -1, -1))  # position 0 is 19 steps before the end
+    assert "steps" in fig.layout.xaxis.title.text
+    fig = figures_lab.planted_by_distance(res)
+    assert len(fig.data) == 2 and list(fig.data[0].x) == [5, 20, 40]
+    assert fig.layout.xaxis.title.text.startswith("distance") and fig.layout.yaxis.title.text == "test accuracy"
+    fig = figures_lab.forget_bias_figure(res)
+    assert len(fig.data) == 3 and fig.layout.xaxis.title.text.startswith("sequence length")
+    with pytest.raises(ValueError):
+        figures_lab.planted_by_distance({"rows": []})
+    r = run(task="planted", seq_len=12, distance=3, k=4, n_train=40, n_test=20, epochs=3, hidden=4, embed=4)
+    fig = figures_lab.training_curve(r)
+    assert len(fig.data) == 2 and list(fig.data[1].y) == pytest.approx(r.curve.test_accuracy.tolist())
+    assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis2.title.text == "test accuracy"
