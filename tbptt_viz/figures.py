@@ -29,7 +29,7 @@ def gradient_through_time(view, full, T: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
                                  name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
     if view.scheme == "last-k" and view.k < T:
-        fig.add_vline(x=view.k + 0.5, line=dict(color=COLOURS["cut"], dash="dash"),
+        fig.add_vline(x=float(np.log10(view.k + 0.5)), line=dict(color=COLOURS["cut"], dash="dash"),  # log axis
                       annotation_text=f"K={view.k}", annotation_position="top")
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log", exponentformat="power")

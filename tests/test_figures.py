@@ -1,5 +1,6 @@
 """Figures are checked by their data: traces, values and axis titles, never pixels."""
 import numpy as np
+import pytest
 
 from tbptt_viz import figures
 from tbptt_viz.analysis import review_flow, scheme_view
@@ -19,6 +20,8 @@ def test_gradient_through_time_traces(model):
     # zeros (no gradient) are gaps, the rest are the view's numbers
     assert all(v is None for v in scheme_input.y[:15])
     np.testing.assert_allclose(np.array(scheme_input.y[15:], dtype=float), view.input_grad_norm[15:])
+    # shapes on a log axis take log10 coordinates: the K marker sits between distances 5 and 6
+    assert 10 ** fig.layout.shapes[0].x0 == pytest.approx(5.5)
 
 
 def test_bias_curve_marks_current_k(model):
