@@ -6,7 +6,9 @@ grid of K values in one reverse loop (`flow.scheme_grid`) and the slider picks a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -93,9 +95,6 @@ def scheme_view(rf: ReviewFlow, scheme: str, k: int, k1k2: GradientFlow | None =
 
 def load_results(name: str) -> dict | None:
     """A committed results file (results/NAME), or None when this installation does not have it."""
-    import json
-    from pathlib import Path
-
     path = Path(__file__).resolve().parent.parent / "results" / name
     try:
         return json.loads(path.read_text())
@@ -110,8 +109,6 @@ def truncate_last_k(full_attribution, k: int):
     integrated-gradients path too, so truncated scores are the full scores masked. Occlusion has no
     backward pass and is returned unchanged.
     """
-    from dataclasses import replace
-
     a = full_attribution
     if not a.has_backward:
         return a

@@ -56,3 +56,10 @@ def test_md_escape_neutralises_links_and_images():
 def test_k_above_the_longest_review_is_clamped():
     s, notices = parse_query({"k1": "5000"}, MODELS, EXAMPLES)
     assert s.k1 == 2000 and "2000" in notices[0]
+
+
+def test_app_methods_are_the_attribution_methods():
+    from tbptt_viz.attribution import METHODS
+    from tbptt_viz.params import METHODS as APP_METHODS
+
+    assert set(APP_METHODS) == set(METHODS)
