@@ -49,6 +49,13 @@ def main() -> None:
     text = " ".join(review.tokens)
     ids = torch.tensor(review.ids)
     print(f"review: {ids.numel()} tokens; model {args.model}, compare {args.compare}; 1 torch thread")
+    t0 = time.perf_counter()
+    for m in (model, other):  # one-time costs of a fresh process (imports, first autograd/captum calls)
+        analysis.review_flow(m, ids[:20], 1)
+        attribute(m, ids[:20], "integrated_gradients")
+        attribute(m, ids[:20], "occlusion")
+        context_probe(m, ids[:20])
+    print(f"  warm-up of a fresh server process (once)             {(time.perf_counter() - t0) * 1000:7.0f} ms")
     parts = {}
     rf, parts["gradient flow (full + sweep + chunked K grid)"] = timed(analysis.review_flow, model, ids, 1)
     for name, m in ((args.model, model), (args.compare, other)):
