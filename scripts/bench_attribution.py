@@ -11,10 +11,14 @@ the four methods + probe + memory trace under 1 s, occlusion >= 3x faster than F
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from tbptt_viz.attribution import METHODS, attribute, context_probe, memory_trace
 from tbptt_viz.model import LSTMClassifier, ModelConfig
