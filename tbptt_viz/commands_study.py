@@ -1,0 +1,105 @@
+"""The `study` subcommand: the IMDB study over the model zoo -> one JSON file plus plotly HTML figures."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import available_models
+from .cli import CLIError, positive_int
+from .data import load_imdb
+from .text import tokenize
+
+
+def _model_names(value: str | None) -> list[str]:
+    if value is None:
+        from .study import ZOO_ORDER
+
+        shipped = available_models()
+        names = [n for n in ZOO_ORDER if n in shipped] + [n for n in shipped if n not in ZOO_ORDER]
+        if not names:
+            raise CLIError("no shipped models found; pass --models NAME_OR_FOLDER,...")
+        return names
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise CLIError("--models is empty; give comma-separated model names or checkpoint folders")
+    return names
+
+
+def cmd_study(args) -> int:
+    import torch
+
+    from . import study
+    from .commands import load_model
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    if out.suffix != ".json":
+        raise CLIError(f"--out must name a .json file, got {args.out!r}")
+    models = {}
+    for name in _model_names(args.models):
+        model = load_model(name).float().eval()
+        models[Path(name).name] = model
+    vocabs = {m.vocab.itos for m in models.values()}
+    if len(vocabs) != 1:
+        raise CLIError("the models do not share one vocabulary; study them in separate runs")
+    vocab = next(iter(models.values())).vocab
+    rows = load_imdb("test", args.data_dir)
+    if args.limit and args.limit < len(rows):
+        pick = np.sort(np.random.default_rng(args.seed).choice(len(rows), args.limit, replace=False))
+        rows = [rows[i] for i in pick]
+    encoded = [vocab.encode(tokenize(r.text)) for r in rows]
+    keep = [i for i, s in enumerate(encoded) if s]  # a review with no tokens has no prediction
+    if not keep:
+        raise CLIError("no non-empty reviews in the test split")
+    encoded, labels = [encoded[i] for i in keep], [rows[i].label for i in keep]
+    settings = study.StudySettings(plant_sample=args.plant_sample, attribution_sample=args.attribution_sample,
+                                   positive_phrase=args.positive_phrase, negative_phrase=args.negative_phrase,
+                                   seed=args.seed)
+    for phrase in (args.positive_phrase, args.negative_phrase):
+        study.encode_phrase(next(iter(models.values())), phrase)  # refuse unknown words before any work
+    if args.dry_run:
+        print(f"would study {', '.join(models)} on {len(encoded)} test reviews; settings {settings}")
+        return 0
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    results = study.run_study(models, encoded, labels, settings, log)
+    results["data"] = {"split": "test", "source": str(args.data_dir or "$TBPTT_VIZ_DATA_DIR or the hub"),
+                       "limit": args.limit, "empty_reviews_dropped": len(rows) - len(keep)}
+    results["machine"] = args.machine or f"{torch.get_num_threads()} torch CPU threads, torch {torch.__version__}"
+    results["total_wall_time_s"] = round(time.perf_counter() - started, 1)  # loading data and models included
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    figures = []
+    for kind, make in study.FIGURES.items():
+        path = out.parent / f"{out.stem.replace('imdb_', '')}_{kind}.html"
+        make(results).write_html(path, include_plotlyjs="cdn")  # plotly.js from the CDN: small files
+        figures.append(str(path))
+    print(study.markdown_tables(results))
+    print(f"\nwrote {out} and {', '.join(figures)} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    from . import study
+
+    p = sub.add_parser("study", help="the IMDB study: accuracy by length, planted phrases, context use, attribution")
+    p.add_argument("--data-dir", help="folder with test.jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")
+    p.add_argument("--out", required=True, help="JSON file to write, e.g. results/imdb_study.json; "
+                                                "figures go next to it as study_*.html")
+    p.add_argument("--models", help="comma-separated shipped model names or checkpoint folders (default: all shipped)")
+    p.add_argument("--limit", type=positive_int, help="use a seeded random N test reviews (default: all)")
+    p.add_argument("--plant-sample", type=positive_int, default=1000,
+                   help="balanced sample for planted phrases and context use (default 1000)")
+    p.add_argument("--attribution-sample", type=positive_int, default=200,
+                   help="balanced sample of 100-500 token reviews for attribution shares (default 200)")
+    p.add_argument("--positive-phrase", default=study.POSITIVE_PHRASE,
+                   help=f"planted positive phrase, words of the vocabulary (default {study.POSITIVE_PHRASE!r})")
+    p.add_argument("--negative-phrase", default=study.NEGATIVE_PHRASE,
+                   help=f"planted negative phrase (default {study.NEGATIVE_PHRASE!r})")
+    p.add_argument("--seed", type=int, default=0, help="seed for every sample (default 0)")
+    p.add_argument("--machine", help="a note on the machine, stored in the JSON")
+    p.add_argument("--dry-run", action="store_true", help="load models and data, print the plan, compute nothing")
+    p.set_defaults(func=cmd_study)

@@ -1,0 +1,558 @@
+"""The IMDB study: can a classifier trained with truncated BPTT use words far from the end of a review?
+
+Four measurements per model, each a pure function of (model, encoded reviews, settings):
+
+1. `accuracy_by_length`: accuracy overall and by review length in tokens.
+2. `planted_shift`: a short polar phrase inserted d tokens before the end; mean change in P(positive).
+3. `context_use`: |P(pos | last n tokens) - P(pos | whole review)|, the probe of Khandelwal et al. 2018,
+   "Sharp Nearby, Fuzzy Far Away" (https://arxiv.org/abs/1805.04623).
+4. `attribution_shares`: share of |attribution| in the first and in the last `edge` tokens.
+
+Every model call goes through `batch_logits`: length-sorted, right-padded batches, each row read at its
+own last real token, so results equal one-review-at-a-time runs (tests check that). `run_study` ties the
+four together for several models; the figure functions at the end take its results dict.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .model import LSTMClassifier
+from .text import UNK_ID, tokenize
+from .train import pad_batch
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+START = "start"                              # plant the phrase before the first token
+LENGTH_EDGES = (0, 30, 100, 250, 500)        # bins [0,30) [30,100) [100,250) [250,500) [500,inf)
+LENGTH_LABELS = ("< 30", "30-99", "100-249", "250-499", ">= 500")
+PLANT_DISTANCES = (0, 5, 10, 20, 30, 50, 100, 200, START)
+CONTEXT_SIZES = (5, 10, 20, 30, 50, 100, 200, "all")
+POSITIVE_PHRASE = "simply wonderful and moving ."   # our own wording; every word is in the shipped vocab
+NEGATIVE_PHRASE = "simply awful and boring ."
+TOKEN_BUDGET = 65536  # padded tokens per batch: keeps one CPU core busy, a few hundred MB at most
+ZOO_ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
+CARD_FIELDS = ("name", "scheme", "k", "k1", "k2", "label", "test_accuracy", "wall_time_s", "tokens_per_s")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Batched model calls
+# ---------------------------------------------------------------------------------------------------------
+def _batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
+    """Indices sorted by length, cut so that rows * longest row <= token_budget (at least one row each)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * lengths[order[end]] <= token_budget:
+            end += 1
+        out.append(order[start:end])
+        start = end
+    return out
+
+
+@torch.no_grad()
+def batch_logits(model: LSTMClassifier, seqs: Sequence[Sequence[int]], token_budget: int = TOKEN_BUDGET) -> np.ndarray:
+    """Logits (N,) float64 of every sequence, in input order, from length-sorted right-padded batches."""
+    lengths = [len(s) for s in seqs]
+    if lengths and min(lengths) == 0:
+        raise ValueError("a sequence has no tokens")
+    out = np.empty(len(seqs))
+    for batch in _batches(lengths, token_budget):
+        ids, lens = pad_batch([list(seqs[i]) for i in batch])
+        out[batch] = model(ids, lens).double().numpy()  # each row read at its own last real token
+    return out
+
+
+def probs(model: LSTMClassifier, seqs: Sequence[Sequence[int]], token_budget: int = TOKEN_BUDGET) -> np.ndarray:
+    """P(positive) (N,) float64."""
+    return 1.0 / (1.0 + np.exp(-batch_logits(model, seqs, token_budget)))
+
+
+def encode_phrase(model: LSTMClassifier, phrase: str) -> list[int]:
+    """Phrase -> ids; refuses words outside the model's vocabulary (an <unk> would not be a polar signal)."""
+    tokens = tokenize(phrase)
+    ids = model.vocab.encode(tokens)
+    unknown = [t for t, i in zip(tokens, ids) if i == UNK_ID]
+    if not tokens or unknown:
+        raise ValueError(f"phrase {phrase!r} must be non-empty words of the vocabulary; unknown: {unknown}")
+    return ids
+
+
+def balanced_sample(labels: Sequence[int], n: int, seed: int, eligible: Sequence[bool] | None = None) -> np.ndarray:
+    """Sorted indices of n//2 eligible reviews per label (fewer where fewer exist), seeded."""
+    labels = np.asarray(labels)
+    ok = np.ones(len(labels), bool) if eligible is None else np.asarray(eligible, bool)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for label in (0, 1):
+        pool = np.flatnonzero(ok & (labels == label))
+        picks.append(rng.choice(pool, size=min(n // 2, len(pool)), replace=False))
+    return np.sort(np.concatenate(picks)).astype(int)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. Accuracy by length
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LengthAccuracy:
+    bins: tuple[str, ...]   # (L,) bin names, [lo, hi) in tokens
+    count: np.ndarray       # (L,) reviews per bin
+    correct: np.ndarray     # (L,) correctly classified reviews per bin
+    accuracy: np.ndarray    # (L,) correct / count (nan for an empty bin)
+    overall: float          # accuracy over all reviews
+    n: int
+
+
+def accuracy_by_length(lengths: Sequence[int], logits: Sequence[float], labels: Sequence[int]) -> LengthAccuracy:
+    """Accuracy of logit > 0 overall and within each length bin of LENGTH_EDGES."""
+    lengths, labels = np.asarray(lengths), np.asarray(labels)
+    right = (np.asarray(logits) > 0).astype(int) == labels
+    which = np.searchsorted(LENGTH_EDGES, lengths, side="right") - 1  # (N,) bin index
+    count = np.bincount(which, minlength=len(LENGTH_EDGES))
+    correct = np.bincount(which, weights=right, minlength=len(LENGTH_EDGES)).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = correct / count
+    return LengthAccuracy(LENGTH_LABELS, count, correct, acc, float(right.mean()) if len(right) else math.nan,
+                          len(right))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. Planted signal
+# ---------------------------------------------------------------------------------------------------------
+def plant(ids: Sequence[int], phrase: Sequence[int], d: int | str) -> list[int]:
+    """Insert `phrase` so that exactly d review tokens follow its last token.
+
+        review r_0 .. r_{T-1}:   r_0 ... r_{T-d-1} | phrase | r_{T-d} ... r_{T-1}
+                                                          ^ last phrase token, then d tokens to the end
+
+    d = 0 appends the phrase (its last token is the final token); d = T, or "start", puts it before r_0.
+    A distance outside 0..T would place the phrase outside the sequence and is refused.
+    """
+    T = len(ids)
+    if d == START:
+        d = T
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= T:
+        raise ValueError(f"cannot plant {d!r} tokens before the end of a {T}-token review (need 0 <= d <= {T})")
+    if not phrase:
+        raise ValueError("the planted phrase is empty")
+    return [*ids[: T - d], *phrase, *ids[T - d :]]
+
+
+@dataclass(frozen=True)
+class PlantedShift:
+    distances: tuple             # (D,) ints or "start"
+    n: np.ndarray                # (D,) reviews with at least d tokens (all for "start")
+    positive_increase: np.ndarray  # (D,) mean P(pos | positive phrase planted) - P(pos | review)
+    negative_decrease: np.ndarray  # (D,) mean P(pos | review) - P(pos | negative phrase planted)
+    positive_sem: np.ndarray     # (D,) standard error of positive_increase
+    negative_sem: np.ndarray     # (D,) standard error of negative_decrease
+    contrast: np.ndarray         # (D,) mean P(pos | positive planted) - P(pos | negative planted), same reviews
+    contrast_sem: np.ndarray     # (D,) its standard error (the unmodified review cancels out of this one)
+    n_against: np.ndarray        # (D, 2) reviews labelled against each phrase: (negative reviews, positive reviews)
+    positive_increase_against: np.ndarray  # (D,) positive phrase, negative reviews only
+    negative_decrease_against: np.ndarray  # (D,) negative phrase, positive reviews only
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else math.nan
+
+
+def _sem(x: np.ndarray) -> float:
+    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def planted_shift(model: LSTMClassifier, seqs: Sequence[Sequence[int]], labels: Sequence[int],
+                  positive: Sequence[int], negative: Sequence[int], distances: Sequence = PLANT_DISTANCES,
+                  base: np.ndarray | None = None, token_budget: int = TOKEN_BUDGET) -> PlantedShift:
+    """Mean shift in P(positive) when a polar phrase (ids) is planted d tokens before the end.
+
+    Only reviews with T >= d take part at distance d. `base` (N,) P(positive) of the unmodified
+    reviews, computed here when not given. `contrast` compares the two planted copies directly, so
+    whatever inserting any five tokens does to a review cancels out of it. All planted copies of one distance run as one batched call.
+    """
+    labels = np.asarray(labels)
+    base = probs(model, seqs, token_budget) if base is None else np.asarray(base)
+    cols = {k: [] for k in ("n", "pi", "nd", "ps", "ns", "c", "cs", "na", "pia", "nda")}
+    for d in distances:
+        rows = [i for i, s in enumerate(seqs) if d == START or len(s) >= d]
+        both = probs(model, [plant(seqs[i], p, d) for p in (positive, negative) for i in rows], token_budget)
+        up = both[: len(rows)] - base[rows]    # positive phrase: how much P(pos) rises
+        down = base[rows] - both[len(rows) :]  # negative phrase: how much P(pos) falls
+        neg_rows, pos_rows = labels[rows] == 0, labels[rows] == 1
+        for key, value in (("n", len(rows)), ("pi", _mean(up)), ("nd", _mean(down)), ("ps", _sem(up)),
+                           ("ns", _sem(down)), ("c", _mean(up + down)), ("cs", _sem(up + down)), ("na", (int(neg_rows.sum()), int(pos_rows.sum()))),
+                           ("pia", _mean(up[neg_rows])), ("nda", _mean(down[pos_rows]))):
+            cols[key].append(value)
+    a = {k: np.array(v) for k, v in cols.items()}
+    return PlantedShift(tuple(distances), a["n"].astype(int), a["pi"], a["nd"], a["ps"], a["ns"], a["c"], a["cs"],
+                        a["na"].reshape(-1, 2).astype(int), a["pia"], a["nda"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 3. Context use (Khandelwal et al. 2018)
+# ---------------------------------------------------------------------------------------------------------
+def last_n(ids: Sequence[int], n: int | str) -> list[int]:
+    """The last n tokens (the whole review when n >= T or n == "all")."""
+    if n == "all":
+        return list(ids)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"context size must be a whole number >= 1 or 'all', got {n!r}")
+    return list(ids[-n:])
+
+
+@dataclass(frozen=True)
+class ContextUse:
+    sizes: tuple                 # (S,) n values (ints, "all")
+    n: np.ndarray                # (S,) reviews longer than n (all reviews for "all")
+    mean_abs_diff: np.ndarray    # (S,) mean |P(pos | last n) - P(pos | whole)|
+    flip_rate: np.ndarray        # (S,) share whose predicted class changes when only the last n are read
+    accuracy_last_n: np.ndarray  # (S,) accuracy reading only the last n tokens, on those reviews
+    accuracy_whole: np.ndarray   # (S,) accuracy reading the whole review, on the same reviews
+
+
+def context_use(model: LSTMClassifier, seqs: Sequence[Sequence[int]], labels: Sequence[int],
+                sizes: Sequence = CONTEXT_SIZES, base: np.ndarray | None = None,
+                token_budget: int = TOKEN_BUDGET) -> ContextUse:
+    """How much the prediction changes when the model reads only the last n tokens (from a zero state).
+
+    For each n only reviews with T > n take part (shorter ones are unchanged by construction).
+    "all" re-runs the whole reviews through the same batched path: its difference measures rounding only.
+    """
+    labels = np.asarray(labels)
+    base = probs(model, seqs, token_budget) if base is None else np.asarray(base)
+    cols = {k: [] for k in ("n", "diff", "flip", "acc_n", "acc_w")}
+    for n in sizes:
+        rows = [i for i, s in enumerate(seqs) if n == "all" or len(s) > n]
+        p = probs(model, [last_n(seqs[i], n) for i in rows], token_budget)
+        w, y = base[rows], labels[rows]
+        for key, value in (("n", len(rows)), ("diff", _mean(np.abs(p - w))),
+                           ("flip", _mean(((p > 0.5) != (w > 0.5)).astype(float))),
+                           ("acc_n", _mean(((p > 0.5) == y).astype(float))),
+                           ("acc_w", _mean(((w > 0.5) == y).astype(float)))):
+            cols[key].append(value)
+    a = {k: np.array(v) for k, v in cols.items()}
+    return ContextUse(tuple(sizes), a["n"].astype(int), a["diff"], a["flip"], a["acc_n"], a["acc_w"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 4. Attribution mass at the edges
+# ---------------------------------------------------------------------------------------------------------
+def gradient_x_input(model: LSTMClassifier, seqs: Sequence[Sequence[int]],
+                     token_budget: int = TOKEN_BUDGET) -> list[np.ndarray]:
+    """Per-token x_t . dlogit/dx_t (one (T,) array per sequence), from batched backward passes.
+
+    Rows of a batch do not interact, so the gradient of the summed logits gives every row's own gradient.
+    """
+    out: list[np.ndarray] = [np.empty(0)] * len(seqs)
+    for batch in _batches([len(s) for s in seqs], token_budget):
+        ids, lens = pad_batch([list(seqs[i]) for i in batch])
+        x = model.embedding(ids).detach().requires_grad_(True)  # (B, T, E)
+        (grad,) = torch.autograd.grad(model.forward_embedded(x, lens).sum(), x)
+        a = (grad * x).sum(-1).detach().double().numpy()  # (B, T)
+        for row, i in enumerate(batch):
+            out[i] = a[row, : len(seqs[i])]
+    return out
+
+
+def integrated_gradients(model: LSTMClassifier, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """Per-token integrated gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365) from
+    tbptt_viz.attribution: all-pad baseline, one review per call, the quadrature steps batched there."""
+    from .attribution import attribute
+
+    return [np.asarray(_scores(attribute(model, torch.tensor(list(s)), "integrated_gradients")), float)
+            for s in seqs]
+
+
+def _scores(result) -> np.ndarray:
+    """The per-token scores of an attribution result (an array, or a record with a `scores` field)."""
+    for name in ("scores", "attribution", "attributions", "values"):
+        if hasattr(result, name):
+            result = getattr(result, name)
+            break
+    return np.asarray(result.detach() if torch.is_tensor(result) else result, float).reshape(-1)
+
+
+def pick_attribution_method(model: LSTMClassifier) -> tuple[str, Callable]:
+    """Integrated gradients from tbptt_viz.attribution when that module exists and answers sensibly on a
+    short review; otherwise gradient x input computed here."""
+    try:
+        probe = [2, 3, 4, 5, 6]
+        scores = integrated_gradients(model, [probe])[0]
+        if scores.shape == (len(probe),) and np.isfinite(scores).all():
+            return "integrated_gradients", integrated_gradients
+    except Exception:  # missing module or a different contract: fall back, and the JSON says which was used
+        pass
+    return "gradient_x_input", gradient_x_input
+
+
+@dataclass(frozen=True)
+class AttributionShares:
+    method: str
+    edge: int                  # tokens counted at each end
+    n: int                     # reviews
+    first_share: np.ndarray    # (R,) sum |a[:edge]| / sum |a| per review
+    last_share: np.ndarray     # (R,) sum |a[-edge:]| / sum |a| per review
+    uniform_share: np.ndarray  # (R,) edge / T: either share if |attribution| were spread evenly
+
+
+def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str) -> AttributionShares:
+    """Share of total |attribution| in the first and last `edge` tokens of each review."""
+    first, last, uniform = [], [], []
+    for a in scores:
+        a = np.abs(np.asarray(a, float))
+        total = a.sum()
+        first.append(a[:edge].sum() / total if total > 0 else math.nan)
+        last.append(a[-edge:].sum() / total if total > 0 else math.nan)
+        uniform.append(min(edge, len(a)) / len(a))
+    return AttributionShares(method, edge, len(first), np.array(first), np.array(last), np.array(uniform))
+
+
+def attribution_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30,
+                       method: tuple[str, Callable] | None = None) -> AttributionShares:
+    name, fn = method or pick_attribution_method(model)
+    return edge_shares(fn(model, seqs), edge, name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The whole study
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StudySettings:
+    plant_sample: int = 1000          # balanced seeded sample for planted signal and context use
+    attribution_sample: int = 200     # balanced seeded sample for attribution shares
+    attribution_min_len: int = 100    # attribution sample: reviews of min..max tokens
+    attribution_max_len: int = 500
+    edge: int = 30                    # tokens counted at each end for attribution shares
+    distances: tuple = PLANT_DISTANCES
+    context_sizes: tuple = CONTEXT_SIZES
+    positive_phrase: str = POSITIVE_PHRASE
+    negative_phrase: str = NEGATIVE_PHRASE
+    seed: int = 0
+    token_budget: int = TOKEN_BUDGET
+    notes: dict = field(default_factory=lambda: {
+        "length": "tokens of the project tokenizer, whole review (no cut), bins [lo, hi)",
+        "planted": "phrase inserted so that exactly d review tokens follow its last token; d=0 appends it; "
+                   "'start' puts it before the first token; only reviews with T >= d take part",
+        "context": "last n tokens read from a zero state; only reviews with T > n take part",
+        "attribution": "per-token scores summed over embedding dims, |.| shares of the review's total",
+    })
+
+
+def _plain(obj):
+    """Dataclass/numpy -> JSON-ready lists and floats, nan -> None."""
+    if hasattr(obj, "__dataclass_fields__"):
+        obj = asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(obj) else round(float(obj), 6)
+    return obj
+
+
+def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels: Sequence[int],
+                settings: StudySettings, method: tuple[str, Callable], log: Callable = lambda s: None) -> dict:
+    """All four measurements for one model -> a JSON-ready dict (with seconds spent on each)."""
+    budget, seconds = settings.token_budget, {}
+    t = time.perf_counter()
+    logits = batch_logits(model, encoded, budget)
+    accuracy = accuracy_by_length([len(s) for s in encoded], logits, labels)
+    seconds["accuracy"] = time.perf_counter() - t
+    log(f"accuracy {accuracy.overall:.4f} on {accuracy.n} reviews ({seconds['accuracy']:.0f} s)")
+
+    t = time.perf_counter()
+    rows = balanced_sample(labels, settings.plant_sample, settings.seed)
+    sample, y = [encoded[i] for i in rows], np.asarray(labels)[rows]
+    base = 1.0 / (1.0 + np.exp(-logits[rows]))  # the unmodified reviews, already computed above
+    planted = planted_shift(model, sample, y, encode_phrase(model, settings.positive_phrase),
+                            encode_phrase(model, settings.negative_phrase), settings.distances, base, budget)
+    seconds["planted"] = time.perf_counter() - t
+    log(f"planted signal on {len(rows)} reviews ({seconds['planted']:.0f} s)")
+
+    t = time.perf_counter()
+    context = context_use(model, sample, y, settings.context_sizes, base, budget)
+    seconds["context"] = time.perf_counter() - t
+    log(f"context use ({seconds['context']:.0f} s)")
+
+    t = time.perf_counter()
+    lengths = np.array([len(s) for s in encoded])
+    fits = (lengths >= settings.attribution_min_len) & (lengths <= settings.attribution_max_len)
+    arows = balanced_sample(labels, settings.attribution_sample, settings.seed + 1, fits)
+    attr_seqs = [encoded[i] for i in arows]
+    shares = attribution_shares(model, attr_seqs, settings.edge, method)
+    seconds["attribution"] = time.perf_counter() - t
+    log(f"attribution ({shares.method}) on {shares.n} reviews ({seconds['attribution']:.0f} s)")
+    # A second, cheap method on the same reviews: edge shares that depend on the method would show here.
+    check = attribution_shares(model, attr_seqs, settings.edge, ("gradient_x_input", gradient_x_input))
+
+    card = getattr(model, "card", {}) or {}
+    return _plain({
+        "card": {k: card.get(k) for k in CARD_FIELDS},
+        "accuracy": accuracy,
+        "planted": planted,
+        "context": context,
+        "attribution": _share_summary(shares, settings),
+        "attribution_check": _share_summary(check, settings),
+        "seconds": seconds,
+    })
+
+
+def _share_summary(shares: AttributionShares, settings: StudySettings) -> dict:
+    return {"method": shares.method, "edge": shares.edge, "n": shares.n,
+            "first_share": _mean(shares.first_share), "last_share": _mean(shares.last_share),
+            "first_sem": _sem(shares.first_share), "last_sem": _sem(shares.last_share),
+            "uniform_share": _mean(shares.uniform_share),
+            "review_lengths": [settings.attribution_min_len, settings.attribution_max_len]}
+
+
+def run_study(models: dict[str, LSTMClassifier], encoded: Sequence[Sequence[int]], labels: Sequence[int],
+              settings: StudySettings = StudySettings(), log: Callable = lambda s: None) -> dict:
+    """The study for every model (name -> model, all sharing one vocabulary) on the same encoded reviews."""
+    if not models:
+        raise ValueError("no models to study")
+    if not encoded or any(len(s) == 0 for s in encoded):
+        raise ValueError("the reviews must be non-empty")
+    start = time.perf_counter()
+    method = pick_attribution_method(next(iter(models.values())))
+    results = {}
+    for name, model in models.items():
+        log(f"== {name}")
+        t = time.perf_counter()
+        results[name] = study_model(model, encoded, labels, settings, method, lambda s: log(f"  {name}: {s}"))
+        results[name]["wall_time_s"] = round(time.perf_counter() - t, 1)
+    return _plain({
+        "question": "Can an LSTM trained with truncated BPTT (last-K, chunked, k1k2) use words far from the end?",
+        "settings": settings,
+        "attribution_method": method[0],
+        "reviews": len(encoded),
+        "labels": {"negative": int(np.sum(np.asarray(labels) == 0)), "positive": int(np.sum(np.asarray(labels) == 1))},
+        "models": results,
+        "total_wall_time_s": round(time.perf_counter() - start, 1),
+        "torch_threads": torch.get_num_threads(),
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables and figures from the results dict (they never touch a model)
+# ---------------------------------------------------------------------------------------------------------
+def _fmt(v, digits=3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def markdown_tables(results: dict) -> str:
+    """The study's tables as Markdown (models as rows)."""
+    m = results["models"]
+    first = next(iter(m.values()))
+    out = ["Accuracy by review length (tokens; reviews per bin in the header)", "",
+           "| model | all | " + " | ".join(f"{b} (n={c})" for b, c in zip(first["accuracy"]["bins"],
+                                                                             first["accuracy"]["count"])) + " |",
+           "|---" * (2 + len(first["accuracy"]["bins"])) + "|"]
+    for name, r in m.items():
+        out.append(f"| {name} | {_fmt(r['accuracy']['overall'])} | "
+                   + " | ".join(_fmt(a) for a in r["accuracy"]["accuracy"]) + " |")
+    for key, title in (("contrast", "Planted phrase contrast: mean P(pos | positive planted) - P(pos | negative planted)"),
+                       ("positive_increase", "Planted positive phrase: mean rise in P(positive)"),
+                       ("negative_decrease", "Planted negative phrase: mean fall in P(positive)"),
+                       ("positive_increase_against", "Positive phrase in negative reviews: mean rise in P(positive)"),
+                       ("negative_decrease_against", "Negative phrase in positive reviews: mean fall in P(positive)")):
+        p = first["planted"]
+        n = p["n"] if "against" not in key else [a[0] if key.startswith("positive") else a[1] for a in p["n_against"]]
+        out += ["", f"{title}, by distance d from the end (reviews per column in the header)", "",
+                "| model | " + " | ".join(f"d={d} (n={k})" for d, k in zip(p["distances"], n)) + " |",
+                "|---" * (1 + len(n)) + "|"]
+        for name, r in m.items():
+            out.append(f"| {name} | " + " | ".join(_fmt(v) for v in r["planted"][key]) + " |")
+    c = first["context"]
+    for key, title in (("mean_abs_diff", "Context use: mean |P(pos | last n) - P(pos | whole)|"),
+                       ("accuracy_last_n", "Accuracy reading only the last n tokens (same reviews)")):
+        out += ["", f"{title} (reviews longer than n per column)", "",
+                "| model | " + " | ".join(f"n={s} ({k})" for s, k in zip(c["sizes"], c["n"])) + " |",
+                "|---" * (1 + len(c["sizes"])) + "|"]
+        for name, r in m.items():
+            out.append(f"| {name} | " + " | ".join(_fmt(v, 4 if key == "mean_abs_diff" else 3)
+                                                    for v in r["context"][key]) + " |")
+    a = first["attribution"]
+    out += ["", f"Attribution ({a['method']}) share of |attribution| in the first / last {a['edge']} tokens, "
+            f"{a['n']} reviews of {a['review_lengths'][0]}-{a['review_lengths'][1]} tokens "
+            f"(even spread would give {_fmt(a['uniform_share'])})", "",
+            f"| model | first 30 | last 30 | first 30 ({first['attribution_check']['method']}) | last 30 (same) |",
+            "|---|---|---|---|---|"]
+    for name, r in m.items():
+        a, c = r["attribution"], r["attribution_check"]
+        out.append(f"| {name} | {_fmt(a['first_share'])} | {_fmt(a['last_share'])} | {_fmt(c['first_share'])} "
+                   f"| {_fmt(c['last_share'])} |")
+    return "\n".join(out)
+
+
+def planted_figure(results: dict) -> go.Figure:
+    """Mean shift in P(positive) against distance from the end: one line per model, one panel per measure."""
+    import plotly.graph_objects as go  # plotly loads only when a figure is drawn: the CLI starts faster
+    from plotly.subplots import make_subplots
+
+    panels = (("contrast", "positive minus negative phrase"), ("positive_increase", "positive phrase: rise"),
+              ("negative_decrease", "negative phrase: fall"))
+    fig = make_subplots(1, 3, subplot_titles=[t for _, t in panels], shared_yaxes=True)
+    for name, r in results["models"].items():
+        x = [str(d) for d in r["planted"]["distances"]]
+        for col, (key, _) in enumerate(panels, start=1):
+            fig.add_trace(go.Scatter(x=x, y=r["planted"][key], mode="lines+markers", name=name, legendgroup=name,
+                                     showlegend=col == 1), 1, col)
+    fig.update_xaxes(title_text="tokens after the phrase (d)", type="category")
+    fig.update_yaxes(title_text="mean change in P(positive)", col=1)
+    fig.update_layout(title="Planted phrase: how far back does each model react?")
+    return fig
+
+
+def context_figure(results: dict) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, r in results["models"].items():
+        fig.add_trace(go.Scatter(x=[str(s) for s in r["context"]["sizes"]], y=r["context"]["mean_abs_diff"],
+                                 mode="lines+markers", name=name))
+    fig.update_layout(title="Context use: |P(pos | last n tokens) - P(pos | whole review)|",
+                      xaxis_title="tokens read (n)", yaxis_title="mean absolute change in P(positive)")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def length_figure(results: dict) -> go.Figure:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, r in results["models"].items():
+        fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=r["accuracy"]["accuracy"], name=name))
+    fig.update_layout(title="Accuracy by review length", xaxis_title="review length (tokens)",
+                      yaxis_title="accuracy", barmode="group")
+    return fig
+
+
+def attribution_figure(results: dict) -> go.Figure:
+    import plotly.graph_objects as go
+
+    names = list(results["models"])
+    fig = go.Figure()
+    for key, label in (("first_share", "first 30 tokens"), ("last_share", "last 30 tokens")):
+        fig.add_trace(go.Bar(x=names, y=[results["models"][n]["attribution"][key] for n in names], name=label))
+    uniform = [results["models"][n]["attribution"]["uniform_share"] for n in names]
+    fig.add_trace(go.Scatter(x=names, y=uniform, mode="markers", name="even spread", marker_symbol="line-ew-open",
+                             marker_size=30))
+    fig.update_layout(title=f"Share of |attribution| at the ends ({results['attribution_method']})",
+                      yaxis_title="share of total |attribution|", barmode="group")
+    return fig
+
+
+FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,
+           "attribution": attribution_figure}

@@ -1,0 +1,262 @@
+"""The IMDB study's functions on the tiny seeded model: every batched number against a plain re-run."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from conftest import WORDS, lstm_step
+
+from tbptt_viz import cli, study
+from tbptt_viz.checkpoint import save_checkpoint
+
+
+def seqs_of(lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randint(2, 50, (T,), generator=g).tolist() for T in lengths]
+
+
+def p_one(model, ids) -> float:
+    """P(positive) of one unpadded review, one call: the reference for every batched number."""
+    with torch.no_grad():
+        return torch.sigmoid(model(torch.tensor([ids]))).item()
+
+
+LENGTHS = [1, 3, 7, 12, 12, 25, 31, 40, 55, 4, 60, 18]
+
+
+def test_batch_logits_equal_one_review_at_a_time(model):
+    seqs = seqs_of(LENGTHS)
+    got = study.batch_logits(model, seqs, token_budget=100)  # small budget: several batches, mixed lengths
+    with torch.no_grad():
+        want = [model(torch.tensor([s])).item() for s in seqs]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError):
+        study.batch_logits(model, [[3, 4], []])
+
+
+def test_accuracy_by_length_equals_direct_count():
+    rng = np.random.default_rng(3)
+    lengths = np.array([1, 29, 30, 99, 100, 249, 250, 499, 500, 2400, *rng.integers(1, 900, 200)])
+    logits, labels = rng.normal(size=len(lengths)), rng.integers(0, 2, len(lengths))
+    acc = study.accuracy_by_length(lengths, logits, labels)
+    bounds = [(0, 30), (30, 100), (100, 250), (250, 500), (500, 10**9)]
+    for b, (lo, hi) in enumerate(bounds):
+        idx = [i for i in range(len(lengths)) if lo <= lengths[i] < hi]
+        right = sum(int(logits[i] > 0) == labels[i] for i in idx)
+        assert acc.count[b] == len(idx) and acc.correct[b] == right
+        assert acc.accuracy[b] == pytest.approx(right / len(idx))
+    assert acc.count.sum() == acc.n == len(lengths)
+    assert acc.overall == pytest.approx(np.mean((logits > 0) == labels))
+    assert acc.bins == study.LENGTH_LABELS and len(acc.bins) == len(acc.count)
+
+
+def test_plant_positions_and_refusals():
+    ids, phrase = [10, 11, 12, 13, 14, 15], [7, 8]
+    assert study.plant(ids, phrase, 0) == ids + phrase  # d = 0: the phrase ends the review
+    for d in range(len(ids) + 1):
+        out = study.plant(ids, phrase, d)
+        last = len(out) - 1 - d  # the phrase's last token has exactly d tokens after it
+        assert out[last - 1 : last + 1] == phrase and out[last + 1 :] == ids[len(ids) - d :]
+        assert [t for t in out if t not in phrase] == ids
+    assert study.plant(ids, phrase, "start") == phrase + ids == study.plant(ids, phrase, len(ids))
+    for bad in (len(ids) + 1, -1, 2.0, True, "end"):
+        with pytest.raises(ValueError):
+            study.plant(ids, phrase, bad)
+    with pytest.raises(ValueError):
+        study.plant(ids, [], 2)
+
+
+def test_planted_shift_equals_a_loop(model, vocab):
+    seqs, labels = seqs_of(LENGTHS, 5), np.array([0, 1] * 6)
+    pos, neg = vocab.encode(["great", "film", "!"]), vocab.encode(["awful", "plot", "."])
+    distances = (0, 5, 12, 30, 70, "start")
+    got = study.planted_shift(model, seqs, labels, pos, neg, distances, token_budget=90)
+    assert got.n.shape == got.positive_increase.shape == got.negative_decrease_against.shape == (6,)
+    assert got.n_against.shape == (6, 2)
+    for j, d in enumerate(distances):
+        rows = [i for i, s in enumerate(seqs) if d == "start" or len(s) >= d]
+        up = np.array([p_one(model, study.plant(seqs[i], pos, d)) - p_one(model, seqs[i]) for i in rows])
+        down = np.array([p_one(model, seqs[i]) - p_one(model, study.plant(seqs[i], neg, d)) for i in rows])
+        assert got.n[j] == len(rows)
+        if not rows:
+            continue  # the empty cell is checked below
+        assert got.positive_increase[j] == pytest.approx(up.mean(), abs=1e-12)
+        assert got.negative_decrease[j] == pytest.approx(down.mean(), abs=1e-12)
+        assert got.positive_sem[j] == pytest.approx(up.std(ddof=1) / np.sqrt(len(up)), abs=1e-12)
+        both = np.array([p_one(model, study.plant(seqs[i], pos, d)) - p_one(model, study.plant(seqs[i], neg, d))
+                         for i in rows])
+        assert got.contrast[j] == pytest.approx(both.mean(), abs=1e-12)
+        assert got.contrast_sem[j] == pytest.approx(both.std(ddof=1) / np.sqrt(len(both)), abs=1e-12)
+        neg_rows, pos_rows = labels[rows] == 0, labels[rows] == 1
+        assert tuple(got.n_against[j]) == (neg_rows.sum(), pos_rows.sum())
+        assert got.positive_increase_against[j] == pytest.approx(up[neg_rows].mean(), abs=1e-12)
+        assert got.negative_decrease_against[j] == pytest.approx(down[pos_rows].mean(), abs=1e-12)
+    assert got.n[distances.index(70)] == 0 and np.isnan(got.positive_increase[distances.index(70)])
+    assert got.n[distances.index("start")] == len(seqs)
+
+
+def test_context_use_equals_a_loop_and_n_T_is_the_full_prediction(model):
+    seqs, labels = seqs_of(LENGTHS, 9), np.array([1, 0] * 6)
+    for s in seqs:  # n = T (and beyond) reads the whole review: exactly the full prediction
+        assert study.last_n(s, len(s)) == s == study.last_n(s, len(s) + 5) == study.last_n(s, "all")
+        assert study.probs(model, [study.last_n(s, len(s))])[0] == pytest.approx(p_one(model, s), abs=1e-12)
+    sizes = (5, 10, 30, "all")
+    got = study.context_use(model, seqs, labels, sizes, token_budget=70)
+    for j, n in enumerate(sizes):
+        rows = [i for i, s in enumerate(seqs) if n == "all" or len(s) > n]
+        part = np.array([p_one(model, seqs[i][-n:] if n != "all" else seqs[i]) for i in rows])
+        whole = np.array([p_one(model, seqs[i]) for i in rows])
+        assert got.n[j] == len(rows)
+        assert got.mean_abs_diff[j] == pytest.approx(np.abs(part - whole).mean(), abs=1e-12)
+        assert got.flip_rate[j] == pytest.approx(np.mean((part > 0.5) != (whole > 0.5)))
+        assert got.accuracy_last_n[j] == pytest.approx(np.mean((part > 0.5) == labels[rows]))
+        assert got.accuracy_whole[j] == pytest.approx(np.mean((whole > 0.5) == labels[rows]))
+    assert got.mean_abs_diff[-1] < 1e-12 and got.mean_abs_diff[0] > 0
+    for bad in (0, -3, 1.5, "half"):
+        with pytest.raises(ValueError):
+            study.last_n([1, 2, 3], bad)
+
+
+def test_gradient_x_input_equals_a_hand_unrolled_loop(model):
+    seqs = seqs_of([9, 3, 14, 6], 2)
+    got = study.gradient_x_input(model, seqs, token_budget=20)
+    lstm = model.lstm
+    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
+    with torch.no_grad():
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    for s, a in zip(seqs, got):
+        x = model.embedding.weight.detach()[s].clone().requires_grad_(True)  # (T, E)
+        h = c = torch.zeros(lstm.hidden_size, dtype=torch.float64)
+        for t in range(len(s)):
+            h, c = lstm_step(cell, x[t], h, c)
+        (model.head.weight.detach()[0] @ h).backward()
+        np.testing.assert_allclose(a, (x.grad * x).sum(-1).detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_gradient_x_input_agrees_with_captum(model):
+    from captum.attr import LayerGradientXActivation
+
+    s = seqs_of([11], 4)[0]
+    ours = study.gradient_x_input(model, [s])[0]
+    theirs = LayerGradientXActivation(model, model.embedding).attribute(torch.tensor([s]))  # (1, T, E)
+    np.testing.assert_allclose(ours, theirs.sum(-1)[0].detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_edge_shares_by_hand():
+    scores = [np.array([1.0, -2, 0, 0, 0, 3, -4]), np.array([0.5, 0.5]), np.zeros(3)]
+    got = study.edge_shares(scores, edge=2, method="m")
+    np.testing.assert_allclose(got.first_share[:2], [3 / 10, 1.0])
+    np.testing.assert_allclose(got.last_share[:2], [7 / 10, 1.0])
+    np.testing.assert_allclose(got.uniform_share, [2 / 7, 1.0, 2 / 3])
+    assert np.isnan(got.first_share[2]) and got.n == 3 and got.method == "m"
+
+
+def test_attribution_method_answers_per_token(model):
+    name, fn = study.pick_attribution_method(model)
+    assert name in ("integrated_gradients", "gradient_x_input")
+    seqs = seqs_of([8, 5], 6)
+    scores = fn(model, seqs)
+    assert [len(a) for a in scores] == [8, 5] and all(np.isfinite(a).all() for a in scores)
+    if name == "integrated_gradients":  # completeness: scores sum to logit(review) - logit(all-pad baseline)
+        for s, a in zip(seqs, scores):
+            with torch.no_grad():
+                gap = model(torch.tensor([s])) - model(torch.zeros(1, len(s), dtype=torch.long), torch.tensor([len(s)]))
+            assert a.sum() == pytest.approx(gap.item(), abs=1e-3)
+
+
+def test_encode_phrase_and_balanced_sample(model):
+    assert study.encode_phrase(model, "great film .") == model.vocab.encode(["great", "film", "."])
+    for bad in ("great zebra .", "", "   "):
+        with pytest.raises(ValueError):
+            study.encode_phrase(model, bad)
+    labels = np.array([0] * 30 + [1] * 10)
+    pick = study.balanced_sample(labels, 16, seed=1)
+    assert (labels[pick] == 0).sum() == 8 == (labels[pick] == 1).sum()
+    assert np.array_equal(pick, study.balanced_sample(labels, 16, seed=1))
+    assert (labels[study.balanced_sample(labels, 40, seed=1)] == 1).sum() == 10  # fewer exist: all of them
+    eligible = np.arange(40) % 2 == 0
+    assert eligible[study.balanced_sample(labels, 40, 2, eligible)].all()
+
+
+def fake_review(rng: random.Random, label: int, n: int) -> str:
+    polar = ["good", "great", "love"] if label else ["bad", "awful", "hate"]
+    return " ".join(rng.choice(WORDS + polar * 4) for _ in range(n))
+
+
+def small_settings(vocab_phrases=True):
+    return study.StudySettings(plant_sample=12, attribution_sample=4, attribution_min_len=20,
+                               attribution_max_len=80, positive_phrase="great film !", negative_phrase="awful plot .")
+
+
+def test_run_study_keys_tables_and_figures(model):
+    lengths = [4, 8, 15, 22, 35, 50, 70, 90, 12, 26, 33, 61]
+    seqs, labels = seqs_of(lengths, 11), [i % 2 for i in range(12)]
+    res = study.run_study({"tiny": model, "same": model}, seqs, labels, small_settings())
+    r = res["models"]["tiny"]
+    assert set(r) >= {"card", "accuracy", "planted", "context", "attribution", "wall_time_s"}
+    assert r["accuracy"]["n"] == 12 and sum(r["accuracy"]["count"]) == 12
+    assert r["planted"]["distances"] == [0, 5, 10, 20, 30, 50, 100, 200, "start"]
+    assert len(r["planted"]["positive_increase"]) == 9 and len(r["context"]["mean_abs_diff"]) == 8
+    assert r["planted"]["n"][-1] == 12 and r["planted"]["n"][-2] == 0  # d = 200: no review is long enough
+    assert r["attribution"]["method"] == res["attribution_method"] and r["attribution"]["n"] == 4
+    assert r["attribution_check"]["method"] == "gradient_x_input" and r["attribution_check"]["n"] == 4
+    direct = study.accuracy_by_length(lengths, study.batch_logits(model, seqs), labels)
+    assert r["accuracy"]["overall"] == pytest.approx(direct.overall, abs=1e-6)
+    assert res["models"]["same"]["planted"] == r["planted"]
+    json.dumps(res, allow_nan=False)  # nan became null
+    assert "| tiny |" in study.markdown_tables(res)
+    fig = study.planted_figure(res)
+    assert len(fig.data) == 6 and fig.layout.xaxis.title.text == "tokens after the phrase (d)"
+    assert list(fig.data[0].y) == r["planted"]["contrast"] and list(fig.data[1].y) == r["planted"]["positive_increase"]
+    assert len(study.context_figure(res).data) == 2 and len(study.length_figure(res).data) == 2
+    assert list(study.attribution_figure(res).data[0].y) == [r["attribution"]["first_share"]] * 2
+    with pytest.raises(ValueError):
+        study.run_study({}, seqs, labels)
+
+
+@pytest.fixture
+def imdb_folder(tmp_path):
+    rng = random.Random(0)
+    for split in ("train", "test"):
+        with open(tmp_path / f"{split}.jsonl", "w") as f:
+            for i in range(40):
+                label = i % 2
+                f.write(json.dumps({"text": fake_review(rng, label, rng.choice([6, 25, 40, 110, 130])),
+                                    "label": label}) + "\n")
+    return tmp_path
+
+
+def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
+    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full", "k": None, "test_accuracy": 0.5})
+    out = tmp_path / "res" / "tiny_study.json"
+    code = cli.main(["study", "--data-dir", str(imdb_folder), "--out", str(out), "--models", str(tmp_path / "m"),
+                     "--limit", "30", "--plant-sample", "10", "--attribution-sample", "4",
+                     "--positive-phrase", "great film !", "--negative-phrase", "awful plot ."])
+    assert code == 0, capsys.readouterr().err
+    res = json.loads(out.read_text())
+    assert set(res) >= {"settings", "models", "total_wall_time_s", "attribution_method", "machine", "data"}
+    assert res["reviews"] == 30 and res["settings"]["plant_sample"] == 10
+    m = res["models"]["m"]
+    assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
+    assert m["attribution"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
+    for kind in study.FIGURES:
+        assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()
+
+
+@pytest.mark.parametrize("extra", [["--models", "no-such-model"], ["--models", ","], ["--limit", "0"],
+                                   ["--out", "x.txt"], ["--data-dir", "/no/such/folder"],
+                                   ["--positive-phrase", "great zebra"]])
+def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path, capsys, extra):
+    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
+    args = {"--data-dir": str(imdb_folder), "--out": str(tmp_path / "o.json"), "--models": str(tmp_path / "m"),
+            "--limit": "10"}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        args[flag] = value
+    code = cli.main(["study", *[x for kv in args.items() for x in kv]])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert not (tmp_path / "o.json").exists()
