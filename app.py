@@ -381,7 +381,7 @@ def show_zoo() -> None:
     rows = [{"model": c["name"], "scheme": c.get("label", c.get("scheme")), "test accuracy": c.get("test_accuracy"),
              "epochs": c.get("epochs"), "train time (s)": c.get("wall_time_s"), "tokens/s": c.get("tokens_per_s")}
             for c in cards.values()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.table(pd.DataFrame(rows).set_index("model"))
     how_to_read("Each model has the same vocabulary, architecture, seed and number of epochs; only the truncation "
                 "used in training differs. Accuracy is on all 25,000 IMDB test reviews.")
     study = analysis.load_results("imdb_study.json")

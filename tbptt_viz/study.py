@@ -496,6 +496,14 @@ def markdown_tables(results: dict) -> str:
     return "\n".join(out)
 
 
+def _colours(results: dict) -> dict[str, str]:
+    """One fixed colour per model, the same in every figure (a theme's colour cycle would reshuffle them)."""
+    from plotly.colors import qualitative
+
+    palette = qualitative.D3
+    return {name: palette[i % len(palette)] for i, name in enumerate(results["models"])}
+
+
 def planted_figure(results: dict) -> go.Figure:
     """Mean shift in P(positive) against distance from the end: one line per model, one panel per measure."""
     import plotly.graph_objects as go  # plotly loads only when a figure is drawn: the CLI starts faster
@@ -504,11 +512,12 @@ def planted_figure(results: dict) -> go.Figure:
     panels = (("contrast", "positive minus negative phrase"), ("positive_increase", "positive phrase: rise"),
               ("negative_decrease", "negative phrase: fall"))
     fig = make_subplots(1, 3, subplot_titles=[t for _, t in panels], shared_yaxes=True)
+    colour = _colours(results)
     for name, r in results["models"].items():
         x = [str(d) for d in r["planted"]["distances"]]
         for col, (key, _) in enumerate(panels, start=1):
             fig.add_trace(go.Scatter(x=x, y=r["planted"][key], mode="lines+markers", name=name, legendgroup=name,
-                                     showlegend=col == 1), 1, col)
+                                     showlegend=col == 1, line_color=colour[name]), 1, col)
     fig.update_xaxes(title_text="tokens after the phrase (d)", type="category")
     fig.update_yaxes(title_text="mean change in P(positive)", col=1)
     fig.update_layout(title="Planted phrase: how far back does each model react?")
@@ -519,9 +528,10 @@ def context_figure(results: dict) -> go.Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    colour = _colours(results)
     for name, r in results["models"].items():
         fig.add_trace(go.Scatter(x=[str(s) for s in r["context"]["sizes"]], y=r["context"]["mean_abs_diff"],
-                                 mode="lines+markers", name=name))
+                                 mode="lines+markers", name=name, line_color=colour[name]))
     fig.update_layout(title="Context use: |P(pos | last n tokens) - P(pos | whole review)|",
                       xaxis_title="tokens read (n)", yaxis_title="mean absolute change in P(positive)")
     fig.update_xaxes(type="category")
@@ -532,8 +542,10 @@ def length_figure(results: dict) -> go.Figure:
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    colour = _colours(results)
     for name, r in results["models"].items():
-        fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=r["accuracy"]["accuracy"], name=name))
+        fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=r["accuracy"]["accuracy"], name=name,
+                             marker_color=colour[name]))
     fig.update_layout(title="Accuracy by review length", xaxis_title="review length (tokens)",
                       yaxis_title="accuracy", barmode="group")
     return fig

@@ -245,3 +245,15 @@ def test_broken_card_does_not_take_the_app_down(tmp_path, monkeypatch):
     at = app()
     assert_clean(at)
     assert at.session_state["model"] == "imdb-last-k30"
+
+
+def test_zoo_table_shows_every_cards_accuracy():
+    from tbptt_viz.checkpoint import model_cards
+
+    at = app()
+    at.session_state["view"] = "Model zoo"
+    at.run()
+    assert_clean(at)
+    table = at.table[0].value
+    for card in model_cards():
+        assert table.loc[card["name"], "test accuracy"] == card["test_accuracy"]
