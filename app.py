@@ -106,8 +106,11 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
     if "initialised" in st.session_state:
         return
     s, notices = params.parse_query(st.query_params.to_dict(), models, example_ids)
+    view = st.query_params.get("view")
+    if view is not None and view not in TABS:
+        notices.append(f"unknown view {view!r} in the URL; opening {TABS[0]}")
     st.session_state.update(
-        initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme, k=s.k, k1=s.k1, k2=s.k2,
+        initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme, k=s.k, k_wanted=s.k, k1=s.k1, k2=s.k2, compare=s.compare or None,
         method=s.method, text=s.text, example=s.review if s.review in example_ids else example_ids[0],
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
@@ -122,6 +125,8 @@ def apply_lesson(lesson) -> None:
     for key, value in preset.items():
         if key != "model" or value in available_models():
             st.session_state[key] = value
+    if "k" in preset:
+        st.session_state.k_wanted = preset["k"]
     st.session_state.view = lesson.tab
 
 
@@ -142,8 +147,7 @@ def review_controls(data_dir: str | None) -> tuple[str, str, int | None, str]:
     rows = get_imdb(data_dir)
     fallback = ex["love-then-plot"]
     if isinstance(rows, str):
-        st.sidebar.info(f"IMDB is not available here: {params.md_escape(rows)}. The examples and your own text "
-                        "still work.")
+        st.sidebar.info(f"{params.md_escape(rows)}. The examples and your own text still work.")
         return fallback.id, fallback.text, fallback.label, fallback.title
     label = st.sidebar.radio("Label", ["any", "positive", "negative"], horizontal=True, key="imdb_label")
     lo, hi = st.sidebar.slider("Length (words)", 10, 1000, (100, 300), step=10, key="imdb_len")
@@ -190,11 +194,12 @@ def scheme_controls(T: int) -> tuple[str, int, int, int]:
     scheme = st.sidebar.radio("Truncation scheme (for the gradient views)", list(SCHEME_NAMES), key="scheme",
                               format_func=SCHEME_NAMES.get)
     choices = analysis.k_choices(T)
-    wanted = int(st.session_state.get("k", 30))
+    wanted = int(st.session_state.get("k_wanted", 30))  # what the user chose; a short review only clips it
     st.session_state.k = params.snap_k(wanted, choices)
     if st.session_state.k != wanted and scheme in ("last-k", "chunked"):
         st.sidebar.caption(f"K={wanted} is not offered for this {T}-token review; showing K={st.session_state.k}.")
     k = st.sidebar.select_slider("K (truncation length)", choices, key="k", disabled=scheme in ("full", "k1k2"),
+                                 on_change=lambda: st.session_state.update(k_wanted=st.session_state.k),
                                  help="last-K: only the last K tokens get gradient. chunked: a loss every K tokens. "
                                       f"{T} = the whole review (no truncation).")
     k1 = k2 = None
@@ -205,9 +210,9 @@ def scheme_controls(T: int) -> tuple[str, int, int, int]:
     return scheme, int(k), int(k1 or st.session_state.get("k1", 30)), int(k2 or st.session_state.get("k2", 60))
 
 
-def sync_url(review: str, text: str, model: str, scheme: str, k: int, k1: int, k2: int, method: str) -> None:
-    q = params.to_query(params.Settings(review, text, model, scheme, k, k1, k2, method))
-    for key in ("review", "text", "model", "scheme", "k", "k1", "k2", "method"):
+def sync_url(settings: params.Settings) -> None:
+    q = params.to_query(settings)
+    for key in ("review", "text", "model", "scheme", "k", "k1", "k2", "method", "compare"):
         if key in q and st.query_params.get(key) != q[key]:
             st.query_params[key] = q[key]
         elif key not in q and key in st.query_params:
@@ -270,12 +275,13 @@ def show_gradient_time_view(rf, view, T) -> None:
     how_to_read("Solid lines are the chosen scheme, dotted lines full BPTT, against distance from the end on log "
                 "axes. Under full BPTT the gradient can fade with distance (how fast depends on the model's forget "
                 "gates); under last-K it stops dead at K (the line ends: zero cannot be drawn on a log axis).")
-    st.plotly_chart(figures.bias_curve(rf.full, view.k), key="bias")
+    st.plotly_chart(figures.bias_curve(rf.full, view.k if view.scheme == "last-k" else None), key="bias")
     if view.scheme == "last-k":
         at_k = (f"At K = {view.k}: cosine {view.sweep_cosine:.3f}, relative error {view.sweep_relative_error:.3f}. ")
     else:
-        at_k = (f"This curve is always last-K (a reference for {view.label}, whose gradient is not a last-K "
-                "partial sum). ")
+        at_k = ("Full BPTT is the right end of the curve (K = T: cosine 1, error 0). " if view.scheme == "full" else
+                f"This curve is always last-K: a reference for {view.label}, whose gradient is not a last-K "
+                "partial sum, so no point on it is marked. ")
     how_to_read("For every K, the cosine between the last-K and the full gradient of the LSTM's weights, and "
                 f"their relative distance. {at_k}A cosine near 1 means truncation barely changes this step's "
                 "update direction; the gap is the bias truncation introduces.")
@@ -288,7 +294,7 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
     other_ids = ids if get_model(compare).vocab == get_model(model).vocab else \
         tuple(get_model(compare).vocab.encode(tokens))
     other = get_attribution(compare, other_ids, method)
-    last_k = k if scheme in ("last-k", "chunked") else T
+    last_k = k if scheme in ("last-k", "chunked") else FIRST_N  # the "last words" region
     scale = float(max(np.abs(main.scores).max(), np.abs(other.scores).max()))  # one scale: colours compare
     cols = st.columns(2)
     for col, name, attr in ((cols[0], model, main), (cols[1], compare, other)):
@@ -326,12 +332,17 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
         st.markdown(token_strip(tokens, trunc.scores, signed=True, boundary=boundary, zero_is_cut=True, scale=scale,
                                 boundary_text=f" K={k}", label=f"{model}, backprop {scheme}", value_name=method),
                     unsafe_allow_html=True)
-        removed = truncation_removed_share(main.scores, trunc.windows, T)
-        st.metric("share of |attribution| that truncation removes", f"{removed:.0%}")
+        c1, c2 = st.columns(2)
+        c1.metric("share of |attribution| outside every window (cut off)",
+                  f"{truncation_removed_share(main.scores, trunc.windows, T):.0%}")
+        change = analysis.attribution_change(main.scores, trunc.scores)
+        c2.metric("how much truncation changes the attribution", f"{change:.0%}",
+                  help="sum |truncated - full| / sum |full|")
         if method == "integrated_gradients" and trunc.completeness_gap is not None:
             st.caption(f"Completeness gap under truncation: {trunc.completeness_gap:+.3f}. Integrated gradients "
-                       "normally sum to logit(review) - logit(all padding); cutting the gradient path drops the "
-                       "credit of the cut-off tokens, so the sum falls short by this amount.")
+                       "normally sum to logit(review) - logit(all padding); cutting the gradient path at window "
+                       "starts drops the credit that flowed across them (under last-K, all of the cut-off "
+                       "tokens' credit), so the sum no longer matches.")
     with st.expander("Do the methods agree, and do they depend on the trained weights?"):
         if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
             agreement, sanity = get_sanity(model, ids, method)
@@ -344,7 +355,8 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
     st.subheader("Occlusion and the context probe")
     occ = get_attribution(model, ids, "occlusion")
     probe = get_probe(model, ids)
-    st.plotly_chart(figures.attribution_bars(tokens, {f"occlusion ({model})": occ.scores}, FIRST_N, last_k),
+    st.plotly_chart(figures.attribution_bars(tokens, {f"occlusion ({model})": occ.scores}, FIRST_N, last_k,
+                                             title="Occlusion: logit drop when the token is replaced by padding"),
                     key="occlusion")
     st.plotly_chart(figures.context_probe_figure(probe, main.prob_positive), key="probe")
     how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit drops. "
@@ -505,7 +517,7 @@ def export_buttons(name: str, tokens, columns: dict, meta: dict) -> None:
 # ---------------------------------------------------------------- page
 # Widget values that must survive runs in which their widget is not drawn (another source, another scheme,
 # another tab): Streamlit forgets those, so each run re-assigns them first.
-KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k", "k1",
+KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k", "k_wanted", "k1",
         "k2", "method", "use_true", "sanity", "trunc_toggle", *(f"guess_{n}" for n in range(len(LESSONS))))
 
 
@@ -527,7 +539,7 @@ def analyse(review_id, text, true_label, title, model, compare):
     use_true = true_label is not None and st.sidebar.toggle("Loss against the true label", key="use_true",
                                                            help="off: the model's own prediction")
     label = true_label if use_true else None
-    sync_url(review_id, text, model, scheme, k, k1, k2, method)
+    sync_url(params.Settings(review_id, text, model, scheme, k, k1, k2, method, compare))
     t0 = time.perf_counter()
     try:
         rf = get_review_flow(model, ids, label)
@@ -537,7 +549,7 @@ def analyse(review_id, text, true_label, title, model, compare):
         return None, f"These settings cannot be analysed: {e}. Change K, k1 or k2 in the sidebar."
     verdict = "positive" if rf.full.prob_positive > 0.5 else "negative"
     truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
-    st.markdown(f"**{html.escape(title)}** · {T} tokens · **{html.escape(model)}** says P(positive) = "
+    st.markdown(f"**{html.escape(title)}** · {T} token{'s' if T != 1 else ''} · **{html.escape(model)}** says P(positive) = "
                 f"{rf.full.prob_positive:.3f} ({verdict}){truth}")
     with st.expander("Review text", expanded=False):  # escaped, and no blank line can end the HTML block
         st.markdown('<div style="overflow-wrap:anywhere">' + html.escape(text[:20000]).replace("\n", "<br>")
@@ -558,14 +570,16 @@ def main() -> None:
     for key in KEEP:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-    for notice in st.session_state.get("url_notices", []):
+    for notice in st.session_state.pop("url_notices", []):  # shown once, on the run that read the URL
         st.warning(params.md_escape(notice))
 
     review_id, text, true_label, title = review_controls(cli_args().data_dir)
     model, compare = model_controls(models)
     a, problem = analyse(review_id, text, true_label, title, model, compare)
-    if problem:
-        st.info(problem) if "empty" in problem else st.error(problem)
+    if problem and "empty" in problem:
+        st.info(problem)
+    elif problem:
+        st.error(problem)
 
     tabs = st.tabs(TABS, key="view", bind="query-params")
     draws = {"Lessons": (show_lessons,), "Model zoo": (show_zoo,), "Lab": (show_lab,)}

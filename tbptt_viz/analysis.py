@@ -121,3 +121,14 @@ def truncate_last_k(full_attribution, k: int):
     return replace(a, scores=scores, backprop="last-k" if k < T else "full", k=k,
                    windows=np.array([[T - 1, T - k]]), completeness_gap=gap,
                    convergence_delta=None if k < T else a.convergence_delta)
+
+
+def attribution_change(full_scores, truncated_scores) -> float:
+    """sum |truncated - full| / sum |full|: how much a truncated backprop changes an attribution overall.
+
+    Under last-K this is at least the share of mass outside the window; under chunked or TBPTT no token is
+    cut off, but each token is credited through a nearer prediction, so the scores still change.
+    """
+    full = np.abs(np.asarray(full_scores, dtype=float)).sum()
+    diff = np.abs(np.asarray(truncated_scores, dtype=float) - np.asarray(full_scores, dtype=float)).sum()
+    return float(diff / full) if full > 0 else 0.0

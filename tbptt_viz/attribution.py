@@ -246,7 +246,7 @@ def attribute(model: LSTMClassifier, ids, method: str, backprop: str = "full", k
     scores = scores.detach().double().numpy()
     has_backward = method not in WITHOUT_BACKWARD
     if not has_backward:
-        note = "occlusion has no backward pass, so truncation does not apply: these are plain occlusion scores"
+        note = "occlusion has no backward pass, so truncation does not apply: these are plain occlusion scores."
     elif scheme.name != "full" and not scheme.truncates(T):
         note = f"no truncation: {scheme.label} covers all {T} tokens, so this equals full backprop"
     elif scheme.truncates(T):

@@ -24,26 +24,36 @@ def gradient_through_time(view, full, T: int) -> go.Figure:
     dist = np.arange(T)[::-1] + 1  # 1 = the last token
     fig = go.Figure()
     for key, name in (("input", "||dL/dx_t||"), ("hidden", "||dL/dh_t||"), ("cell", "||dL/dc_t||")):
-        fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(full, f"full_{key}_grad_norm")), mode="lines",
-                                 name=f"{name} full BPTT", line=dict(color=COLOURS[key], **FULL_STYLE)))
-        fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
-                                 name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
+        fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(full, f"full_{key}_grad_norm")),
+                                 mode="lines+markers" if T == 1 else "lines", name=f"{name} full BPTT",
+                                 line=dict(color=COLOURS[key], **FULL_STYLE)))
+        if view.scheme != "full":  # under full BPTT the scheme's curves are the dotted ones
+            fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
+                                     name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
     if view.scheme == "last-k" and view.k < T:
-        fig.add_vline(x=float(np.log10(view.k + 0.5)), line=dict(color=COLOURS["cut"], dash="dash"),  # log axis
-                      annotation_text=f"K={view.k}", annotation_position="top")
+        # plotly quirk on log axes: the line takes data units, its annotation takes log10 units
+        fig.add_vline(x=view.k + 0.5, line=dict(color=COLOURS["cut"], dash="dash"))
+        fig.add_annotation(x=float(np.log10(view.k + 0.5)), y=1, yref="paper", text=f"K={view.k}",
+                           showarrow=False, font=dict(color=COLOURS["cut"]), yanchor="bottom")
     fig.update_xaxes(type="log")
     fig.update_yaxes(type="log", exponentformat="power")
     return _layout(fig, "Gradient through time", "steps from the end (1 = last token, log scale)",
                    "gradient norm (log scale)")
 
 
-def bias_curve(full, k: int) -> go.Figure:
-    """Cosine and relative error between the last-K and the full weight gradient, for every K."""
+def bias_curve(full, k: int | None) -> go.Figure:
+    """Cosine and relative error between the last-K and the full weight gradient, for every K.
+
+    `k`: the last-K setting to mark (None: no marker, e.g. for schemes that are not last-K)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=full.sweep_k, y=full.sweep_cosine, name="cosine(last-K, full)",
                              line=dict(color="#1f77b4", width=3)))
     fig.add_trace(go.Scatter(x=full.sweep_k, y=full.sweep_relative_error, name="relative error |G_K - G| / |G|",
                              line=dict(color="#d62728", width=2)))
+    if k is None:
+        fig.update_xaxes(type="log")
+        return _layout(fig, "How far is the last-K weight gradient from the full one?", "K (log scale)",
+                       "cosine / relative error")
     kk = int(min(max(k, 1), len(full.sweep_k)))
     fig.add_trace(go.Scatter(x=[kk, kk], y=[full.sweep_cosine[kk - 1], full.sweep_relative_error[kk - 1]],
                              mode="markers+text", marker=dict(size=12, color="black"), name=f"K = {kk}",
@@ -70,7 +80,8 @@ def backprop_timeline(view) -> go.Figure:
     return _layout(fig, f"Backprop count and reach: {view.label}", "token position t", "count")
 
 
-def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0) -> go.Figure:
+def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0,
+                     title: str = "Attribution per token") -> go.Figure:
     """Per-token scores of one or more attributions (e.g. two models) over the same positions."""
     t = np.arange(len(tokens))
     fig = go.Figure()
@@ -83,8 +94,8 @@ def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, las
     if 0 < last_k < T:
         fig.add_vrect(x0=T - last_k - 0.5, x1=T - 0.5, fillcolor="#1f77b4", opacity=0.08, line_width=0,
                       annotation_text=f"last {last_k}", annotation_position="top right")
-    fig.update_layout(barmode="group")
-    return _layout(fig, "Attribution per token", "token position t", "score")
+    fig.update_layout(barmode="group", showlegend=True)
+    return _layout(fig, title, "token position t", "score")
 
 
 def context_probe_figure(probe, prob_full: float) -> go.Figure:

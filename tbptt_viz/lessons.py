@@ -42,7 +42,7 @@ LESSONS = (
         "Under full BPTT, what gradient does 'love', about 225 tokens before the end, receive?",
         ("Exactly zero, like under last-K", "A non-zero gradient: how large depends on the model"),
         1,
-        "Non-zero. Read the dotted curves against distance from the end (log axes): for imdb-full on this "
+        "Non-zero. Read the curves against distance from the end (log axes): for imdb-full on this "
         "review the gradient at the opening is of the same order as at the last words, because its forget gates "
         "stay close to 1 here. Try other reviews and models: on some it fades by orders of magnitude.",
     ),
@@ -66,13 +66,15 @@ LESSONS = (
         "What the model uses",
         "Truncation only cuts the training gradient. When the trained model reads a review, the opening still "
         "writes into the cell state, and the forget gates decide how much of it survives to the last token.",
-        "If we replace 'love' by padding, does the last-K model's prediction change?",
-        ("No: the model was never trained through those positions", "Yes, by some amount: measure it"),
+        "Can the opening still change what the last-K model predicts?",
+        ("No: its training gradient there was exactly zero, so it has no effect",
+         "It can, through the state; how much is an empirical question: measure it"),
         1,
-        "It can change: occlusion re-runs the model without that word and the context probe shows the "
-        "prediction when the model sees only the last n tokens. How much depends on the model: compare with "
-        "imdb-full side by side, and look at the Memory view for how much of what was written at the start "
-        "survives.",
+        "It can: the forward pass is never truncated. How much is measured here by occlusion and the context "
+        "probe. For imdb-last-k30 it is little: over 1,000 IMDB test reviews a strongly polar phrase at the very "
+        "start moved its prediction a third as much as it moved imdb-full's (see the Model zoo), and on this "
+        "review removing the opening barely matters. Compare with imdb-full side by side, and see the Memory view "
+        "for how little of the opening survives in this model's cell.",
     ),
     Lesson(
         "5. Another recipe: chunked truncation",

@@ -25,6 +25,7 @@ class Settings:
     k1: int = 30
     k2: int = 60
     method: str = "integrated_gradients"
+    compare: str = ""                # the second model shown side by side ("" = the app's default pair)
 
 
 DEFAULTS = Settings()
@@ -75,6 +76,11 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     for name in ("k", "k1", "k2"):
         if name in q:
             s = replace(s, **{name: _int(q[name], name, notices, getattr(DEFAULTS, name))})
+    if "compare" in q:
+        if q["compare"] in models:
+            s = replace(s, compare=str(q["compare"]))
+        else:
+            notices.append(f"unknown model {q['compare']!r} to compare with in the URL; using the default")
     if "method" in q:
         if q["method"] in METHODS:
             s = replace(s, method=str(q["method"]))
@@ -88,6 +94,8 @@ def to_query(s: Settings) -> dict[str, str]:
     q = {k: str(v) for k, v in asdict(s).items() if k != "text"}
     if s.scheme != "k1k2":
         q.pop("k1"), q.pop("k2")
+    if not s.compare:
+        q.pop("compare")
     if s.review == CUSTOM:
         q["text"] = s.text[:MAX_URL_TEXT]
     return q

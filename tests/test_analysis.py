@@ -50,3 +50,10 @@ def test_last_k_attribution_by_masking_equals_truncated_backprop(model, method):
         np.testing.assert_allclose(got.scores, want.scores, rtol=1e-6, atol=1e-9)
         if method == "integrated_gradients":
             assert got.completeness_gap == pytest.approx(want.completeness_gap, rel=1e-5, abs=1e-8)
+
+
+def test_attribution_change_by_hand():
+    from tbptt_viz.analysis import attribution_change
+
+    assert attribution_change([1.0, -1.0, 2.0], [0.0, -1.0, 1.0]) == pytest.approx((1 + 0 + 1) / 4)
+    assert attribution_change([0.0, 0.0], [1.0, 0.0]) == 0.0

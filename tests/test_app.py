@@ -257,3 +257,50 @@ def test_zoo_table_shows_every_cards_accuracy():
     table = at.table[0].value
     for card in model_cards():
         assert table.loc[card["name"], "test accuracy"] == card["test_accuracy"]
+
+
+def test_a_short_review_does_not_shrink_the_chosen_k_for_good():
+    at = app({"review": "love-then-plot", "scheme": "last-k", "k": "100"})
+    at.session_state["example"] = "short-awful"
+    at.run()
+    assert at.session_state["k"] < 100
+    at.session_state["example"] = "love-then-plot"
+    at.run()
+    assert_clean(at)
+    assert at.session_state["k"] == 100
+
+
+def test_url_notices_show_once_and_compare_round_trips():
+    at = app({"k": "-3", "compare": "imdb-last-k10", "view": "Nope"})
+    assert any("k=-3" in w.value.replace("\\", "") for w in at.warning)
+    assert any("Nope" in w.value for w in at.warning)
+    assert at.session_state["compare"] == "imdb-last-k10"
+    assert at.query_params["compare"] in ("imdb-last-k10", ["imdb-last-k10"])
+    at.session_state["scheme"] = "chunked"
+    at.run()
+    assert not at.warning
+
+
+def test_chunked_attribution_change_shown_equals_a_direct_computation():
+    import torch
+
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.attribution import attribute
+    from tbptt_viz.data import examples
+    from tbptt_viz.text import prepare_review
+
+    at = app({"review": "short-brilliant", "scheme": "chunked", "k": "5", "method": "saliency",
+              "model": "imdb-last-k30"})
+    at.session_state["view"] = "What the model uses"
+    at.run()
+    assert_clean(at)
+    model = load_pretrained("imdb-last-k30")
+    ids = torch.tensor(prepare_review(next(e.text for e in examples() if e.id == "short-brilliant"),
+                                      model.vocab).ids)
+    full = attribute(model, ids, "saliency").scores
+    trunc = attribute(model, ids, "saliency", backprop="chunked", k=5).scores
+    want = sum(abs(t - f) for t, f in zip(trunc, full)) / sum(abs(f) for f in full)
+    metric = next(m for m in at.metric if m.label == "how much truncation changes the attribution")
+    assert metric.value == f"{want:.0%}"
+    cut = next(m for m in at.metric if m.label.startswith("share of |attribution| outside"))
+    assert cut.value == "0%"  # chunked cuts no token off

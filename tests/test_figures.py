@@ -20,8 +20,11 @@ def test_gradient_through_time_traces(model):
     # zeros (no gradient) are gaps, the rest are the view's numbers
     assert all(v is None for v in scheme_input.y[:15])
     np.testing.assert_allclose(np.array(scheme_input.y[15:], dtype=float), view.input_grad_norm[15:])
-    # shapes on a log axis take log10 coordinates: the K marker sits between distances 5 and 6
-    assert 10 ** fig.layout.shapes[0].x0 == pytest.approx(5.5)
+    # the K line sits between distances 5 and 6 (line in data units, its label in log10 units)
+    assert fig.layout.shapes[0].x0 == pytest.approx(5.5)
+    assert 10 ** fig.layout.annotations[0].x == pytest.approx(5.5) and fig.layout.annotations[0].text == "K=5"
+    full_only = figures.gradient_through_time(scheme_view(rf, "full", 20), rf.full, 20)
+    assert len(full_only.data) == 3 and not full_only.layout.shapes
 
 
 def test_bias_curve_marks_current_k(model):

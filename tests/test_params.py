@@ -6,7 +6,7 @@ EXAMPLES = ["love-then-plot", "short-awful"]
 
 def test_round_trip():
     s = Settings(review=CUSTOM, text="<b>mine</b> & yours", model="imdb-full", scheme="k1k2", k=10, k1=5, k2=12,
-                 method="occlusion")
+                 method="occlusion", compare="imdb-last-k30")
     back, notices = parse_query(to_query(s), MODELS, EXAMPLES)
     assert back == s and notices == []
     s2 = Settings(review="short-awful", scheme="chunked", k=50)
@@ -21,9 +21,9 @@ def test_empty_query_gives_defaults():
 
 def test_bad_values_fall_back_with_notices():
     s, notices = parse_query({"review": "nope", "model": "gpt", "scheme": "x", "k": "-3", "k1": "abc",
-                              "method": "magic"}, MODELS, EXAMPLES)
+                              "method": "magic", "compare": "nah"}, MODELS, EXAMPLES)
     assert s == DEFAULTS
-    assert len(notices) == 6 and all("URL" in n or "unknown" in n for n in notices)
+    assert len(notices) == 7 and all("URL" in n or "unknown" in n for n in notices)
 
 
 def test_custom_without_text_falls_back():
