@@ -377,7 +377,8 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
 def show_memory_view(tokens, model, ids, k, T) -> None:
     trace = get_memory(model, ids)
     st.plotly_chart(figures.memory_figure(trace, k), key="memory")
-    how_to_read("Green: the product of forget gates from each position to the end, averaged over cell units, i.e. "
+    how_to_read("Green (log scale): the product of forget gates from each position to the end, averaged over cell "
+                "units, i.e. "
                 "how much of what was written into the cell at t is still there at the prediction. Early words can "
                 f"influence the prediction only through this path. Survival from the first token: "
                 f"{trace.survival[0]:.3g}.")

@@ -76,7 +76,8 @@ def backprop_timeline(view) -> go.Figure:
     fig.add_trace(go.Scatter(x=ends, y=np.full(len(ends), view.backprop_count.max() + 0.3), mode="markers",
                              name="a loss (prediction vs label) here", marker=dict(symbol="triangle-down", size=10,
                                                                                  color="#c0392b")))
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)"))
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)", rangemode="tozero",
+                                  showgrid=False, range=[-1.5, max(1, int(view.backprop_reach.max())) * 1.08]))
     return _layout(fig, f"Backprop count and reach: {view.label}", "token position t", "count")
 
 
@@ -121,6 +122,8 @@ def memory_figure(trace, k: int | None = None) -> go.Figure:
     fig.add_trace(go.Scatter(x=t, y=trace.cell_norm, name="||c_t||", yaxis="y2", line=dict(color="#8c564b")))
     if k and k < T:
         fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"last K={k}")
-    fig.update_layout(yaxis=dict(range=[0, 1.02]), yaxis2=dict(overlaying="y", side="right", title="||c_t||"))
+    # survival spans many orders of magnitude (1e-7 from the opening is common): a log axis shows it
+    fig.update_layout(yaxis=dict(type="log", exponentformat="power"),
+                      yaxis2=dict(overlaying="y", side="right", title="||c_t||", showgrid=False, rangemode="tozero"))
     return _layout(fig, "Memory: how much of what is written at t survives to the prediction", "token position t",
-                   "fraction / gate value")
+                   "fraction / gate value (log scale)")
