@@ -32,6 +32,7 @@ TABS = ["Lessons", "What training sees", "Gradient through time", "What the mode
         "Lab"]
 SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked (loss every K)", "k1k2": "TBPTT(k1, k2)"}
 FIRST_N = 30  # the "first words" of the question
+LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click
 
 
 def cli_args() -> argparse.Namespace:
@@ -353,25 +354,28 @@ def show_model_use_view(tokens, ids, model, compare, method, scheme, k, k1, k2, 
                        f"(rank correlation with the trained model's scores {sanity.rank_correlation:.2f}): a "
                        "method that barely changes would be explaining the input, not the model.")
     st.subheader("Occlusion and the context probe")
-    occ = get_attribution(model, ids, "occlusion")
-    probe = get_probe(model, ids)
-    st.plotly_chart(figures.attribution_bars(tokens, {f"occlusion ({model})": occ.scores}, FIRST_N, last_k,
-                                             title="Occlusion: logit drop when the token is replaced by padding"),
-                    key="occlusion")
-    st.plotly_chart(figures.context_probe_figure(probe, main.prob_positive), key="probe")
-    how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit drops. "
-                "The probe shows the prediction when the model reads only the last n tokens, or loses the first n: "
-                "if the curves move only when n passes the opening, the opening matters.")
-    columns = {f"{method} ({model})": main.scores, f"{method} ({compare})": other.scores,
-               f"occlusion ({model})": occ.scores}
+    columns = {f"{method} ({model})": main.scores, f"{method} ({compare})": other.scores}
+    probe = None
+    # both grow with T^2 (about 3 s each at 2,000 tokens): long reviews compute them on request
+    if T <= LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
+        occ = get_attribution(model, ids, "occlusion")
+        probe = get_probe(model, ids)
+        st.plotly_chart(figures.attribution_bars(tokens, {f"occlusion ({model})": occ.scores}, FIRST_N, last_k,
+                                                 title="Occlusion: logit drop when the token is replaced by padding"),
+                        key="occlusion")
+        st.plotly_chart(figures.context_probe_figure(probe, main.prob_positive), key="probe")
+        how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit "
+                    "drops. The probe shows the prediction when the model reads only the last n tokens, or loses the "
+                    "first n: if the curves move only when n passes the opening, the opening matters.")
+        columns[f"occlusion ({model})"] = occ.scores
     if trunc is not None:
         columns[f"{method} ({model}, backprop {scheme})"] = trunc.scores
     export_buttons("attribution", tokens, columns, {"model": model, "compare": compare, "method": method,
                                                     "prob_positive": main.prob_positive, "scheme": scheme, "k": k,
-                                                    "k1": k1, "k2": k2,
-                                                    "probe_last_n": probe.last_n, "probe_prob_last_n":
-                                                    probe.prob_last_n, "probe_prob_without_first_n":
-                                                    probe.prob_without_first_n})
+                                                    "k1": k1, "k2": k2, **({} if probe is None else {
+                                                        "probe_last_n": probe.last_n,
+                                                        "probe_prob_last_n": probe.prob_last_n,
+                                                        "probe_prob_without_first_n": probe.prob_without_first_n})})
 
 
 def show_memory_view(tokens, model, ids, k, T) -> None:
@@ -522,7 +526,7 @@ def export_buttons(name: str, tokens, columns: dict, meta: dict) -> None:
 # Widget values that must survive runs in which their widget is not drawn (another source, another scheme,
 # another tab): Streamlit forgets those, so each run re-assigns them first.
 KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k", "k_wanted", "k1",
-        "k2", "method", "use_true", "sanity", "trunc_toggle", *(f"guess_{n}" for n in range(len(LESSONS))))
+        "k2", "method", "use_true", "sanity", "trunc_toggle", "occ_long", *(f"guess_{n}" for n in range(len(LESSONS))))
 
 
 def analyse(review_id, text, true_label, title, model, compare):

@@ -304,3 +304,14 @@ def test_chunked_attribution_change_shown_equals_a_direct_computation():
     assert metric.value == f"{want:.0%}"
     cut = next(m for m in at.metric if m.label.startswith("share of |attribution| outside"))
     assert cut.value == "0%"  # chunked cuts no token off
+
+
+def test_long_review_computes_occlusion_and_probe_on_request():
+    at = app({"review": "custom", "text": "the plot moves on . " * 220})  # about 1,100 tokens
+    at.session_state["view"] = "What the model uses"
+    at.run()
+    assert_clean(at)
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key="occ_long").set_value(True).run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == charts + 2
