@@ -111,7 +111,8 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
     if view is not None and view not in TABS:
         notices.append(f"unknown view {view!r} in the URL; opening {TABS[0]}")
     st.session_state.update(
-        initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme, k=s.k, k_wanted=s.k, k1=s.k1, k2=s.k2, compare=s.compare or None,
+        initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme,
+        k=s.k, k_wanted=s.k, k1=s.k1, k2=s.k2, compare=s.compare or None,
         method=s.method, text=s.text, example=s.review if s.review in example_ids else example_ids[0],
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
@@ -422,7 +423,8 @@ def lab_form():
 
     with st.form("lab_form"):
         c1, c2, c3, c4 = st.columns(4)
-        task = c1.selectbox("Task", TASKS, key="lab_task", help="prefix: the label is in the opening 'i love/hate this'. any-one: "
+        task = c1.selectbox("Task", TASKS, key="lab_task",
+                            help="prefix: the label is in the opening 'i love/hate this'. any-one: "
                             "is there a 1 anywhere? planted: the decisive word sits d steps from the end.")
         scheme = c2.selectbox("Scheme", list(SCHEME_NAMES), index=1, format_func=SCHEME_NAMES.get, key="lab_scheme")
         k = c3.number_input("K (or k1)", 1, 500, 30)
@@ -525,7 +527,8 @@ def export_buttons(name: str, tokens, columns: dict, meta: dict) -> None:
 # ---------------------------------------------------------------- page
 # Widget values that must survive runs in which their widget is not drawn (another source, another scheme,
 # another tab): Streamlit forgets those, so each run re-assigns them first.
-KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k", "k_wanted", "k1",
+KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k",
+        "k_wanted", "k1",
         "k2", "method", "use_true", "sanity", "trunc_toggle", "occ_long", *(f"guess_{n}" for n in range(len(LESSONS))))
 
 
@@ -557,7 +560,8 @@ def analyse(review_id, text, true_label, title, model, compare):
         return None, f"These settings cannot be analysed: {e}. Change K, k1 or k2 in the sidebar."
     verdict = "positive" if rf.full.prob_positive > 0.5 else "negative"
     truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
-    st.markdown(f"**{html.escape(title)}** · {T} token{'s' if T != 1 else ''} · **{html.escape(model)}** says P(positive) = "
+    st.markdown(f"**{html.escape(title)}** · {T} token{'s' if T != 1 else ''} · **{html.escape(model)}** says "
+                f"P(positive) = "
                 f"{rf.full.prob_positive:.3f} ({verdict}){truth}")
     with st.expander("Review text", expanded=False):  # escaped, and no blank line can end the HTML block
         st.markdown('<div style="overflow-wrap:anywhere">' + html.escape(text[:20000]).replace("\n", "<br>")

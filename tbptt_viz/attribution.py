@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .flow import forward
-from .model import LSTMClassifier
+from .model import LSTMClassifier, states_entering, window_hidden
 from .schemes import Scheme, backprop_count, make_scheme
 from .text import PAD_ID
 
@@ -70,17 +69,6 @@ def _flush_denormals():
         torch.set_flush_denormal(False)
 
 
-@torch.no_grad()
-def _states_entering(model: LSTMClassifier, x: torch.Tensor, starts) -> dict:
-    """{s: (h, c) each (B, H)}: the LSTM state entering position s, with no graph (truncation detaches it)."""
-    zero = x.new_zeros(x.shape[0], model.lstm.hidden_size)
-    states, state, prev = {0: (zero, zero)}, None, 0
-    for s in sorted(set(starts) - {0}):
-        _, state = model.lstm(x[:, prev:s].detach(), state)
-        states[s], prev = (state[0][0], state[1][0]), s
-    return states
-
-
 def _row_chunks(lengths: list[int], max_cells: int) -> list[tuple[int, int]]:
     """Cut rows (longest first) into runs [a, b) whose padded size (b - a) * lengths[a] fits max_cells."""
     chunks, a = [], 0
@@ -92,16 +80,12 @@ def _row_chunks(lengths: list[int], max_cells: int) -> list[tuple[int, int]]:
 
 
 def _windows_logit(model, x, windows, states):
-    """Sum of the logits at p of `windows`, each window one row of one batched call from the state entering s."""
+    """Sum of the logits at p of `windows` for every row of x: each (window, row) one row of one batched call."""
     B = x.shape[0]
-    L = max(p - s + 1 for p, s in windows)
-    rows = torch.cat([F.pad(x[:, s : p + 1], (0, 0, 0, L - (p - s + 1))) for p, s in windows])  # (W B, L, E)
-    h0 = torch.cat([states[s][0] for _, s in windows])  # (W B, H)
-    c0 = torch.cat([states[s][1] for _, s in windows])
-    out, _ = model.lstm(rows, (h0[None], c0[None]))    # (W B, L, H); right padding never reaches p
-    last = torch.tensor([p - s for p, s in windows]).repeat_interleave(B)
-    z = model.head(out[torch.arange(len(last)), last]).squeeze(-1)  # (W B,)
-    return z.view(len(windows), B).sum(0)
+    rows = [b for _ in windows for b in range(B)]
+    h = window_hidden(model.lstm, x, rows, [p for p, _ in windows for _ in range(B)],
+                      [s for _, s in windows for _ in range(B)], states)  # (W B, H), window-major
+    return model.head(h).squeeze(-1).view(len(windows), B).sum(0)
 
 
 def window_logits(model: LSTMClassifier, x: torch.Tensor, windows, max_cells: int = MAX_CELLS) -> torch.Tensor:
@@ -113,7 +97,7 @@ def window_logits(model: LSTMClassifier, x: torch.Tensor, windows, max_cells: in
     so memory stays bounded for any k1/k2.
     """
     windows = sorted(windows, key=lambda w: w[0] - w[1], reverse=True)
-    states = _states_entering(model, x, [s for _, s in windows])
+    states = states_entering(model.lstm, x, [s for _, s in windows])
     groups = _row_chunks([p - s + 1 for p, s in windows], max(1, max_cells // x.shape[0]))
     if len(groups) == 1:
         return _windows_logit(model, x, windows, states)

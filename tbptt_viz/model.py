@@ -75,6 +75,38 @@ class LSTMClassifier(nn.Module):
         return torch.sigmoid(self(ids.reshape(1, -1))).item()
 
 
+@torch.no_grad()
+def states_entering(lstm: nn.LSTM, x: torch.Tensor, starts) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """{s: (h, c), each (B, H)}: every row's state entering position s, without a graph.
+
+    Truncation detaches the state entering a window, so one pass without autograd serves every window.
+    """
+    zero = x.new_zeros(x.shape[0], lstm.hidden_size)
+    states, state, prev = {0: (zero, zero)}, None, 0
+    for s in sorted({int(v) for v in starts} - {0}):
+        _, state = lstm(x[:, prev:s], state)
+        states[s], prev = (state[0][0], state[1][0]), s
+    return states
+
+
+def window_hidden(lstm: nn.LSTM, x: torch.Tensor, rows, ps, ss, states) -> torch.Tensor:
+    """(N, H): h at p of each window (row, p, s), run from that row's detached state entering s.
+
+    Every window is one row of a single batched call, as long as the longest window: overlapping
+    windows need no extra passes, and the sequential depth is the window length, not the review's.
+    """
+    rows_t, ps_t, ss_t = (torch.as_tensor(v, dtype=torch.long) for v in (rows, ps, ss))
+    h0 = x.new_zeros(len(rows_t), lstm.hidden_size)
+    c0 = x.new_zeros(len(rows_t), lstm.hidden_size)
+    for s in set(ss_t.tolist()):
+        here = ss_t == s
+        h0[here], c0[here] = states[s][0][rows_t[here]], states[s][1][rows_t[here]]
+    span = int((ps_t - ss_t).max()) + 1
+    pos = (ss_t[:, None] + torch.arange(span)[None]).clamp(max=x.shape[1] - 1)  # (N, span); past p is never read
+    out, _ = lstm(x[rows_t[:, None], pos], (h0[None], c0[None]))  # (N, span, H)
+    return out[torch.arange(len(rows_t)), ps_t - ss_t]
+
+
 @dataclass(frozen=True)
 class Unrolled:
     """Per-step internals of one sequence from the unrolled twin. All (T, H) unless noted."""

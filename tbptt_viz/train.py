@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import LSTMClassifier
+from .model import LSTMClassifier, states_entering, window_hidden
 from .schemes import Scheme
 from .text import PAD_ID
 
@@ -63,29 +63,16 @@ def scheme_loss(model: LSTMClassifier, ids: torch.Tensor, lengths: torch.Tensor,
     Overlapping windows (k1k2 with k2 > k1) simply become separate rows, and the call runs for as many
     steps as the longest window, not the whole review: far fewer sequential steps on a CPU.
     """
-    B, T = ids.shape
+    B = ids.shape[0]
     x = F.dropout(model.embedding(ids), embed_dropout, model.training)  # (B, T, E)
     rows, ps, ss, weights = [], [], [], []
     for b, L in enumerate(lengths.tolist()):
         windows = scheme.windows(int(L))
         for p, s in windows:
             rows.append(b), ps.append(p), ss.append(s), weights.append(1.0 / len(windows))
-    rows_t, ps_t, ss_t = torch.tensor(rows), torch.tensor(ps), torch.tensor(ss)
-    H = model.lstm.hidden_size
-    h0 = x.new_zeros(len(rows), H)
-    c0 = x.new_zeros(len(rows), H)
-    with torch.no_grad():  # the state entering each window start: truncation detaches it anyway
-        state, prev = None, 0
-        for s in sorted(set(ss) - {0}):
-            _, state = model.lstm(x[:, prev:s], state)
-            prev = s
-            here = ss_t == s
-            h0[here], c0[here] = state[0][0, rows_t[here]], state[1][0, rows_t[here]]
-    span = int((ps_t - ss_t).max()) + 1
-    pos = (ss_t[:, None] + torch.arange(span)[None]).clamp(max=T - 1)  # (N, span); past p is never read
-    out, _ = model.lstm(x[rows_t[:, None], pos], (h0[None], c0[None]))  # (N, span, H)
-    logits = model.head(out[torch.arange(len(rows)), ps_t - ss_t]).squeeze(-1)  # (N,)
-    bce = F.binary_cross_entropy_with_logits(logits, labels.to(x.dtype)[rows_t], reduction="none")
+    states = states_entering(model.lstm, x, ss)
+    logits = model.head(window_hidden(model.lstm, x, rows, ps, ss, states)).squeeze(-1)  # (N,)
+    bce = F.binary_cross_entropy_with_logits(logits, labels.to(x.dtype)[torch.tensor(rows)], reduction="none")
     return (bce * torch.tensor(weights, dtype=bce.dtype)).sum() / B
 
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from tbptt_viz import figures_lab
-from tbptt_viz.lab import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, LabConfigError, any_one_split,
+from tbptt_viz.lab import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, any_one_split,
                            build_model, cap_for_live, lab_run, load_lab_results, make_splits, planted_split,
                            prefix_split, run_sweep, sequence_steps)
 from tbptt_viz.schemes import make_scheme
