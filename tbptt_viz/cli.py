@@ -23,14 +23,20 @@ class Parser(argparse.ArgumentParser):
         raise CLIError(message)
 
 
-def positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value!r}")
-    return n
+def int_at_least(low: int):
+    """An argparse type: a whole number >= low, else a one-line error."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = None
+        if n is None or n < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {low}, got {value!r}")
+        return n
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def add_scheme_args(p: argparse.ArgumentParser, default: str = "last-k", flag: str = "--scheme") -> None:

@@ -6,18 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import Parser, emit, positive_int
+from .cli import Parser, emit, int_at_least, positive_int
 from .schemes import SCHEMES
 
-
-def non_negative_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value!r}")
-    return n
+non_negative_int = int_at_least(0)
 
 
 def fraction(value: str) -> float:

@@ -63,29 +63,19 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     if s.review == CUSTOM and not s.text.strip():
         notices.append("the URL asks for your own text but gives none; showing the default example")
         s = replace(s, review=DEFAULTS.review)
-    if "model" in q:
-        if q["model"] in models:
-            s = replace(s, model=str(q["model"]))
+    # parameter -> (allowed values, what to call it in a notice)
+    choices = {"model": (models, "model"), "scheme": (SCHEMES, "scheme"), "compare": (models, "model to compare with"),
+               "method": (METHODS, "attribution method")}
+    for name, (allowed, what) in choices.items():
+        if name not in q:
+            continue
+        if q[name] in allowed:
+            s = replace(s, **{name: str(q[name])})
         else:
-            notices.append(f"unknown model {q['model']!r} in the URL; using {s.model}")
-    if "scheme" in q:
-        if q["scheme"] in SCHEMES:
-            s = replace(s, scheme=str(q["scheme"]))
-        else:
-            notices.append(f"unknown scheme {q['scheme']!r} in the URL; using {s.scheme}")
+            notices.append(f"unknown {what} {q[name]!r} in the URL; using {getattr(s, name) or 'the default'}")
     for name in ("k", "k1", "k2"):
         if name in q:
             s = replace(s, **{name: _int(q[name], name, notices, getattr(DEFAULTS, name))})
-    if "compare" in q:
-        if q["compare"] in models:
-            s = replace(s, compare=str(q["compare"]))
-        else:
-            notices.append(f"unknown model {q['compare']!r} to compare with in the URL; using the default")
-    if "method" in q:
-        if q["method"] in METHODS:
-            s = replace(s, method=str(q["method"]))
-        else:
-            notices.append(f"unknown attribution method {q['method']!r} in the URL; using {s.method}")
     return s, notices
 
 
