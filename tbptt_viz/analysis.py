@@ -103,24 +103,27 @@ def load_results(name: str) -> dict | None:
 
 
 def truncate_last_k(full_attribution, k: int):
-    """The last-K version of a full-backprop gradient attribution, without a model pass.
+    """The last-K version of a full-backprop gradient attribution of the loss, without a model pass.
 
-    Under last-K the gradient at t >= T-K equals the full one and is zero before, at every point of the
-    integrated-gradients path too, so truncated scores are the full scores masked. Occlusion has no
+    Under last-K the loss gradient at t >= T-K equals full backprop's and is zero before, so saliency and
+    input x gradient of the truncated loss are the full ones masked. Integrated gradients are not: their
+    path moves only the window's tokens (see `targets`), so they need their own run. Occlusion has no
     backward pass and is returned unchanged.
     """
     a = full_attribution
     if not a.has_backward:
         return a
+    if a.method == "integrated_gradients" or a.target != "loss":
+        raise ValueError("only saliency and input x gradient of the loss truncate by masking; "
+                         "run attribute(..., backprop='last-k') for integrated gradients")
     T = len(a.scores)
     k = int(min(max(k, 1), T))
+    if k >= T:
+        return a
     scores = np.where(np.arange(T) >= T - k, a.scores, 0.0)
-    gap = None
-    if a.completeness_gap is not None:  # sum(scores) - (logit(x) - logit(baseline)), the difference unchanged
-        gap = float(a.completeness_gap + scores.sum() - a.scores.sum())
-    return replace(a, scores=scores, backprop="last-k" if k < T else "full", k=k,
-                   windows=np.array([[T - 1, T - k]]), completeness_gap=gap,
-                   convergence_delta=None if k < T else a.convergence_delta)
+    return replace(a, scores=scores, backprop="last-k", k=k, windows=np.array([[T - 1, T - k]]),
+                   note=f"gradient of the training loss taken through the windows of last-K (K={k}), as a "
+                        "training step would")
 
 
 def attribution_change(full_scores, truncated_scores) -> float:

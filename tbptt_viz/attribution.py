@@ -1,42 +1,47 @@
-"""Which tokens a prediction rests on: token attributions (optionally under a truncation scheme's
-backprop), a context probe and a memory trace. Each is a pure function returning a frozen dataclass.
+"""Which tokens a prediction (or a training step) rests on: one contract, `attribute`, for every method.
 
-The target is always the positive-class logit. Under a truncated backprop the differentiated function
-is what a training step under that scheme would differentiate (one window = one loss term):
+Each method credits tokens for a target function F of the review (see `targets`):
 
-    F_trunc(x) = sum over the scheme's windows (p, s) of logit_p(x), with the state entering s detached
+    backprop = full (no truncation):  F = the positive-class logit at T-1 (what the model predicts)
+    backprop = a truncated scheme:    F = that scheme's training loss, mean BCE over its windows, with the
+                                      state entering each window held fixed: exactly what a training step
+                                      differentiates (so saliency equals `gradient_flow`'s ||dL/dx_t||)
 
     t:        0 1 2 ... T-K-1 | T-K ... T-1
-    last-K:   credit 0        | credit through the logit at T-1
-    chunked:  each token is credited through the prediction at the end of its own chunk
+    last-K:   credit 0        | credit through the loss at T-1
+    chunked:  each token is credited through the loss at the end of its own chunk
+
+Pass target="loss" with backprop="full" to compare full and truncated backprop on the same target.
+Integrated gradients integrate adaptively and carry their own check (`completeness_gap`, `converged`).
+Every computation works on private copies: the model passed in is only read, so one loaded model can
+serve any number of threads at once.
 """
 from __future__ import annotations
 
 import copy
 import math
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.checkpoint import checkpoint
 
 from .flow import forward
-from .model import LSTMClassifier, states_entering, window_hidden
+from .integrated import integrate
+from .memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
+from .model import LSTMClassifier, as_ids, flush_denormals
+from .probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
 from .schemes import Scheme, backprop_count, make_scheme
-from .text import PAD_ID
+from .targets import TARGETS, window_target
 
-# Row-steps (rows x steps) one autograd graph may hold: bounds memory for long reviews and any k1/k2.
-MAX_CELLS = 1 << 15
-# Row-steps per integrated-gradients batch: small batches ran fastest here (T=500: 8 rows, 0.18 s CPU;
-# 50 rows, 0.26 s), as their working set stays in cache.
-IG_BATCH_CELLS = 1 << 12
+METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient")
+WITHOUT_BACKWARD = ("occlusion",)
+MAX_EVALUATIONS = 4000  # the most gradient evaluations one integrated-gradients call may be asked for
 
 
 @dataclass(frozen=True)
 class Attribution:
-    """Per-token credit for the positive-class logit. `scores` (T,); `windows` (W, 2) rows (p, s) or None."""
+    """Per-token credit for a target F. `scores` (T,); `windows` (W, 2) rows (p, s) or None."""
 
     ids: np.ndarray                  # (T,) token ids
     scores: np.ndarray               # (T,) float64
@@ -48,259 +53,117 @@ class Attribution:
     k1: int | None
     k2: int | None
     windows: np.ndarray | None       # the windows the gradient was taken through; None without a backward pass
-    convergence_delta: float | None  # IG only: captum's delta for the differentiated function
-    completeness_gap: float | None   # IG only: sum(scores) - (logit(x) - logit(all pad)), untruncated logit
+    target: str                      # logit | loss: what F is (see the module docstring)
+    label_used: int | None           # the loss target's label (given, or the model's own prediction)
+    target_value: float | None       # F(review); None for occlusion
+    target_change: float | None      # IG only: F(review) - F(baseline), what the scores should sum to
+    completeness_gap: float | None   # IG only: sum(scores) - target_change
+    tolerance: float | None          # IG only: |gap| allowed, 1% of |target_change| + 0.01
+    converged: bool | None           # IG only: every interval of the path within tolerance
+    evaluations: int | None          # IG only: gradient evaluations spent
+    path_alpha: np.ndarray | None    # IG only: where F was evaluated along the straight path
+    path_value: np.ndarray | None    # IG only: F there
     has_backward: bool               # False for occlusion
     note: str | None                 # a short remark for the reader (no truncation, occlusion, ...)
 
+    @property
+    def convergence_delta(self) -> float | None:
+        """The completeness gap under its older name (captum's), kept for scripts that read it."""
+        return self.completeness_gap
 
-@contextmanager
-def _flush_denormals():
-    """Treat subnormal floats (< 1e-38 in float32) as zero while attributing.
-
-    Gradients that vanish over hundreds of steps become subnormal, which this CPU handles ~10x slower
-    (measured: nn.LSTM's backward over 25 rows of 500 steps took 0.57 s instead of 0.06 s). They are
-    far below anything shown. The setting is per thread; PyTorch's default (off) is restored after.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
+    @property
+    def trustworthy(self) -> bool:
+        """False only for integrated gradients that did not converge."""
+        return self.converged is not False
 
 
-def _row_chunks(lengths: list[int], max_cells: int) -> list[tuple[int, int]]:
-    """Cut rows (longest first) into runs [a, b) whose padded size (b - a) * lengths[a] fits max_cells."""
-    chunks, a = [], 0
-    while a < len(lengths):
-        b = min(len(lengths), a + max(1, max_cells // max(1, lengths[a])))
-        chunks.append((a, b))
-        a = b
-    return chunks
+def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
+    value, grad = tg.input_gradient()                      # dF/dx (T, E)
+    if method == "saliency":  # ||dF/dx_t|| (Simonyan et al. 2013, https://arxiv.org/abs/1312.6034)
+        return np.linalg.norm(grad, axis=1), value
+    # sum_e x_te dF/dx_te (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)
+    return (tg.x.numpy() * grad).sum(1), value
 
 
-def _windows_logit(model, x, windows, states):
-    """Sum of the logits at p of `windows` for every row of x: each (window, row) one row of one batched call."""
-    B = x.shape[0]
-    rows = [b for _ in windows for b in range(B)]
-    h = window_hidden(model.lstm, x, rows, [p for p, _ in windows for _ in range(B)],
-                      [s for _, s in windows for _ in range(B)], states)  # (W B, H), window-major
-    return model.head(h).squeeze(-1).view(len(windows), B).sum(0)
-
-
-def window_logits(model: LSTMClassifier, x: torch.Tensor, windows, max_cells: int = MAX_CELLS) -> torch.Tensor:
-    """x (B, T, E) -> (B,): sum over windows (p, s) of the logit at p, the state entering s detached.
-
-    With windows [(T-1, 0)] this is the model's own logit. Windows are independent given the (detached)
-    states entering them, so all of them run as rows of one batched call; when they would not fit in
-    `max_cells` row-steps they run in groups, each group recomputed in the backward pass (checkpoint),
-    so memory stays bounded for any k1/k2.
-    """
-    windows = sorted(windows, key=lambda w: w[0] - w[1], reverse=True)
-    states = states_entering(model.lstm, x, [s for _, s in windows])
-    groups = _row_chunks([p - s + 1 for p, s in windows], max(1, max_cells // x.shape[0]))
-    if len(groups) == 1:
-        return _windows_logit(model, x, windows, states)
-    return sum(checkpoint(_windows_logit, model, x, windows[a:b], states, use_reentrant=False) for a, b in groups)
-
-
-@torch.no_grad()
-def _growing_runs(model: LSTMClassifier, x: torch.Tensor, occlude: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits at T-1 of T variants of one review x (T, E), all run in one batch that grows by a row a step.
-
-    Variant b joins at step b and from then on reads what every active row reads, x_t, so each token's
-    input projection is computed once; all variants end at T-1 together. T(T+1)/2 row-steps in all.
-      occlude=False (context probe): variant b starts from a zero state: it reads x[b:].
-      occlude=True (occlusion): variant b starts from the unoccluded run's state before b (that run is
-        one more row) and reads pad at step b: the states before b are never recomputed.
-    (About 1.5x faster here than right-padded nn.LSTM calls from stored states, which redo the input
-    projection for every row and step.) Returns (logits (T,) indexed by b, unoccluded logit or None).
-    """
-    T = x.shape[0]
-    lstm = model.lstm
-    H = lstm.hidden_size
-    bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
-    pre = torch.addmm(bias, x, lstm.weight_ih_l0.T)                    # (T, 4H)
-    pad_minus = bias + lstm.weight_ih_l0 @ model.embedding.weight[PAD_ID] - pre  # (T, 4H) pad instead of x_t
-    w_hh = lstm.weight_hh_l0.T
-    h = x.new_zeros(T + occlude, H)  # row r: the variant starting at step T-1-r; row T: the unoccluded run
-    c = x.new_zeros(T + occlude, H)
-    for t in range(T):
-        r = T - 1 - t  # the row that starts now; rows r.. are active
-        if occlude:
-            h[r], c[r] = h[T], c[T]
-        hh, cc = h[r:], c[r:]
-        a = torch.addmm(pre[t], hh, w_hh)  # (T + occlude - r, 4H)
-        if occlude:
-            a[0] += pad_minus[t]
-        s = a.sigmoid()
-        torch.addcmul(s[:, H : 2 * H] * cc, s[:, :H], a[:, 2 * H : 3 * H].tanh(), out=cc)
-        torch.mul(s[:, 3 * H :], cc.tanh(), out=hh)
-    z = model.head(h).squeeze(-1)
-    return z[:T].flip(0), (z[T] if occlude else None)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Methods: each takes (model, ids (T,), windows, n_steps, internal_batch_size) and returns
-# (scores (T,) tensor, convergence delta or None).
-
-def _embedded_grad(model, ids, windows):
-    x = model.embedding(ids)[None].detach().requires_grad_(True)  # (1, T, E)
-    (grad,) = torch.autograd.grad(window_logits(model, x, windows), x)
-    return x[0].detach(), grad[0]
-
-
-def _saliency(model, ids, windows, **_):
-    """||dF/dx_t|| over the embedding dim (Simonyan et al. 2013, https://arxiv.org/abs/1312.6034)."""
-    return _embedded_grad(model, ids, windows)[1].norm(dim=-1), None
-
-
-def _input_x_gradient(model, ids, windows, **_):
-    """sum_e x_te dF/dx_te (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)."""
-    x, grad = _embedded_grad(model, ids, windows)
-    return (x * grad).sum(-1), None
-
-
-def _integrated_gradients(model, ids, windows, n_steps, internal_batch_size):
-    """captum LayerIntegratedGradients on the embedding from an all-pad baseline, summed over the
-    embedding dim (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365)."""
-    from captum.attr import LayerIntegratedGradients
-
-    lig = LayerIntegratedGradients(lambda i: window_logits(model, model.embedding(i), windows), model.embedding)
-    batch = internal_batch_size or max(1, min(n_steps, IG_BATCH_CELLS // len(ids)))
-    attr, delta = lig.attribute(ids[None], baselines=torch.full_like(ids[None], PAD_ID), n_steps=n_steps,
-                                internal_batch_size=batch, return_convergence_delta=True)
-    return attr[0].sum(-1).detach(), float(delta.reshape(-1)[0])
-
-
-@torch.no_grad()
-def _occlusion(model, ids, windows=None, **_):
-    """logit(review) - logit(review with token t replaced by pad, length unchanged), every t
-    (Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901).
-
-    Occluding t leaves every state before t unchanged: each occluded run starts from the unoccluded
-    run's state before t, all in one growing batch (see _growing_runs), with no re-run of shared prefixes.
-    """
-    occluded, clean = _growing_runs(model, model.embedding(ids), occlude=True)
-    return clean - occluded, None
-
-
-METHODS = {"integrated_gradients": _integrated_gradients, "saliency": _saliency,
-           "input_x_gradient": _input_x_gradient, "occlusion": _occlusion}
-WITHOUT_BACKWARD = ("occlusion",)
-
-
-def _as_ids(ids) -> torch.Tensor:
-    ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)
-    if ids.numel() == 0:
-        raise ValueError("the review has no tokens")
-    return ids
-
-
-def attribute(model: LSTMClassifier, ids, method: str, backprop: str = "full", k: int | None = None,
-              k1: int | None = None, k2: int | None = None, n_steps: int = 50,
-              internal_batch_size: int | None = None) -> Attribution:
-    """Credit each token of `ids` for the positive-class logit.
+def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
+              k1: int | None = None, k2: int | None = None, target: str | None = None, label: int | None = None,
+              max_evaluations: int = 1200, rtol: float = 0.01, atol: float = 0.01,
+              points: int = 8) -> Attribution:
+    """Credit each token of `ids` for a target F (see the module docstring).
 
     Args:
-        method: integrated_gradients | saliency | input_x_gradient | occlusion.
+        method: occlusion | integrated_gradients | saliency | input_x_gradient.
         backprop: full | last-k | chunked | k1k2, with k (last-k, chunked) or k1, k2 (k1k2): the gradient
-            is taken through that scheme's windows (see the module docstring). Occlusion has no backward
-            pass: it returns the plain occlusion scores with a note.
-        n_steps: integrated gradients' quadrature points (captum's Gauss-Legendre).
-        internal_batch_size: rows per batched IG pass; None picks one that bounds memory.
-    Returns:
-        Attribution with scores (T,).
+            is taken through that scheme's windows. Occlusion has no backward pass: it returns the plain
+            occlusion scores with a note.
+        target: logit | loss; default logit without truncation, loss (the training step's) with it.
+        label: the loss target's label; default the model's own prediction.
+        max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance
+            (|gap| <= rtol |F(x) - F(baseline)| + atol) and Gauss-Legendre nodes per interval.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a whole number >= 1, got {n_steps!r}")
+    for name, value, low, high in (("max_evaluations", max_evaluations, 1, MAX_EVALUATIONS),
+                                   ("points", points, 1, 64)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    if not (0 <= rtol < 1 and 0 <= atol < 1e3):
+        raise ValueError(f"rtol must be in [0, 1) and atol in [0, 1000), got {rtol!r}, {atol!r}")
     scheme = make_scheme(backprop, k, k1, k2)
-    ids = _as_ids(ids)
+    ids = as_ids(ids)
     T = len(ids)
-    windows = scheme.windows(T)
-    with _flush_denormals():
-        scores, delta = METHODS[method](model, ids, windows, n_steps=n_steps,
-                                        internal_batch_size=internal_batch_size)
-    emb = model.embedding.weight.detach()
-    with torch.no_grad():
-        logit = float(model.forward_embedded(emb[ids][None], torch.tensor([T]))[0])
-        base = float(model.forward_embedded(emb[torch.full_like(ids, PAD_ID)][None], torch.tensor([T]))[0])
-    scores = scores.detach().double().numpy()
-    has_backward = method not in WITHOUT_BACKWARD
-    if not has_backward:
-        note = "occlusion has no backward pass, so truncation does not apply: these are plain occlusion scores."
-    elif scheme.name != "full" and not scheme.truncates(T):
+    truncates = scheme.truncates(T)
+    if method in WITHOUT_BACKWARD:
+        target, label = "logit", None  # occlusion re-runs the model: it has no training loss to truncate
+    target = target or ("loss" if truncates else "logit")
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if truncates and target != "loss" and method not in WITHOUT_BACKWARD:
+        raise ValueError("a truncated backprop differentiates the training loss: use target='loss'")
+    if label is not None and label not in (0, 1):
+        raise ValueError(f"label must be 0 or 1, got {label!r}")
+    logit = float(forward(model, ids).logits[-1])
+    label_used = (int(logit > 0) if label is None else int(label)) if target == "loss" else None
+    windows = scheme.windows(T) if target == "loss" else [(T - 1, 0)]
+    base = dict(ids=ids.numpy(), method=method, prob_positive=1 / (1 + math.exp(-logit)), logit=logit,
+                backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, target=target, label_used=label_used,
+                target_change=None, completeness_gap=None, tolerance=None, converged=None, evaluations=None,
+                path_alpha=None, path_value=None)
+    if method in WITHOUT_BACKWARD:
+        return Attribution(**base, scores=occlusion_scores(model, ids), windows=None, target_value=None,
+                           has_backward=False, note="occlusion has no backward pass, so truncation does not apply: "
+                           "these are plain occlusion scores of the logit.")
+    if scheme.name != "full" and not truncates:
         note = f"no truncation: {scheme.label} covers all {T} tokens, so this equals full backprop"
-    elif scheme.truncates(T):
-        note = f"gradient taken through the windows of {scheme.label}, as a training step would"
+    elif truncates:
+        note = f"gradient of the training loss taken through the windows of {scheme.label}, as a training step would"
     else:
         note = None
-    return Attribution(
-        ids=ids.numpy(), scores=scores, method=method, prob_positive=float(torch.sigmoid(torch.tensor(logit))),
-        logit=logit, backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2,
-        windows=np.array(windows, dtype=np.int64).reshape(-1, 2) if has_backward else None,
-        convergence_delta=delta, completeness_gap=None if delta is None else float(scores.sum() - (logit - base)),
-        has_backward=has_backward, note=note)
+    with flush_denormals():
+        tg = window_target(model, ids, windows, target, label_used)
+        if method == "integrated_gradients":
+            r = integrate(tg, points=points, rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+            value = float(tg.values([1.0])[0])
+            extra = dict(target_change=r.target_change, completeness_gap=r.completeness_gap, tolerance=r.tolerance,
+                         converged=r.converged, evaluations=r.evaluations, path_alpha=r.path_alpha,
+                         path_value=r.path_value)
+            scores = r.scores
+        else:
+            scores, value = _gradient_scores(method, tg)
+            extra = {}
+    return Attribution(**{**base, **extra}, scores=np.asarray(scores, dtype=np.float64), target_value=value,
+                       windows=np.array(windows, dtype=np.int64).reshape(-1, 2), has_backward=True, note=note)
 
 
-# ---------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ContextProbe:
-    """What the model predicts from parts of the review, every part in one batched call.
-
-    prob_last_n[j]: P(positive) reading only the last last_n[j] tokens from a zero state, last_n = 1..T.
-    prob_without_first_n[j]: P(positive) with the first removed_n[j] tokens removed, removed_n = 0..T-1.
-    Both are the same runs read in opposite orders: prob_without_first_n[n] == prob_last_n[T-n-1].
-    """
-
-    ids: np.ndarray                   # (T,)
-    prob_positive: float              # the normal prediction (= prob_last_n[-1])
-    last_n: np.ndarray                # (T,) 1..T
-    prob_last_n: np.ndarray           # (T,)
-    removed_n: np.ndarray             # (T,) 0..T-1
-    prob_without_first_n: np.ndarray  # (T,)
-
-
-def context_probe(model: LSTMClassifier, ids) -> ContextProbe:
-    """P(positive) from the last n tokens only, and with the first n tokens removed, for every n."""
-    ids = _as_ids(ids)
-    T = len(ids)
-    with torch.no_grad(), _flush_denormals():
-        logits, _ = _growing_runs(model, model.embedding(ids), occlude=False)  # (T,) b: reading ids[b:]
-    prob = torch.sigmoid(logits).double().numpy()
-    return ContextProbe(ids=ids.numpy(), prob_positive=float(prob[0]), last_n=np.arange(1, T + 1),
-                        prob_last_n=prob[::-1].copy(), removed_n=np.arange(T), prob_without_first_n=prob)
-
-
-@dataclass(frozen=True)
-class MemoryTrace:
-    """How the cell keeps what it reads, per position t (float64)."""
-
-    ids: np.ndarray                # (T,)
-    forget_mean: np.ndarray        # (T,) mean over units of the forget gate f_t
-    survival: np.ndarray           # (T,) mean over units of prod_{u=t+1}^{T-1} f_u (1 at t = T-1)
-    survival_per_unit: np.ndarray  # (T, H) the same product per unit
-    cell_norm: np.ndarray          # (T,) ||c_t||
-    hidden_norm: np.ndarray        # (T,) ||h_t||
-
-
-def memory_trace(model: LSTMClassifier, ids) -> MemoryTrace:
-    """Forget gates and what survives of each step's cell write until the prediction.
-
-    survival_per_unit[t] = prod_{u=t+1}^{T-1} f_u is the factor by which whatever was written into the cell
-    at step t is scaled along the cell path by the time of the prediction at T-1.
-    """
-    ids = _as_ids(ids)
-    fw = forward(model, ids)
-    f = fw.gates[:, 1]                                   # (T, H)
-    through = f.flip(0).cumprod(0).flip(0)               # prod_{u=t}^{T-1} f_u
-    survive = torch.cat([through[1:], torch.ones_like(f[:1])])
-    return MemoryTrace(ids=ids.numpy(), forget_mean=f.mean(1).numpy(), survival=survive.mean(1).numpy(),
-                       survival_per_unit=survive.numpy(), cell_norm=fw.c.norm(dim=1).numpy(),
-                       hidden_norm=fw.h.norm(dim=1).numpy())
+def convergence_message(a: Attribution) -> str | None:
+    """One sentence for a student when an attribution is not to be trusted; None when it is."""
+    if a.converged is not False:
+        return None
+    return (f"Not to be trusted: integrated gradients did not converge here. The scores should add up to "
+            f"{a.target_change:+.2f} (the change of the {a.target}) but add up to "
+            f"{a.target_change + a.completeness_gap:+.2f}, because along the path from an all-padding review to "
+            f"this one the {a.target} jumps more steeply than any number of steps can follow "
+            f"({a.evaluations} gradient evaluations). The chart of F along the path shows where.")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -384,7 +247,7 @@ def sanity_check(model: LSTMClassifier, ids, method: str, seed: int = 0, **kwarg
     embedding and head are kept, so the change isolates what the recurrence contributes.
     """
     original = attribute(model, ids, method, **kwargs).scores
-    twin = copy.deepcopy(model)
+    twin = copy.deepcopy(model)  # a private copy: the shared model is never changed
     gen = torch.Generator().manual_seed(seed)
     bound = 1 / math.sqrt(twin.lstm.hidden_size)
     with torch.no_grad():

@@ -93,6 +93,17 @@ def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Rev
     return [Review(r["text"], int(r["label"]), f"{split}/{i}") for i, r in enumerate(rows)]
 
 
+def seeded_subset(rows: list, limit: int | None, seed: int) -> list:
+    """A seeded random subset of `limit` rows in their original order (IMDB files are sorted by label, so
+    never the first N); all rows when limit is None or not smaller. The one sampler of train, study and tests."""
+    if not limit or limit >= len(rows):
+        return rows
+    import numpy as np
+
+    pick = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+    return [rows[i] for i in pick]
+
+
 @lru_cache(maxsize=1)
 def examples() -> tuple[Review, ...]:
     """The embedded example reviews (written for this project), in display order."""

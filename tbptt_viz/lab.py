@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .model import LSTMClassifier, ModelConfig
+from .bounds import whole_number
 from .schemes import SCHEMES, make_scheme
 from .text import Vocab
 from .train import TrainConfig, evaluate, pad_batch, train
@@ -34,6 +35,10 @@ from .train import TrainConfig, evaluate, pad_batch, train
 TASKS = ("prefix", "any-one", "planted")
 DEFAULT_SEQ_LEN = {"prefix": 100, "any-one": 20, "planted": 100}
 SHORT_LENGTHS = (5, 30)  # prefix: a short training example has 5..30 tokens (inclusive)
+# The largest value of each whole-number setting anyone may ask for (the app caps live runs far lower,
+# LIVE_CAPS): beyond these a run would not fit in this machine's memory or in a day.
+LIMITS = {"seq_len": 10_000, "n_train": 1_000_000, "n_test": 1_000_000, "epochs": 10_000, "hidden": 1024,
+          "embed": 1024, "batch_size": 100_000, "clean_last": 10_000, "distance": 10_000}
 
 # Neutral words: none of them says anything about the label.
 FILLER = ("the", "a", "an", "film", "movie", "plot", "scene", "actor", "story", "camera", "music", "set", "room",
@@ -117,8 +122,7 @@ class LabConfig:
 
 
 def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise LabConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+    whole_number(name, value, low, LIMITS.get(name), error=LabConfigError)
 
 
 # ---- data -------------------------------------------------------------------------------------------------

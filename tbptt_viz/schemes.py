@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounds import whole_number
+
 SCHEMES = ("full", "last-k", "chunked", "k1k2")
 
 
@@ -22,9 +24,7 @@ class SchemeError(ValueError):
 
 
 def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise SchemeError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
+    return whole_number(name, value, 1, error=SchemeError)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dataclasses import dataclass
+
 from tbptt_viz.model import LSTMClassifier, ModelConfig
 from tbptt_viz.text import Vocab
 
@@ -84,3 +86,40 @@ def reference(model: LSTMClassifier, ids: torch.Tensor, windows, label: int):
                 dc[t] += c.grad
     params = torch.cat([getattr(cell, n).grad.reshape(-1) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")])
     return x.grad, dh, dc, params
+
+
+@dataclass(frozen=True)
+class Unrolled:
+    """Per-step internals of one sequence from the unrolled twin. All (T, H) unless noted."""
+
+    x: torch.Tensor       # (T, E) embeddings
+    h: torch.Tensor       # h_t after reading x_t
+    c: torch.Tensor       # c_t after reading x_t
+    gates: torch.Tensor   # (T, 4, H) activations: input, forget, candidate (tanh), output
+
+
+def unrolled_twin(model: LSTMClassifier) -> torch.nn.LSTMCell:
+    """An nn.LSTMCell sharing nothing but copies of the LSTM's weights (same dtype)."""
+    lstm = model.lstm
+    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=lstm.weight_ih_l0.dtype)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
+    return cell
+
+
+@torch.no_grad()
+def unroll(model: LSTMClassifier, ids: torch.Tensor) -> Unrolled:
+    """Run one sequence step by step through the nn.LSTMCell twin, keeping h_t, c_t and the gates."""
+    cell = unrolled_twin(model)
+    x = model.embedding(ids.reshape(-1)).to(cell.weight_ih.dtype)  # (T, E)
+    H = cell.hidden_size
+    h = x.new_zeros(1, H)
+    c = x.new_zeros(1, H)
+    hs, cs, gs = [], [], []
+    for t in range(x.shape[0]):
+        a = (cell.weight_ih @ x[t] + cell.weight_hh @ h[0] + cell.bias_ih + cell.bias_hh).view(4, H)
+        gs.append(torch.stack([a[0].sigmoid(), a[1].sigmoid(), a[2].tanh(), a[3].sigmoid()]))
+        h, c = cell(x[t][None], (h, c))
+        hs.append(h[0]), cs.append(c[0])
+    return Unrolled(x=x, h=torch.stack(hs), c=torch.stack(cs), gates=torch.stack(gs))

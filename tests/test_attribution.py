@@ -12,13 +12,13 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from tbptt_viz.attribution import (attribute, context_probe, memory_trace, method_agreement,
-                                   region_shares, sanity_check, truncation_removed_share, window_logits)
+from tbptt_viz.attribution import (attribute, context_probe, convergence_message, memory_trace, method_agreement,
+                                   region_shares, sanity_check, truncation_removed_share)
+from tbptt_viz.flow import gradient_flow
 from tbptt_viz.checkpoint import save_checkpoint
-from tbptt_viz.model import unroll
 from tbptt_viz.schemes import SchemeError, make_scheme
 
-from conftest import lstm_step, seq
+from conftest import lstm_step, seq, unroll
 
 T = 17
 TRUNCATED = [("last-k", {"k": 6}), ("chunked", {"k": 5}), ("k1k2", {"k1": 4, "k2": 9}), ("k1k2", {"k1": 6, "k2": 3})]
@@ -29,9 +29,10 @@ def close(a, b, tol=1e-9):
     np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=tol, atol=tol)
 
 
-def plain_grad(model, x, windows):
-    """d/dx of sum over windows (p, s) of logit_p, each window its own unrolled loop from t = 0 with an
-    explicit detach() of the state entering s. x (T, E) -> (F, dF/dx (T, E)), float64 autograd."""
+def plain_grad(model, x, windows, label=None):
+    """F and dF/dx (T, E) by float64 autograd over hand-unrolled loops, each window its own loop from t = 0
+    with an explicit detach() of the state entering s. label None: F = sum of the window logits (with one
+    window, the logit); else F = mean over windows of BCE(logit_p, label), the training step's loss."""
     lstm = model.lstm
     cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
     with torch.no_grad():
@@ -45,7 +46,12 @@ def plain_grad(model, x, windows):
             if t == s:
                 h, c = h.detach(), c.detach()
             h, c = lstm_step(cell, x[t], h, c)
-        total = total + model.head.weight.detach()[0] @ h + model.head.bias.detach()[0]
+        z = model.head.weight.detach()[0] @ h + model.head.bias.detach()[0]
+        if label is None:
+            total = total + z
+        else:
+            y = torch.tensor(float(label), dtype=torch.float64)
+            total = total + torch.nn.functional.binary_cross_entropy_with_logits(z, y) / len(windows)
     (grad,) = torch.autograd.grad(total, x)
     return float(total.detach()), grad
 
@@ -59,20 +65,6 @@ def logit_of(model, ids):
         return float(model(torch.as_tensor(ids)[None], torch.tensor([len(ids)]))[0])
 
 
-# ---- batching --------------------------------------------------------------------------------------
-
-def test_window_groups_give_the_same_value_and_gradient(model):
-    """Windows too many for one batched call run in checkpointed groups: same numbers."""
-    windows = make_scheme("k1k2", k1=2, k2=7).windows(T)
-    x = embedded(model, seq(T))[None].repeat(2, 1, 1).requires_grad_(True)
-    one = window_logits(model, x, windows)
-    (g_one,) = torch.autograd.grad(one.sum(), x)
-    groups = window_logits(model, x, windows, max_cells=20)
-    (g_groups,) = torch.autograd.grad(groups.sum(), x)
-    close(groups.detach(), one.detach(), 1e-12)
-    close(g_groups, g_one, 1e-12)
-
-
 # ---- gradient methods under full and truncated backprop -----------------------------------------
 
 def test_saliency_and_input_x_gradient_full(model):
@@ -84,25 +76,48 @@ def test_saliency_and_input_x_gradient_full(model):
     close(sal.scores, grad.norm(dim=1))
     close(attribute(model, ids, "input_x_gradient").scores, (x * grad).sum(1))
     assert sal.backprop == "full" and sal.windows.tolist() == [[T - 1, 0]] and sal.has_backward
-    assert sal.logit == pytest.approx(value, abs=1e-12) and sal.convergence_delta is None
+    assert sal.logit == pytest.approx(value, abs=1e-12) and sal.target == "logit" and sal.label_used is None
+    assert sal.target_value == pytest.approx(value, abs=1e-12) and sal.completeness_gap is None
+
+
+def own_label(model, ids):
+    return int(logit_of(model, ids) > 0)
 
 
 @pytest.mark.parametrize("name,kw", TRUNCATED)
-def test_truncated_saliency_and_input_x_gradient(model, name, kw):
+def test_truncated_saliency_and_input_x_gradient_differentiate_the_training_loss(model, name, kw):
     ids = seq(T, seed=2)
     x = embedded(model, ids)
     windows = make_scheme(name, **kw).windows(T)
-    _, grad = plain_grad(model, x, windows)
+    label = own_label(model, ids)
+    value, grad = plain_grad(model, x, windows, label)
     sal = attribute(model, ids, "saliency", name, **kw)
     close(sal.scores, grad.norm(dim=1))
     close(attribute(model, ids, "input_x_gradient", name, **kw).scores, (x * grad).sum(1))
     assert sal.windows.tolist() == [list(w) for w in windows] and sal.backprop == name
     assert (sal.k, sal.k1, sal.k2) == (kw.get("k"), kw.get("k1"), kw.get("k2"))
+    assert sal.target == "loss" and sal.label_used == label and sal.target_value == pytest.approx(value, abs=1e-12)
+    # the same numbers as the training view: ||dL/dx_t|| of gradient_flow for that scheme
+    gf = gradient_flow(model, ids, name, label=label, **kw)
+    close(sal.scores, gf.input_grad_norm, 1e-9)
+    # a given label replaces the model's own
+    other = attribute(model, ids, "saliency", name, label=1 - label, **kw)
+    close(other.scores, plain_grad(model, x, windows, 1 - label)[1].norm(dim=1))
+
+
+def test_full_backprop_of_the_loss_is_the_comparison_for_truncation(model):
+    ids = seq(T, seed=3)
+    x = embedded(model, ids)
+    label = own_label(model, ids)
+    full = attribute(model, ids, "input_x_gradient", target="loss")
+    close(full.scores, (x * plain_grad(model, x, [(T - 1, 0)], label)[1]).sum(1))
+    with pytest.raises(ValueError, match="training loss"):
+        attribute(model, ids, "saliency", "last-k", k=5, target="logit")
 
 
 def test_last_k_credits_nothing_before_the_window_and_full_credit_inside(model):
     ids, K = seq(T), 6
-    full = attribute(model, ids, "input_x_gradient").scores
+    full = attribute(model, ids, "input_x_gradient", target="loss").scores
     cut = attribute(model, ids, "input_x_gradient", "last-k", k=K).scores
     assert np.all(cut[: T - K] == 0) and np.all(full[: T - K] != 0)
     close(cut[T - K :], full[T - K :])
@@ -110,16 +125,21 @@ def test_last_k_credits_nothing_before_the_window_and_full_credit_inside(model):
 
 def test_chunked_credits_each_token_through_its_own_chunk(model):
     """Explicit per-chunk computation with nn.LSTM's own autograd: the state entering each chunk is run
-    without a graph, then the chunk's end logit is differentiated with respect to the chunk's inputs."""
+    without a graph, then the chunk's loss (its share of the mean BCE) is differentiated with respect to the
+    chunk's inputs."""
     ids, K = seq(T, seed=4), 5
     x = embedded(model, ids)
+    label = own_label(model, ids)
+    n_chunks = len(range(0, T, K))
     expected = []
     for s in range(0, T, K):
         with torch.no_grad():
             state = model.lstm(x[None, :s])[1] if s else None
         xc = x[s : s + K].clone().requires_grad_(True)
         out, _ = model.lstm(xc[None], state)
-        (g,) = torch.autograd.grad(model.head(out[0, -1]).sum(), xc)
+        z = model.head(out[0, -1]).sum()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, torch.tensor(float(label), dtype=z.dtype))
+        (g,) = torch.autograd.grad(loss / n_chunks, xc)
         expected.append((xc * g).sum(1).detach())
     close(attribute(model, ids, "input_x_gradient", "chunked", k=K).scores, torch.cat(expected))
 
@@ -127,42 +147,129 @@ def test_chunked_credits_each_token_through_its_own_chunk(model):
 @pytest.mark.parametrize("method", GRADIENT_METHODS)
 def test_k_at_least_T_equals_full(model, method):
     ids = seq(T)
-    full = attribute(model, ids, method, n_steps=8)
+    full = attribute(model, ids, method)
     for name, k in (("last-k", T), ("last-k", T + 3), ("chunked", T)):
-        a = attribute(model, ids, method, name, k=k, n_steps=8)
+        a = attribute(model, ids, method, name, k=k)
         close(a.scores, full.scores, 1e-12)
         assert "no truncation" in a.note and a.windows.tolist() == [[T - 1, 0]]
 
 
 # ---- integrated gradients ------------------------------------------------------------------------
 
-def test_integrated_gradients_complete_under_full_backprop(model):
-    ids = seq(T, seed=5)
-    ig = attribute(model, ids, "integrated_gradients", n_steps=64)
-    drop = logit_of(model, ids) - logit_of(model, torch.zeros(T, dtype=torch.long))
-    assert abs(drop) > 1e-3
-    assert ig.scores.sum() == pytest.approx(drop, abs=1e-7)
-    assert ig.completeness_gap == pytest.approx(ig.scores.sum() - drop, abs=1e-12)
-    assert abs(ig.convergence_delta) < 1e-7 and abs(ig.completeness_gap) < 1e-7
-    small_batches = attribute(model, ids, "integrated_gradients", n_steps=64, internal_batch_size=7)
-    close(small_batches.scores, ig.scores, 1e-10)
+def dense_ig(model, ids, windows, label=None, n=256):
+    """IG by a dense composite Gauss-Legendre rule (n nodes on each of 8 equal intervals) over plain_grad.
 
-
-@pytest.mark.parametrize("name,kw", [("full", {}), *TRUNCATED[:3]])
-def test_integrated_gradients_equal_a_gauss_legendre_sum_of_plain_gradients(model, name, kw):
-    """IG_t = sum_e (x - x') * sum_i w_i dF/dx at x' + a_i (x - x'), nodes and weights from numpy."""
-    n = 6
-    ids = seq(T, seed=6)
-    x, base = embedded(model, ids), embedded(model, torch.zeros(T, dtype=torch.long))
+    Window by window: its tokens move from padding to the review while the tokens before it stay as in
+    the review (the state entering it is the review's, detached); each window's loss counts 1/W."""
+    x = embedded(model, ids)
+    base = embedded(model, torch.zeros(len(ids), dtype=torch.long))
     nodes, weights = np.polynomial.legendre.leggauss(n)
-    avg = sum(w / 2 * plain_grad(model, base + (a + 1) / 2 * (x - base), make_scheme(name, **kw).windows(T))[1]
-              for a, w in zip(nodes, weights))
-    ig = attribute(model, ids, "integrated_gradients", name, n_steps=n, **kw)
-    close(ig.scores, ((x - base) * avg).sum(1), 1e-8)
+    scores = torch.zeros(len(ids), dtype=torch.float64)
+    for p, s in windows:
+        moving = torch.zeros(len(ids), 1, dtype=torch.float64)
+        moving[s:] = 1.0
+        total = torch.zeros_like(x)
+        for lo in np.arange(8) / 8:
+            for a, w in zip(nodes, weights):
+                alpha = lo + (a + 1) / 16
+                y = x - moving * (1 - alpha) * (x - base)
+                total += w / 16 * plain_grad(model, y, [(p, s)], label)[1]
+        scores += (moving * (x - base) * total).sum(1) / (len(windows) if label is not None else 1)
+    return scores.numpy()
+
+
+def test_integrated_gradients_complete_and_equal_a_dense_reference_under_full_backprop(model):
+    ids = seq(T, seed=5)
+    ig = attribute(model, ids, "integrated_gradients")
     drop = logit_of(model, ids) - logit_of(model, torch.zeros(T, dtype=torch.long))
+    assert abs(drop) > 1e-3 and ig.converged and ig.evaluations >= 16
+    assert ig.target_change == pytest.approx(drop, abs=1e-10)
     assert ig.completeness_gap == pytest.approx(ig.scores.sum() - drop, abs=1e-12)
-    if name != "full":  # truncated gradients are not the gradient of the logit: completeness breaks
-        assert abs(ig.completeness_gap) > 1e-4
+    assert abs(ig.completeness_gap) <= ig.tolerance == pytest.approx(0.01 * abs(drop) + 0.01)
+    close(ig.scores, dense_ig(model, ids, [(T - 1, 0)], n=16), 1e-6)
+    assert convergence_message(ig) is None and ig.trustworthy
+    tight = attribute(model, ids, "integrated_gradients", rtol=0, atol=1e-9)
+    assert abs(tight.completeness_gap) <= 1e-9 and tight.converged
+
+
+@pytest.mark.parametrize("name,kw", TRUNCATED[:3])
+def test_truncated_integrated_gradients_are_complete_for_their_own_target(model, name, kw):
+    """Under a scheme, IG moves each window's tokens from padding to the review with the state entering the
+    window held: the scores add up to L(review) - L(each window's tokens padded), checked by explicit runs."""
+    ids = seq(T, seed=6)
+    windows = make_scheme(name, **kw).windows(T)
+    label = own_label(model, ids)
+    ig = attribute(model, ids, "integrated_gradients", name, rtol=0, atol=1e-8, **kw)
+    x = embedded(model, ids)
+    value, _ = plain_grad(model, x, windows, label)
+    padded = 0.0
+    for p, s in windows:  # the window's own tokens padded, its entering state computed from the review
+        xw = x.clone()
+        xw[s : p + 1] = 0.0
+        y = xw.clone()
+        y[:s] = x[:s]
+        padded += plain_grad(model, y, [(p, s)], label)[0] / len(windows)
+    assert ig.target_change == pytest.approx(value - padded, abs=1e-10)
+    assert ig.converged and abs(ig.completeness_gap) <= 1e-8
+    close(ig.scores, dense_ig(model, ids, windows, label, n=16), 1e-6)
+    if name == "last-k":
+        assert np.all(ig.scores[: T - kw["k"]] == 0)
+
+
+def test_integrated_gradients_equal_captum(model):
+    """captum's IntegratedGradients on the embedded review (many Gauss-Legendre steps) as a second oracle."""
+    from captum.attr import IntegratedGradients
+
+    ids = seq(T, seed=11)
+    x = embedded(model, ids)[None]
+    base = embedded(model, torch.zeros(T, dtype=torch.long))[None]
+    fn = lambda e: model.forward_embedded(e, torch.full((e.shape[0],), T))  # noqa: E731
+    want = IntegratedGradients(fn).attribute(x, baselines=base, n_steps=400, method="gausslegendre")
+    got = attribute(model, ids, "integrated_gradients", rtol=0, atol=1e-9)
+    close(got.scores, want[0].sum(-1).detach(), 1e-7)
+
+
+def steep_model(vocab):
+    """A 1-unit LSTM reading two tokens (embeddings 1 and 0.5) whose logit jumps from -5 to +4.6 at
+    alpha = 0.6 along IG's path, within ~1e-4: the output gate and the second write open there together."""
+    from tbptt_viz.model import LSTMClassifier, ModelConfig
+
+    m = LSTMClassifier(ModelConfig(len(vocab), 1, 1), vocab).double().eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+        m.embedding.weight[2], m.embedding.weight[3] = 1.0, 0.5
+        m.lstm.weight_ih_l0[:, 0] = torch.tensor([1e5, 0.0, 1e5, 1e5], dtype=torch.float64)  # i, f, g, o
+        m.lstm.bias_ih_l0[:] = torch.tensor([-3e4, 20.0, -3e4, -3e4], dtype=torch.float64)
+        m.head.weight[:] = 10.0
+        m.head.bias[:] = -5.0
+    return m
+
+
+def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
+    m = steep_model(vocab)
+    ids = torch.tensor([2, 3])
+    ig = attribute(m, ids, "integrated_gradients")
+    change = logit_of(m, ids) - logit_of(m, torch.zeros(2, dtype=torch.long))
+    assert ig.target_change == pytest.approx(change, abs=1e-12) and change > 9
+    assert ig.converged and abs(ig.completeness_gap) <= ig.tolerance
+    # dense reference with the steps' locations known: fine Gauss-Legendre pieces around alpha = 0.3 and 0.6
+    x = embedded(m, ids)
+    edges = np.unique(np.concatenate([np.linspace(0, 1, 11), 0.3 + np.linspace(-1e-3, 1e-3, 101),
+                                      0.6 + np.linspace(-1e-3, 1e-3, 201)]))
+    nodes, weights = np.polynomial.legendre.leggauss(16)
+    ref = torch.zeros_like(x)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        for a, w in zip(nodes, weights):
+            alpha = (lo + hi) / 2 + (hi - lo) / 2 * a
+            ref += w * (hi - lo) / 2 * plain_grad(m, alpha * x, [(1, 0)])[1]
+    ref = (x * ref).sum(1).numpy()
+    assert ref.sum() == pytest.approx(change, rel=1e-4)
+    close(ig.scores, ref, 0.02 * change)
+    fixed = attribute(m, ids, "integrated_gradients", max_evaluations=16)  # one pass of 2 x 8 nodes only
+    assert not fixed.converged and convergence_message(fixed) and not fixed.trustworthy
+    assert abs(fixed.completeness_gap) > 1
+    assert len(ig.path_alpha) == len(ig.path_value) and np.all(np.diff(ig.path_alpha) > 0)
 
 
 # ---- occlusion -----------------------------------------------------------------------------------
@@ -214,8 +321,12 @@ def test_bad_input_is_refused(model):
         attribute(model, seq(T), "saliency", "last-k", k=0)
     with pytest.raises(SchemeError):
         attribute(model, seq(T), "saliency", "sideways")
-    with pytest.raises(ValueError, match="n_steps"):
-        attribute(model, seq(T), "integrated_gradients", n_steps=0)
+    with pytest.raises(ValueError, match="max_evaluations"):
+        attribute(model, seq(T), "integrated_gradients", max_evaluations=0)
+    with pytest.raises(ValueError, match="max_evaluations"):
+        attribute(model, seq(T), "integrated_gradients", max_evaluations=10**30)
+    with pytest.raises(ValueError, match="label"):
+        attribute(model, seq(T), "saliency", "last-k", k=3, label=2)
 
 
 # ---- context probe and memory trace ---------------------------------------------------------------

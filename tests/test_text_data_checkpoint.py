@@ -6,8 +6,10 @@ import torch
 
 from tbptt_viz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tbptt_viz.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb
-from tbptt_viz.model import ModelConfig, lengths_of, unroll
+from tbptt_viz.model import ModelConfig, lengths_of
 from tbptt_viz.text import MAX_TOKENS, EmptyReview, Vocab, prepare_review, tokenize
+
+from conftest import unroll
 
 
 def test_tokenize():

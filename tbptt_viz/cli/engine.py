@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
-from .cli import add_review_args, add_scheme_args, emit, positive_int, read_text
-from .data import load_imdb
-from .model import LSTMClassifier, ModelConfig
-from .schemes import make_scheme
-from .text import Vocab, prepare_review, tokenize
+from ..checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
+from ..data import load_imdb, seeded_subset
+from ..model import LSTMClassifier, ModelConfig
+from ..schemes import make_scheme
+from ..text import Vocab, prepare_review, tokenize
+from .common import CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text, whole
+from .common import real, writable_path
 
 
 def load_model(name: str) -> LSTMClassifier:
@@ -31,26 +32,20 @@ def review_from_args(args):
     return model, review
 
 
-def _subset(rows: list, limit: int | None, seed: int) -> list:
-    """A seeded random subset of `limit` rows (IMDB files are sorted by label, so never the first N)."""
-    if not limit or limit >= len(rows):
-        return rows
-    pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[:limit]
-    return [rows[i] for i in sorted(pick.tolist())]
-
-
 def cmd_train(args) -> int:
-    from tqdm import tqdm
+    from ..train import TrainConfig, evaluate, train
 
-    from .train import TrainConfig, evaluate, train
-
+    writable_path(args.out, folder=True)  # before any work
     if args.threads:
         torch.set_num_threads(args.threads)
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)
     limit = 256 if args.dry_run else args.limit
     vocab = Vocab.load(args.vocab) if args.vocab else None  # a missing file fails before any data is read
-    train_rows = _subset(load_imdb("train", args.data_dir), limit, args.seed)
-    test_rows = _subset(load_imdb("test", args.data_dir), limit, args.seed)
+    train_rows = seeded_subset(load_imdb("train", args.data_dir), limit, args.seed)
+    test_rows = seeded_subset(load_imdb("test", args.data_dir), limit, args.seed)
+    for split, rows in (("train", train_rows), ("test", test_rows)):
+        if not rows:
+            raise CLIError(f"the {split} split has no reviews; check --data-dir")
     vocab = vocab or Vocab.build(r.text for r in train_rows)
     encode = lambda rows: [vocab.encode(tokenize(r.text)) for r in rows]  # noqa: E731
     train_ids, test_ids = encode(train_rows), encode(test_rows)
@@ -59,13 +54,7 @@ def cmd_train(args) -> int:
                          clip=args.clip, embed_dropout=args.embed_dropout, seed=args.seed)
     torch.manual_seed(args.seed)
     model = LSTMClassifier(ModelConfig(len(vocab), args.embed_dim, args.hidden), vocab)
-    bar = tqdm(total=None, unit="batch", file=sys.stderr, mininterval=2)
-
-    def progress(done, total, loss):
-        bar.total = total
-        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        bar.update(1)
-
+    bar, progress = progress_bar()
     stats = train(model, train_ids, [r.label for r in train_rows], scheme, config, progress=progress)
     bar.close()
     t0 = time.perf_counter()
@@ -95,7 +84,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_gradients(args) -> int:
-    from .flow import gradient_flow
+    from ..flow import gradient_flow
 
     model, review = review_from_args(args)
     gf = gradient_flow(model, torch.tensor(review.ids), args.scheme, args.k, args.k1, args.k2, label=args.label)
@@ -144,16 +133,17 @@ def register(sub) -> None:
     p.add_argument("--data-dir", help="folder with train/test .jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")
     p.add_argument("--out", required=True, help="checkpoint folder to write, e.g. pretrained/imdb-full")
     p.add_argument("--vocab", help="reuse this vocab.json instead of building one from the train split")
-    p.add_argument("--epochs", type=positive_int, default=6, help="passes over the train split (default 6)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="reviews per batch (default 64)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
-    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm (default 1.0)")
-    p.add_argument("--embed-dropout", type=float, default=0.25, help="dropout on embeddings while training")
-    p.add_argument("--embed-dim", type=positive_int, default=64, help="embedding size (default 64)")
-    p.add_argument("--hidden", type=positive_int, default=128, help="LSTM hidden size (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--epochs", type=whole(1, 1000), default=6, help="passes over the train split, 1..1000 (default 6)")
+    p.add_argument("--batch-size", type=whole(1, 4096), default=64, help="reviews per batch, 1..4096 (default 64)")
+    p.add_argument("--lr", type=real(1e-8, 10.0), default=2e-3, help="Adam learning rate (default 2e-3)")
+    p.add_argument("--clip", type=real(1e-8, 1e6), default=1.0, help="max gradient norm (default 1.0)")
+    p.add_argument("--embed-dropout", type=real(0.0, 0.99), default=0.25,
+                   help="dropout on embeddings while training (default 0.25)")
+    p.add_argument("--embed-dim", type=whole(1, 1024), default=64, help="embedding size, 1..1024 (default 64)")
+    p.add_argument("--hidden", type=whole(1, 2048), default=128, help="LSTM hidden size, 1..2048 (default 128)")
+    p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="random seed (default 0)")
     p.add_argument("--limit", type=positive_int, help="use a seeded random N train and N test reviews")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--threads", type=whole(1, 256), help="torch CPU threads")
     p.add_argument("--dry-run", action="store_true", help="one epoch on 256 reviews, to check the setup")
     p.set_defaults(func=cmd_train)
 

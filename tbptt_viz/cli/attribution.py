@@ -3,30 +3,36 @@ from __future__ import annotations
 
 import torch
 
-from .attribution import METHODS, attribute, context_probe
-from .cli import add_review_args, add_scheme_args, emit, positive_int
-from .commands import review_from_args
-from .schemes import make_scheme
+from ..attribution import MAX_EVALUATIONS, METHODS, attribute, context_probe
+from ..schemes import make_scheme
+from .common import add_review_args, add_scheme_args, emit, whole
+from .engine import review_from_args
 
 
 def cmd_attribute(args) -> int:
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)  # bad settings fail before the model loads
     model, review = review_from_args(args)
     a = attribute(model, torch.tensor(review.ids), args.method, scheme.name, scheme.k, scheme.k1, scheme.k2,
-                  n_steps=args.n_steps)
+                  target=args.target, label=args.label, points=args.n_steps, max_evaluations=args.max_evaluations)
     if args.json:
         emit({"tokens": review.tokens, "ids": a.ids, "scores": a.scores, "prob_positive": a.prob_positive,
               "logit": a.logit, "method": a.method, "backprop": a.backprop, "k": a.k, "k1": a.k1, "k2": a.k2,
-              "windows": a.windows, "has_backward": a.has_backward, "convergence_delta": a.convergence_delta,
-              "completeness_gap": a.completeness_gap, "note": a.note, "was_cut": review.was_cut})
+              "windows": a.windows, "has_backward": a.has_backward, "target": a.target,
+              "label_used": a.label_used, "target_value": a.target_value, "target_change": a.target_change,
+              "completeness_gap": a.completeness_gap, "convergence_delta": a.convergence_delta,
+              "tolerance": a.tolerance, "converged": a.converged, "evaluations": a.evaluations,
+              "note": a.note, "was_cut": review.was_cut})
         return 0
-    print(f"P(positive) = {a.prob_positive:.3f}; {a.method} of the positive logit ({a.logit:+.3f}); "
+    target = "positive logit" if a.target == "logit" else f"training loss against label {a.label_used}"
+    print(f"P(positive) = {a.prob_positive:.3f}; {a.method} of the {target}; "
           f"backprop {make_scheme(a.backprop, a.k, a.k1, a.k2).label}")
     if a.note:
         print(a.note)
-    if a.convergence_delta is not None:
-        print(f"convergence delta {a.convergence_delta:+.2e}; completeness gap (untruncated logit) "
-              f"{a.completeness_gap:+.2e}")
+    if a.converged is not None:
+        verdict = "converged" if a.converged else "NOT converged: do not trust these scores"
+        print(f"integrated gradients {verdict}: scores sum to {a.scores.sum():+.4f}, F(review) - F(baseline) = "
+              f"{a.target_change:+.4f}, completeness gap {a.completeness_gap:+.2e} (tolerance {a.tolerance:.2e}), "
+              f"{a.evaluations} gradient evaluations")
     top = max(abs(a.scores).max(), 1e-300)
     print(f"{'t':>5} {'token':<16} {'score':>11}")
     for t, (tok, v) in enumerate(zip(review.tokens, a.scores)):
@@ -55,10 +61,17 @@ def cmd_probe(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("attribute", help="per-token credit for the positive logit, optionally under truncation")
     add_review_args(p)
-    p.add_argument("--method", default="integrated_gradients", choices=tuple(METHODS),
-                   help="attribution method (default integrated_gradients)")
+    p.add_argument("--method", default="occlusion", choices=METHODS,
+                   help="attribution method (default occlusion: exact, no gradient)")
     add_scheme_args(p, default="full", flag="--backprop")
-    p.add_argument("--n-steps", type=positive_int, default=50, help="integrated gradients steps (default 50)")
+    p.add_argument("--target", choices=("logit", "loss"),
+                   help="what to attribute: the logit (default without truncation) or the training loss "
+                        "(default, and required, under a truncated --backprop)")
+    p.add_argument("--label", type=whole(0, 1), help="the loss target's label (default: the model's prediction)")
+    p.add_argument("--n-steps", type=whole(1, 64), default=8,
+                   help="integrated gradients: Gauss-Legendre points per path interval, 1..64 (default 8)")
+    p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=1200,
+                   help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} (default 1200)")
     p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("probe", help="P(positive) from the last n tokens only, and with the first n removed")

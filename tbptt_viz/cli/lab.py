@@ -1,77 +1,59 @@
 """Lab subcommands: `lab run` (one live training run) and `lab sweep` (the grid behind results/lab.json)."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
-from .cli import Parser, emit, int_at_least, positive_int
-from .schemes import SCHEMES
+from ..lab import LIMITS
+from ..schemes import SCHEMES
+from .common import MAX_K, Parser, emit, progress_bar, real, whole, writable_path
 
-non_negative_int = int_at_least(0)
+fraction = real(0.0, 1.0)
 
 
-def fraction(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {value!r}") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {value!r}")
-    return x
+def bounded(field: str, low: int = 1):
+    return whole(low, LIMITS[field])
 
 
 # flag -> (LabConfig field, type, help). Every flag defaults to None: unset flags keep LabConfig's defaults.
 RUN_FLAGS = {
     "--task": ("task", str, "prefix | any-one | planted (default prefix)"),
     "--scheme": ("scheme", str, f"{' | '.join(SCHEMES)} (default last-k)"),
-    "--k": ("k", positive_int, "last-k window / chunk length (default 30)"),
-    "--k1": ("k1", positive_int, "k1k2: a loss every k1 steps (default K)"),
-    "--k2": ("k2", positive_int, "k1k2: each loss back-propagated over k2 steps (default 2*k1)"),
-    "--seq-len": ("seq_len", positive_int, "tokens per sequence (default 100; any-one 20)"),
+    "--k": ("k", whole(1, MAX_K), "last-k window / chunk length (default 30)"),
+    "--k1": ("k1", whole(1, MAX_K), "k1k2: a loss every k1 steps (default K)"),
+    "--k2": ("k2", whole(1, MAX_K), "k1k2: each loss back-propagated over k2 steps (default 2*k1)"),
+    "--seq-len": ("seq_len", bounded("seq_len"), "tokens per sequence (default 100; any-one 20)"),
     "--short-frac": ("short_frac", fraction, "prefix: fraction of short (5-30 token) training examples"),
-    "--clean-last": ("clean_last", non_negative_int, "any-one: no 1 in the last M positions of training positives"),
+    "--clean-last": ("clean_last", bounded("clean_last", 0), "any-one: no 1 in the last M positions of training positives"),
     "--ones-frac": ("ones_in_window_frac", fraction, "any-one: ...except this fraction of them"),
-    "--distance": ("distance", non_negative_int, "planted: steps from the decisive word to the end (default 20)"),
-    "--n-train": ("n_train", positive_int, "training sequences (default 1000)"),
-    "--n-test": ("n_test", positive_int, "test sequences (default 400)"),
-    "--epochs": ("epochs", positive_int, "passes over the training set (default 20)"),
-    "--hidden": ("hidden", positive_int, "LSTM hidden size (default 32)"),
-    "--embed": ("embed", positive_int, "embedding size (default 16)"),
-    "--lr": ("lr", float, "Adam learning rate (default 0.003)"),
-    "--forget-bias": ("forget_bias", float, "initial forget-gate bias (default 1.0)"),
-    "--batch-size": ("batch_size", positive_int, "sequences per step (default 32)"),
-    "--seed": ("seed", non_negative_int, "seed for data, weights and batch order (default 0)"),
+    "--distance": ("distance", bounded("distance", 0), "planted: steps from the decisive word to the end (default 20)"),
+    "--n-train": ("n_train", bounded("n_train"), "training sequences (default 1000)"),
+    "--n-test": ("n_test", bounded("n_test"), "test sequences (default 400)"),
+    "--epochs": ("epochs", bounded("epochs"), "passes over the training set (default 20)"),
+    "--hidden": ("hidden", bounded("hidden"), "LSTM hidden size (default 32)"),
+    "--embed": ("embed", bounded("embed"), "embedding size (default 16)"),
+    "--lr": ("lr", real(1e-8, 10.0), "Adam learning rate (default 0.003)"),
+    "--forget-bias": ("forget_bias", real(-100.0, 100.0), "initial forget-gate bias (default 1.0)"),
+    "--batch-size": ("batch_size", bounded("batch_size"), "sequences per step (default 32)"),
+    "--seed": ("seed", whole(0, 2**31 - 1), "seed for data, weights and batch order (default 0)"),
 }
 
 
 def config_from_args(args):
-    from .lab import LabConfig
+    from ..lab import LabConfig
 
     return LabConfig(**{field: getattr(args, field) for field, _, _ in RUN_FLAGS.values()
                         if getattr(args, field) is not None})
 
 
-def _bar(desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=None, desc=desc, unit="batch", file=sys.stderr, mininterval=1, leave=False)
-
-
 def cmd_lab_run(args) -> int:
     import torch
 
-    from .lab import lab_run
+    from ..lab import lab_run
 
     config = config_from_args(args)  # LabConfigError (a ValueError): one line, exit 2
     torch.set_num_threads(args.threads)
-    bar = _bar(config.scheme_label)
-
-    def progress(done, total, loss):
-        bar.total = total
-        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        bar.update(1)
+    bar, progress = progress_bar(config.scheme_label)
 
     result = lab_run(config, progress=progress)
     bar.close()
@@ -96,8 +78,9 @@ def cmd_lab_run(args) -> int:
 def cmd_lab_sweep(args) -> int:
     import torch
 
-    from .lab import run_sweep, sweep_configs
+    from ..lab import run_sweep, sweep_configs
 
+    out = writable_path(args.out, suffix=".json")  # before any work
     torch.set_num_threads(args.threads)
     cells = sweep_configs(quick=args.quick)
     from tqdm import tqdm
@@ -112,7 +95,6 @@ def cmd_lab_sweep(args) -> int:
     results = run_sweep(cells, list(range(args.seeds)), progress=progress)
     bar.close()
     results["quick"] = args.quick
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     for row in results["rows"]:
@@ -134,13 +116,13 @@ def register(sub) -> None:
     for flag, (field, kind, help_) in RUN_FLAGS.items():
         metavar = flag[2:].upper().replace("-", "_")
         p.add_argument(flag, dest=field, type=kind, default=None, help=help_, metavar=metavar)
-    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=whole(1, 256), default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_lab_run)
 
     p = lab_sub.add_parser("sweep", help="accuracy by task x scheme x K x setting over seeds -> JSON")
     p.add_argument("--out", default="results/lab.json", help="JSON file to write (default results/lab.json)")
-    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per cell (default 3)")
+    p.add_argument("--seeds", type=whole(1, 100), default=3, help="seeds 0..N-1 per cell (default 3)")
     p.add_argument("--quick", action="store_true", help="a small grid on little data, to check the pipeline")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=whole(1, 256), default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=cmd_lab_sweep)

@@ -6,17 +6,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
-from .checkpoint import available_models
-from .cli import CLIError, positive_int
-from .data import load_imdb
-from .text import tokenize
+from ..checkpoint import available_models
+from ..data import load_imdb, seeded_subset
+from ..text import tokenize
+from .common import CLIError, positive_int, writable_path
 
 
 def _model_names(value: str | None) -> list[str]:
     if value is None:
-        from .study import ZOO_ORDER
+        from ..study import ZOO_ORDER
 
         shipped = available_models()
         names = [n for n in ZOO_ORDER if n in shipped] + [n for n in shipped if n not in ZOO_ORDER]
@@ -32,13 +31,11 @@ def _model_names(value: str | None) -> list[str]:
 def cmd_study(args) -> int:
     import torch
 
-    from . import study
-    from .commands import load_model
+    from .. import study
+    from .engine import load_model
 
     started = time.perf_counter()
-    out = Path(args.out)
-    if out.suffix != ".json":
-        raise CLIError(f"--out must name a .json file, got {args.out!r}")
+    out = writable_path(args.out, suffix=".json")  # before any work
     models = {}
     for name in _model_names(args.models):
         model = load_model(name).float().eval()
@@ -48,9 +45,7 @@ def cmd_study(args) -> int:
         raise CLIError("the models do not share one vocabulary; study them in separate runs")
     vocab = next(iter(models.values())).vocab
     rows = load_imdb("test", args.data_dir)
-    if args.limit and args.limit < len(rows):
-        pick = np.sort(np.random.default_rng(args.seed).choice(len(rows), args.limit, replace=False))
-        rows = [rows[i] for i in pick]
+    rows = seeded_subset(rows, args.limit, args.seed)
     encoded = [vocab.encode(tokenize(r.text)) for r in rows]
     keep = [i for i, s in enumerate(encoded) if s]  # a review with no tokens has no prediction
     if not keep:
@@ -83,7 +78,7 @@ def cmd_study(args) -> int:
 
 
 def register(sub) -> None:
-    from . import study
+    from .. import study
 
     p = sub.add_parser("study", help="the IMDB study: accuracy by length, planted phrases, context use, attribution")
     p.add_argument("--data-dir", help="folder with test.jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")

@@ -1,0 +1,46 @@
+"""Command line: `python -m tbptt_viz SUBCOMMAND ...`. Bad input: one line on stderr, exit 2, before any work.
+
+Subcommands live in modules named for what they serve: engine (train, predict, gradients, models),
+attribution (attribute, probe), study, lab and export; each has a `register(sub)`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import attribution, engine, lab, study
+from .common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
+
+SUBCOMMANDS = (engine, attribution, study, lab)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m tbptt_viz", description="Where gradients go under truncated BPTT.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in SUBCOMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..checkpoint import CheckpointError
+    from ..data import DataUnavailable
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except MemoryError:
+        print("error: not enough memory for these settings; choose smaller values", file=sys.stderr)
+        return 2
+    except (CLIError, CheckpointError, DataUnavailable, ValueError, KeyError, OSError, OverflowError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print("error: " + " ".join(str(msg).split()), file=sys.stderr)  # always one line
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
