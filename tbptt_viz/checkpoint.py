@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
+from .bounds import whole_number
 from .model import LSTMClassifier, ModelConfig
 from .text import Vocab
 
@@ -26,8 +28,53 @@ def pretrained_dir() -> Path:
     return Path(os.environ.get(PRETRAINED_ENV) or Path(__file__).resolve().parent.parent / "pretrained")
 
 
+# Largest files a checkpoint may have: checked before anything is read, so a huge or hostile file costs
+# nothing. The shipped models are 5.5 MB of weights, 0.2 KB of config and 0.2 MB of vocabulary.
+MAX_BYTES = {WEIGHTS: 64 << 20, CONFIG: 64 << 10, VOCAB: 16 << 20, CARD: 1 << 20}
+# Largest model the app builds (parameters; the shipped ones have 1.4M): bounds memory before allocating.
+MAX_PARAMETERS = 16_000_000
+HASHED = {"sha256": WEIGHTS, "config_sha256": CONFIG, "vocab_sha256": VOCAB}  # card key -> file it covers
+
+
+def _checked_size(path: Path) -> int:
+    size = path.stat().st_size
+    limit = MAX_BYTES[path.name]
+    if size > limit:
+        raise CheckpointError(f"{path}: {size:,} bytes is over the {limit:,}-byte limit for {path.name}")
+    return size
+
+
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The file's sha256, read in 1 MB pieces (never the whole file at once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parameter_count(config: ModelConfig) -> int:
+    V, E, H = config.vocab_size, config.embed_dim, config.hidden_size
+    return V * E + 4 * H * (E + H) + 8 * H + H + 1
+
+
+def _config(data) -> ModelConfig:
+    """A ModelConfig from JSON, every value checked and bounded before any tensor is allocated."""
+    if not isinstance(data, dict) or set(data) - {"vocab_size", "embed_dim", "hidden_size", "forget_bias"}:
+        raise CheckpointError(f"{CONFIG} must hold vocab_size, embed_dim, hidden_size and forget_bias only")
+    try:
+        config = ModelConfig(vocab_size=whole_number("vocab_size", data.get("vocab_size"), 2, 1_000_000),
+                             embed_dim=whole_number("embed_dim", data.get("embed_dim", 64), 1, 4096),
+                             hidden_size=whole_number("hidden_size", data.get("hidden_size", 128), 1, 4096),
+                             forget_bias=float(data.get("forget_bias", 1.0)))
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{CONFIG}: {e}") from e
+    if not math.isfinite(config.forget_bias) or abs(config.forget_bias) > 100:
+        raise CheckpointError(f"{CONFIG}: forget_bias must be a finite number within +-100")
+    if parameter_count(config) > MAX_PARAMETERS:
+        raise CheckpointError(f"{CONFIG}: {parameter_count(config):,} parameters is over the "
+                              f"{MAX_PARAMETERS:,} this app builds")
+    return config
 
 
 def save_checkpoint(model: LSTMClassifier, folder: str | Path, card: dict) -> dict:
@@ -38,13 +85,14 @@ def save_checkpoint(model: LSTMClassifier, folder: str | Path, card: dict) -> di
     save_file(state, str(folder / WEIGHTS))
     (folder / CONFIG).write_text(json.dumps(model.config.to_dict(), indent=2))
     model.vocab.save(folder / VOCAB)
-    card = {"name": folder.name, **card, "sha256": sha256(folder / WEIGHTS)}
+    card = {"name": folder.name, **card, **{key: sha256(folder / name) for key, name in HASHED.items()}}
     (folder / CARD).write_text(json.dumps(card, indent=2))
     return card
 
 
 def read_card(folder: str | Path) -> dict:
     try:
+        _checked_size(Path(folder) / CARD)
         card = json.loads((Path(folder) / CARD).read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{folder}: unreadable {CARD} ({e})") from e
@@ -60,11 +108,16 @@ def load_checkpoint(folder: str | Path) -> LSTMClassifier:
     if missing:
         raise CheckpointError(f"{folder}: missing {', '.join(missing)}")
     card = read_card(folder)
-    if sha256(folder / WEIGHTS) != card.get("sha256"):
-        raise CheckpointError(f"{folder}: {WEIGHTS} does not match the sha256 in {CARD} "
-                              "(corrupted or tampered); restore the file or retrain")
+    for key, name in HASHED.items():  # sizes first, then hashes: nothing unverified is parsed
+        _checked_size(folder / name)
+        if sha256(folder / name) != card.get(key):
+            raise CheckpointError(f"{folder}: {name} does not match the {key} in {CARD} "
+                                  "(corrupted or tampered); restore the file or retrain")
     try:
-        config = ModelConfig(**json.loads((folder / CONFIG).read_text()))
+        config = _config(json.loads((folder / CONFIG).read_text()))
+    except ValueError as e:
+        raise CheckpointError(f"{folder}: unreadable {CONFIG} ({e})") from e
+    try:
         vocab = Vocab.load(folder / VOCAB)
         model = LSTMClassifier(config, vocab)
         model.load_state_dict(load_file(str(folder / WEIGHTS)))

@@ -74,29 +74,40 @@ def forward(model: LSTMClassifier, ids: torch.Tensor) -> Forward:
 
 @dataclass(frozen=True)
 class Backward:
-    """Gradients of one scheme's loss (mean BCE over its windows). (T, ...) each, float64."""
+    """Per-position gradient norms of one scheme's loss (mean BCE over its windows), each (T,) float64.
 
-    d: torch.Tensor   # (T, 4H) dL/da_t
-    dh: torch.Tensor  # (T, H) dL/dh_t, total derivative through the recurrence
-    dc: torch.Tensor  # (T, H) dL/dc_t, total derivative
+    `d` (T, 4H), dL/da_t itself, is kept only where asked for (the full-BPTT pass: the sweep needs it);
+    keeping it for every K of a grid would cost T x K x 4H floats (1.3 GB at T = 2,000).
+    """
+
+    input_grad_norm: np.ndarray      # ||dL/dx_t|| = ||W_ih^T d_t||
+    hidden_grad_norm: np.ndarray     # ||dL/dh_t||, total derivative through the recurrence
+    cell_grad_norm: np.ndarray       # ||dL/dc_t||, total derivative
+    weight_ih_contrib: np.ndarray    # ||d_t|| ||x_t||
+    weight_hh_contrib: np.ndarray    # ||d_t|| ||h_{t-1}||
+    d: torch.Tensor | None = None    # (T, 4H) dL/da_t
 
 
 @torch.no_grad()
-def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: int) -> list[Backward]:
+def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: int,
+             keep_d: tuple[int, ...] = ()) -> list[Backward]:
     """The LSTM backward recursion for several window lists at once, one reverse loop over t.
 
     Non-overlapping windows share a carry row (reset at each window start); overlapping ones
-    (k1k2 with k2 > k1) get rows of their own. Each list's loss is the mean over its windows.
+    (k1k2 with k2 > k1) get rows of their own, summed per list before any norm is taken. Each list's
+    loss is the mean over its windows. Memory is O(T x lists), plus d for the lists in `keep_d`.
     """
     T, H = fw.h.shape
     rows: list[tuple[int, list[tuple[int, int]]]] = []
     for v, windows in enumerate(schemes_windows):
         rows += [(v, group) for group in passes(windows)]
-    R = len(rows)
+    R, V = len(rows), len(schemes_windows)
+    owner = torch.zeros(V, R, dtype=torch.float64)  # sums a list's rows
     inject = torch.zeros(T, R, dtype=torch.float64)  # dL/dz_p for the window ending at t
     keep = torch.ones(T, R, 1, dtype=torch.float64)   # 0 where a window starts: the state entering it is detached
     prob = torch.sigmoid(fw.logits)
     for r, (v, group) in enumerate(rows):
+        owner[v, r] = 1.0
         n = len(schemes_windows[v])
         for p, s in group:
             inject[p, r] = (prob[p] - label) / n
@@ -109,8 +120,9 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
     coef = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], 1)  # (T, 4H)
     inject_steps = {p for _, group in rows for p, _ in group}
     cut_steps = {s for _, group in rows for _, s in group}
-    w_hh, w_head = fw.w_hh, fw.w_head
-    ds, dhs, dcs = [], [], []
+    w_hh, w_head, w_ih = fw.w_hh, fw.w_head, fw.w_ih
+    norms = torch.zeros(4, T, V, dtype=torch.float64)  # ||dx||, ||dh||, ||dc||, ||d|| per step and list
+    kept = {v: torch.zeros(T, 4 * H, dtype=torch.float64) for v in keep_d}
     dh = torch.zeros(R, H, dtype=torch.float64)
     dc = torch.zeros(R, H, dtype=torch.float64)
     for t in range(max(inject_steps), -1, -1):
@@ -118,20 +130,21 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
             dh = dh + inject[t, :, None] * w_head
         dc = torch.addcmul(dc, dh, h_to_c[t])
         da = torch.cat((dc, dc, dc, dh), 1).mul_(coef[t])  # (R, 4H)
-        ds.append(da), dhs.append(dh), dcs.append(dc)
+        d_v = owner @ da                                    # (V, 4H)
+        norms[0, t] = (d_v @ w_ih).norm(dim=1)
+        norms[1, t] = (owner @ dh).norm(dim=1)
+        norms[2, t] = (owner @ dc).norm(dim=1)
+        norms[3, t] = d_v.norm(dim=1)
+        for v in keep_d:
+            kept[v][t] = d_v[v]
         dh = da @ w_hh          # carried to h_{t-1}
         dc = dc * f[t]          # carried to c_{t-1}
         if t in cut_steps:      # the state entering a window start is detached for that row
             dh, dc = dh * keep[t], dc * keep[t]
-    pad = T - len(ds)  # steps after the last loss get no gradient
-    d = torch.cat([torch.stack(ds[::-1]), torch.zeros(pad, R, 4 * H, dtype=torch.float64)]).view(T, R, 4, H)
-    dh_all = torch.cat([torch.stack(dhs[::-1]), torch.zeros(pad, R, H, dtype=torch.float64)])
-    dc_all = torch.cat([torch.stack(dcs[::-1]), torch.zeros(pad, R, H, dtype=torch.float64)])
-    out = []
-    for v in range(len(schemes_windows)):
-        mine = [r for r, (vv, _) in enumerate(rows) if vv == v]
-        out.append(Backward(d[:, mine].sum(1).reshape(T, 4 * H), dh_all[:, mine].sum(1), dc_all[:, mine].sum(1)))
-    return out
+    x_norm, h_prev_norm = fw.x.norm(dim=1), fw.h_prev.norm(dim=1)
+    return [Backward(norms[0, :, v].numpy(), norms[1, :, v].numpy(), norms[2, :, v].numpy(),
+                     (norms[3, :, v] * x_norm).numpy(), (norms[3, :, v] * h_prev_norm).numpy(), kept.get(v))
+            for v in range(V)]
 
 
 @torch.no_grad()
@@ -143,7 +156,8 @@ def last_k_sweep(fw: Forward, full: Backward) -> tuple[np.ndarray, np.ndarray]:
     |G_K|^2 = sum M[T-K:, T-K:] and <G_K, G_T> = sum M[T-K:, :], both reverse cumulative sums.
     """
     d = full.d
-    M = (d @ d.T) * (fw.x @ fw.x.T + fw.h_prev @ fw.h_prev.T + 2)  # (T, T), symmetric
+    M = fw.x @ fw.x.T                                   # (T, T), symmetric; built in place (T = 2,000: 32 MB each)
+    M.addmm_(fw.h_prev, fw.h_prev.T).add_(2).mul_(d @ d.T)
 
     def leading_block_sums(A):  # sum of A[:j, :j] for j = 1..n, grown one row and column at a time
         return (2 * torch.tril(A, -1).sum(1) + A.diagonal()).cumsum(0)
@@ -201,13 +215,10 @@ class GradientFlow:
         return len(self.ids)
 
 
-@torch.no_grad()
-def _norms(fw: Forward, b: Backward) -> dict[str, np.ndarray]:
-    d_norm = b.d.norm(dim=1)
-    return {"input_grad_norm": (b.d @ fw.w_ih).norm(dim=1).numpy(), "hidden_grad_norm": b.dh.norm(dim=1).numpy(),
-            "cell_grad_norm": b.dc.norm(dim=1).numpy(),
-            "weight_ih_contrib": (d_norm * fw.x.norm(dim=1)).numpy(),
-            "weight_hh_contrib": (d_norm * fw.h_prev.norm(dim=1)).numpy()}
+def _norms(b: Backward) -> dict[str, np.ndarray]:
+    return {"input_grad_norm": b.input_grad_norm, "hidden_grad_norm": b.hidden_grad_norm,
+            "cell_grad_norm": b.cell_grad_norm, "weight_ih_contrib": b.weight_ih_contrib,
+            "weight_hh_contrib": b.weight_hh_contrib}
 
 
 def scheme_loss_value(fw: Forward, windows: list[tuple[int, int]], label: int) -> float:
@@ -230,15 +241,15 @@ def gradient_flow(model: LSTMClassifier, ids, scheme: str | Scheme = "last-k", k
     label_used, source = (int(label), "given") if label is not None else (int(prob > 0.5), "predicted")
     windows = sch.windows(T)
     truncated = sch.truncates(T)
-    full_b, *rest = backward(fw, [[(T - 1, 0)]] + ([windows] if truncated else []), label_used)
+    full_b, *rest = backward(fw, [[(T - 1, 0)]] + ([windows] if truncated else []), label_used, keep_d=(0,))
     sch_b = rest[0] if truncated else full_b
     cosine, rel = last_k_sweep(fw, full_b)
-    full = _norms(fw, full_b)
+    full = _norms(full_b)
     return GradientFlow(
         ids=np.asarray(torch.as_tensor(ids).reshape(-1)), scheme=sch.name, k=sch.k, k1=sch.k1, k2=sch.k2,
         windows=np.array(windows, dtype=np.int64).reshape(-1, 2), truncated=truncated, prob_positive=prob,
         label_used=label_used, label_source=source, loss=scheme_loss_value(fw, windows, label_used),
-        step_prob=torch.sigmoid(fw.logits).numpy(), **_norms(fw, sch_b), **{f"full_{k}": v for k, v in full.items()},
+        step_prob=torch.sigmoid(fw.logits).numpy(), **_norms(sch_b), **{f"full_{k}": v for k, v in full.items()},
         backprop_count=backprop_count(windows, T), backprop_reach=backprop_reach(windows, T),
         sweep_k=np.arange(1, T + 1), sweep_cosine=cosine, sweep_relative_error=rel)
 
@@ -267,7 +278,7 @@ def scheme_grid(model: LSTMClassifier, ids, scheme: str, ks, label: int | None =
     label = int(torch.sigmoid(fw.logits[-1]) > 0.5) if label is None else int(label)
     schemes = [make_scheme(scheme, k, k, 2 * k) for k in ks]
     windows = [s.windows(T) for s in schemes]
-    norms = [_norms(fw, b) for b in backward(fw, windows, label)]
+    norms = [_norms(b) for b in backward(fw, windows, label)]
     stack = lambda key: np.stack([n[key] for n in norms])  # noqa: E731
     return SchemeGrid(scheme, np.asarray(ks), stack("input_grad_norm"), stack("hidden_grad_norm"),
                       stack("cell_grad_norm"), np.stack([backprop_count(w, T) for w in windows]),

@@ -122,11 +122,63 @@ def test_checkpoint_round_trip_and_tamper(model, tmp_path):
         load_checkpoint(tmp_path / "m")
 
 
+def rehash(folder):
+    """Make the card match edited files again (what an attacker who edits the card too could do)."""
+    from tbptt_viz.checkpoint import HASHED, sha256
+
+    card = json.loads((folder / "card.json").read_text())
+    card.update({key: sha256(folder / name) for key, name in HASHED.items()})
+    (folder / "card.json").write_text(json.dumps(card))
+
+
 def test_checkpoint_with_wrong_shapes_is_refused(model, tmp_path):
     save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
     (tmp_path / "m" / "config.json").write_text(json.dumps(ModelConfig(50, 6, 9).to_dict()))
+    with pytest.raises(CheckpointError, match="config_sha256"):  # the config is covered by the card's hash
+        load_checkpoint(tmp_path / "m")
+    rehash(tmp_path / "m")
     with pytest.raises(CheckpointError, match="cannot build"):
         load_checkpoint(tmp_path / "m")
+
+
+def test_config_and_vocab_are_hashed_and_bounded(model, tmp_path):
+    folder = tmp_path / "m"
+    save_checkpoint(model.float(), folder, {"scheme": "full"})
+    vocab = json.loads((folder / "vocab.json").read_text())
+    vocab["itos"][5] = "swapped"
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(CheckpointError, match="vocab_sha256"):
+        load_checkpoint(folder)
+    # a config asking for a huge embedding is refused before anything is allocated
+    (folder / "config.json").write_text(json.dumps({"vocab_size": 3_000_000, "embed_dim": 64, "hidden_size": 8,
+                                                    "forget_bias": 1.0}))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="vocab_size"):
+        load_checkpoint(folder)
+    (folder / "config.json").write_text(json.dumps({"vocab_size": 900_000, "embed_dim": 64, "hidden_size": 8,
+                                                    "forget_bias": 1.0}))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="parameters"):
+        load_checkpoint(folder)
+    (folder / "config.json").write_text(json.dumps({"vocab_size": 50, "embed_dim": 6, "hidden_size": 8,
+                                                    "forget_bias": float("nan")}).replace("NaN", "1e999"))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="forget_bias"):
+        load_checkpoint(folder)
+
+
+def test_oversized_weights_are_refused_before_reading(model, tmp_path, monkeypatch):
+    from tbptt_viz import checkpoint
+
+    folder = tmp_path / "m"
+    save_checkpoint(model.float(), folder, {"scheme": "full"})
+    with open(folder / "model.safetensors", "r+b") as f:  # a sparse 2 GB file: reading it whole would show
+        f.truncate(2 << 30)
+    read = []
+    monkeypatch.setattr(checkpoint, "sha256", lambda path: read.append(path) or "x")
+    with pytest.raises(CheckpointError, match="limit"):
+        load_checkpoint(folder)
+    assert read == []  # refused on its size alone
 
 
 def test_broken_card_is_skipped_not_fatal(model, tmp_path, monkeypatch):
