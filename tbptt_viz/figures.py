@@ -8,37 +8,62 @@ FULL_STYLE = dict(dash="dot", width=2)
 COLOURS = {"input": "#ff7f0e", "hidden": "#1f77b4", "cell": "#2ca02c", "full": "#7f7f7f", "cut": "#c0392b"}
 
 
+def round_ticks(low: float, high: float) -> list[float]:
+    """Readable tick values: 1, 2 or 5 times a power of ten (whole numbers where the axis counts)."""
+    from .page import nice_ticks
+
+    return nice_ticks(low, high)
+
+
 def _positive_or_none(a) -> list:
     """Log axes cannot show 0: exact zeros (no gradient) become gaps."""
     return [float(v) if v > 0 else None for v in np.asarray(a, dtype=float)]
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=360, margin=dict(l=60, r=20, t=50, b=50),
-                      legend=dict(orientation="h", y=-0.25), template="plotly_white", **kw)
+    # legends below the plot and titles that wrap: readable on a 390-px phone screen too
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), xaxis_title=x,
+                      yaxis_title=y, height=380, margin=dict(l=55, r=20, t=60, b=40), template="plotly_white",
+                      legend=dict(orientation="h", x=0, y=-0.22, yanchor="top", font=dict(size=11)), **kw)
     return fig
 
 
 def gradient_through_time(view, full, T: int) -> go.Figure:
-    """||dL/dx_t||, ||dL/dh_t||, ||dL/dc_t|| against steps from the end (log-log), scheme solid, full dotted."""
-    dist = np.arange(T)[::-1] + 1  # 1 = the last token
+    """||dL/dx_t||, ||dL/dh_t||, ||dL/dc_t|| against token position (end on the right, as in every view),
+    log y; the scheme solid, full BPTT dotted; positions with exactly zero gradient shaded and labelled."""
+    t = np.arange(T)
     fig = go.Figure()
     for key, name in (("input", "||dL/dx_t||"), ("hidden", "||dL/dh_t||"), ("cell", "||dL/dc_t||")):
-        fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(full, f"full_{key}_grad_norm")),
+        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(getattr(full, f"full_{key}_grad_norm")),
                                  mode="lines+markers" if T == 1 else "lines", name=f"{name} full BPTT",
                                  line=dict(color=COLOURS[key], **FULL_STYLE)))
         if view.scheme != "full":  # under full BPTT the scheme's curves are the dotted ones
-            fig.add_trace(go.Scatter(x=dist, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
+            fig.add_trace(go.Scatter(x=t, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
                                      name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
+    for a, b in zero_runs(view.input_grad_norm):
+        fig.add_vrect(x0=a - 0.5, x1=b - 0.5, fillcolor="#bbbbbb", opacity=0.25, line_width=0,
+                      annotation_text=f"exactly 0 ({b - a} tokens)", annotation_position="top left")
     if view.scheme == "last-k" and view.k < T:
-        # plotly quirk on log axes: the line takes data units, its annotation takes log10 units
-        fig.add_vline(x=view.k + 0.5, line=dict(color=COLOURS["cut"], dash="dash"))
-        fig.add_annotation(x=float(np.log10(view.k + 0.5)), y=1, yref="paper", text=f"K={view.k}",
-                           showarrow=False, font=dict(color=COLOURS["cut"]), yanchor="bottom")
-    fig.update_xaxes(type="log")
+        fig.add_vline(x=T - view.k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"),
+                      annotation_text=f"K={view.k}", annotation_font_color=COLOURS["cut"])
     fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, "Gradient through time", "steps from the end (1 = last token, log scale)",
-                   "gradient norm (log scale)")
+    return _layout(fig, "Gradient through time", "token position t (the prediction is at the right end)",
+                   "gradient norm (log scale; zero cannot be drawn)")
+
+
+def zero_runs(values) -> list[tuple[int, int]]:
+    """[start, end) runs of positions whose value is exactly 0."""
+    zero = np.asarray(values) == 0
+    runs, start = [], None
+    for i, z in enumerate(zero):
+        if z and start is None:
+            start = i
+        if not z and start is not None:
+            runs.append((start, i))
+            start = None
+    if start is not None:
+        runs.append((start, len(zero)))
+    return runs
 
 
 def bias_curve(full, k: int | None) -> go.Figure:
@@ -76,8 +101,10 @@ def backprop_timeline(view) -> go.Figure:
     fig.add_trace(go.Scatter(x=ends, y=np.full(len(ends), view.backprop_count.max() + 0.3), mode="markers",
                              name="a loss (prediction vs label) here", marker=dict(symbol="triangle-down", size=10,
                                                                                  color="#c0392b")))
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)", rangemode="tozero",
-                                  showgrid=False, range=[-1.5, max(1, int(view.backprop_reach.max())) * 1.08]))
+    top = max(1, int(view.backprop_reach.max()))
+    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)", showgrid=False,
+                                  range=[-1.5, top * 1.08], tickvals=round_ticks(0, top)),
+                      yaxis=dict(tickvals=round_ticks(0, int(view.backprop_count.max()) + 1)))
     return _layout(fig, f"Backprop count and reach: {view.label}", "token position t", "count")
 
 
@@ -99,31 +126,65 @@ def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, las
     return _layout(fig, title, "token position t", "score")
 
 
-def context_probe_figure(probe, prob_full: float) -> go.Figure:
+def context_probe_figure(probes: dict) -> go.Figure:
+    """Per model: P(positive) reading only the last n tokens, and with the first n removed."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=probe.last_n, y=probe.prob_last_n, name="sees only the last n tokens",
-                             line=dict(color="#1f77b4", width=3)))
-    fig.add_trace(go.Scatter(x=probe.removed_n, y=probe.prob_without_first_n, name="first n tokens removed",
-                             line=dict(color="#ff7f0e", width=2)))
-    fig.add_hline(y=prob_full, line=dict(color="#555", dash="dot"), annotation_text="whole review")
+    dash = ("solid", "dot", "dash")
+    for j, (name, probe) in enumerate(probes.items()):
+        fig.add_trace(go.Scatter(x=probe.last_n, y=probe.prob_last_n, name=f"{name}: only the last n tokens",
+                                 line=dict(color="#1f77b4", width=3, dash=dash[j % 3])))
+        fig.add_trace(go.Scatter(x=probe.removed_n, y=probe.prob_without_first_n,
+                                 name=f"{name}: first n tokens removed", line=dict(color="#ff7f0e", width=2,
+                                                                                   dash=dash[j % 3])))
     fig.add_hline(y=0.5, line=dict(color="#bbb", width=1))
-    fig.update_yaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1])
     return _layout(fig, "Context probe: how much of the review does the prediction need?", "n (tokens)",
                    "P(positive)")
 
 
-def memory_figure(trace, k: int | None = None) -> go.Figure:
-    T = len(trace.survival)
-    t = np.arange(T)
+def memory_figure(traces: dict, k: int | None = None) -> go.Figure:
+    """Per model: the cell's direct path (forget-gate product to the end) and the influence through every
+    path (||d logit / d x_t||, normalised to its maximum), both on one log axis against token position."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=trace.survival, name="survival to the end (mean over units)",
-                             line=dict(color="#2ca02c", width=3)))
-    fig.add_trace(go.Scatter(x=t, y=trace.forget_mean, name="mean forget gate f_t", line=dict(color="#9467bd")))
-    fig.add_trace(go.Scatter(x=t, y=trace.cell_norm, name="||c_t||", yaxis="y2", line=dict(color="#8c564b")))
+    dash = ("solid", "dot", "dash")
+    T = 0
+    for j, (name, trace) in enumerate(traces.items()):
+        T = len(trace.survival)
+        t = np.arange(T)
+        influence = np.asarray(trace.influence)
+        rel = influence / influence.max() if influence.max() > 0 else influence
+        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(trace.survival), name=f"{name}: direct path (cell)",
+                                 line=dict(color="#2ca02c", width=3, dash=dash[j % 3])))
+        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(rel), name=f"{name}: all paths (gradient)",
+                                 line=dict(color="#9467bd", width=2, dash=dash[j % 3])))
     if k and k < T:
         fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"last K={k}")
-    # survival spans many orders of magnitude (1e-7 from the opening is common): a log axis shows it
-    fig.update_layout(yaxis=dict(type="log", exponentformat="power"),
-                      yaxis2=dict(overlaying="y", side="right", title="||c_t||", showgrid=False, rangemode="tozero"))
-    return _layout(fig, "Memory: how much of what is written at t survives to the prediction", "token position t",
-                   "fraction / gate value (log scale)")
+    fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
+    return _layout(fig, "Memory: the cell's direct path and every path", "token position t",
+                   "fraction surviving / relative influence (log)")
+
+
+def ig_path_figure(attributions: dict) -> go.Figure:
+    """F along integrated gradients' straight path, alpha from the baseline (0) to the review (1)."""
+    fig = go.Figure()
+    for name, a in attributions.items():
+        if a.path_alpha is None:
+            continue
+        fig.add_trace(go.Scatter(x=a.path_alpha, y=a.path_value, mode="lines+markers", marker=dict(size=4),
+                                 name=f"{name} ({'converged' if a.converged else 'not converged'})"))
+    return _layout(fig, "The function integrated gradients integrate, along its path",
+                   "alpha (0 = all padding, 1 = the review)", "F (logit or loss)")
+
+
+def headline_figure(contrast: dict, highlight: tuple[str, ...] = ()) -> go.Figure:
+    """The study's headline: how far a polar phrase planted at the very start moves each regime's prediction."""
+    names = list(contrast)
+    means = [contrast[n]["mean"] for n in names]
+    err_hi = [contrast[n]["high"] - contrast[n]["mean"] for n in names]
+    err_lo = [contrast[n]["mean"] - contrast[n]["low"] for n in names]
+    colours = ["#c0392b" if n in highlight else "#7f7f7f" for n in names]
+    fig = go.Figure(go.Bar(x=names, y=means, marker_color=colours,
+                           error_y=dict(type="data", array=err_hi, arrayminus=err_lo, visible=True),
+                           hovertext=[f"{contrast[n]['seeds']} seed(s)" for n in names]))
+    return _layout(fig, "A polar phrase at the very start: how far it moves the prediction",
+                   "model (trained with)", "contrast in P(positive) (95% interval)")

@@ -9,8 +9,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .schemes import SCHEME_NAMES
+
+# In the sweep, TBPTT runs with k2 = 2 k1 and the heatmap columns are k1: say so in the row label.
+LAB_SCHEME_NAMES = {**SCHEME_NAMES, "k1k2": "TBPTT(k1=K, k2=2K)"}
+
 SCHEME_ORDER = ("full", "last-k", "chunked", "k1k2")
-SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked", "k1k2": "TBPTT(k1=K, k2=2K)"}
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -60,7 +64,7 @@ def prefix_heatmaps(results: dict) -> go.Figure:
                 note = " (full BPTT ignores K)" if c["scheme"] == "full" else ""
                 hover[i, j] = (f"{r['scheme_label']}{note}<br>seeds: "
                                + ", ".join(f"{v:.2f}" for v in r["test_accuracy"]["values"]))
-        fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[SCHEME_NAMES[s] for s in schemes], text=text,
+        fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[LAB_SCHEME_NAMES[s] for s in schemes], text=text,
                                  texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0.4, zmax=1.0,
                                  colorscale="RdYlGn", showscale=col == len(shorts),
                                  colorbar=dict(title="test accuracy")), row=1, col=col)

@@ -1,7 +1,7 @@
 """Guided lessons: each a one-click preset, a short explanation and a predict-then-reveal question."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -13,8 +13,7 @@ class Lesson:
     question: str
     options: tuple[str, ...]
     answer: int                   # index into options
-    reveal: str
-    extra: dict = field(default_factory=dict)
+    reveal: str                   # states no number: the evidence shown with it is computed on the page
 
 
 LESSONS = (
@@ -42,9 +41,10 @@ LESSONS = (
         "Under full BPTT, what gradient does 'love', about 225 tokens before the end, receive?",
         ("Exactly zero, like under last-K", "A non-zero gradient: how large depends on the model"),
         1,
-        "Non-zero. Read the curves against distance from the end (log axes): for imdb-full on this "
-        "review the gradient at the opening is of the same order as at the last words, because its forget gates "
-        "stay close to 1 here. Try other reviews and models: on some it fades by orders of magnitude.",
+        "Non-zero. The curves below show how large, position by position (log axis): the ratio of the gradient "
+        "at the first token to the one at the last token is printed under them for this review and model. It "
+        "flows back through every path of the LSTM, not only the cell's forget gates. Try other reviews and "
+        "models: on some it fades by orders of magnitude.",
     ),
     Lesson(
         "3. Where early words are learned: short reviews and late mentions",
@@ -65,16 +65,14 @@ LESSONS = (
          "method": "occlusion"},
         "What the model uses",
         "Truncation only cuts the training gradient. When the trained model reads a review, the opening still "
-        "writes into the cell state, and the forget gates decide how much of it survives to the last token.",
+        "writes into the cell and hidden state, and it reaches the prediction through every later step.",
         "Can the opening still change what the last-K model predicts?",
         ("No: its training gradient there was exactly zero, so it has no effect",
          "It can, through the state; how much is an empirical question: measure it"),
         1,
-        "It can: the forward pass is never truncated. How much is measured here by occlusion and the context "
-        "probe. For imdb-last-k30 it is little: over 1,000 IMDB test reviews a strongly polar phrase at the very "
-        "start moved its prediction a third as much as it moved imdb-full's (see the Model zoo), and on this "
-        "review removing the opening barely matters. Compare with imdb-full side by side, and see the Memory view "
-        "for how little of the opening survives in this model's cell.",
+        "It can: the forward pass is never truncated. How much is measured by occlusion and the context probe, "
+        "shown below for both models side by side on this review, and over many IMDB reviews by the study's "
+        "planted phrases (its numbers are printed with this answer).",
     ),
     Lesson(
         "5. Another recipe: chunked truncation",

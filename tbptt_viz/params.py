@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from .bounds import whole_number
 from .schemes import SCHEMES
 from .text import MAX_TOKENS
 
-METHODS = ("integrated_gradients", "saliency", "input_x_gradient", "occlusion")
+from .attribution import METHODS  # noqa: E402 - the order the app offers them, occlusion first
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
 MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
@@ -24,7 +25,7 @@ class Settings:
     k: int = 30
     k1: int = 30
     k2: int = 60
-    method: str = "integrated_gradients"
+    method: str = "occlusion"
     compare: str = ""                # the second model shown side by side ("" = the app's default pair)
 
 
@@ -33,12 +34,9 @@ DEFAULTS = Settings()
 
 def _int(raw, name: str, notices: list[str], default: int) -> int:
     try:
-        value = int(str(raw))
+        value = whole_number(name, str(raw), 1)
     except ValueError:
-        notices.append(f"URL parameter {name}={raw!r} is not a whole number; using {default}")
-        return default
-    if value < 1:
-        notices.append(f"URL parameter {name}={value} must be at least 1; using {default}")
+        notices.append(f"URL parameter {name} is not a whole number >= 1; using {default}")
         return default
     if value > MAX_TOKENS:
         notices.append(f"URL parameter {name}={value} is above the longest review ({MAX_TOKENS} tokens); "
@@ -91,11 +89,46 @@ def to_query(s: Settings) -> dict[str, str]:
     return q
 
 
-def md_escape(text: str) -> str:
-    """Backslash-escape Markdown so that text from a URL or a review shows literally (no links, images)."""
-    return "".join("\\" + ch if ch in "\\`*_[]()<>#!|~$" else ch for ch in str(text))
-
-
 def snap_k(k: int, choices: list[int]) -> int:
     """The allowed K closest to k (ties go to the smaller)."""
     return min(choices, key=lambda c: (abs(c - k), c))
+
+
+# ---- the Lab's form: session keys, URL parameters (lab_<field>) and their defaults
+LAB_FIELDS = {"task": "prefix", "scheme": "last-k", "k": 30, "seed": 0, "seq_len": 0, "short_frac": 0.0,
+              "clean_last": 10, "ones_frac": 0.0, "distance": 20, "n_train": 1000, "epochs": 20, "hidden": 32}
+LAB_KEYS = tuple(f"lab_{f}" for f in LAB_FIELDS)
+
+
+def lab_state(query: dict) -> dict:
+    """Session values of the Lab form from `lab_*` URL parameters; a bad value keeps the default."""
+    from .lab import TASKS
+
+    out = {}
+    for name, default in LAB_FIELDS.items():
+        raw = query.get(f"lab_{name}")
+        value = default
+        if raw is not None:
+            raw = raw[-1] if isinstance(raw, list) else raw
+            try:
+                if name == "task":
+                    value = raw if raw in TASKS else default
+                elif name == "scheme":
+                    value = raw if raw in SCHEMES else default
+                elif isinstance(default, float):
+                    value = min(1.0, max(0.0, float(raw)))
+                else:
+                    value = whole_number(name, str(raw), 0, 100_000)
+            except ValueError:
+                value = default
+        out[f"lab_{name}"] = value
+    return out
+
+
+def lab_query(config) -> dict[str, str]:
+    """URL parameters for a Lab configuration (what the form showed when it ran)."""
+    c = config.to_dict()
+    values = {"task": c["task"], "scheme": c["scheme"], "k": c["k"], "seed": c["seed"], "seq_len": c["seq_len"],
+              "short_frac": c["short_frac"], "clean_last": c["clean_last"], "ones_frac": c["ones_in_window_frac"],
+              "distance": c["distance"], "n_train": c["n_train"], "epochs": c["epochs"], "hidden": c["hidden"]}
+    return {f"lab_{k}": str(v) for k, v in values.items()}

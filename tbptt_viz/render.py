@@ -13,7 +13,32 @@ STRIP_CSS = """<style>
 .tv-last{border-bottom:2px solid #1f77b4}
 .tv-cut{display:inline-block;color:#c0392b;font-weight:700;margin:0 0.3rem;font-size:0.85rem}
 .tv-label{font-size:0.8rem;color:#555;margin-top:0.4rem}
+.tv-legend{display:flex;align-items:center;gap:0.4rem;font-size:0.75rem;color:#555;margin:-0.4rem 0 0.6rem}
+.tv-legend .bar{width:9rem;height:0.6rem;border-radius:0.2rem}
+.tv-text{overflow-wrap:anywhere;white-space:normal;font-size:0.9rem}
 </style>"""
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.2g}" if v and (abs(v) < 0.01 or abs(v) >= 1000) else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def legend(scale: float, signed: bool = False, value_name: str = "value", note: str = "") -> str:
+    """A numeric colour legend for a strip drawn with `scale`: what the darkest colour means."""
+    if signed:
+        bar = "linear-gradient(90deg,rgba(214,39,40,0.85),rgba(255,255,255,0),rgba(44,160,44,0.85))"
+        low, high = f"-{_fmt(scale)}", f"+{_fmt(scale)}"
+    else:
+        bar = "linear-gradient(90deg,rgba(255,127,14,0),rgba(255,127,14,0.85))"
+        low, high = "0", _fmt(scale)
+    return (f'<div class="tv-legend"><span>{html.escape(value_name)}:</span><span>{low}</span>'
+            f'<span class="bar" style="background:{bar}"></span><span>{high}</span>'
+            f'<span>{html.escape(note)}</span></div>')
+
+
+def text_block(text: str, limit: int = 20000) -> str:
+    """A review as escaped HTML: line breaks (already normalised to \n) become <br>; nothing is interpreted."""
+    return STRIP_CSS + '<div class="tv-text">' + html.escape(text[:limit]).replace("\n", "<br>") + "</div>"
 
 
 def _colour(value: float, scale: float, signed: bool) -> str:

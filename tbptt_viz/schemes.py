@@ -17,6 +17,8 @@ import numpy as np
 from .bounds import whole_number
 
 SCHEMES = ("full", "last-k", "chunked", "k1k2")
+# How every page names a scheme family (one home: the app, the Lab figures and the static demo use it).
+SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked (loss every K)", "k1k2": "TBPTT(k1, k2)"}
 
 
 class SchemeError(ValueError):

@@ -8,26 +8,25 @@ Four measurements per model, each a pure function of (model, encoded reviews, se
    "Sharp Nearby, Fuzzy Far Away" (https://arxiv.org/abs/1805.04623).
 4. `attribution_shares`: share of |attribution| in the first and in the last `edge` tokens.
 
-Every model call goes through `batch_logits`: length-sorted, right-padded batches, each row read at its
-own last real token, so results equal one-review-at-a-time runs (tests check that). `run_study` ties the
-four together for several models; the figure functions at the end take its results dict.
+Accuracy, planted phrases and context use go through `batch_logits`: length-sorted, right-padded batches,
+each row read at its own last real token, so results equal one-review-at-a-time runs (tests check that).
+Attribution uses tbptt_viz's own occlusion and integrated gradients, one review at a time. `run_study`
+ties the four together for several models; `study_stats` pools seeds into regimes, `study_report`
+writes the tables and `figures_study` the figures, all from the results dict.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .model import LSTMClassifier
 from .text import UNK_ID, tokenize
-from .train import pad_batch
-
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
+from .train import length_batches, pad_batch
 
 START = "start"                              # plant the phrase before the first token
 LENGTH_EDGES = (0, 30, 100, 250, 500)        # bins [0,30) [30,100) [100,250) [250,500) [500,inf)
@@ -38,25 +37,13 @@ POSITIVE_PHRASE = "simply wonderful and moving ."   # our own wording; every wor
 NEGATIVE_PHRASE = "simply awful and boring ."
 TOKEN_BUDGET = 65536  # padded tokens per batch: keeps one CPU core busy, a few hundred MB at most
 ZOO_ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
-CARD_FIELDS = ("name", "scheme", "k", "k1", "k2", "label", "test_accuracy", "wall_time_s", "tokens_per_s")
+CARD_FIELDS = ("name", "scheme", "k", "k1", "k2", "label", "seed", "test_accuracy", "sha256", "config_sha256",
+               "vocab_sha256")
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Batched model calls
 # ---------------------------------------------------------------------------------------------------------
-def _batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
-    """Indices sorted by length, cut so that rows * longest row <= token_budget (at least one row each)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    out, start = [], 0
-    while start < len(order):
-        end = start + 1
-        while end < len(order) and (end + 1 - start) * lengths[order[end]] <= token_budget:
-            end += 1
-        out.append(order[start:end])
-        start = end
-    return out
-
-
 @torch.no_grad()
 def batch_logits(model: LSTMClassifier, seqs: Sequence[Sequence[int]], token_budget: int = TOKEN_BUDGET) -> np.ndarray:
     """Logits (N,) float64 of every sequence, in input order, from length-sorted right-padded batches."""
@@ -64,7 +51,7 @@ def batch_logits(model: LSTMClassifier, seqs: Sequence[Sequence[int]], token_bud
     if lengths and min(lengths) == 0:
         raise ValueError("a sequence has no tokens")
     out = np.empty(len(seqs))
-    for batch in _batches(lengths, token_budget):
+    for batch in length_batches(lengths, token_budget=token_budget):
         ids, lens = pad_batch([list(seqs[i]) for i in batch])
         out[batch] = model(ids, lens).double().numpy()  # each row read at its own last real token
     return out
@@ -242,56 +229,8 @@ def context_use(model: LSTMClassifier, seqs: Sequence[Sequence[int]], labels: Se
 
 
 # ---------------------------------------------------------------------------------------------------------
-# 4. Attribution mass at the edges
+# 4. Attribution mass at the edges: occlusion (exact) and integrated gradients (with their own check)
 # ---------------------------------------------------------------------------------------------------------
-def gradient_x_input(model: LSTMClassifier, seqs: Sequence[Sequence[int]],
-                     token_budget: int = TOKEN_BUDGET) -> list[np.ndarray]:
-    """Per-token x_t . dlogit/dx_t (one (T,) array per sequence), from batched backward passes.
-
-    Rows of a batch do not interact, so the gradient of the summed logits gives every row's own gradient.
-    """
-    out: list[np.ndarray] = [np.empty(0)] * len(seqs)
-    for batch in _batches([len(s) for s in seqs], token_budget):
-        ids, lens = pad_batch([list(seqs[i]) for i in batch])
-        x = model.embedding(ids).detach().requires_grad_(True)  # (B, T, E)
-        (grad,) = torch.autograd.grad(model.forward_embedded(x, lens).sum(), x)
-        a = (grad * x).sum(-1).detach().double().numpy()  # (B, T)
-        for row, i in enumerate(batch):
-            out[i] = a[row, : len(seqs[i])]
-    return out
-
-
-def integrated_gradients(model: LSTMClassifier, seqs: Sequence[Sequence[int]]) -> list[np.ndarray]:
-    """Per-token integrated gradients (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365) from
-    tbptt_viz.attribution: all-pad baseline, one review per call, the quadrature steps batched there."""
-    from .attribution import attribute
-
-    return [np.asarray(_scores(attribute(model, torch.tensor(list(s)), "integrated_gradients")), float)
-            for s in seqs]
-
-
-def _scores(result) -> np.ndarray:
-    """The per-token scores of an attribution result (an array, or a record with a `scores` field)."""
-    for name in ("scores", "attribution", "attributions", "values"):
-        if hasattr(result, name):
-            result = getattr(result, name)
-            break
-    return np.asarray(result.detach() if torch.is_tensor(result) else result, float).reshape(-1)
-
-
-def pick_attribution_method(model: LSTMClassifier) -> tuple[str, Callable]:
-    """Integrated gradients from tbptt_viz.attribution when that module exists and answers sensibly on a
-    short review; otherwise gradient x input computed here."""
-    try:
-        probe = [2, 3, 4, 5, 6]
-        scores = integrated_gradients(model, [probe])[0]
-        if scores.shape == (len(probe),) and np.isfinite(scores).all():
-            return "integrated_gradients", integrated_gradients
-    except Exception:  # missing module or a different contract: fall back, and the JSON says which was used
-        pass
-    return "gradient_x_input", gradient_x_input
-
-
 @dataclass(frozen=True)
 class AttributionShares:
     method: str
@@ -300,9 +239,12 @@ class AttributionShares:
     first_share: np.ndarray    # (R,) sum |a[:edge]| / sum |a| per review
     last_share: np.ndarray     # (R,) sum |a[-edge:]| / sum |a| per review
     uniform_share: np.ndarray  # (R,) edge / T: either share if |attribution| were spread evenly
+    converged: np.ndarray | None = None     # (R,) bool, integrated gradients only
+    evaluations: np.ndarray | None = None   # (R,) gradient evaluations, integrated gradients only
+    relative_gap: np.ndarray | None = None  # (R,) |completeness gap| / |F(x) - F(baseline)|
 
 
-def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str) -> AttributionShares:
+def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str, **checks) -> AttributionShares:
     """Share of total |attribution| in the first and last `edge` tokens of each review."""
     first, last, uniform = [], [], []
     for a in scores:
@@ -311,13 +253,27 @@ def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str) -> Attribu
         first.append(a[:edge].sum() / total if total > 0 else math.nan)
         last.append(a[-edge:].sum() / total if total > 0 else math.nan)
         uniform.append(min(edge, len(a)) / len(a))
-    return AttributionShares(method, edge, len(first), np.array(first), np.array(last), np.array(uniform))
+    return AttributionShares(method, edge, len(first), np.array(first), np.array(last), np.array(uniform), **checks)
 
 
-def attribution_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30,
-                       method: tuple[str, Callable] | None = None) -> AttributionShares:
-    name, fn = method or pick_attribution_method(model)
-    return edge_shares(fn(model, seqs), edge, name)
+def occlusion_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30) -> AttributionShares:
+    from .probe import occlusion_scores
+
+    return edge_shares([occlusion_scores(model, list(s)) for s in seqs], edge, "occlusion")
+
+
+def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30, points: int = 8,
+              max_evaluations: int = 1200) -> AttributionShares:
+    """Integrated gradients of the logit per review (tbptt_viz.attribution: adaptive, float64), with each
+    review's convergence, evaluations and relative completeness gap recorded next to its shares."""
+    from .attribution import attribute
+
+    results = [attribute(model, list(s), "integrated_gradients", points=points, max_evaluations=max_evaluations)
+               for s in seqs]
+    gaps = [abs(r.completeness_gap) / max(abs(r.target_change), 1e-12) for r in results]
+    return edge_shares([r.scores for r in results], edge, "integrated_gradients",
+                       converged=np.array([r.converged for r in results]),
+                       evaluations=np.array([r.evaluations for r in results]), relative_gap=np.array(gaps))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -326,7 +282,10 @@ def attribution_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edg
 @dataclass(frozen=True)
 class StudySettings:
     plant_sample: int = 1000          # balanced seeded sample for planted signal and context use
-    attribution_sample: int = 200     # balanced seeded sample for attribution shares
+    attribution_sample: int = 200     # balanced seeded sample for occlusion shares
+    ig_sample: int = 100              # the first N of that sample for integrated gradients
+    ig_points: int = 8                # Gauss-Legendre nodes per path interval
+    ig_max_evaluations: int = 1200    # gradient evaluations per review before it is reported unconverged
     attribution_min_len: int = 100    # attribution sample: reviews of min..max tokens
     attribution_max_len: int = 500
     edge: int = 30                    # tokens counted at each end for attribution shares
@@ -341,7 +300,11 @@ class StudySettings:
         "planted": "phrase inserted so that exactly d review tokens follow its last token; d=0 appends it; "
                    "'start' puts it before the first token; only reviews with T >= d take part",
         "context": "last n tokens read from a zero state; only reviews with T > n take part",
-        "attribution": "per-token scores summed over embedding dims, |.| shares of the review's total",
+        "attribution": "per-token scores of the logit, |.| shares of the review's total; occlusion on every "
+                       "review of the sample, integrated gradients (adaptive, all-pad baseline) on the first "
+                       "ig_sample of them, reported on all and on the converged ones",
+        "correct": "accuracy.correct_bits: one bit per test review (1 = classified correctly), base64 of "
+                   "numpy.packbits in review order, for paired tests between models",
     })
 
 
@@ -362,13 +325,26 @@ def _plain(obj):
     return obj
 
 
+def pack_bits(flags) -> str:
+    import base64
+
+    return base64.b64encode(np.packbits(np.asarray(flags, dtype=bool)).tobytes()).decode()
+
+
+def unpack_bits(text: str, n: int) -> np.ndarray:
+    import base64
+
+    return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
+
+
 def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels: Sequence[int],
-                settings: StudySettings, method: tuple[str, Callable], log: Callable = lambda s: None) -> dict:
+                settings: StudySettings, with_ig: bool = True, log: Callable = lambda s: None) -> dict:
     """All four measurements for one model -> a JSON-ready dict (with seconds spent on each)."""
     budget, seconds = settings.token_budget, {}
     t = time.perf_counter()
     logits = batch_logits(model, encoded, budget)
     accuracy = accuracy_by_length([len(s) for s in encoded], logits, labels)
+    correct = (logits > 0).astype(int) == np.asarray(labels)
     seconds["accuracy"] = time.perf_counter() - t
     log(f"accuracy {accuracy.overall:.4f} on {accuracy.n} reviews ({seconds['accuracy']:.0f} s)")
 
@@ -391,180 +367,75 @@ def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels:
     fits = (lengths >= settings.attribution_min_len) & (lengths <= settings.attribution_max_len)
     arows = balanced_sample(labels, settings.attribution_sample, settings.seed + 1, fits)
     attr_seqs = [encoded[i] for i in arows]
-    shares = attribution_shares(model, attr_seqs, settings.edge, method)
-    seconds["attribution"] = time.perf_counter() - t
-    log(f"attribution ({shares.method}) on {shares.n} reviews ({seconds['attribution']:.0f} s)")
-    # A second, cheap method on the same reviews: edge shares that depend on the method would show here.
-    check = attribution_shares(model, attr_seqs, settings.edge, ("gradient_x_input", gradient_x_input))
+    occlusion = occlusion_shares(model, attr_seqs, settings.edge)
+    seconds["occlusion"] = time.perf_counter() - t
+    log(f"occlusion on {occlusion.n} reviews ({seconds['occlusion']:.0f} s)")
+    attribution = {"occlusion": _share_summary(occlusion, settings)}
+    if with_ig and settings.ig_sample > 0:
+        t = time.perf_counter()
+        ig = ig_shares(model, attr_seqs[: settings.ig_sample], settings.edge, settings.ig_points,
+                       settings.ig_max_evaluations)
+        seconds["integrated_gradients"] = time.perf_counter() - t
+        attribution["integrated_gradients"] = _share_summary(ig, settings)
+        log(f"integrated gradients on {ig.n} reviews, {np.mean(ig.converged):.0%} converged "
+            f"({seconds['integrated_gradients']:.0f} s)")
 
     card = getattr(model, "card", {}) or {}
-    return _plain({
+    out = _plain({
         "card": {k: card.get(k) for k in CARD_FIELDS},
         "accuracy": accuracy,
         "planted": planted,
         "context": context,
-        "attribution": _share_summary(shares, settings),
-        "attribution_check": _share_summary(check, settings),
+        "attribution": attribution,
         "seconds": seconds,
     })
+    out["accuracy"]["correct_bits"] = pack_bits(correct)
+    return out
 
 
 def _share_summary(shares: AttributionShares, settings: StudySettings) -> dict:
-    return {"method": shares.method, "edge": shares.edge, "n": shares.n,
-            "first_share": _mean(shares.first_share), "last_share": _mean(shares.last_share),
-            "first_sem": _sem(shares.first_share), "last_sem": _sem(shares.last_share),
-            "uniform_share": _mean(shares.uniform_share),
-            "review_lengths": [settings.attribution_min_len, settings.attribution_max_len]}
+    out = {"method": shares.method, "edge": shares.edge, "n": shares.n,
+           "first_share": _mean(shares.first_share), "last_share": _mean(shares.last_share),
+           "first_sem": _sem(shares.first_share), "last_sem": _sem(shares.last_share),
+           "uniform_share": _mean(shares.uniform_share),
+           "review_lengths": [settings.attribution_min_len, settings.attribution_max_len]}
+    if shares.converged is not None:
+        ok = shares.converged
+        out.update({"points": settings.ig_points, "max_evaluations": settings.ig_max_evaluations,
+                    "converged_fraction": _mean(ok.astype(float)), "n_converged": int(ok.sum()),
+                    "evaluations_median": float(np.median(shares.evaluations)),
+                    "evaluations_p95": float(np.percentile(shares.evaluations, 95)),
+                    "relative_gap_median": float(np.median(shares.relative_gap)),
+                    "relative_gap_max": float(np.max(shares.relative_gap)),
+                    "first_share_converged": _mean(shares.first_share[ok]),
+                    "last_share_converged": _mean(shares.last_share[ok])})
+    return out
 
 
 def run_study(models: dict[str, LSTMClassifier], encoded: Sequence[Sequence[int]], labels: Sequence[int],
-              settings: StudySettings = StudySettings(), log: Callable = lambda s: None) -> dict:
-    """The study for every model (name -> model, all sharing one vocabulary) on the same encoded reviews."""
+              settings: StudySettings = StudySettings(), log: Callable = lambda s: None,
+              ig_models: Sequence[str] | None = None) -> dict:
+    """The study for every model (name -> model, all sharing one vocabulary) on the same encoded reviews.
+
+    `ig_models`: the models that also get integrated gradients (default: all)."""
     if not models:
         raise ValueError("no models to study")
     if not encoded or any(len(s) == 0 for s in encoded):
         raise ValueError("the reviews must be non-empty")
     start = time.perf_counter()
-    method = pick_attribution_method(next(iter(models.values())))
     results = {}
     for name, model in models.items():
         log(f"== {name}")
         t = time.perf_counter()
-        results[name] = study_model(model, encoded, labels, settings, method, lambda s: log(f"  {name}: {s}"))
+        results[name] = study_model(model, encoded, labels, settings, ig_models is None or name in ig_models,
+                                    lambda s: log(f"  {name}: {s}"))
         results[name]["wall_time_s"] = round(time.perf_counter() - t, 1)
     return _plain({
         "question": "Can an LSTM trained with truncated BPTT (last-K, chunked, k1k2) use words far from the end?",
         "settings": settings,
-        "attribution_method": method[0],
         "reviews": len(encoded),
         "labels": {"negative": int(np.sum(np.asarray(labels) == 0)), "positive": int(np.sum(np.asarray(labels) == 1))},
         "models": results,
         "total_wall_time_s": round(time.perf_counter() - start, 1),
         "torch_threads": torch.get_num_threads(),
     })
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Tables and figures from the results dict (they never touch a model)
-# ---------------------------------------------------------------------------------------------------------
-def _fmt(v, digits=3) -> str:
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
-def markdown_tables(results: dict) -> str:
-    """The study's tables as Markdown (models as rows)."""
-    m = results["models"]
-    first = next(iter(m.values()))
-    out = ["Accuracy by review length (tokens; reviews per bin in the header)", "",
-           "| model | all | " + " | ".join(f"{b} (n={c})" for b, c in zip(first["accuracy"]["bins"],
-                                                                             first["accuracy"]["count"])) + " |",
-           "|---" * (2 + len(first["accuracy"]["bins"])) + "|"]
-    for name, r in m.items():
-        out.append(f"| {name} | {_fmt(r['accuracy']['overall'])} | "
-                   + " | ".join(_fmt(a) for a in r["accuracy"]["accuracy"]) + " |")
-    for key, title in (("contrast", "Planted phrase contrast: mean P(pos | positive planted) - P(pos | negative planted)"),
-                       ("positive_increase", "Planted positive phrase: mean rise in P(positive)"),
-                       ("negative_decrease", "Planted negative phrase: mean fall in P(positive)"),
-                       ("positive_increase_against", "Positive phrase in negative reviews: mean rise in P(positive)"),
-                       ("negative_decrease_against", "Negative phrase in positive reviews: mean fall in P(positive)")):
-        p = first["planted"]
-        n = p["n"] if "against" not in key else [a[0] if key.startswith("positive") else a[1] for a in p["n_against"]]
-        out += ["", f"{title}, by distance d from the end (reviews per column in the header)", "",
-                "| model | " + " | ".join(f"d={d} (n={k})" for d, k in zip(p["distances"], n)) + " |",
-                "|---" * (1 + len(n)) + "|"]
-        for name, r in m.items():
-            out.append(f"| {name} | " + " | ".join(_fmt(v) for v in r["planted"][key]) + " |")
-    c = first["context"]
-    for key, title in (("mean_abs_diff", "Context use: mean |P(pos | last n) - P(pos | whole)|"),
-                       ("accuracy_last_n", "Accuracy reading only the last n tokens (same reviews)")):
-        out += ["", f"{title} (reviews longer than n per column)", "",
-                "| model | " + " | ".join(f"n={s} ({k})" for s, k in zip(c["sizes"], c["n"])) + " |",
-                "|---" * (1 + len(c["sizes"])) + "|"]
-        for name, r in m.items():
-            out.append(f"| {name} | " + " | ".join(_fmt(v, 4 if key == "mean_abs_diff" else 3)
-                                                    for v in r["context"][key]) + " |")
-    a = first["attribution"]
-    out += ["", f"Attribution ({a['method']}) share of |attribution| in the first / last {a['edge']} tokens, "
-            f"{a['n']} reviews of {a['review_lengths'][0]}-{a['review_lengths'][1]} tokens "
-            f"(even spread would give {_fmt(a['uniform_share'])})", "",
-            f"| model | first 30 | last 30 | first 30 ({first['attribution_check']['method']}) | last 30 (same) |",
-            "|---|---|---|---|---|"]
-    for name, r in m.items():
-        a, c = r["attribution"], r["attribution_check"]
-        out.append(f"| {name} | {_fmt(a['first_share'])} | {_fmt(a['last_share'])} | {_fmt(c['first_share'])} "
-                   f"| {_fmt(c['last_share'])} |")
-    return "\n".join(out)
-
-
-def _colours(results: dict) -> dict[str, str]:
-    """One fixed colour per model, the same in every figure (a theme's colour cycle would reshuffle them)."""
-    from plotly.colors import qualitative
-
-    palette = qualitative.D3
-    return {name: palette[i % len(palette)] for i, name in enumerate(results["models"])}
-
-
-def planted_figure(results: dict) -> go.Figure:
-    """Mean shift in P(positive) against distance from the end: one line per model, one panel per measure."""
-    import plotly.graph_objects as go  # plotly loads only when a figure is drawn: the CLI starts faster
-    from plotly.subplots import make_subplots
-
-    panels = (("contrast", "positive minus negative phrase"), ("positive_increase", "positive phrase: rise"),
-              ("negative_decrease", "negative phrase: fall"))
-    fig = make_subplots(1, 3, subplot_titles=[t for _, t in panels], shared_yaxes=True)
-    colour = _colours(results)
-    for name, r in results["models"].items():
-        x = [str(d) for d in r["planted"]["distances"]]
-        for col, (key, _) in enumerate(panels, start=1):
-            fig.add_trace(go.Scatter(x=x, y=r["planted"][key], mode="lines+markers", name=name, legendgroup=name,
-                                     showlegend=col == 1, line_color=colour[name]), 1, col)
-    fig.update_xaxes(title_text="tokens after the phrase (d)", type="category")
-    fig.update_yaxes(title_text="mean change in P(positive)", col=1)
-    fig.update_layout(title="Planted phrase: how far back does each model react?")
-    return fig
-
-
-def context_figure(results: dict) -> go.Figure:
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    colour = _colours(results)
-    for name, r in results["models"].items():
-        fig.add_trace(go.Scatter(x=[str(s) for s in r["context"]["sizes"]], y=r["context"]["mean_abs_diff"],
-                                 mode="lines+markers", name=name, line_color=colour[name]))
-    fig.update_layout(title="Context use: |P(pos | last n tokens) - P(pos | whole review)|",
-                      xaxis_title="tokens read (n)", yaxis_title="mean absolute change in P(positive)")
-    fig.update_xaxes(type="category")
-    return fig
-
-
-def length_figure(results: dict) -> go.Figure:
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    colour = _colours(results)
-    for name, r in results["models"].items():
-        fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=r["accuracy"]["accuracy"], name=name,
-                             marker_color=colour[name]))
-    fig.update_layout(title="Accuracy by review length", xaxis_title="review length (tokens)",
-                      yaxis_title="accuracy", barmode="group")
-    return fig
-
-
-def attribution_figure(results: dict) -> go.Figure:
-    import plotly.graph_objects as go
-
-    names = list(results["models"])
-    fig = go.Figure()
-    for key, label in (("first_share", "first 30 tokens"), ("last_share", "last 30 tokens")):
-        fig.add_trace(go.Bar(x=names, y=[results["models"][n]["attribution"][key] for n in names], name=label))
-    uniform = [results["models"][n]["attribution"]["uniform_share"] for n in names]
-    fig.add_trace(go.Scatter(x=names, y=uniform, mode="markers", name="even spread", marker_symbol="line-ew-open",
-                             marker_size=30))
-    fig.update_layout(title=f"Share of |attribution| at the ends ({results['attribution_method']})",
-                      yaxis_title="share of total |attribution|", barmode="group")
-    return fig
-
-
-FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,
-           "attribution": attribution_figure}

@@ -67,6 +67,9 @@ class EmptyReview(ValueError):
     """The text has no tokens."""
 
 
+KEEP = ("last", "first")  # which end of a long review is kept: the last tokens are the ones last-K trains on
+
+
 @dataclass(frozen=True)
 class PreparedReview:
     """A review ready for a model: its tokens and ids, cut to `max_tokens` when longer (with a notice)."""
@@ -74,6 +77,7 @@ class PreparedReview:
     tokens: tuple[str, ...]
     ids: tuple[int, ...]
     original_length: int   # tokens before cutting
+    kept: str = "last"     # last | first: which end was kept when cut
 
     @property
     def was_cut(self) -> bool:
@@ -83,14 +87,19 @@ class PreparedReview:
     def notice(self) -> str | None:
         if not self.was_cut:
             return None
-        return (f"the review has {self.original_length} tokens; only the first {len(self.tokens)} are used "
+        return (f"the review has {self.original_length} tokens; only the {self.kept} {len(self.tokens)} are used "
                 f"(the maximum)")
 
 
-def prepare_review(text: str, vocab: Vocab, max_tokens: int = MAX_TOKENS) -> PreparedReview:
-    """Tokenize and encode; refuse empty text, cut long text to `max_tokens`."""
+def prepare_review(text: str, vocab: Vocab, max_tokens: int = MAX_TOKENS, keep: str = "last") -> PreparedReview:
+    """Tokenize and encode; refuse empty text; cut long text to its last (or first) `max_tokens` tokens.
+
+    The last tokens are kept by default: they hold the prediction and the only part last-K trains on.
+    """
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     tokens = tokenize(text or "")
     if not tokens:
         raise EmptyReview("the review is empty: type or paste some text")
-    kept = tokens[:max_tokens]
-    return PreparedReview(tuple(kept), tuple(vocab.encode(kept)), len(tokens))
+    kept = tokens[-max_tokens:] if keep == "last" else tokens[:max_tokens]
+    return PreparedReview(tuple(kept), tuple(vocab.encode(kept)), len(tokens), keep)

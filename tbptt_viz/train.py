@@ -41,13 +41,24 @@ def pad_batch(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.tensor([len(s) for s in seqs])
 
 
-def length_batches(lengths: list[int], batch_size: int, rng: random.Random | None = None) -> list[list[int]]:
+def length_batches(lengths: list[int], batch_size: int | None = None, rng: random.Random | None = None,
+                   token_budget: int | None = None) -> list[list[int]]:
     """Indices bucketed by length (sorted, then cut into batches), batch order shuffled when rng is given.
 
-    On a CPU, padded batches of similar lengths are far faster than pack_padded_sequence.
+    Batches hold `batch_size` rows, or, with `token_budget`, as many rows as keep rows x longest row within
+    it (at least one). On a CPU, padded batches of similar lengths are far faster than pack_padded_sequence.
     """
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random() if rng else 0))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if token_budget is None:
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    else:
+        batches, start = [], 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end + 1 - start) * lengths[order[end]] <= token_budget:
+                end += 1
+            batches.append(order[start:end])
+            start = end
     if rng:
         rng.shuffle(batches)
     return batches

@@ -1,6 +1,8 @@
 """Small seeded models and an independent reference: a hand-unrolled nn.LSTMCell loop in float64."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,7 @@ from tbptt_viz.model import LSTMClassifier, ModelConfig
 from tbptt_viz.text import Vocab
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead
+os.environ.setdefault("TBPTT_VIZ_WARMUP", "0")  # the app's start-up warm-up would compete with the tests
 
 WORDS = ["good", "bad", "great", "awful", "love", "hate", "film", "plot", "the", "a", "and", "it", "was", "not",
          "i", "this", ".", ",", "!", "movie", "story", "actor", "scene", "end", "start"]

@@ -45,14 +45,6 @@ def test_snap_k():
     assert snap_k(37, [30, 40, 50]) == 40 and snap_k(35, [30, 40]) == 30 and snap_k(999, [1, 12]) == 12
 
 
-def test_md_escape_neutralises_links_and_images():
-    from tbptt_viz.params import md_escape
-
-    out = md_escape("[Sign in](https://evil) ![x](y) a_b")
-    assert "[" not in out.replace("\\[", "") and "(" not in out.replace("\\(", "")
-    assert out.replace("\\", "") == "[Sign in](https://evil) ![x](y) a_b"
-
-
 def test_k_above_the_longest_review_is_clamped():
     s, notices = parse_query({"k1": "5000"}, MODELS, EXAMPLES)
     assert s.k1 == 2000 and "2000" in notices[0]

@@ -37,6 +37,10 @@ def test_prepare_review(vocab):
     assert r.tokens == ("good", "film") and not r.was_cut and r.notice is None
     long = prepare_review("good " * (MAX_TOKENS + 5), vocab)
     assert len(long.ids) == MAX_TOKENS and long.was_cut and str(MAX_TOKENS) in long.notice
+    words = " ".join(f"w{i}" for i in range(MAX_TOKENS + 5))
+    assert prepare_review(words, vocab).tokens[0] == "w5" and "last" in prepare_review(words, vocab).notice
+    first = prepare_review(words, vocab, keep="first")
+    assert first.tokens[0] == "w0" and first.tokens[-1] == f"w{MAX_TOKENS - 1}" and "first" in first.notice
     with pytest.raises(EmptyReview):
         prepare_review(" \n ", vocab)
 

@@ -58,6 +58,8 @@ def add_review_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="imdb-full", help="a shipped model name (see `models`) or a checkpoint folder")
     p.add_argument("--text", required=True, help="the review (UTF-8); '-' reads standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--keep", choices=("last", "first"), default="last",
+                   help="which 2,000 tokens of a longer review to use (default last: the end is what last-K trains on)")
 
 
 def decode_utf8(data: bytes, where: str) -> str:

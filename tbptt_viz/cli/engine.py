@@ -26,7 +26,7 @@ def review_from_args(args):
     """(model, prepared review) from --model and --text; prints the cut notice on stderr."""
     text = read_text(args.text)
     model = load_model(args.model)
-    review = prepare_review(text, model.vocab)
+    review = prepare_review(text, model.vocab, keep=args.keep)
     if review.was_cut:
         print(f"notice: {review.notice}", file=sys.stderr)
     return model, review

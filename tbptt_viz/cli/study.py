@@ -10,7 +10,7 @@ from pathlib import Path
 from ..checkpoint import available_models
 from ..data import load_imdb, seeded_subset
 from ..text import tokenize
-from .common import CLIError, positive_int, writable_path
+from .common import CLIError, positive_int, whole, writable_path
 
 
 def _model_names(value: str | None) -> list[str]:
@@ -28,14 +28,40 @@ def _model_names(value: str | None) -> list[str]:
     return names
 
 
+def write_outputs(results: dict, out: Path) -> list[str]:
+    """The JSON (with seeds pooled into regimes) and one HTML figure per measurement next to it."""
+    from .. import figures_study
+    from ..study_stats import with_regimes
+
+    results = with_regimes(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    paths = []
+    for kind, make in figures_study.FIGURES.items():
+        path = out.parent / f"{out.stem.replace('imdb_', '')}_{kind}.html"
+        make(results).write_html(path, include_plotlyjs="cdn")  # plotly.js from the CDN: small files
+        paths.append(str(path))
+    return paths
+
+
 def cmd_study(args) -> int:
     import torch
 
     from .. import study
+    from ..study_report import markdown_tables
+    from ..study_stats import regime_of
     from .engine import load_model
 
     started = time.perf_counter()
     out = writable_path(args.out, suffix=".json")  # before any work
+    if args.merge:
+        parts = [json.loads(Path(p).read_text()) for p in args.merge.split(",") if p.strip()]
+        results = {**parts[0], "models": {k: v for part in parts for k, v in part["models"].items()}}
+        results["total_wall_time_s"] = round(sum(p.get("total_wall_time_s", 0) for p in parts), 1)
+        paths = write_outputs(results, out)
+        print(markdown_tables(json.loads(out.read_text())))
+        print(f"\nmerged {len(parts)} parts into {out} and {', '.join(paths)}", file=sys.stderr)
+        return 0
     models = {}
     for name in _model_names(args.models):
         model = load_model(name).float().eval()
@@ -52,28 +78,25 @@ def cmd_study(args) -> int:
         raise CLIError("no non-empty reviews in the test split")
     encoded, labels = [encoded[i] for i in keep], [rows[i].label for i in keep]
     settings = study.StudySettings(plant_sample=args.plant_sample, attribution_sample=args.attribution_sample,
-                                   positive_phrase=args.positive_phrase, negative_phrase=args.negative_phrase,
-                                   seed=args.seed)
+                                   ig_sample=args.ig_sample, positive_phrase=args.positive_phrase,
+                                   negative_phrase=args.negative_phrase, seed=args.seed)
     for phrase in (args.positive_phrase, args.negative_phrase):
         study.encode_phrase(next(iter(models.values())), phrase)  # refuse unknown words before any work
+    ig_models = [n for n in models if regime_of(n)[1] == 0] if args.ig_models is None else \
+        [n.strip() for n in args.ig_models.split(",") if n.strip()]
     if args.dry_run:
-        print(f"would study {', '.join(models)} on {len(encoded)} test reviews; settings {settings}")
+        print(f"would study {', '.join(models)} on {len(encoded)} test reviews (integrated gradients: "
+              f"{', '.join(ig_models) or 'none'}); settings {settings}")
         return 0
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    results = study.run_study(models, encoded, labels, settings, log)
-    results["data"] = {"split": "test", "source": str(args.data_dir or "$TBPTT_VIZ_DATA_DIR or the hub"),
+    results = study.run_study(models, encoded, labels, settings, log, ig_models=ig_models)
+    results["data"] = {"split": "test", "source": "the IMDB test split (--data-dir or the hub)",
                        "limit": args.limit, "empty_reviews_dropped": len(rows) - len(keep)}
     results["machine"] = args.machine or f"{torch.get_num_threads()} torch CPU threads, torch {torch.__version__}"
     results["total_wall_time_s"] = round(time.perf_counter() - started, 1)  # loading data and models included
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
-    figures = []
-    for kind, make in study.FIGURES.items():
-        path = out.parent / f"{out.stem.replace('imdb_', '')}_{kind}.html"
-        make(results).write_html(path, include_plotlyjs="cdn")  # plotly.js from the CDN: small files
-        figures.append(str(path))
-    print(study.markdown_tables(results))
-    print(f"\nwrote {out} and {', '.join(figures)} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
+    paths = write_outputs(results, out)
+    print(markdown_tables(json.loads(out.read_text())))
+    print(f"\nwrote {out} and {', '.join(paths)} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
     return 0
 
 
@@ -94,7 +117,12 @@ def register(sub) -> None:
                    help=f"planted positive phrase, words of the vocabulary (default {study.POSITIVE_PHRASE!r})")
     p.add_argument("--negative-phrase", default=study.NEGATIVE_PHRASE,
                    help=f"planted negative phrase (default {study.NEGATIVE_PHRASE!r})")
-    p.add_argument("--seed", type=int, default=0, help="seed for every sample (default 0)")
+    p.add_argument("--ig-sample", type=whole(0, 10_000), default=100,
+                   help="integrated gradients on the first N reviews of the attribution sample (default 100)")
+    p.add_argument("--ig-models", help="comma-separated models that get integrated gradients (default: seed 0 ones)")
+    p.add_argument("--merge", help="comma-separated results files of earlier runs (model subsets) to merge into "
+                                   "--out, pooling seeds; computes nothing else")
+    p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="seed for every sample (default 0)")
     p.add_argument("--machine", help="a note on the machine, stored in the JSON")
     p.add_argument("--dry-run", action="store_true", help="load models and data, print the plan, compute nothing")
     p.set_defaults(func=cmd_study)

@@ -1,0 +1,130 @@
+"""Plotly figures of the IMDB study, from its results dict (they never touch a model).
+
+Each regime is drawn as the mean over its seeds with its 95% interval (a band or whiskers); one fixed colour
+per regime in every figure. Legends sit below the plots so that they stay readable on a phone.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
+
+
+def regimes_of(results: dict) -> dict:
+    """The pooled regimes; an older results file without them gives one pseudo-regime per model."""
+    if results.get("regimes"):
+        names = sorted(results["regimes"], key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+        return {n: results["regimes"][n] for n in names}
+    from .study_stats import t_interval
+
+    out = {}
+    for name, m in results["models"].items():
+        p = m["planted"]
+        out[name] = {"seeds": [m["card"].get("seed", 0)],
+                     "accuracy": {"overall": t_interval([m["accuracy"]["overall"]]), "bins": m["accuracy"]["bins"],
+                                  "by_length": [t_interval([a]) for a in m["accuracy"]["accuracy"]]},
+                     "planted": {"distances": p["distances"],
+                                 "contrast": [t_interval([c], s) for c, s in zip(p["contrast"], p["contrast_sem"])]},
+                     "context": {"sizes": m["context"]["sizes"],
+                                 "mean_abs_diff": [t_interval([v]) for v in m["context"]["mean_abs_diff"]]},
+                     "attribution": {}}
+    return out
+
+
+def _colours(names) -> dict[str, str]:
+    from plotly.colors import qualitative
+
+    palette = qualitative.D3
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), xaxis_title=x, yaxis_title=y,
+                      height=420, margin=dict(l=55, r=20, t=60, b=40), template="plotly_white",
+                      legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=11)))
+    return fig
+
+
+def _band(fig, x, stats, name, colour):
+    mean = [s["mean"] for s in stats]
+    fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=colour, width=2),
+                             error_y=dict(type="data", symmetric=False, visible=True, thickness=1,
+                                          array=[s["high"] - s["mean"] if s["mean"] is not None else 0 for s in stats],
+                                          arrayminus=[s["mean"] - s["low"] if s["mean"] is not None else 0
+                                                      for s in stats])))
+
+
+def planted_figure(results: dict) -> go.Figure:
+    regimes = regimes_of(results)
+    colour = _colours(regimes)
+    fig = go.Figure()
+    for name, r in regimes.items():
+        x = [str(d) for d in r["planted"]["distances"]]
+        _band(fig, x, r["planted"]["contrast"], f"{name} ({len(r['seeds'])} seed(s))", colour[name])
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Planted phrase: how far back does each regime react?",
+                   "tokens after the phrase (d; 'start' = before the first token)",
+                   "P(pos | positive phrase) - P(pos | negative phrase)")
+
+
+def context_figure(results: dict) -> go.Figure:
+    regimes = regimes_of(results)
+    colour = _colours(regimes)
+    fig = go.Figure()
+    for name, r in regimes.items():
+        _band(fig, [str(s) for s in r["context"]["sizes"]], r["context"]["mean_abs_diff"], name, colour[name])
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Context use: reading only the last n tokens", "tokens read (n)",
+                   "mean |P(pos | last n) - P(pos | whole)|")
+
+
+def length_figure(results: dict) -> go.Figure:
+    regimes = regimes_of(results)
+    colour = _colours(regimes)
+    fig = go.Figure()
+    for name, r in regimes.items():
+        stats = r["accuracy"]["by_length"]
+        fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=[s["mean"] for s in stats], name=name,
+                             marker_color=colour[name],
+                             error_y=dict(type="data", symmetric=False, visible=True,
+                                          array=[(s["high"] or 0) - (s["mean"] or 0) for s in stats],
+                                          arrayminus=[(s["mean"] or 0) - (s["low"] or 0) for s in stats])))
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Accuracy by review length", "review length (tokens)", "accuracy")
+
+
+def attribution_figure(results: dict) -> go.Figure:
+    regimes = regimes_of(results)
+    fig = go.Figure()
+    for method, key, label in (("occlusion", "first_share", "occlusion, first 30 tokens"),
+                               ("integrated_gradients", "first_share_converged",
+                                "integrated gradients (converged reviews), first 30")):
+        names = [n for n, r in regimes.items() if method in r.get("attribution", {})]
+        stats = [regimes[n]["attribution"][method][key] for n in names]
+        fig.add_trace(go.Bar(x=names, y=[s["mean"] for s in stats], name=label,
+                             error_y=dict(type="data", symmetric=False, visible=True,
+                                          array=[s["high"] - s["mean"] for s in stats],
+                                          arrayminus=[s["mean"] - s["low"] for s in stats])))
+    fig.update_layout(barmode="group")
+    return _layout(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)", "regime",
+                   "share of total |attribution|")
+
+
+FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,
+           "attribution": attribution_figure}
+
+# name -> (figure, how to read it): the app shows the sentence under each figure
+FIGURES_WITH_READING = {
+    "planted": (planted_figure, "A short polar phrase is planted d tokens before the end of 1,000 test reviews "
+                                "(balanced); the line is how far P(positive) moves between the positive and the "
+                                "negative phrase, mean over seeds, whiskers the 95% interval. A regime whose line "
+                                "falls towards 'start' reacts less to words far from the end."),
+    "context": (context_figure, "How much the prediction changes when the model reads only the last n tokens "
+                                "from a fresh state: small values at small n mean the end decides the prediction."),
+    "length": (length_figure, "Accuracy on all 25,000 test reviews, split by length in tokens; whiskers are the "
+                              "95% interval over seeds."),
+    "attribution": (attribution_figure, "Of each review's total |attribution|, the share on its first 30 tokens, "
+                                        "by occlusion (every review of the sample) and by integrated gradients "
+                                        "(only reviews where they converged); an even spread would give about "
+                                        "0.1 for these lengths."),
+}

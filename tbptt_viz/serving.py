@@ -1,0 +1,211 @@
+"""Serving many visitors from one process: a bounded pool of workers with coalescing and a result cache.
+
+Every heavy computation of the app (a review's gradient flow, an attribution, the probe, a Lab run)
+goes through one `ComputeService`:
+
+    request(key, fn) -> Ticket        identical keys share one computation (in flight or cached)
+    ticket.result()                   waits; ticket.position() says how many jobs are ahead
+
+- Workers are threads. The computations are reentrant (they never change a shared model), torch releases
+  the GIL inside its kernels, and threads share the loaded weights, so two workers use both cores of this
+  machine at a fraction of the memory of worker processes (each would hold its own ~220 MB of torch).
+- Jobs run by priority: a visitor's request (0) before start-up warm-up work (10); FIFO within one.
+- A cached value is the sequential computation's value: keys name everything a result depends on, and a
+  failed computation is not cached (the next request tries again).
+- `limits` caps how many jobs of one kind run at once (the Lab's live training: 1), so one visitor's Lab
+  run never holds both workers.
+"""
+from __future__ import annotations
+
+import atexit
+import heapq
+import itertools
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from typing import Any, Callable, Hashable
+
+USER, WARMUP = 0, 10
+
+
+class Ticket:
+    """A handle on one requested computation."""
+
+    def __init__(self, service: "ComputeService", key: Hashable, future: Future):
+        self._service, self.key, self.future = service, key, future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self.future.result(timeout)
+
+    def position(self) -> int:
+        """Jobs that will run before this one (0: it is running or next)."""
+        return self._service.position(self.key)
+
+
+class _Job:
+    __slots__ = ("key", "fn", "kind", "future", "priority")
+
+    def __init__(self, key, fn, kind, future, priority):
+        self.key, self.fn, self.kind, self.future, self.priority = key, fn, kind, future, priority
+
+
+class ComputeService:
+    def __init__(self, workers: int = 2, cache_entries: int = 256, limits: dict[str, int] | None = None):
+        self._lock = threading.Condition()
+        self._queue: list[tuple[int, int, _Job]] = []   # heap of (priority, order, job)
+        self._order = itertools.count()
+        self._pending: dict[Hashable, _Job] = {}         # queued or running, by key
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache_entries = cache_entries
+        self._limits = dict(limits or {})
+        self._running: dict[str, int] = {}
+        self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0}
+        self._stopping = False
+        atexit.register(self.stop)  # a worker inside a torch kernel at interpreter exit would abort the process
+        self._threads = [threading.Thread(target=self._work, name=f"tbptt-viz-worker-{i}", daemon=True)
+                         for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    # -- requests
+    def request(self, key: Hashable, fn: Callable[[], Any], kind: str = "analysis", priority: int = USER) -> Ticket:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                self.stats["cache_hits"] += 1
+                future: Future = Future()
+                future.set_result(self._cache[key])
+                return Ticket(self, key, future)
+            job = self._pending.get(key)
+            if job is not None:
+                self.stats["coalesced"] += 1
+                if priority < job.priority and not job.future.running():  # a visitor now waits on warm-up work
+                    job.priority = priority
+                    heapq.heappush(self._queue, (priority, next(self._order), job))
+                return Ticket(self, key, job.future)
+            job = _Job(key, fn, kind, Future(), priority)
+            self._pending[key] = job
+            heapq.heappush(self._queue, (priority, next(self._order), job))
+            self._lock.notify()
+            return Ticket(self, key, job.future)
+
+    def get(self, key: Hashable, fn: Callable[[], Any], kind: str = "analysis") -> Any:
+        return self.request(key, fn, kind).result()
+
+    def cached(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._cache
+
+    def position(self, key: Hashable) -> int:
+        with self._lock:
+            job = self._pending.get(key)
+            if job is None or job.future.running():
+                return 0
+            ranks = [(p, o) for p, o, j in self._queue if j is job]
+            if not ranks:
+                return 0
+            mine = min(ranks)
+            ahead = {id(j) for p, o, j in self._queue
+                     if (p, o) < mine and not j.future.done() and self._pending.get(j.key) is j}
+            return len(ahead)
+
+    def busy(self) -> int:
+        """Jobs queued or running."""
+        with self._lock:
+            return len(self._pending)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Drop queued jobs (their waiters get CancelledError) and wait for running ones to finish."""
+        with self._lock:
+            self._stopping = True
+            for _, _, job in self._queue:
+                job.future.cancel()
+            self._queue.clear()
+            self._lock.notify_all()
+        for t in self._threads:
+            t.join(timeout)
+
+    # -- workers
+    def _next_job(self) -> _Job | None:
+        with self._lock:
+            while True:
+                if self._stopping:
+                    return None
+                skipped = []
+                job = None
+                while self._queue:
+                    _, _, cand = heapq.heappop(self._queue)
+                    if cand.future.done() or cand.future.running() or self._pending.get(cand.key) is not cand:
+                        continue  # a stale duplicate entry (re-prioritised) or already taken
+                    limit = self._limits.get(cand.kind)
+                    if limit is not None and self._running.get(cand.kind, 0) >= limit:
+                        skipped.append(cand)
+                        continue
+                    job = cand
+                    break
+                for s in skipped:
+                    heapq.heappush(self._queue, (s.priority, next(self._order), s))
+                if job is not None and job.future.set_running_or_notify_cancel():
+                    self._running[job.kind] = self._running.get(job.kind, 0) + 1
+                    return job
+                self._lock.wait()
+
+    def _work(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                return
+            try:
+                value = job.fn()
+            except BaseException as e:  # noqa: BLE001 - handed to whoever waits; never cached
+                with self._lock:
+                    self.stats["failed"] += 1
+                    self._finish(job)
+                job.future.set_exception(e)
+                continue
+            with self._lock:
+                self.stats["computed"] += 1
+                self._cache[job.key] = value
+                while len(self._cache) > self._cache_entries:
+                    self._cache.popitem(last=False)
+                self._finish(job)
+            job.future.set_result(value)
+
+    def _finish(self, job: _Job) -> None:
+        self._pending.pop(job.key, None)
+        self._running[job.kind] -= 1
+        self._lock.notify_all()
+
+
+class ModelStore:
+    """Loaded models by name, each loaded once and then only read (shared by every visitor and worker).
+
+    A model that fails to load is remembered as broken (with its message) so the page can pick another
+    compare model and say so once; `forget_broken` lets an operator retry after fixing the files.
+    """
+
+    def __init__(self, loader: Callable[[str], Any]):
+        self._loader = loader
+        self._models: dict[str, Any] = {}
+        self.broken: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Any:
+        with self._lock:
+            if name in self._models:
+                return self._models[name]
+            try:
+                model = self._loader(name)
+            except Exception as e:
+                self.broken[name] = str(e)
+                raise
+            self.broken.pop(name, None)
+            self._models[name] = model
+            return model
+
+    def forget_broken(self) -> None:
+        with self._lock:
+            self.broken.clear()
