@@ -21,7 +21,7 @@ import streamlit as st
 import torch
 
 from tbptt_viz import analysis, figures, page, params
-from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards
+from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards, pretrained_dir
 from tbptt_viz.data import examples, load_imdb
 from tbptt_viz.lessons import LESSONS
 from tbptt_viz.render import STRIP_CSS, legend, text_block, token_strip
@@ -46,16 +46,26 @@ def cli_args() -> argparse.Namespace:
 
 # ---------------------------------------------------------------- the shared compute layer
 @st.cache_resource(show_spinner=False)
-def store() -> ModelStore:
+def _store(folder: str) -> ModelStore:
     return ModelStore(load_pretrained)
 
 
 @st.cache_resource(show_spinner=False)
-def service() -> ComputeService:
+def _service(folder: str) -> ComputeService:
     svc = ComputeService(workers=2, cache_entries=512, limits={"lab": 1})
     if os.environ.get("TBPTT_VIZ_WARMUP", "1") != "0":  # the tests turn it off: they measure their own work
-        threading.Thread(target=warm_up, args=(svc, store()), name="tbptt-viz-warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, args=(svc, _store(folder)), name="tbptt-viz-warm-up", daemon=True).start()
     return svc
+
+
+# One model store and one compute service per models folder: cached results are keyed by model name, so a
+# different folder (another deployment's weights, a test's) must never see them.
+def store() -> ModelStore:
+    return _store(str(pretrained_dir()))
+
+
+def service() -> ComputeService:
+    return _service(str(pretrained_dir()))
 
 
 def jobs(models: ModelStore, model: str, ids: tuple[int, ...], label: int | None = None) -> dict:

@@ -67,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.model:
-        from tbptt_viz.commands import load_model
+        from tbptt_viz.cli.engine import load_model
 
         model = load_model(args.model)
     else:

@@ -80,6 +80,16 @@ def test_saliency_and_input_x_gradient_full(model):
     assert sal.target_value == pytest.approx(value, abs=1e-12) and sal.completeness_gap is None
 
 
+def test_input_x_gradient_agrees_with_captum(model):
+    from captum.attr import LayerGradientXActivation
+
+    ids = seq(11, seed=4)
+    theirs = LayerGradientXActivation(copy.deepcopy(model), copy.deepcopy(model).embedding)  # captum hooks a copy
+    m = theirs.forward_func
+    theirs = LayerGradientXActivation(m, m.embedding).attribute(ids[None])  # (1, T, E)
+    close(attribute(model, ids, "input_x_gradient").scores, theirs.sum(-1)[0].detach(), 1e-12)
+
+
 def own_label(model, ids):
     return int(logit_of(model, ids) > 0)
 

@@ -88,17 +88,39 @@ def open_tab(page, name: str) -> None:
     wait_idle(page)
 
 
+def watch(page) -> dict:
+    """Collect every request's URL and every page error while the page is used."""
+    seen = {"requests": [], "errors": []}
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    return seen
+
+
+def foreign(urls, allowed: str) -> list[str]:
+    return [u for u in urls if not (u.startswith(allowed) or u.startswith("data:") or u.startswith("blob:"))]
+
+
+def no_horizontal_overflow(page) -> None:
+    width = page.evaluate("document.documentElement.clientWidth")
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width + 2, f"page is {scroll}px wide on a {width}px screen"
+
+
 def test_views_render_in_a_browser(server, page, tmp_path):
+    seen = watch(page)
     page.goto(f"{server}/?review=love-then-plot&scheme=last-k&k=30", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
     wait_idle(page)
+    page.locator(".tv-strip").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exception(page)
-    shot(page, "lessons", tmp_path)
+    assert page.get_by_role("tab", selected=True).inner_text().strip() == "Start here"  # a picture first
+    shot(page, "start_here", tmp_path)
 
     open_tab(page, "What training sees")
     page.locator(".tv-strip").first.wait_for(timeout=30_000)
     assert page.locator(".tv-zero").count() > 50  # the opening is hatched: exactly zero gradient
-    assert page.locator(".tv-cut").count() == 1
+    assert page.locator(".tv-cut").count() == 1 and page.locator(".tv-legend").count() == 2
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
     no_exception(page)
     shot(page, "training_view", tmp_path)
@@ -115,12 +137,14 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     assert "k=" in page.url and "k=30" not in page.url  # the URL follows the slider
     no_exception(page)
 
-    for tab in ("Gradient through time", "What the model uses", "Memory", "Model zoo", "Lab"):
+    for tab in ("Gradient through time", "What the model uses", "Memory", "Model zoo", "Lab", "Lessons"):
         open_tab(page, tab)
-        if tab != "Model zoo":
+        if tab != "Lessons":
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
         no_exception(page)
         shot(page, tab.lower().replace(" ", "_"), tmp_path)
+    assert not foreign(seen["requests"], server) and not seen["errors"], (foreign(seen["requests"], server),
+                                                                           seen["errors"])
 
     # a shared link reopens the same tab and settings
     open_tab(page, "Memory")
@@ -134,34 +158,120 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     no_exception(page)
 
 
-def test_lessons_click_through(server, page):
-    page.goto(server, wait_until="networkidle")
+def test_every_view_fits_a_phone(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        pg = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                              has_touch=True)
+        for tab in ("Start here", "What training sees", "Gradient through time", "What the model uses", "Memory",
+                    "Model zoo", "Lab"):
+            pg.goto(f"{server}/?view={tab.replace(' ', '+')}", wait_until="networkidle")
+            pg.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+            wait_idle(pg)
+            if tab != "Lessons":
+                pg.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            no_exception(pg)
+            no_horizontal_overflow(pg)
+            tabs = pg.get_by_role("tab")
+            assert tabs.count() == 8 and pg.get_by_role("tab", name=tab).is_visible()  # the tab bar scrolls to it
+            shot(pg, "phone_" + tab.lower().replace(" ", "_"), tmp_path)
+        browser.close()
+
+
+def test_lessons_ask_first_then_set_up_the_evidence(server, page):
+    page.goto(f"{server}/?view=Lessons", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
     wait_idle(page)
-    from playwright.sync_api import expect
-
     from tbptt_viz.lessons import LESSONS
 
-    for n, lesson in enumerate(LESSONS):
-        open_tab(page, "Lessons")
-        expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
-        if n:
-            expander.locator("summary").click()
-        expander.get_by_role("button", name="Set up this step").click()
-        expect(page.get_by_role("tab", selected=True)).to_have_text(lesson.tab, timeout=30_000)
-        wait_idle(page)
-        no_exception(page)
+    lesson = LESSONS[0]
+    expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
+    assert expander.get_by_role("button", name="Set up the evidence").count() == 0  # the question comes first
+    expander.get_by_text(lesson.options[lesson.answer]).click()
+    wait_idle(page)
+    expander.get_by_role("button", name="Check my answer").click()
+    wait_idle(page)
+    expander.get_by_role("button", name="Set up the evidence").click()
+    wait_idle(page)
+    page.locator(".tv-strip").first.wait_for(timeout=60_000)
+    assert page.get_by_role("tab", selected=True).inner_text().strip() == "Lessons"  # the question stays in view
+    assert expander.get_by_text(lesson.question).is_visible()
+    no_exception(page)
 
 
-def test_hostile_text_is_shown_as_text(server, page):
+def test_hostile_text_and_links_are_shown_as_text(server, page):
     from urllib.parse import quote
 
-    hostile = '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> I love this'
-    page.goto(f"{server}/?review=custom&text={quote(hostile)}", wait_until="networkidle")
+    seen = watch(page)
+    hostile = ('<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> I love this\r\r'
+               '![p](http://127.0.0.1:9/pixel.png)\r\r[Log in](http://127.0.0.1:9/phish)')
+    page.goto(f"{server}/?review=custom&view=Memory&text={quote(hostile)}&model={quote('https://127.0.0.1:9/x')}",
+              wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
     wait_idle(page)
-    open_tab(page, "What training sees")
-    page.locator(".tv-strip").first.wait_for(timeout=30_000)
+    page.get_by_text("Review text").click()
+    wait_idle(page)
     assert page.evaluate("window.__pwned === undefined")
+    assert page.locator("main img[src*='127.0.0.1:9'], main a[href*='127.0.0.1:9'], main a[href*='phish']").count() == 0
     assert page.locator(".tv-strip img").count() == 0 and page.locator(".tv-strip script").count() == 0
+    assert not [u for u in seen["requests"] if "127.0.0.1:9" in u]
     no_exception(page)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from tbptt_viz.export import export_site
+
+    out = tmp_path_factory.mktemp("site")
+    export_site(out, ["imdb-last-k30", "imdb-full", "imdb-chunked-k30"])
+    return out
+
+
+def test_static_demo_opens_from_the_file_system(site, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tbptt_viz import analysis, load_pretrained
+    from tbptt_viz.data import examples
+    from tbptt_viz.text import prepare_review
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        pg = browser.new_page(viewport={"width": 1300, "height": 1400})
+        seen = watch(pg)
+        console = []
+        pg.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        pg.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&compare=imdb-full"
+                "&scheme=last-k&k=30&view=What+training+sees")
+        pg.locator(".tv-strip").first.wait_for(timeout=30_000)
+        pg.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        zeros = pg.locator(".tv-zero").count()
+        # the strip's numbers are the app's: last-K at K = 30 equals scheme_view of the same review flow
+        model = load_pretrained("imdb-last-k30")
+        text = next(e.text for e in examples() if e.id == "love-then-plot")
+        ids = prepare_review(text, model.vocab).ids
+        view = analysis.scheme_view(analysis.review_flow(model, __import__("torch").tensor(ids)), "last-k", 30)
+        shown = [float(v) for v in pg.locator(".tv-strip").nth(1).locator(".tv-tok").evaluate_all(
+            "els => els.map(e => e.dataset.value)")]
+        assert shown == pytest.approx(list(view.input_grad_norm), rel=1e-4, abs=1e-12)
+        assert zeros == int((view.input_grad_norm == 0).sum()) == len(ids) - 30
+        shot(pg, "static_training", tmp_path)
+        # K: a bigger K leaves fewer zero tokens, and the hash follows
+        pg.locator("#k").fill("20")
+        pg.locator("#k").dispatch_event("input")
+        pg.wait_for_timeout(200)
+        assert pg.locator(".tv-strip").nth(1).locator(".tv-zero").count() < len(ids) - 30 and "k=" in pg.url
+        # review and model switch; every view draws
+        pg.select_option("#review", "short-awful")
+        pg.select_option("#model", "imdb-chunked-k30")
+        pg.wait_for_timeout(300)
+        assert "review=short-awful" in pg.url and "model=imdb-chunked-k30" in pg.url
+        for view_name in ("Gradient through time", "What the model uses", "Memory"):
+            pg.get_by_role("tab", name=view_name).click()
+            pg.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
+            shot(pg, "static_" + view_name.lower().replace(" ", "_"), tmp_path)
+        assert pg.get_by_text("P(positive)").count() >= 2  # both models side by side
+        assert not foreign(seen["requests"], site.as_uri()), foreign(seen["requests"], site.as_uri())
+        assert not seen["errors"] and not console, (seen["errors"], console)
+        browser.close()

@@ -13,18 +13,23 @@ def test_gradient_through_time_traces(model):
     view = scheme_view(rf, "last-k", 5)
     fig = figures.gradient_through_time(view, rf.full, 20)
     assert len(fig.data) == 6
-    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
-    assert "steps from the end" in fig.layout.xaxis.title.text
+    assert fig.layout.xaxis.type is None and fig.layout.yaxis.type == "log"  # position runs left to right
+    assert "token position" in fig.layout.xaxis.title.text
     scheme_input = fig.data[1]
-    assert list(scheme_input.x) == list(range(20, 0, -1))
+    assert list(scheme_input.x) == list(range(20))
     # zeros (no gradient) are gaps, the rest are the view's numbers
     assert all(v is None for v in scheme_input.y[:15])
     np.testing.assert_allclose(np.array(scheme_input.y[15:], dtype=float), view.input_grad_norm[15:])
-    # the K line sits between distances 5 and 6 (line in data units, its label in log10 units)
-    assert fig.layout.shapes[0].x0 == pytest.approx(5.5)
-    assert 10 ** fig.layout.annotations[0].x == pytest.approx(5.5) and fig.layout.annotations[0].text == "K=5"
+    # the zero region is drawn and labelled, and the K line sits before the window's first token
+    zero, cut = fig.layout.shapes
+    assert (zero.x0, zero.x1) == (-0.5, 14.5) and "exactly 0 (15 tokens)" in fig.layout.annotations[0].text
+    assert cut.x0 == pytest.approx(14.5) and fig.layout.annotations[1].text == "K=5"
     full_only = figures.gradient_through_time(scheme_view(rf, "full", 20), rf.full, 20)
     assert len(full_only.data) == 3 and not full_only.layout.shapes
+
+
+def test_zero_runs():
+    assert figures.zero_runs([0, 0, 1, 0, 2, 0]) == [(0, 2), (3, 4), (5, 6)] and figures.zero_runs([1.0]) == []
 
 
 def test_bias_curve_marks_current_k(model):
@@ -52,9 +57,33 @@ def test_memory_and_probe_figures(model):
     from tbptt_viz.attribution import context_probe, memory_trace
 
     trace = memory_trace(model, seq(20))
-    fig = figures.memory_figure(trace, 5)
-    assert list(fig.data[0].y) == list(trace.survival) and list(fig.data[2].y) == list(trace.cell_norm)
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis2.range is None  # ||c|| on its own axis, unclipped
+    other = memory_trace(model, seq(20, seed=3))
+    fig = figures.memory_figure({"a": trace, "b": other}, 5)
+    assert len(fig.data) == 4 and [t.name for t in fig.data][:2] == ["a: direct path (cell)", "a: all paths (gradient)"]
+    np.testing.assert_allclose(np.array(fig.data[0].y, dtype=float), trace.survival)
+    np.testing.assert_allclose(np.array(fig.data[1].y, dtype=float), trace.influence / trace.influence.max())
+    assert fig.layout.yaxis.type == "log"
     probe = context_probe(model, seq(20))
-    fig = figures.context_probe_figure(probe, probe.prob_positive)
+    fig = figures.context_probe_figure({"a": probe})
     assert list(fig.data[0].x) == list(probe.last_n) and list(fig.data[1].x) == list(probe.removed_n)
+    assert list(fig.layout.yaxis.tickvals) == [0, 0.25, 0.5, 0.75, 1]
+
+
+def test_timeline_ticks_are_round(model):
+    rf = review_flow(model, seq(40), label=0)
+    fig = figures.backprop_timeline(scheme_view(rf, "chunked", 8))
+    for v in fig.layout.yaxis2.tickvals:
+        assert float(v) == int(v) and (int(v) % 5 == 0 or int(v) % 2 == 0 or int(v) == 1)
+
+
+def test_ig_path_and_headline_figures(model):
+    from tbptt_viz.attribution import attribute
+
+    a = attribute(model, seq(12), "integrated_gradients")
+    fig = figures.ig_path_figure({"m": a, "occ": attribute(model, seq(12), "occlusion")})
+    assert len(fig.data) == 1 and list(fig.data[0].x) == list(a.path_alpha) and "converged" in fig.data[0].name
+    contrast = {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3},
+                "imdb-last-k30": {"mean": 0.07, "low": 0.05, "high": 0.09, "seeds": 3}}
+    fig = figures.headline_figure(contrast, highlight=("imdb-last-k30",))
+    assert list(fig.data[0].y) == [0.2, 0.07] and list(fig.data[0].error_y.array) == pytest.approx([0.1, 0.02])
+    assert list(fig.data[0].marker.color) == ["#7f7f7f", "#c0392b"]

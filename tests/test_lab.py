@@ -97,7 +97,7 @@ def test_config_defaults_and_bad_settings():
 
 
 def test_cap_for_live_clamps_with_one_notice_per_setting():
-    config = LabConfig(task="planted", n_train=10**6, epochs=1000, seq_len=5000, hidden=4096, distance=4999)
+    config = LabConfig(task="planted", n_train=10**6, epochs=1000, seq_len=5000, hidden=1024, distance=4999)
     capped, notices = cap_for_live(config)
     for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
         assert getattr(capped, name) <= LIVE_CAPS[name]

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from conftest import WORDS, lstm_step
+from conftest import WORDS
 
 from tbptt_viz import cli, study
 from tbptt_viz.checkpoint import save_checkpoint
@@ -120,32 +120,6 @@ def test_context_use_equals_a_loop_and_n_T_is_the_full_prediction(model):
             study.last_n([1, 2, 3], bad)
 
 
-def test_gradient_x_input_equals_a_hand_unrolled_loop(model):
-    seqs = seqs_of([9, 3, 14, 6], 2)
-    got = study.gradient_x_input(model, seqs, token_budget=20)
-    lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
-    with torch.no_grad():
-        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
-    for s, a in zip(seqs, got):
-        x = model.embedding.weight.detach()[s].clone().requires_grad_(True)  # (T, E)
-        h = c = torch.zeros(lstm.hidden_size, dtype=torch.float64)
-        for t in range(len(s)):
-            h, c = lstm_step(cell, x[t], h, c)
-        (model.head.weight.detach()[0] @ h).backward()
-        np.testing.assert_allclose(a, (x.grad * x).sum(-1).detach().numpy(), rtol=0, atol=1e-12)
-
-
-def test_gradient_x_input_agrees_with_captum(model):
-    from captum.attr import LayerGradientXActivation
-
-    s = seqs_of([11], 4)[0]
-    ours = study.gradient_x_input(model, [s])[0]
-    theirs = LayerGradientXActivation(model, model.embedding).attribute(torch.tensor([s]))  # (1, T, E)
-    np.testing.assert_allclose(ours, theirs.sum(-1)[0].detach().numpy(), rtol=0, atol=1e-12)
-
-
 def test_edge_shares_by_hand():
     scores = [np.array([1.0, -2, 0, 0, 0, 3, -4]), np.array([0.5, 0.5]), np.zeros(3)]
     got = study.edge_shares(scores, edge=2, method="m")
@@ -155,17 +129,22 @@ def test_edge_shares_by_hand():
     assert np.isnan(got.first_share[2]) and got.n == 3 and got.method == "m"
 
 
-def test_attribution_method_answers_per_token(model):
-    name, fn = study.pick_attribution_method(model)
-    assert name in ("integrated_gradients", "gradient_x_input")
-    seqs = seqs_of([8, 5], 6)
-    scores = fn(model, seqs)
-    assert [len(a) for a in scores] == [8, 5] and all(np.isfinite(a).all() for a in scores)
-    if name == "integrated_gradients":  # completeness: scores sum to logit(review) - logit(all-pad baseline)
-        for s, a in zip(seqs, scores):
-            with torch.no_grad():
-                gap = model(torch.tensor([s])) - model(torch.zeros(1, len(s), dtype=torch.long), torch.tensor([len(s)]))
-            assert a.sum() == pytest.approx(gap.item(), abs=1e-3)
+def test_occlusion_and_ig_shares_come_from_the_attribution_module(model):
+    """The study's shares are edge shares of tbptt_viz's own occlusion and integrated gradients, with IG's
+    convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
+    from tbptt_viz.attribution import attribute
+
+    seqs = seqs_of([8, 5, 14], 6)
+    occ = study.occlusion_shares(model, seqs, edge=2)
+    want = study.edge_shares([attribute(model, s, "occlusion").scores for s in seqs], 2, "occlusion")
+    np.testing.assert_allclose(occ.first_share, want.first_share, rtol=1e-12)
+    assert occ.method == "occlusion" and occ.converged is None
+    ig = study.ig_shares(model, seqs, edge=2)
+    assert ig.method == "integrated_gradients" and ig.converged.all() and (ig.evaluations >= 16).all()
+    for s, gap in zip(seqs, ig.relative_gap):
+        a = attribute(model, s, "integrated_gradients")
+        assert gap == pytest.approx(abs(a.completeness_gap) / abs(a.target_change)) and gap <= 0.02 + 0.01 / abs(
+            a.target_change)
 
 
 def test_encode_phrase_and_balanced_sample(model):
@@ -187,35 +166,79 @@ def fake_review(rng: random.Random, label: int, n: int) -> str:
     return " ".join(rng.choice(WORDS + polar * 4) for _ in range(n))
 
 
-def small_settings(vocab_phrases=True):
-    return study.StudySettings(plant_sample=12, attribution_sample=4, attribution_min_len=20,
+def small_settings():
+    return study.StudySettings(plant_sample=12, attribution_sample=4, ig_sample=2, attribution_min_len=20,
                                attribution_max_len=80, positive_phrase="great film !", negative_phrase="awful plot .")
 
 
 def test_run_study_keys_tables_and_figures(model):
+    from tbptt_viz import figures_study
+    from tbptt_viz.study_report import markdown_tables
+    from tbptt_viz.study_stats import with_regimes
+
     lengths = [4, 8, 15, 22, 35, 50, 70, 90, 12, 26, 33, 61]
     seqs, labels = seqs_of(lengths, 11), [i % 2 for i in range(12)]
-    res = study.run_study({"tiny": model, "same": model}, seqs, labels, small_settings())
+    res = study.run_study({"tiny": model, "tiny-seed1": model, "other": model}, seqs, labels, small_settings(),
+                          ig_models=["tiny"])
     r = res["models"]["tiny"]
     assert set(r) >= {"card", "accuracy", "planted", "context", "attribution", "wall_time_s"}
     assert r["accuracy"]["n"] == 12 and sum(r["accuracy"]["count"]) == 12
     assert r["planted"]["distances"] == [0, 5, 10, 20, 30, 50, 100, 200, "start"]
     assert len(r["planted"]["positive_increase"]) == 9 and len(r["context"]["mean_abs_diff"]) == 8
     assert r["planted"]["n"][-1] == 12 and r["planted"]["n"][-2] == 0  # d = 200: no review is long enough
-    assert r["attribution"]["method"] == res["attribution_method"] and r["attribution"]["n"] == 4
-    assert r["attribution_check"]["method"] == "gradient_x_input" and r["attribution_check"]["n"] == 4
+    assert r["attribution"]["occlusion"]["n"] == 4 and r["attribution"]["integrated_gradients"]["n"] == 2
+    assert "integrated_gradients" not in res["models"]["other"]["attribution"]
+    ig = r["attribution"]["integrated_gradients"]
+    assert ig["points"] == 8 and 0 <= ig["converged_fraction"] <= 1 and ig["evaluations_median"] >= 16
     direct = study.accuracy_by_length(lengths, study.batch_logits(model, seqs), labels)
     assert r["accuracy"]["overall"] == pytest.approx(direct.overall, abs=1e-6)
-    assert res["models"]["same"]["planted"] == r["planted"]
+    right = (study.batch_logits(model, seqs) > 0).astype(int) == np.array(labels)
+    assert np.array_equal(study.unpack_bits(r["accuracy"]["correct_bits"], 12), right)
+    assert res["models"]["other"]["planted"] == r["planted"]
     json.dumps(res, allow_nan=False)  # nan became null
-    assert "| tiny |" in study.markdown_tables(res)
-    fig = study.planted_figure(res)
-    assert len(fig.data) == 6 and fig.layout.xaxis.title.text == "tokens after the phrase (d)"
-    assert list(fig.data[0].y) == r["planted"]["contrast"] and list(fig.data[1].y) == r["planted"]["positive_increase"]
-    assert len(study.context_figure(res).data) == 2 and len(study.length_figure(res).data) == 2
-    assert list(study.attribution_figure(res).data[0].y) == [r["attribution"]["first_share"]] * 2
+    pooled = with_regimes(res)
+    assert set(pooled["regimes"]) == {"tiny", "other"} and pooled["regimes"]["tiny"]["seeds"] == [0, 1]
+    acc = pooled["regimes"]["tiny"]["accuracy"]["overall"]
+    assert acc["mean"] == pytest.approx(direct.overall, abs=1e-6) and acc["n"] == 2  # identical seeds: no spread
+    assert acc["low"] == pytest.approx(acc["high"], abs=1e-9)
+    json.dumps(pooled, allow_nan=False)
+    assert "| tiny | 2 |" in markdown_tables(pooled)
+    fig = figures_study.planted_figure(pooled)
+    assert len(fig.data) == 2 and "tokens after the phrase" in fig.layout.xaxis.title.text
+    assert list(fig.data[0].y) == [c["mean"] for c in pooled["regimes"]["tiny"]["planted"]["contrast"]]
+    assert len(figures_study.context_figure(pooled).data) == 2 and len(figures_study.length_figure(pooled).data) == 2
+    occ_bar = figures_study.attribution_figure(pooled).data[0]
+    assert list(occ_bar.y) == [pooled["regimes"][n]["attribution"]["occlusion"]["first_share"]["mean"]
+                               for n in occ_bar.x]
     with pytest.raises(ValueError):
         study.run_study({}, seqs, labels)
+
+
+def test_t_interval_and_paired_accuracy_against_scipy():
+    from scipy import stats
+
+    from tbptt_viz.study_stats import paired_accuracy, regime_of, t_interval
+
+    assert regime_of("imdb-full-seed2") == ("imdb-full", 2) and regime_of("imdb-last-k30") == ("imdb-last-k30", 0)
+    x = [0.88, 0.89, 0.86]
+    ci = t_interval(x)
+    half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
+    assert ci["mean"] == pytest.approx(np.mean(x)) and ci["high"] - ci["mean"] == pytest.approx(half)
+    assert ci["over"] == "seeds" and ci["n"] == 3
+    single = t_interval([0.5], sem_if_single=0.01)
+    assert (single["low"], single["high"], single["over"]) == (pytest.approx(0.5 - 0.0196), pytest.approx(0.5196),
+                                                               "reviews")
+    rng = np.random.default_rng(0)
+    a = rng.random((3, 500)) < 0.9
+    b = rng.random((3, 500)) < 0.8
+    t = paired_accuracy(a, b)
+    d = a.mean(0).astype(float) - b.mean(0)
+    assert t["diff"] == pytest.approx(d.mean()) and t["p"] == pytest.approx(stats.ttest_rel(a.mean(0), b.mean(0)).pvalue)
+    m = t["seed_pairs"][1]
+    only_a, only_b = int(np.sum(a[1] & ~b[1])), int(np.sum(~a[1] & b[1]))
+    assert (m["only_a"], m["only_b"]) == (only_a, only_b)
+    assert m["mcnemar_p"] == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    assert t["all_seeds"] == all(p["diff"] > 0 for p in t["seed_pairs"])
 
 
 @pytest.fixture
@@ -238,12 +261,15 @@ def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
                      "--positive-phrase", "great film !", "--negative-phrase", "awful plot ."])
     assert code == 0, capsys.readouterr().err
     res = json.loads(out.read_text())
-    assert set(res) >= {"settings", "models", "total_wall_time_s", "attribution_method", "machine", "data"}
+    assert set(res) >= {"settings", "models", "total_wall_time_s", "machine", "data", "regimes", "intervals"}
     assert res["reviews"] == 30 and res["settings"]["plant_sample"] == 10
     m = res["models"]["m"]
     assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
-    assert m["attribution"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
-    for kind in study.FIGURES:
+    assert m["attribution"]["occlusion"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
+    assert m["attribution"]["integrated_gradients"]["n"] == 4  # seed 0 (a bare name) gets IG by default
+    from tbptt_viz import figures_study
+
+    for kind in figures_study.FIGURES:
         assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()
 
 

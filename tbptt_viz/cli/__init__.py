@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import sys
 
-from . import attribution, engine, lab, study
+from . import attribution, engine, export, lab, study
 from .common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
 
-SUBCOMMANDS = (engine, attribution, study, lab)
+SUBCOMMANDS = (engine, attribution, study, lab, export)
 
 
 def build_parser() -> Parser:
