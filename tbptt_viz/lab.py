@@ -391,9 +391,10 @@ def sweep_configs(quick: bool = False) -> list[tuple[str, LabConfig]]:
 
 
 def _stats(values: list[float]) -> dict:
+    """Mean, sample standard deviation over seeds (ddof = 1; 0 with one seed), min, max and the values."""
     v = np.array(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()),
-            "values": v.tolist()}
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "min": float(v.min()),
+            "max": float(v.max()), "values": v.tolist()}
 
 
 def run_sweep(cells: list[tuple[str, LabConfig]], seeds: list[int], progress=None) -> dict:
@@ -423,7 +424,8 @@ def run_sweep(cells: list[tuple[str, LabConfig]], seeds: list[int], progress=Non
                "wall_time_s": _stats([r.wall_time_s for r in runs])}
         if config.task == "any-one":
             by_pos = np.array([r.accuracy_by_position for r in runs])  # (seeds, L)
-            row["accuracy_by_position"] = {"mean": by_pos.mean(0).tolist(), "std": by_pos.std(0).tolist(),
+            sd = by_pos.std(0, ddof=1) if len(by_pos) > 1 else np.zeros(by_pos.shape[1])  # sample SD over seeds
+            row["accuracy_by_position"] = {"mean": by_pos.mean(0).tolist(), "std": sd.tolist(),
                                            "values": by_pos.tolist()}
             row["negative_accuracy"] = _stats([r.negative_accuracy for r in runs])
         rows.append(row)

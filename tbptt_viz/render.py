@@ -77,6 +77,7 @@ def token_strip(tokens, values, *, scale: float | None = None, signed: bool = Fa
             classes.append("tv-last")
         tip = html.escape(f"t={t} ({T - 1 - t} from the end) {tok}: {value_name} {v:.3g}", quote=True)
         style = "" if "tv-zero" in classes else f' style="background:{_colour(v, scale, signed)}"'
-        parts.append(f'<span class="{" ".join(classes)}" title="{tip}"{style}>{html.escape(tok)}</span>')
+        parts.append(f'<span class="{" ".join(classes)}" title="{tip}" data-value="{float(v):.9g}"{style}>'
+                     f'{html.escape(tok)}</span>')
     parts.append("</div>")
     return "".join(parts)

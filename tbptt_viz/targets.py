@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .flow import _lstm64
-from .model import LSTMClassifier, states_entering
+from .model import LSTMClassifier, states_entering, window_hidden
 from .text import PAD_ID
 
 TARGETS = ("logit", "loss")
@@ -35,54 +35,49 @@ VALUE_CELLS = 1 << 15
 class WindowTarget:
     """F along the straight path y(alpha) = base + alpha (x - base) over every window's tokens.
 
-    pos (W, span): the token each window reads at each of its steps (clamped past p, never read there).
+    Each (alpha, window) pair is one row of `model.window_hidden`, the batched "windows as rows from their
+    detached states" that training uses too; the states entering the windows are the review's own.
     """
 
     lstm: torch.nn.LSTM        # float64 private copy
+    lstm32: torch.nn.LSTM      # float32 private copy: 4x faster gradients where alpha needs no float64
     head_w: torch.Tensor       # (H,)
     head_b: torch.Tensor       # ()
     x: torch.Tensor            # (T, E) the review's embeddings
     base: torch.Tensor         # (T, E) the baseline: the pad embedding at every position
     windows: tuple             # ((p, s), ...)
-    h0: torch.Tensor           # (W, H) state entering each window (detached)
-    c0: torch.Tensor           # (W, H)
-    pos: torch.Tensor          # (W, span) long
+    states: dict               # {s: (h, c)} each (1, H): the review's state entering each window start
     kind: str                  # logit | loss
     label: int | None          # loss target only
-    lstm32: torch.nn.LSTM      # float32 private copy: 4x faster gradients where alpha needs no float64
 
     @property
     def T(self) -> int:
         return self.x.shape[0]
 
     def _run(self, alphas: torch.Tensor, need_grad: bool, fast: bool = False):
-        """F at each alpha (N,), and the window inputs Y (N W, span, E) when need_grad.
+        """F at each alpha (N,), and the path points (N, T, E) when need_grad.
 
         fast: run the LSTM in float32 (the path points are still formed in float64, then rounded).
         """
-        W, span = self.pos.shape
-        dx = (self.x - self.base)[self.pos]                                       # (W, span, E)
-        Y = self.base[self.pos][None] + alphas[:, None, None, None] * dx[None]    # (N, W, span, E)
-        Y = Y.reshape(-1, span, dx.shape[-1])
         lstm, dtype = (self.lstm32, torch.float32) if fast else (self.lstm, torch.float64)
-        Y = Y.to(dtype)
+        N, W = len(alphas), len(self.windows)
+        xs = (self.base[None] + alphas[:, None, None] * (self.x - self.base)[None]).to(dtype)  # (N, T, E)
         if need_grad:
-            Y.requires_grad_(True)
-        N = len(alphas)
-        h0 = self.h0.to(dtype).repeat(N, 1)[None]
-        c0 = self.c0.to(dtype).repeat(N, 1)[None]
-        out, _ = lstm(Y, (h0, c0))                                                # (N W, span, H)
-        last = torch.tensor([p - s for p, s in self.windows]).repeat(N)
-        z = out[torch.arange(N * W), last].double() @ self.head_w + self.head_b   # (N W,)
+            xs.requires_grad_(True)
+        states = {s: (h.to(dtype).expand(N, -1), c.to(dtype).expand(N, -1)) for s, (h, c) in self.states.items()}
+        rows = [n for n in range(N) for _ in range(W)]
+        h = window_hidden(lstm, xs, rows, [p for _ in range(N) for p, _ in self.windows],
+                          [s for _ in range(N) for _, s in self.windows], states)            # (N W, H)
+        z = h.double() @ self.head_w + self.head_b                                              # (N W,)
         if self.kind == "logit":
             value = z
         else:
             value = F.binary_cross_entropy_with_logits(
                 z, torch.full_like(z, float(self.label)), reduction="none") / W
-        return value.view(N, W).sum(1), Y
+        return value.view(N, W).sum(1), xs
 
     def _chunks(self, alphas, cells: int):
-        per = max(1, cells // max(1, self.pos.numel()))
+        per = max(1, cells // max(1, sum(p - s + 1 for p, s in self.windows)))
         alphas = torch.as_tensor(alphas, dtype=torch.float64).reshape(-1)
         return [alphas[i : i + per] for i in range(0, len(alphas), per)]
 
@@ -97,28 +92,21 @@ class WindowTarget:
 
         fast: float32 LSTM (about 4x faster here; relative error ~1e-6, fine on wide alpha-intervals).
         """
-        W, span = self.pos.shape
-        dx = (self.x - self.base)[self.pos]                                       # (W, span, E)
         values, terms = [], []
         for a in self._chunks(alphas, GRAD_CELLS):
             with torch.enable_grad():
-                value, Y = self._run(a, True, fast)
-                (g,) = torch.autograd.grad(value.sum(), Y)
-            g = g.double()
-            per_step = (g.view(len(a), W, span, -1) * dx[None]).sum(-1)          # (n, W, span)
-            per_token = torch.zeros(len(a), self.T, dtype=torch.float64)
-            per_token.index_add_(1, self.pos.reshape(-1), per_step.reshape(len(a), -1))
-            values.append(value.detach()), terms.append(per_token)
+                value, xs = self._run(a, True, fast)
+                (g,) = torch.autograd.grad(value.sum(), xs)                   # (n, T, E)
+            terms.append((g.double() * (self.x - self.base)[None]).sum(-1))   # (n, T)
+            values.append(value.detach())
         return torch.cat(values).numpy(), torch.cat(terms).numpy()
 
     def input_gradient(self) -> tuple[float, np.ndarray]:
         """(F(x), dF/dx (T, E)) at the review itself, windows summed."""
         with torch.enable_grad():
-            value, Y = self._run(torch.ones(1, dtype=torch.float64), True)
-            (g,) = torch.autograd.grad(value.sum(), Y)
-        grad = torch.zeros_like(self.x)
-        grad.index_add_(0, self.pos.reshape(-1), g.reshape(-1, g.shape[-1]))
-        return float(value.detach()), grad.numpy()
+            value, xs = self._run(torch.ones(1, dtype=torch.float64), True)
+            (g,) = torch.autograd.grad(value.sum(), xs)
+        return float(value.detach()), g[0].numpy()
 
 
 def window_target(model: LSTMClassifier, ids: torch.Tensor, windows, kind: str = "logit",
@@ -134,10 +122,5 @@ def window_target(model: LSTMClassifier, ids: torch.Tensor, windows, kind: str =
     base = emb[torch.full_like(ids, PAD_ID)].double()
     windows = tuple((int(p), int(s)) for p, s in windows)
     states = states_entering(lstm, x[None], [s for _, s in windows])
-    h0 = torch.stack([states[s][0][0] for _, s in windows])
-    c0 = torch.stack([states[s][1][0] for _, s in windows])
-    span = max(p - s for p, s in windows) + 1
-    pos = torch.tensor([[min(s + j, p) for j in range(span)] for p, s in windows], dtype=torch.long)
-    lstm32 = _lstm64(model.lstm).float()
-    return WindowTarget(lstm, model.head.weight.detach().double()[0], model.head.bias.detach().double()[0], x, base,
-                        windows, h0, c0, pos, kind, label, lstm32)
+    return WindowTarget(lstm, _lstm64(model.lstm).float(), model.head.weight.detach().double()[0],
+                        model.head.bias.detach().double()[0], x, base, windows, states, kind, label)

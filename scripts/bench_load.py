@@ -1,0 +1,200 @@
+"""A class opening the app at once: errors, time to the first chart, memory (a script, not a test).
+
+    python scripts/bench_load.py [--sessions 25] [--port 8765]
+
+Starts `streamlit run app.py` on 127.0.0.1 (the only address it talks to), drives Debian's chromium with
+Playwright, and stops by itself. Scenarios, one after the other on the same server:
+  (a) N sessions open the same shared example link at once;
+  (b) N sessions open distinct ~200-word custom reviews on "What the model uses" at once; every occlusion
+      score shown is compared with a sequential computation in this process;
+  (c) one 2,000-token review;
+  (d) one session's page load, idle and while another session trains a Lab model.
+Memory is the sum of PSS (/proc/PID/smaps_rollup) over the server's process tree, sampled every 0.25 s;
+peak and the idle value after (a)-(c) are printed. Each scenario has a time limit and the script ends with
+the server even when one fails.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+WORDS = ("the film was slow at first but the actors kept it alive and the music carried every scene while the plot "
+         "wandered through a small town where nothing much happened until the ending which felt earned and warm "
+         "although some viewers will find it dull and others will call it a quiet triumph of patient storytelling").split()
+
+
+def pss_tree(pid: int) -> int:
+    """Sum of PSS in kB over pid and its descendants."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            todo += [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
+        except OSError:
+            pass
+    return total
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.last, self.stop = pid, 0, 0, False
+
+    def run(self):
+        while not self.stop:
+            self.last = pss_tree(self.pid)
+            self.peak = max(self.peak, self.last)
+            time.sleep(0.25)
+
+
+def review(i: int) -> str:
+    rng = random.Random(i)
+    return " ".join(rng.choice(WORDS) for _ in range(200)) + (" i loved it ." if i % 2 else " i hated it .")
+
+
+async def first_chart(browser, url: str, selector: str, timeout: float = 120.0):
+    """(seconds to the first `selector` with no 'Computing' note left, error text or None, page)."""
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    t = time.perf_counter()
+    try:
+        await page.goto(url, timeout=timeout * 1000)
+        await page.locator(selector).first.wait_for(timeout=timeout * 1000)
+        await page.wait_for_function("!document.body.innerText.includes('Computing ')", timeout=timeout * 1000)
+        took = time.perf_counter() - t
+        errors = await page.locator('[data-testid="stException"], .tv-error').count()
+        return took, (f"{errors} error element(s)" if errors else None), page
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        return time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}", page
+
+
+def p95(x):
+    return sorted(x)[max(0, int(round(0.95 * len(x))) - 1)] if x else float("nan")
+
+
+async def scenarios(base: str, n: int, sampler: Sampler) -> None:
+    from playwright.async_api import async_playwright
+
+    import torch
+
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.attribution import attribute
+    from tbptt_viz.text import prepare_review
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=FLAGS)
+        # (a) the same shared link
+        link = f"{base}/?review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30"
+        res = await asyncio.gather(*[first_chart(browser, link, ".js-plotly-plot") for _ in range(n)])
+        times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
+        print(f"(a) {n} sessions, same link: {len(errs)} errors, first chart p50 {statistics.median(times):.1f} s, "
+              f"p95 {p95(times):.1f} s; memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        for r in res:
+            await r[2].context.close()
+        # (b) distinct custom reviews on "What the model uses"
+        urls = [f"{base}/?review=custom&view=What+the+model+uses&text={quote(review(i))}" for i in range(n)]
+        res = await asyncio.gather(*[first_chart(browser, u, ".tv-strip") for u in urls])
+        model = load_pretrained("imdb-last-k30")
+        wrong = 0
+        for i, (took, err, page) in enumerate(res):
+            if err:
+                continue
+            shown = await page.locator(".tv-strip").first.locator(".tv-tok").evaluate_all(
+                "els => els.map(e => parseFloat(e.dataset.value))")
+            want = attribute(model, torch.tensor(prepare_review(review(i), model.vocab).ids), "occlusion").scores
+            if len(shown) != len(want) or max(abs(a - b) for a, b in zip(shown, want)) > 1e-6:
+                wrong += 1
+        times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
+        print(f"(b) {n} sessions, distinct reviews: {len(errs)} errors, {wrong} with a value differing from the "
+              f"sequential computation; first chart p50 {statistics.median(times):.1f} s, p95 {p95(times):.1f} s; "
+              f"memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        if errs:
+            print("    e.g. " + errs[0])
+        for r in res:
+            await r[2].context.close()
+        # (c) one 2,000-token review
+        long_text = " ".join(WORDS * 30)
+        took, err, page = await first_chart(browser, f"{base}/?review=custom&view=What+training+sees&text="
+                                            f"{quote(long_text[:8000])}", ".tv-strip")
+        await page.context.close()
+        took2, err2, page = await first_chart(browser, f"{base}/?review=custom&view=Start+here&text="
+                                              f"{quote(' '.join(WORDS * 45))}", ".tv-strip")
+        print(f"(c) a long review: {took:.1f} s ({err or 'ok'}); a 2,000-token one on Start here {took2:.1f} s "
+              f"({err2 or 'ok'}); memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        await page.context.close()
+        time.sleep(2)
+        print(f"    memory after (a)-(c), idle: {sampler.last / 1024:.0f} MB", flush=True)
+        # (d) a page while a Lab run trains
+        probe_url = f"{base}/?review=custom&view=What+the+model+uses&text={quote(review(999))}"
+        idle = []
+        for j in range(3):
+            took, err, page = await first_chart(browser, probe_url.replace("999", str(1000 + j)) + f"+{j}", ".tv-strip")
+            idle.append(took)
+            await page.context.close()
+        lab = await browser.new_context()
+        lab_page = await lab.new_page()
+        await lab_page.goto(f"{base}/?view=Lab&lab_epochs=20&lab_n_train=2000&lab_seq_len=200&lab_hidden=64")
+        await lab_page.get_by_role("button", name="Train live").wait_for(timeout=60_000)
+        await lab_page.get_by_role("button", name="Train live").click()
+        await asyncio.sleep(3)
+        busy = []
+        for j in range(3):
+            took, err, page = await first_chart(browser, probe_url.replace("999", str(2000 + j)) + f"+{j}", ".tv-strip")
+            busy.append(took)
+            await page.context.close()
+        print(f"(d) a new review's page: idle {statistics.median(idle):.2f} s, while a Lab run trains "
+              f"{statistics.median(busy):.2f} s ({statistics.median(busy) / statistics.median(idle):.2f}x)", flush=True)
+        await browser.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=25)
+    ap.add_argument("--port", type=int, default=8765)
+    args = ap.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TBPTT_VIZ_WARMUP": os.environ.get("TBPTT_VIZ_WARMUP", "1")}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(args.port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{args.port}"
+    sampler = Sampler(server.pid)
+    sampler.start()
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))  # let the start-up warm-up finish
+        print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
+        asyncio.run(asyncio.wait_for(scenarios(base, args.sessions, sampler), timeout=1500))
+    finally:
+        sampler.stop = True
+        print(f"peak server memory (sum of PSS) over the whole run: {sampler.peak / 1024:.0f} MB")
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
