@@ -15,14 +15,15 @@ sys.path.insert(0, str(ROOT))
 
 from tbptt_viz.study_report import fill, generated_blocks, stale_blocks  # noqa: E402
 
-DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md")
+DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
-    blocks = generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()))
+    blocks = generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
+                              json.loads((ROOT / "results" / "lab.json").read_text()))
     stale = {str(p.relative_to(ROOT)): stale_blocks(p, blocks) for p in DOCS if p.exists()}
     if args.check:
         bad = {p: s for p, s in stale.items() if s}

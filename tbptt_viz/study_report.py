@@ -43,8 +43,9 @@ def markdown_tables(results: dict) -> str:
             out.append(f"| {c['a']} | {c['b']} | {t['diff']:+.4f} [{t['low']:+.4f}, {t['high']:+.4f}] | "
                        f"{t['p']:.2g} | {mc} | {'yes' if t['all_seeds'] else 'no'} |")
     p = first["planted"]
+    n_planted = results.get("settings", {}).get("plant_sample", "")
     out += ["", "**Planted phrase contrast** P(pos | positive phrase) - P(pos | negative phrase), by tokens after "
-                "the phrase (1,000 balanced reviews)", "",
+                f"the phrase ({n_planted} balanced reviews)", "",
             "| regime | " + " | ".join(f"d={d}" for d in p["distances"]) + " |",
             "|---|" + "---|" * len(p["distances"])]
     for name, r in regimes.items():
@@ -102,11 +103,32 @@ def headline(results: dict) -> str:
     return "\n".join(lines)
 
 
+def findings(results: dict) -> str:
+    """Which differences hold across every seed and which do not, one line per comparison, from the JSON."""
+    lines = []
+    for c in results.get("comparisons", []):
+        t, s = c["accuracy"], c["start_contrast"]
+        sign = "higher" if t["diff"] > 0 else "lower"
+        holds = "in every seed pair" if t["all_seeds"] else "not in every seed pair"
+        lines.append(f"- {c['a']} vs {c['b']}: accuracy {sign} by {abs(t['diff']):.4f} "
+                     f"[{t['low']:+.4f}, {t['high']:+.4f}], paired p = {t['p']:.2g}, {holds}; reaction to a phrase at "
+                     f"the very start {s['ratio']:.2f} times as large"
+                     + ("; lower in every seed pair." if s["every_seed_pair_lower"] else
+                        "; higher in every seed pair." if s["every_seed_pair_higher"] else
+                        "; the seeds overlap."))
+    return "\n".join(lines)
+
+
 BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?)(\n<!-- /generated:\2 -->)", re.S)
 
 
-def generated_blocks(results: dict) -> dict[str, str]:
-    return {"study_tables": markdown_tables(results), "headline": headline(results)}
+def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
+    blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results)}
+    if lab is not None:
+        from .lab_report import markdown_tables as lab_tables
+
+        blocks["lab_tables"] = lab_tables(lab)
+    return blocks
 
 
 def fill(text: str, blocks: dict[str, str]) -> str:
