@@ -113,3 +113,49 @@ def test_train_dry_run_on_generated_jsonl(tmp_path):
     card = json.loads((tmp_path / "m" / "card.json").read_text())
     assert card["scheme"] == "chunked" and card["k"] == 2 and 0 <= card["test_accuracy"] <= 1
     assert card["epochs"] == 2 and card["tokens_per_s"] > 0 and len(card["sha256"]) == 64
+
+
+@pytest.mark.parametrize("args,says", [
+    (["attribute", "--text", "good", "--method", "integrated_gradients", "--n-steps", "1" + "0" * 30], "from 1 to 64"),
+    (["attribute", "--text", "good", "--n-steps", "10000000"], "from 1 to 64"),
+    (["attribute", "--text", "good", "--max-evaluations", "1000000000"], "max-evaluations"),
+    (["attribute", "--text", "good", "--label", "2"], "label"),
+    (["lab", "run", "--seq-len", "1" + "0" * 12], "seq-len"),
+    (["lab", "run", "--hidden", "100000"], "hidden"),
+    (["lab", "run", "--embed", "1000000"], "embed"),
+    (["lab", "run", "--lr", "nan"], "lr"),
+    (["lab", "sweep", "--out", "results/x.txt"], ".json"),
+    (["study", "--out", "/proc/no/such/x.json", "--data-dir", "/nonexistent"], "cannot be written"),
+    (["train", "--out", "/proc/no/such/m", "--data-dir", "/nonexistent"], "cannot be written"),
+    (["export", "--out", "/proc/no/such/site"], "cannot be written"),
+    (["export", "--out", "/tmp/site-x", "--models", "gpt-9"], "unknown model"),
+    (["predict", "--text", "good \udcff film"], "UTF-8"),
+])
+def test_every_bad_input_is_one_line_and_exit_2_before_any_work(ckpt, args, says, capsys):
+    """In process: a refusal names what to change, in one line, before a model or data is touched."""
+    from tbptt_viz.cli import main
+
+    if args[0] in ("attribute", "predict"):
+        args = [*args, "--model", str(ckpt)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and says in err, err
+
+
+def test_train_on_empty_files_is_refused(tmp_path, capsys):
+    from tbptt_viz.cli import main
+
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.jsonl").write_text("")
+    assert main(["train", "--data-dir", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("no reviews" in err or "empty" in err or "no " in err), err
+    assert not (tmp_path / "m" / "card.json").exists()
+
+
+def test_invalid_utf8_on_stdin_is_refused_with_its_offset(ckpt):
+    r = subprocess.run([sys.executable, "-m", "tbptt_viz", "predict", "--model", str(ckpt), "--text", "-"],
+                       input=b"good film \xff\xfe bad", capture_output=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "byte 10" in err and err.count("\n") == 1, err

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ..bounds import whole_number
@@ -95,9 +95,12 @@ def writable_path(value: str, suffix: str | None = None, folder: bool = False) -
     if not folder and path.is_dir():
         raise CLIError(f"--out {value!r} is a folder; name a file")
     parent = path if folder else path.parent
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise CLIError(f"--out {value!r} cannot be written ({existing} is not a writable folder)")
+    try:  # create the folder now and write a probe file: permissions, read-only mounts, /proc all show here
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise CLIError(f"--out {value!r} cannot be written ({e.strerror or e})") from None
     return path
 
 

@@ -1,0 +1,67 @@
+"""The shipped models themselves: integrated gradients converge or say so, and the static export's numbers
+are the app's. Reviews are the project's own embedded examples (package data), never the hub."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tbptt_viz import analysis, load_pretrained
+from tbptt_viz.attribution import attribute, context_probe, convergence_message, memory_trace
+from tbptt_viz.data import examples
+from tbptt_viz.text import prepare_review
+
+MODELS = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30")
+REVIEWS = [e for e in examples() if len(e.text.split()) <= 130][:6]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_integrated_gradients_on_shipped_models_are_complete_or_flagged(name):
+    model = load_pretrained(name)
+    converged = 0
+    for r in REVIEWS:
+        ids = torch.tensor(prepare_review(r.text, model.vocab).ids)
+        a = attribute(model, ids, "integrated_gradients")
+        with torch.no_grad():  # the target's change, by two plain forward passes
+            drop = float(model(ids[None]) - model(torch.zeros_like(ids)[None], torch.tensor([len(ids)])))
+        assert a.target_change == pytest.approx(drop, abs=1e-4)
+        assert a.completeness_gap == pytest.approx(a.scores.sum() - a.target_change, abs=1e-9)
+        assert a.tolerance == pytest.approx(0.01 * abs(a.target_change) + 0.01, rel=1e-6)
+        if a.converged:
+            converged += 1
+            assert abs(a.completeness_gap) <= a.tolerance and convergence_message(a) is None
+        else:
+            assert abs(a.completeness_gap) > 0 and "Not to be trusted" in convergence_message(a)
+    assert converged >= len(REVIEWS) - 1, f"{name}: only {converged} of {len(REVIEWS)} converged"
+
+
+def test_static_export_holds_the_apps_numbers(tmp_path):
+    """A sample of (review, model, scheme, K): the exported file's values equal direct calls."""
+    from tbptt_viz.export import export_site
+
+    summary = export_site(tmp_path, ["imdb-last-k30"])
+    assert summary["files"] == len(examples()) + 2 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
+    page = (tmp_path / "index.html").read_text()
+    assert "cdn" not in page.lower() and "http://" not in page.replace("http://www.w3.org", "")
+    model = load_pretrained("imdb-last-k30")
+    for review_id in ("love-then-plot", "short-awful"):
+        raw = (tmp_path / "data" / f"{review_id}__imdb-last-k30.js").read_text()
+        data = json.loads(raw[raw.index(", ") + 2 : raw.rindex(");")])
+        r = next(e for e in examples() if e.id == review_id)
+        ids = torch.tensor(prepare_review(r.text, model.vocab).ids)
+        rf = analysis.review_flow(model, ids)
+        close = lambda a, b: np.testing.assert_allclose(np.array(a, float), b, rtol=1e-4, atol=1e-12)  # noqa: E731
+        for k in (rf.T if review_id == "short-awful" else 30, 5):
+            # the page derives last-K by masking full BPTT; the app's scheme_view is the reference
+            view = analysis.scheme_view(rf, "last-k", k)
+            T = rf.T
+            masked = np.where(np.arange(T) >= T - min(k, T), np.array(data["full"]["input"], float), 0.0)
+            close(masked, view.input_grad_norm)
+        for k in (5, 8):
+            row = data["ks"].index(k)
+            close(data["chunked"]["input"][row], analysis.scheme_view(rf, "chunked", k).input_grad_norm)
+        close(data["sweep"]["cosine"], rf.full.sweep_cosine)
+        close(data["occlusion"], attribute(model, ids, "occlusion").scores)
+        close(data["probe"]["without_first_n"], context_probe(model, ids).prob_without_first_n)
+        close(data["memory"]["influence"], memory_trace(model, ids).influence)
+        assert data["tokens"] == list(prepare_review(r.text, model.vocab).tokens)
