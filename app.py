@@ -185,6 +185,15 @@ def notice(kind: str, text: str) -> None:
             f'border-radius:0.4rem;overflow-wrap:anywhere">{h.escape(text)}</div>')
 
 
+# A short toolbar (download as PNG, full screen): the full one covers the title on a phone.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
+    "zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]}
+
+
+def chart(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
 def how_to_read(text: str) -> None:
     st.caption(f"**How to read this.** {text}")
 
@@ -365,6 +374,12 @@ def guarded(title: str, draw, *args) -> None:
 
 
 # ---------------------------------------------------------------- views
+@st.fragment
+def k_fragment(title: str, draw, *args) -> None:
+    """A view whose controls (the K slider) rerun only this part of the page, never the whole script."""
+    guarded(title, draw, *args)
+
+
 def scheme_view(r, scheme: str, k: int, label):
     rf = review_flow(r["model"], r["ids"], label)
     k1k2 = k1k2_flow(r["model"], r["ids"], label, int(st.session_state.k1), int(st.session_state.k2)) \
@@ -398,7 +413,7 @@ def show_start(r) -> None:
     st.markdown("**The question.** A classifier is trained with last-K truncation (K = 30) on reviews of 100-300 "
                 "words. If the gradient never reaches the first words, how can it learn that reviews opening "
                 "\"I love this\" are positive? Three parts answer it, each measured below on this review.")
-    rf = review_flow(model, r["ids"], None)
+    rf = review_flow(model, r["ids"], r["label"])
     view = analysis.scheme_view(rf, "last-k", kk)
     zero = int(np.sum(view.input_grad_norm == 0))
     st.subheader("1. Training time: the opening gets exactly zero gradient")
@@ -425,7 +440,7 @@ def show_start(r) -> None:
     st.subheader("3. Across many reviews, and another recipe")
     contrast = page.headline_contrast(analysis.load_results("imdb_study.json"))
     if contrast:
-        st.plotly_chart(figures.headline_figure(contrast, highlight=tuple(names)), key="headline")
+        chart(figures.headline_figure(contrast, highlight=tuple(names)), key="headline")
         a, b = contrast.get("imdb-last-k30") or contrast.get("last-k30"), contrast.get("imdb-full") or \
             contrast.get("full")
         if a and b and b["mean"] > 0:
@@ -453,7 +468,7 @@ def show_training_view(r, label) -> None:
     how_to_read("Each token is shaded by how much gradient the training loss sends to its embedding; the legend "
                 "under each strip gives the value of the darkest colour. Under truncation the tokens before the cut "
                 "are hatched: their gradient is exactly zero, so this review teaches the model nothing about them.")
-    st.plotly_chart(figures.backprop_timeline(view), key="timeline")
+    chart(figures.backprop_timeline(view), key="timeline")
     how_to_read("Bars count how many loss terms back-propagate to each token; the line is the longest distance from "
                 "the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) have "
                 "one every K (or k1) steps, so every token gets a gradient from some nearby loss.")
@@ -471,13 +486,13 @@ def show_gradient_time_view(r, label) -> None:
     k = k_control(r["T"], scheme)
     rf, view = scheme_view(r, scheme, k, label)
     T, f = r["T"], rf.full
-    st.plotly_chart(figures.gradient_through_time(view, f, T), key="through_time")
+    chart(figures.gradient_through_time(view, f, T), key="through_time")
     ratio = f.full_input_grad_norm[0] / f.full_input_grad_norm[-1] if f.full_input_grad_norm[-1] > 0 else np.nan
     how_to_read("Token position runs left to right as in every view, the prediction at the right end. Dotted: full "
                 "BPTT; solid: the chosen scheme; the grey band marks positions whose gradient is exactly zero (a log "
                 f"axis cannot draw 0). Under full BPTT here, ||dL/dx|| at the first token is {ratio:.2g} times the "
                 "one at the last token.")
-    st.plotly_chart(figures.bias_curve(f, view.k if view.scheme == "last-k" else None), key="bias")
+    chart(figures.bias_curve(f, view.k if view.scheme == "last-k" else None), key="bias")
     at_k = (f"At K = {view.k}: cosine {view.sweep_cosine:.3f}, relative error {view.sweep_relative_error:.3f}. "
             if view.scheme == "last-k" else "The curve is last-K's; the chosen scheme is not a last-K partial sum, "
             "so no point on it is marked. ")
@@ -530,7 +545,7 @@ def show_model_use_view(r) -> None:
     if method == "integrated_gradients":
         with st.expander("Integrated gradients along the path", expanded=any(a.converged is False
                                                                              for a in out.values())):
-            st.plotly_chart(figures.ig_path_figure(out), key="ig_path")
+            chart(figures.ig_path_figure(out), key="ig_path")
             how_to_read("The logit along the straight path from an all-padding review (alpha = 0) to this one "
                         "(alpha = 1). Integrated gradients integrate its slope token by token; where it jumps, the "
                         "integrator narrows its steps around the jump and says so if it cannot follow it.")
@@ -549,10 +564,10 @@ def show_model_use_view(r) -> None:
         occ = {n: attribution(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"]), "occlusion")
                for n in names}
         probes = {n: probe(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"])) for n in names}
-        st.plotly_chart(figures.attribution_bars(r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
+        chart(figures.attribution_bars(r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
                                                  FIRST_N, 0, title="Occlusion: logit drop when the token is "
                                                                    "replaced by padding"), key="occlusion")
-        st.plotly_chart(figures.context_probe_figure(probes), key="probe")
+        chart(figures.context_probe_figure(probes), key="probe")
         how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit "
                     "drops. The probe shows the prediction when the model reads only the last n tokens, or loses the "
                     "first n: if the curves move only when n passes the opening, the opening matters.")
@@ -623,7 +638,7 @@ def show_memory_view(r) -> None:
     names = [n for n in (r["model"], r["compare"]) if n]
     traces = {n: memory(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"])) for n in names}
     k = int(st.session_state.k) if st.session_state.scheme == "last-k" else None
-    st.plotly_chart(figures.memory_figure(traces, k), key="memory")
+    chart(figures.memory_figure(traces, k), key="memory")
     for n in names:
         occ = attribution(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"]), "occlusion")
         st.markdown(f"**{_esc(n)}.** " + page.memory_sentence(traces[n], occ.scores) + " "
@@ -707,7 +722,7 @@ def show_zoo() -> None:
     from tbptt_viz import figures_study
 
     for name, (make, reading) in figures_study.FIGURES_WITH_READING.items():
-        st.plotly_chart(make(study), key=f"study_{name}")
+        chart(make(study), key=f"study_{name}")
         how_to_read(reading)
 
 
@@ -722,7 +737,7 @@ def show_lab() -> None:
         st.info("The precomputed sweep (results/lab.json) is not in this installation; live runs still work.")
     else:
         for name in ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure"):
-            guarded(name, lambda fn=getattr(figures_lab, name): st.plotly_chart(fn(results), key=f"lab_{name}"))
+            guarded(name, lambda fn=getattr(figures_lab, name): chart(fn(results), key=f"lab_{name}"))
         how_to_read("Accuracy on long test sequences, mean over seeds with the sample standard deviation over seeds "
                     "in the hover text; chance is 0.5. A scheme that never back-propagates to the decisive tokens "
                     "usually stays at chance, but not always: a trace of an early token carried by the recurrence "
@@ -761,7 +776,7 @@ def show_lab() -> None:
             c = result.config
             st.metric(f"test accuracy ({c.task}, {c.scheme_label}, seed {c.seed})", f"{result.test_accuracy:.3f}",
                       help=f"trained in {result.wall_time_s:.1f} s")
-            st.plotly_chart(figures_lab.training_curve(result), key=f"lab_curve_{id(result)}")
+            chart(figures_lab.training_curve(result), key=f"lab_curve_{id(result)}")
     result = runs[-1]
     c = result.config
     ids = tuple(int(i) for i in result.sample_ids)
@@ -775,7 +790,7 @@ def show_lab() -> None:
     view = analysis.scheme_view(rf, c.scheme, k, k1k2)
     st.markdown(f"**A test sequence through the newest tiny model** (P(positive) = {rf.full.prob_positive:.3f})")
     training_strips({"tokens": result.sample_tokens, "T": T}, rf, view)
-    st.plotly_chart(figures.gradient_through_time(view, rf.full, T), key="lab_through_time")
+    chart(figures.gradient_through_time(view, rf.full, T), key="lab_through_time")
 
 
 def lab_form():
@@ -883,8 +898,10 @@ def main() -> None:
     tabs = st.tabs(TABS, key="view", bind="query-params")
     draws = {"Model zoo": (show_zoo,), "Lab": (show_lab,), "Lessons": (show_lessons, r)}
     if r is not None:
-        draws.update({"Start here": (show_start, r), "What training sees": (show_training_view, r, r["label"]),
-                      "Gradient through time": (show_gradient_time_view, r, r["label"]),
+        draws.update({"Start here": (show_start, r),
+                      "What training sees": (k_fragment, "What training sees", show_training_view, r, r["label"]),
+                      "Gradient through time": (k_fragment, "Gradient through time", show_gradient_time_view, r,
+                                                r["label"]),
                       "What the model uses": (show_model_use_view, r), "Memory": (show_memory_view, r)})
     for name, tab in zip(TABS, tabs):
         if tab.open is False:

@@ -54,14 +54,20 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1700})
-        yield pg
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1700})
+    yield pg
+    pg.close()
 
 
 def shot(page, name: str, tmp_dir: Path) -> None:
@@ -158,26 +164,22 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     no_exception(page)
 
 
-def test_every_view_fits_a_phone(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                              has_touch=True)
-        for tab in ("Start here", "What training sees", "Gradient through time", "What the model uses", "Memory",
-                    "Model zoo", "Lab"):
-            pg.goto(f"{server}/?view={tab.replace(' ', '+')}", wait_until="networkidle")
-            pg.get_by_text("Where do gradients go").wait_for(timeout=60_000)
-            wait_idle(pg)
-            if tab != "Lessons":
-                pg.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            no_exception(pg)
-            no_horizontal_overflow(pg)
-            tabs = pg.get_by_role("tab")
-            assert tabs.count() == 8 and pg.get_by_role("tab", name=tab).is_visible()  # the tab bar scrolls to it
-            shot(pg, "phone_" + tab.lower().replace(" ", "_"), tmp_path)
-        browser.close()
+def test_every_view_fits_a_phone(server, browser, tmp_path):
+    pg = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                          has_touch=True)
+    for tab in ("Start here", "What training sees", "Gradient through time", "What the model uses", "Memory",
+                "Model zoo", "Lab"):
+        pg.goto(f"{server}/?view={tab.replace(' ', '+')}", wait_until="networkidle")
+        pg.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+        wait_idle(pg)
+        if tab != "Lessons":
+            pg.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        no_exception(pg)
+        no_horizontal_overflow(pg)
+        tabs = pg.get_by_role("tab")
+        assert tabs.count() == 8 and pg.get_by_role("tab", name=tab).is_visible()  # the tab bar scrolls to it
+        shot(pg, "phone_" + tab.lower().replace(" ", "_"), tmp_path)
+    pg.close()
 
 
 def test_lessons_ask_first_then_set_up_the_evidence(server, page):
@@ -189,7 +191,7 @@ def test_lessons_ask_first_then_set_up_the_evidence(server, page):
     lesson = LESSONS[0]
     expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
     assert expander.get_by_role("button", name="Set up the evidence").count() == 0  # the question comes first
-    expander.get_by_text(lesson.options[lesson.answer]).click()
+    expander.get_by_text(lesson.options[lesson.answer], exact=True).click()
     wait_idle(page)
     expander.get_by_role("button", name="Check my answer").click()
     wait_idle(page)
@@ -229,49 +231,46 @@ def site(tmp_path_factory):
     return out
 
 
-def test_static_demo_opens_from_the_file_system(site, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_static_demo_opens_from_the_file_system(site, browser, tmp_path):
     from tbptt_viz import analysis, load_pretrained
     from tbptt_viz.data import examples
     from tbptt_viz.text import prepare_review
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1300, "height": 1400})
-        seen = watch(pg)
-        console = []
-        pg.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-        pg.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&compare=imdb-full"
-                "&scheme=last-k&k=30&view=What+training+sees")
-        pg.locator(".tv-strip").first.wait_for(timeout=30_000)
-        pg.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
-        zeros = pg.locator(".tv-zero").count()
-        # the strip's numbers are the app's: last-K at K = 30 equals scheme_view of the same review flow
-        model = load_pretrained("imdb-last-k30")
-        text = next(e.text for e in examples() if e.id == "love-then-plot")
-        ids = prepare_review(text, model.vocab).ids
-        view = analysis.scheme_view(analysis.review_flow(model, __import__("torch").tensor(ids)), "last-k", 30)
-        shown = [float(v) for v in pg.locator(".tv-strip").nth(1).locator(".tv-tok").evaluate_all(
-            "els => els.map(e => e.dataset.value)")]
-        assert shown == pytest.approx(list(view.input_grad_norm), rel=1e-4, abs=1e-12)
-        assert zeros == int((view.input_grad_norm == 0).sum()) == len(ids) - 30
-        shot(pg, "static_training", tmp_path)
-        # K: a bigger K leaves fewer zero tokens, and the hash follows
-        pg.locator("#k").fill("20")
-        pg.locator("#k").dispatch_event("input")
-        pg.wait_for_timeout(200)
-        assert pg.locator(".tv-strip").nth(1).locator(".tv-zero").count() < len(ids) - 30 and "k=" in pg.url
-        # review and model switch; every view draws
-        pg.select_option("#review", "short-awful")
-        pg.select_option("#model", "imdb-chunked-k30")
-        pg.wait_for_timeout(300)
-        assert "review=short-awful" in pg.url and "model=imdb-chunked-k30" in pg.url
-        for view_name in ("Gradient through time", "What the model uses", "Memory"):
-            pg.get_by_role("tab", name=view_name).click()
-            pg.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
-            shot(pg, "static_" + view_name.lower().replace(" ", "_"), tmp_path)
-        assert pg.get_by_text("P(positive)").count() >= 2  # both models side by side
-        assert not foreign(seen["requests"], site.as_uri()), foreign(seen["requests"], site.as_uri())
-        assert not seen["errors"] and not console, (seen["errors"], console)
-        browser.close()
+    pg = browser.new_page(viewport={"width": 1300, "height": 1400})
+    seen = watch(pg)
+    console = []
+    pg.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    pg.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&compare=imdb-full"
+            "&scheme=last-k&k=30&view=What+training+sees")
+    pg.locator(".tv-strip").first.wait_for(timeout=30_000)
+    pg.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    zeros = pg.locator(".tv-zero").count()
+    # the strip's numbers are the app's: last-K at K = 30 equals scheme_view of the same review flow
+    model = load_pretrained("imdb-last-k30")
+    text = next(e.text for e in examples() if e.id == "love-then-plot")
+    ids = prepare_review(text, model.vocab).ids
+    view = analysis.scheme_view(analysis.review_flow(model, __import__("torch").tensor(ids)), "last-k", 30)
+    shown = [float(v) for v in pg.locator(".tv-strip").nth(1).locator(".tv-tok").evaluate_all(
+        "els => els.map(e => e.dataset.value)")]
+    assert shown == pytest.approx(list(view.input_grad_norm), rel=1e-4, abs=1e-12)
+    assert zeros == int((view.input_grad_norm == 0).sum()) == len(ids) - 30
+    shot(pg, "static_training", tmp_path)
+    # K: a bigger K leaves fewer zero tokens, and the hash follows
+    pg.locator("#k").fill("20")
+    pg.locator("#k").dispatch_event("input")
+    pg.wait_for_timeout(200)
+    assert pg.locator(".tv-strip").nth(1).locator(".tv-zero").count() < len(ids) - 30 and "k=" in pg.url
+    # review and model switch; every view draws
+    pg.select_option("#review", "short-awful")
+    pg.select_option("#model", "imdb-chunked-k30")
+    pg.wait_for_timeout(300)
+    assert "review=short-awful" in pg.url and "model=imdb-chunked-k30" in pg.url
+    for view_name in ("Gradient through time", "What the model uses", "Memory"):
+        pg.get_by_role("tab", name=view_name).click()
+        pg.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
+        shot(pg, "static_" + view_name.lower().replace(" ", "_"), tmp_path)
+        if view_name == "What the model uses":
+            assert pg.locator(".cols b").count() == 2  # both models side by side
+    assert not foreign(seen["requests"], site.as_uri()), foreign(seen["requests"], site.as_uri())
+    assert not seen["errors"] and not console, (seen["errors"], console)
+    pg.close()

@@ -1,0 +1,123 @@
+"""What a student feels, measured in a real browser (a script, not a test).
+
+    python scripts/bench_browser.py [--steps 12] [--port 8766]
+
+Starts `streamlit run app.py` on 127.0.0.1 and exports the static demo to a temporary folder, then drives
+Debian's chromium with Playwright. Reports medians over --steps interactions:
+  app: a K slider step on "What training sees" (key press until the strips have changed and the page is idle),
+       a method switch and a model switch on "What the model uses", and the first chart of a fresh session on
+       an example (after the start-up warm-up);
+  static demo: a K step (input event until the strip has changed), and export time and size.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+
+
+def settle(page, changed_js: str, timeout=60_000):
+    page.wait_for_function(changed_js, timeout=timeout)
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--port", type=int, default=8766)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from tbptt_viz.export import export_site
+
+    site = Path(tempfile.mkdtemp())
+    summary = export_site(site)
+    print(f"static export: {summary['models']} models x {summary['reviews']} reviews, {summary['files']} files, "
+          f"{summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.0f} s", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(args.port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))  # the start-up warm-up
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
+            first = []
+            for i in range(3):
+                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                t = time.perf_counter()
+                pg.goto(f"{base}/?review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30")
+                pg.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+                first.append(time.perf_counter() - t)
+                pg.close()
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(f"{base}/?review=love-then-plot&view=What+training+sees&scheme=last-k&k=30")
+            pg.locator(".tv-strip").nth(1).wait_for(timeout=60_000)
+            pg.wait_for_function(IDLE)
+            slider = pg.get_by_role("slider").first
+            steps = []
+            for i in range(args.steps):
+                before = pg.locator(".tv-zero").count()
+                slider.focus()
+                t = time.perf_counter()
+                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                settle(pg, f"document.querySelectorAll('.tv-zero').length != {before}")
+                steps.append(time.perf_counter() - t)
+            pg.goto(f"{base}/?review=love-then-plot&view=What+the+model+uses&method=occlusion")
+            pg.locator(".tv-strip").first.wait_for(timeout=60_000)
+            pg.wait_for_function(IDLE)
+            switches = []
+            methods = ["saliency", "input_x_gradient", "occlusion"]
+            for i in range(args.steps):
+                m = methods[i % 3]
+                t = time.perf_counter()
+                pg.locator('[data-testid="stSelectbox"]').filter(has_text="Attribution method").click()
+                pg.get_by_role("option", name=m, exact=True).click()
+                settle(pg, f"document.body.innerText.includes('{m.replace('_', ' ')} of the logit')")
+                switches.append(time.perf_counter() - t)
+            static = browser.new_page(viewport={"width": 1400, "height": 1000})
+            static.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30")
+            static.locator(".tv-strip").nth(1).wait_for(timeout=30_000)
+            ksteps = []
+            for i in range(args.steps):
+                target = 8 + (i % 6)
+                t = static.evaluate(f"""() => {{ const t0 = performance.now(); const k = document.getElementById('k');
+                    k.value = '{target}'; k.dispatchEvent(new Event('input'));
+                    return new Promise(r => requestAnimationFrame(() => r(performance.now() - t0))); }}""")
+                ksteps.append(t / 1000)
+            browser.close()
+        med = lambda x: statistics.median(x)  # noqa: E731
+        print(f"app, first chart of a fresh session on an example: median {med(first):.2f} s ({len(first)} sessions)")
+        print(f"app, K slider step (key press to settled strips): median {med(steps) * 1000:.0f} ms over {len(steps)}")
+        print(f"app, attribution method switch: median {med(switches) * 1000:.0f} ms over {len(switches)}")
+        print(f"static demo, K step (input event to next frame): median {med(ksteps) * 1000:.1f} ms over {len(ksteps)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(site, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
