@@ -22,7 +22,7 @@ import torch
 
 from tbptt_viz import analysis, figures, page, params
 from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards, pretrained_dir
-from tbptt_viz.data import examples, load_imdb
+from tbptt_viz.data import examples, load_imdb, load_results
 from tbptt_viz.lessons import LESSONS
 from tbptt_viz.render import STRIP_CSS, legend, text_block, token_strip
 from tbptt_viz.schemes import SCHEME_NAMES, SchemeError
@@ -438,7 +438,7 @@ def show_start(r) -> None:
              f"{probes[n].prob_without_first_n[n_first]:.2f}" for n in names if T > 1]
     st.markdown("On this review — " + "; ".join(parts) + ".")
     st.subheader("3. Across many reviews, and another recipe")
-    contrast = page.headline_contrast(analysis.load_results("imdb_study.json"))
+    contrast = page.headline_contrast(load_results("imdb_study.json"))
     if contrast:
         chart(figures.headline_figure(contrast, highlight=tuple(names)), key="headline")
         a, b = contrast.get("imdb-last-k30") or contrast.get("last-k30"), contrast.get("imdb-full") or \
@@ -715,7 +715,7 @@ def show_zoo() -> None:
     how_to_read("Each model has the same vocabulary, architecture and number of epochs; only the truncation used "
                 "in training differs. Accuracy is on all 25,000 IMDB test reviews. The study below gives each "
                 "regime's mean over its seeds with a 95% interval.")
-    study = analysis.load_results("imdb_study.json")
+    study = load_results("imdb_study.json")
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
         return

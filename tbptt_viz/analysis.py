@@ -6,9 +6,7 @@ grid of K values in one reverse loop (`flow.scheme_grid`) and the slider picks a
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -91,15 +89,6 @@ def scheme_view(rf: ReviewFlow, scheme: str, k: int, k1k2: GradientFlow | None =
     return SchemeView(scheme, kk, sch.label, np.array(windows).reshape(-1, 2), *arrays,
                       backprop_count(windows, T), backprop_reach(windows, T),
                       float(f.sweep_cosine[kk - 1]), float(f.sweep_relative_error[kk - 1]))
-
-
-def load_results(name: str) -> dict | None:
-    """A committed results file (results/NAME), or None when this installation does not have it."""
-    path = Path(__file__).resolve().parent.parent / "results" / name
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def truncate_last_k(full_attribution, k: int):

@@ -93,6 +93,19 @@ def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Rev
     return [Review(r["text"], int(r["label"]), f"{split}/{i}") for i, r in enumerate(rows)]
 
 
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+
+
+def load_results(name: str | Path) -> dict | None:
+    """A committed results file (results/NAME, or a path), or None when this installation does not have it or
+    it is unreadable. The one loader of the study's and the Lab's JSON."""
+    path = Path(name) if Path(name).is_absolute() or Path(name).parent != Path(".") else RESULTS_DIR / name
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def seeded_subset(rows: list, limit: int | None, seed: int) -> list:
     """A seeded random subset of `limit` rows in their original order (IMDB files are sorted by label, so
     never the first N); all rows when limit is None or not smaller. The one sampler of train, study and tests."""

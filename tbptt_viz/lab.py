@@ -17,7 +17,6 @@ so the model can only learn what an early token means from examples where that t
 """
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -438,13 +437,10 @@ def machine_stamp() -> str:
             f"thread(s), torch {torch.__version__}, python {platform.python_version()}")
 
 
-RESULTS_PATH = Path(__file__).resolve().parent.parent / "results" / "lab.json"
 
 
 def load_lab_results(path: str | Path | None = None) -> dict | None:
     """The sweep's JSON (default results/lab.json at the repository root), or None when it is missing."""
-    path = Path(path) if path else RESULTS_PATH
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
+    from .data import load_results
 
+    return load_results(path or "lab.json")

@@ -225,7 +225,7 @@ def test_sweep_rows_summarise_the_individual_runs(tmp_path):
     row = results["rows"][0]
     accs = [x.test_accuracy for x in runs]
     assert row["test_accuracy"]["values"] == accs and row["test_accuracy"]["mean"] == pytest.approx(np.mean(accs))
-    assert row["test_accuracy"]["std"] == pytest.approx(np.std(accs)) and row["group"] == "planted"
+    assert row["test_accuracy"]["std"] == pytest.approx(np.std(accs, ddof=1)) and row["group"] == "planted"  # sample SD
     assert results["rows"][1]["test_accuracy"] == row["test_accuracy"]  # a repeated config is not retrained
     assert "seed" not in row["config"] and results["seeds"] == [0, 1] and "torch" in results["machine"]
     path = tmp_path / "lab.json"
