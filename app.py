@@ -52,7 +52,7 @@ def _store(folder: str) -> ModelStore:
 
 @st.cache_resource(show_spinner=False)
 def _service(folder: str) -> ComputeService:
-    svc = ComputeService(workers=2, cache_entries=512, limits={"lab": 1})
+    svc = ComputeService(workers=2, cache_entries=2048, limits={"lab": 1}, cache_bytes=192 << 20)
     if os.environ.get("TBPTT_VIZ_WARMUP", "1") != "0":  # the tests turn it off: they measure their own work
         threading.Thread(target=warm_up, args=(svc, _store(folder)), name="tbptt-viz-warm-up", daemon=True).start()
     return svc

@@ -11,7 +11,9 @@ goes through one `ComputeService`:
   machine at a fraction of the memory of worker processes (each would hold its own ~220 MB of torch).
 - Jobs run by priority: a visitor's request (0) before start-up warm-up work (10); FIFO within one.
 - A cached value is the sequential computation's value: keys name everything a result depends on, and a
-  failed computation is not cached (the next request tries again).
+  failed computation is not cached (the next request tries again). The cache is bounded by entries and by
+  the bytes its arrays hold (least recently used first out), so memory stays bounded however many reviews
+  a class opens.
 - `limits` caps how many jobs of one kind run at once (the Lab's live training: 1), so one visitor's Lab
   run never holds both workers.
 """
@@ -26,6 +28,29 @@ from concurrent.futures import Future
 from typing import Any, Callable, Hashable
 
 USER, WARMUP = 0, 10
+
+
+def nbytes(obj, _depth: int = 0) -> int:
+    """Approximate memory held by a cached result: its numpy arrays and tensors, through dataclasses,
+    tuples, lists and dicts (a few levels deep); 256 bytes for anything else."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if _depth > 4:
+        return 256
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return sum(nbytes(getattr(obj, f.name), _depth + 1) for f in dataclasses.fields(obj))
+    if isinstance(obj, (list, tuple)):
+        return sum(nbytes(v, _depth + 1) for v in obj) + 64
+    if isinstance(obj, dict):
+        return sum(nbytes(v, _depth + 1) for v in obj.values()) + 64
+    return 256
 
 
 class Ticket:
@@ -53,13 +78,15 @@ class _Job:
 
 
 class ComputeService:
-    def __init__(self, workers: int = 2, cache_entries: int = 256, limits: dict[str, int] | None = None):
+    def __init__(self, workers: int = 2, cache_entries: int = 256, limits: dict[str, int] | None = None,
+                 cache_bytes: int = 200 << 20):
         self._lock = threading.Condition()
         self._queue: list[tuple[int, int, _Job]] = []   # heap of (priority, order, job)
         self._order = itertools.count()
         self._pending: dict[Hashable, _Job] = {}         # queued or running, by key
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._cache_entries = cache_entries
+        self._cache_bytes, self._sizes, self.cached_bytes = cache_bytes, {}, 0
         self._limits = dict(limits or {})
         self._running: dict[str, int] = {}
         self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0}
@@ -168,9 +195,14 @@ class ComputeService:
                 continue
             with self._lock:
                 self.stats["computed"] += 1
-                self._cache[job.key] = value
-                while len(self._cache) > self._cache_entries:
-                    self._cache.popitem(last=False)
+                size = nbytes(value)
+                if size <= self._cache_bytes // 4:  # a result too big to keep is handed over, not cached
+                    self._cache[job.key], self._sizes[job.key] = value, size
+                    self.cached_bytes += size
+                while self._cache and (len(self._cache) > self._cache_entries or
+                                       self.cached_bytes > self._cache_bytes):
+                    old, _ = self._cache.popitem(last=False)
+                    self.cached_bytes -= self._sizes.pop(old)
                 self._finish(job)
             job.future.set_result(value)
 

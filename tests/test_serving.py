@@ -73,3 +73,20 @@ def test_a_capped_kind_runs_one_at_a_time_while_other_work_proceeds():
     quick = service.request("analysis", lambda: "fast")
     assert quick.result(2) == "fast" and not labs[2].done()  # the second worker was free for it
     assert [t.result(5) for t in labs] == ["trained"] * 3 and peak[0] == 1
+
+
+def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
+    import numpy as np
+
+    from tbptt_viz.serving import nbytes
+
+    service = ComputeService(workers=1, cache_bytes=5000)
+    for i in range(5):
+        service.get(("a", i), lambda: np.zeros(100))  # 800 bytes each
+    service.get(("a", 0), lambda: np.zeros(100))    # touch the oldest
+    service.get(("b", 0), lambda: np.zeros(150))    # 1200 bytes: the least recently used goes first
+    assert service.cached_bytes == 4400 and service.cached(("a", 0)) and service.cached(("b", 0))
+    assert not service.cached(("a", 1)) and service.cached(("a", 2))
+    service.get(("huge", 0), lambda: np.zeros(10_000))  # more than a quarter of the budget: not kept
+    assert not service.cached(("huge", 0))
+    assert nbytes({"x": np.zeros(10), "y": (np.zeros(5, dtype=np.float32),)}) == 80 + 20 + 64 + 64
