@@ -677,18 +677,19 @@ def show_lessons(r) -> None:
                 right = st.session_state.get(f"right_{n}", guess is not None and
                                              lesson.options.index(guess) == lesson.answer)
                 (st.success if right else st.info)(("Right. " if right else "The answer: ") + lesson.reveal)
-                if st.button(f"Set up the evidence here (view: {lesson.tab})", key=f"lesson_{n}",
-                             on_click=apply_lesson, args=(n,)):
-                    pass
-                if st.session_state.get("lesson_active") == n and r is not None:
-                    draws = {"What training sees": show_training_view, "Gradient through time":
-                             show_gradient_time_view, "What the model uses": show_model_use_view,
-                             "Memory": show_memory_view}
-                    fn = draws.get(lesson.tab)
-                    if fn is show_training_view or fn is show_gradient_time_view:
-                        guarded(lesson.tab, fn, r, r["label"])
-                    elif fn is not None:
-                        guarded(lesson.tab, fn, r)
+                st.button(f"Set up the evidence here (view: {lesson.tab})", key=f"lesson_{n}",
+                          on_click=apply_lesson, args=(n,))
+                if st.session_state.get("lesson_active") == n and r is not None:  # the evidence, below its question
+                    fn, *args = LESSON_VIEWS[lesson.tab](r)
+                    guarded(lesson.tab, fn, *args)
+
+
+LESSON_VIEWS = {  # a lesson's view, drawn inline: tab -> (function, its arguments) for the analysed review
+    "What training sees": lambda r: (show_training_view, r, r["label"]),
+    "Gradient through time": lambda r: (show_gradient_time_view, r, r["label"]),
+    "What the model uses": lambda r: (show_model_use_view, r),
+    "Memory": lambda r: (show_memory_view, r),
+}
 
 
 def apply_lesson(n: int) -> None:

@@ -125,6 +125,6 @@ FIGURES_WITH_READING = {
                               "95% interval over seeds."),
     "attribution": (attribution_figure, "Of each review's total |attribution|, the share on its first 30 tokens, "
                                         "by occlusion (every review of the sample) and by integrated gradients "
-                                        "(only reviews where they converged); an even spread would give about "
-                                        "0.1 for these lengths."),
+                                        "(only reviews where they converged); an even spread would give 30/T "
+                                        "for a review of T tokens."),
 }
