@@ -19,8 +19,10 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=70, r=20, t=70, b=60), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.3))
+    # panels stacked, titles left-aligned and wrapped, legends below: readable on a 390-px phone screen
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
+                      margin=dict(l=60, r=20, t=80, b=60), template="plotly_white",
+                      legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font=dict(size=11)))
     return fig
 
 
@@ -46,9 +48,9 @@ def prefix_heatmaps(results: dict) -> go.Figure:
     ks = sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] != "full"})
     schemes = [s for s in SCHEME_ORDER if any(r["config"]["scheme"] == s for r in rows)]
     T = rows[0]["config"]["seq_len"]
-    fig = make_subplots(rows=1, cols=len(shorts), shared_yaxes=True, horizontal_spacing=0.06,
+    fig = make_subplots(rows=len(shorts), cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=[f"{s:.0%} short training examples" for s in shorts])
-    for col, short in enumerate(shorts, 1):
+    for col, short in enumerate(shorts, 1):  # one panel per short fraction, stacked
         z = np.full((len(schemes), len(ks)), np.nan)
         text = np.full((len(schemes), len(ks)), "", dtype=object)
         hover = np.full((len(schemes), len(ks)), "not run", dtype=object)
@@ -67,10 +69,11 @@ def prefix_heatmaps(results: dict) -> go.Figure:
         fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[LAB_SCHEME_NAMES[s] for s in schemes], text=text,
                                  texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0.4, zmax=1.0,
                                  colorscale="RdYlGn", showscale=col == len(shorts),
-                                 colorbar=dict(title="test accuracy")), row=1, col=col)
-        fig.update_xaxes(title_text="K (window / chunk length)", row=1, col=col)
-    fig.update_yaxes(title_text="training scheme", row=1, col=1, autorange="reversed")
-    return _layout(fig, f"prefix task: accuracy on {T}-token test sequences (mean ± std over seeds; 0.5 = chance)")
+                                 colorbar=dict(title="accuracy", orientation="h", y=-0.25, len=0.6)), row=col, col=1)
+        fig.update_yaxes(title_text="training scheme", autorange="reversed", row=col, col=1)
+    fig.update_xaxes(title_text="K (window / chunk length)", row=len(shorts), col=1)
+    return _layout(fig, f"prefix task: accuracy on {T}-token test sequences<br>(mean ± sample SD over seeds; "
+                        "0.5 = chance)", height=260 * len(shorts) + 120)
 
 
 def any_one_by_position(results: dict) -> go.Figure:
@@ -80,7 +83,7 @@ def any_one_by_position(results: dict) -> go.Figure:
     fracs = sorted({r["config"]["ones_in_window_frac"] for r in rows})
     ks = sorted({r["config"]["k"] for r in rows})
     L, M = rows[0]["config"]["seq_len"], rows[0]["config"]["clean_last"]
-    fig = make_subplots(rows=1, cols=len(fracs), shared_yaxes=True, horizontal_spacing=0.06,
+    fig = make_subplots(rows=len(fracs), cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=[f"{f:.0%} of training positives have their 1 in the last {M}" for f in fracs])
     for col, frac in enumerate(fracs, 1):
         for r in rows:
@@ -94,13 +97,13 @@ def any_one_by_position(results: dict) -> go.Figure:
             fig.add_trace(go.Scatter(x=steps_back, y=mean, error_y=dict(type="data", array=std, visible=True),
                                      mode="lines+markers", line=dict(color=COLOURS[ks.index(c["k"]) % len(COLOURS)]),
                                      name=f"{r['scheme_label']}, {frac:.0%} in window (all-zero negatives: {neg:.2f})"),
-                          row=1, col=col)
-        fig.add_vrect(x0=-0.5, x1=M - 0.5, fillcolor="#c0392b", opacity=0.08, line_width=0, row=1, col=col)
-        fig.update_xaxes(title_text="steps from the 1 to the end (0 = last token)", range=[-0.5, L - 0.5],
-                         row=1, col=col)
-    fig.update_yaxes(title_text="accuracy on test positives", range=[-0.05, 1.05], row=1, col=1)
-    return _layout(fig, f"any-one (L={L}): how far back does a 1 still count? (shaded: the last M={M} positions)",
-                   height=420)
+                          row=col, col=1)
+        fig.add_vrect(x0=-0.5, x1=M - 0.5, fillcolor="#c0392b", opacity=0.08, line_width=0, row=col, col=1)
+        fig.update_yaxes(title_text="accuracy on test positives", range=[-0.05, 1.05], row=col, col=1)
+    fig.update_xaxes(title_text="steps from the 1 to the end (0 = last token)", range=[-0.5, L - 0.5],
+                     row=len(fracs), col=1)
+    return _layout(fig, f"any-one (L={L}): how far back does a 1 still count?<br>(shaded: the last M={M} positions)",
+                   height=300 * len(fracs) + 160)
 
 
 def planted_by_distance(results: dict) -> go.Figure:
@@ -119,7 +122,7 @@ def planted_by_distance(results: dict) -> go.Figure:
     T = rows[0]["config"]["seq_len"]
     fig.update_xaxes(title_text="distance d from the decisive word to the last token")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return _layout(fig, f"planted: one word decides, d steps before the end of {T} tokens (mean ± std over seeds)")
+    return _layout(fig, f"planted: one word decides, d steps before the end of {T} tokens<br>(mean ± sample SD over seeds)")
 
 
 def forget_bias_figure(results: dict) -> go.Figure:
@@ -137,7 +140,7 @@ def forget_bias_figure(results: dict) -> go.Figure:
                                  line=dict(color=COLOURS[n % len(COLOURS)])))
     fig.update_xaxes(title_text="sequence length T (the opening lies T-3 steps before the end)")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return _layout(fig, "prefix, no short examples: does anything learn the opening? (mean ± std over seeds)")
+    return _layout(fig, "prefix, no short examples: does anything learn the opening? (mean ± sample SD over seeds)")
 
 
 def training_curve(result) -> go.Figure:

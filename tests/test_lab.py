@@ -298,7 +298,8 @@ def fake_results() -> dict:
 def test_prefix_heatmaps_carry_the_means_and_full_fills_every_k():
     fig = figures_lab.prefix_heatmaps(fake_results())
     assert len(fig.data) == 2  # one panel per short fraction
-    assert fig.layout.xaxis.title.text.startswith("K") and fig.layout.yaxis.title.text == "training scheme"
+    bottom = fig.layout[f"xaxis{len(fig.data)}"] if len(fig.data) > 1 else fig.layout.xaxis  # panels are stacked
+    assert bottom.title.text.startswith("K") and fig.layout.yaxis.title.text == "training scheme"
     z = np.array(fig.data[0].z)  # rows: full, last-K, chunked, k1k2; columns: K=10, K=30
     assert list(fig.data[0].y)[0] == "full BPTT" and list(fig.data[0].x) == ["K=10", "K=30"]
     np.testing.assert_allclose(z[0], [0.51, 0.51])
@@ -310,7 +311,7 @@ def test_any_one_planted_forget_bias_and_curve_figures():
     fig = figures_lab.any_one_by_position(res)
     assert len(fig.data) == 4 and fig.layout.yaxis.title.text == "accuracy on test positives"
     assert list(fig.data[0].x) == list(range(19, -1, -1))  # position 0 is 19 steps before the end
-    assert "steps" in fig.layout.xaxis.title.text
+    assert "steps" in fig.layout.xaxis2.title.text  # the bottom of the stacked panels
     fig = figures_lab.planted_by_distance(res)
     assert len(fig.data) == 2 and list(fig.data[0].x) == [5, 20, 40]
     assert fig.layout.xaxis.title.text.startswith("distance") and fig.layout.yaxis.title.text == "test accuracy"
