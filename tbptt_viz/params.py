@@ -74,6 +74,9 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     for name in ("k", "k1", "k2"):
         if name in q:
             s = replace(s, **{name: _int(q[name], name, notices, getattr(DEFAULTS, name))})
+    if s.compare and s.compare == s.model:
+        notices.append(f"the URL compares {s.model} with itself; showing it beside another model")
+        s = replace(s, compare="")
     return s, notices
 
 

@@ -55,3 +55,8 @@ def test_app_methods_are_the_attribution_methods():
     from tbptt_viz.params import METHODS as APP_METHODS
 
     assert set(APP_METHODS) == set(METHODS)
+
+
+def test_compare_equal_to_model_is_said_and_dropped():
+    s, notices = parse_query({"model": MODELS[0], "compare": MODELS[0]}, MODELS, EXAMPLES)
+    assert s.compare == "" and "with itself" in notices[0]
