@@ -12,20 +12,18 @@ Debian's chromium with Playwright. Reports medians over --steps interactions:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import local_server  # noqa: E402
+FLAGS = local_server.FLAGS
 IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
@@ -47,20 +45,9 @@ def main() -> None:
     summary = export_site(site)
     print(f"static export: {summary['models']} models x {summary['reviews']} reviews, {summary['files']} files, "
           f"{summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.0f} s", flush=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(args.port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{args.port}"
+    server, base = local_server.start(args.port)
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))  # the start-up warm-up
+        local_server.settle_warm_up()
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=FLAGS)

@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import local_server  # noqa: E402
+FLAGS = local_server.FLAGS
 WORDS = ("the film was slow at first but the actors kept it alive and the music carried every scene while the plot "
          "wandered through a small town where nothing much happened until the ending which felt earned and warm "
          "although some viewers will find it dull and others will call it a quiet triumph of patient storytelling").split()
@@ -171,22 +169,11 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=25)
     ap.add_argument("--port", type=int, default=8765)
     args = ap.parse_args()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TBPTT_VIZ_WARMUP": os.environ.get("TBPTT_VIZ_WARMUP", "1")}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(args.port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{args.port}"
+    server, base = local_server.start(args.port)
     sampler = Sampler(server.pid)
     sampler.start()
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))  # let the start-up warm-up finish
+        local_server.settle_warm_up()
         print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
         asyncio.run(asyncio.wait_for(scenarios(base, args.sessions, sampler), timeout=1500))
     finally:
