@@ -18,6 +18,10 @@ def _ci(s: dict | None, digits: int = 3) -> str:
     return f"{s['mean']:.{digits}f} [{s['low']:.{digits}f}, {s['high']:.{digits}f}]"
 
 
+def _p(p: float) -> str:
+    return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
 def _seeds(r) -> str:
     return str(len(r["seeds"]))
 
@@ -39,9 +43,9 @@ def markdown_tables(results: dict) -> str:
                 "|---|---|---|---|---|---|"]
         for c in comps:
             t = c["accuracy"]
-            mc = ", ".join(f"{m['mcnemar_p']:.2g}" for m in t["seed_pairs"])
+            mc = ", ".join(_p(m["mcnemar_p"]) for m in t["seed_pairs"])
             out.append(f"| {c['a']} | {c['b']} | {t['diff']:+.4f} [{t['low']:+.4f}, {t['high']:+.4f}] | "
-                       f"{t['p']:.2g} | {mc} | {'yes' if t['all_seeds'] else 'no'} |")
+                       f"{_p(t['p'])} | {mc} | {'yes' if t['all_seeds'] else 'no'} |")
     p = first["planted"]
     n_planted = results.get("settings", {}).get("plant_sample", "")
     out += ["", "**Planted phrase contrast** P(pos | positive phrase) - P(pos | negative phrase), by tokens after "
@@ -109,9 +113,11 @@ def findings(results: dict) -> str:
     for c in results.get("comparisons", []):
         t, s = c["accuracy"], c["start_contrast"]
         sign = "higher" if t["diff"] > 0 else "lower"
-        holds = "in every seed pair" if t["all_seeds"] else "not in every seed pair"
+        n = len(t["seed_pairs"])
+        holds = f"the same sign in all {n} matched seed pair(s)" if t["all_seeds"] else \
+            f"not the same sign in all {n} matched seed pairs"
         lines.append(f"- {c['a']} vs {c['b']}: accuracy {sign} by {abs(t['diff']):.4f} "
-                     f"[{t['low']:+.4f}, {t['high']:+.4f}], paired p = {t['p']:.2g}, {holds}; reaction to a phrase at "
+                     f"[{t['low']:+.4f}, {t['high']:+.4f}], paired p {_p(t['p'])}, {holds}; reaction to a phrase at "
                      f"the very start {s['ratio']:.2f} times as large"
                      + ("; lower in every seed pair." if s["every_seed_pair_lower"] else
                         "; higher in every seed pair." if s["every_seed_pair_higher"] else
@@ -119,7 +125,7 @@ def findings(results: dict) -> str:
     return "\n".join(lines)
 
 
-BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?)(\n<!-- /generated:\2 -->)", re.S)
+BLOCK = re.compile(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", re.S)
 
 
 def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
@@ -133,9 +139,13 @@ def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
 
 def fill(text: str, blocks: dict[str, str]) -> str:
     """Replace every generated block of `text` by the current value of its name."""
-    return BLOCK.sub(lambda m: m.group(1) + blocks.get(m.group(2), m.group(3)) + m.group(4), text)
+    def put(m):
+        body = blocks.get(m.group(1), m.group(2)).strip("\n")
+        return f"<!-- generated:{m.group(1)} -->\n{body}\n<!-- /generated:{m.group(1)} -->"
+    return BLOCK.sub(put, text)
 
 
 def stale_blocks(path: Path, blocks: dict[str, str]) -> list[str]:
     """Names of the generated blocks in `path` that differ from `blocks`."""
-    return [m.group(2) for m in BLOCK.finditer(path.read_text()) if blocks.get(m.group(2), m.group(3)) != m.group(3)]
+    return [m.group(1) for m in BLOCK.finditer(path.read_text())
+            if blocks.get(m.group(1), m.group(2)).strip("\n") != m.group(2).strip("\n")]

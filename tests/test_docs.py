@@ -19,7 +19,7 @@ def blocks():
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_generated_blocks_equal_the_json(path, blocks):
-    names = [m.group(2) for m in BLOCK.finditer(path.read_text())]
+    names = [m.group(1) for m in BLOCK.finditer(path.read_text())]
     assert names, f"{path.name} has no generated block"
     assert not stale_blocks(path, blocks), f"{path.name}: run python scripts/update_docs.py"
     for name in names:
