@@ -47,7 +47,7 @@ def main() -> None:
           f"{summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.0f} s", flush=True)
     server, base = local_server.start(args.port)
     try:
-        local_server.settle_warm_up()
+        local_server.settle_warm_up(base)
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=FLAGS)

@@ -173,7 +173,7 @@ def main() -> None:
     sampler = Sampler(server.pid)
     sampler.start()
     try:
-        local_server.settle_warm_up()
+        local_server.settle_warm_up(base)
         print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
         asyncio.run(asyncio.wait_for(scenarios(base, args.sessions, sampler), timeout=1500))
     finally:

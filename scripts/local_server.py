@@ -30,6 +30,17 @@ def start(port: int) -> tuple[subprocess.Popen, str]:
     return server, base
 
 
-def settle_warm_up() -> None:
-    """Wait for the app's start-up warm-up (every example under every model) before measuring."""
+def settle_warm_up(base: str) -> None:
+    """Open the page once (Streamlit runs the app's script, and so starts its warm-up of every example
+    under every model, only when a first visitor connects), then wait for the warm-up before measuring."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=FLAGS)
+        page = browser.new_page()
+        page.goto(base)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+        browser.close()
     time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))
