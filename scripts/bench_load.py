@@ -84,6 +84,10 @@ async def first_chart(browser, url: str, selector: str, timeout: float = 120.0):
         return time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}", page
 
 
+def med(x):
+    return statistics.median(x) if x else float("nan")
+
+
 def p95(x):
     return sorted(x)[max(0, int(round(0.95 * len(x))) - 1)] if x else float("nan")
 
@@ -104,8 +108,10 @@ async def scenarios(base: str, n: int, sampler: Sampler) -> None:
         link = f"{base}/?review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30"
         res = await asyncio.gather(*[first_chart(browser, link, ".js-plotly-plot") for _ in range(n)])
         times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
-        print(f"(a) {n} sessions, same link: {len(errs)} errors, first chart p50 {statistics.median(times):.1f} s, "
+        print(f"(a) {n} sessions, same link: {len(errs)} errors, first chart p50 {med(times):.1f} s, "
               f"p95 {p95(times):.1f} s; memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        if errs:
+            print("    e.g. " + errs[0], flush=True)
         for r in res:
             await r[2].context.close()
         # (b) distinct custom reviews on "What the model uses"
@@ -123,7 +129,7 @@ async def scenarios(base: str, n: int, sampler: Sampler) -> None:
                 wrong += 1
         times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
         print(f"(b) {n} sessions, distinct reviews: {len(errs)} errors, {wrong} with a value differing from the "
-              f"sequential computation; first chart p50 {statistics.median(times):.1f} s, p95 {p95(times):.1f} s; "
+              f"sequential computation; first chart p50 {med(times):.1f} s, p95 {p95(times):.1f} s; "
               f"memory peak {sampler.peak / 1024:.0f} MB", flush=True)
         if errs:
             print("    e.g. " + errs[0])
@@ -159,8 +165,8 @@ async def scenarios(base: str, n: int, sampler: Sampler) -> None:
             took, err, page = await first_chart(browser, probe_url.replace("999", str(2000 + j)) + f"+{j}", ".tv-strip")
             busy.append(took)
             await page.context.close()
-        print(f"(d) a new review's page: idle {statistics.median(idle):.2f} s, while a Lab run trains "
-              f"{statistics.median(busy):.2f} s ({statistics.median(busy) / statistics.median(idle):.2f}x)", flush=True)
+        print(f"(d) a new review's page: idle {med(idle):.2f} s, while a Lab run trains "
+              f"{med(busy):.2f} s ({med(busy) / med(idle):.2f}x)", flush=True)
         await browser.close()
 
 
