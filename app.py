@@ -95,15 +95,20 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
 
 
 def compute(key: tuple, fn, what: str, kind: str = "analysis"):
-    """Ask the service for `key`; while it waits, say what and how many requests are ahead."""
+    """Ask the service for `key`; if it takes a moment, say what is computed and how many requests are ahead
+    (the note changes only when the queue does, so a waiting page costs the server next to nothing)."""
     ticket = service().request(key, fn, kind)
     if not ticket.done():
-        box = st.empty()
+        concurrent.futures.wait([ticket.future], timeout=0.4)
+    if not ticket.done():
+        box, shown = st.empty(), None
         while not ticket.done():
             ahead = ticket.position()
-            box.info(f"Computing {what}... " + (f"{ahead} request(s) from other visitors are ahead of yours."
-                                                if ahead else "running now."))
-            concurrent.futures.wait([ticket.future], timeout=0.3)
+            if ahead != shown:
+                box.info(f"Computing {what}... " + (f"{ahead} request(s) from other visitors are ahead of yours."
+                                                    if ahead else "running now."))
+                shown = ahead
+            concurrent.futures.wait([ticket.future], timeout=1.0)
         box.empty()
     return ticket.result()
 
