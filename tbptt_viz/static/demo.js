@@ -123,10 +123,15 @@ const LAYOUT = (title, x, y) => ({ title: { text: title, x: 0, xanchor: "left", 
   paper_bgcolor: "white", plot_bgcolor: "white" });
 const CONFIG = { displaylogo: false, responsive: true };
 const CHARTS = {};  // chart divs kept across redraws, so Plotly.react updates them in place
+let pending = [];   // charts wait for the next idle moment: the strips (what K changes first) update at once
 function chart(parent, id, traces, layout) {
   const div = CHARTS[id] || (CHARTS[id] = Object.assign(document.createElement("div"), { id, className: "chart" }));
   parent.appendChild(div);
-  Plotly.react(div, traces, layout, CONFIG);
+  pending.push(() => Plotly.react(div, traces, layout, CONFIG));
+}
+function flushCharts() {
+  const jobs = pending; pending = [];
+  setTimeout(() => jobs.forEach((job) => job()), 0);
 }
 function read(parent, text) { const p = document.createElement("p"); p.className = "read"; p.textContent = text; parent.appendChild(p); }
 const positive = (a) => a.map((v) => (v > 0 ? v : null));
@@ -158,6 +163,7 @@ function draw() {
     `${SCHEME_LABEL[state.scheme]}${state.scheme === "full" ? "" : " K=" + K}: ${zero} of ${T} tokens get exactly zero gradient`;
   const view = $("view");
   view.replaceChildren();
+  pending = [];
   const label = `${SCHEME_LABEL[state.scheme]}${state.scheme === "full" ? "" : " (K=" + K + ")"}`;
   if (state.view === "What training sees") {
     const fullScale = Math.max(...d.full.input);
@@ -217,6 +223,7 @@ function draw() {
       { ...LAYOUT("Memory: the cell's direct path and every path", "token position t", "fraction surviving / relative influence (log)"), yaxis: { type: "log", exponentformat: "power" } });
     read(view, "Green: the product of forget gates from each position to the end (the cell's direct path). Purple: the gradient of the prediction with respect to each input, every path at once, relative to its largest value.");
   }
+  flushCharts();
 }
 
 function render() {
