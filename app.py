@@ -90,7 +90,8 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
             continue
         for ex in examples():
             ids = tuple(prepare_review(ex.text, vocab).ids)
-            for key, fn in jobs(models, name, ids).items():
+            # the loss against the model's own prediction and against the example's label (the default view)
+            for key, fn in {**jobs(models, name, ids), **jobs(models, name, ids, ex.label)}.items():
                 svc.request(key, fn, priority=WARMUP)
 
 
