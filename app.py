@@ -891,7 +891,8 @@ def main() -> None:
         ids, tokens, T = review.ids, list(review.tokens), len(review.ids)
         r = {"model": model, "compare": compare, "ids": ids, "tokens": tokens, "T": T, "label": true_label if use_true
              else None, "meta": {"model": model, "review": review_id, "tokens": T}}
-        prob = attribution(model, ids, "occlusion").prob_positive
+        prob = compute(("prob", model, ids), lambda: get_model(model).prob_positive(torch.tensor(ids)),
+                       "the prediction")  # one forward pass, not a whole analysis
         truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
         html(f"<b>{_esc(title)}</b> · {T} token{'s' if T != 1 else ''} · <b>{_esc(model)}</b> says P(positive) = "
              f"{prob:.3f} ({'positive' if prob > 0.5 else 'negative'}){_esc(truth)}")
