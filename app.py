@@ -711,7 +711,7 @@ def apply_lesson(n: int) -> None:
     st.session_state.lesson_active = st.session_state.lesson_open = n
 
 
-def show_zoo() -> None:
+def show_zoo(highlight: tuple = ()) -> None:
     cards = get_cards()
     if not cards:
         st.error("No shipped models found under pretrained/. Retrain them with scripts/train_zoo.sh (see README).")
@@ -721,7 +721,7 @@ def show_zoo() -> None:
     st.table(pd.DataFrame(rows).set_index("model"))
     how_to_read("Each model has the same vocabulary, architecture and number of epochs; only the truncation used "
                 "in training differs. Accuracy is on all 25,000 IMDB test reviews. The study below gives each "
-                "regime's mean over its seeds with a 95% interval.")
+                "regime's mean over its seeds with a 95% interval; the chosen and compare models are drawn strong.")
     study = load_results("imdb_study.json")
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
@@ -729,7 +729,7 @@ def show_zoo() -> None:
     from tbptt_viz import figures_study
 
     for name, (make, reading) in figures_study.FIGURES_WITH_READING.items():
-        chart(make(study), key=f"study_{name}")
+        chart(make(study, highlight), key=f"study_{name}")
         how_to_read(reading)
 
 
@@ -904,7 +904,8 @@ def main() -> None:
         notice("error", problem)
 
     tabs = st.tabs(TABS, key="view", bind="query-params")
-    draws = {"Model zoo": (show_zoo,), "Lab": (show_lab,), "Lessons": (show_lessons, r)}
+    draws = {"Model zoo": (show_zoo, tuple(n for n in (model, compare) if n)), "Lab": (show_lab,),
+             "Lessons": (show_lessons, r)}
     if r is not None:
         draws.update({"Start here": (show_start, r),
                       "What training sees": (k_fragment, "What training sees", show_training_view, r, r["label"]),

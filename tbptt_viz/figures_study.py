@@ -45,47 +45,57 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def _band(fig, x, stats, name, colour):
+def _band(fig, x, stats, name, colour, strong: bool | None = None):
+    """One regime's means with its 95% whiskers; `strong` True/False draws it highlighted/dimmed."""
     mean = [s["mean"] for s in stats]
-    fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=colour, width=2),
+    width = 2 if strong is None else (4 if strong else 1.5)
+    fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=colour, width=width),
+                             opacity=1.0 if strong is not False else 0.45,
                              error_y=dict(type="data", symmetric=False, visible=True, thickness=1,
                                           array=[s["high"] - s["mean"] if s["mean"] is not None else 0 for s in stats],
                                           arrayminus=[s["mean"] - s["low"] if s["mean"] is not None else 0
                                                       for s in stats])))
 
 
-def planted_figure(results: dict) -> go.Figure:
+def _strong(name: str, highlight) -> bool | None:
+    return (name in highlight) if highlight else None
+
+
+def planted_figure(results: dict, highlight: tuple = ()) -> go.Figure:
+    """`highlight`: the regimes to draw strong (the page's chosen and compare models), the rest dimmed."""
     regimes = regimes_of(results)
     colour = _colours(regimes)
     fig = go.Figure()
     for name, r in regimes.items():
         x = [str(d) for d in r["planted"]["distances"]]
-        _band(fig, x, r["planted"]["contrast"], f"{name} ({len(r['seeds'])} seed(s))", colour[name])
+        _band(fig, x, r["planted"]["contrast"], f"{name} ({len(r['seeds'])} seed(s))", colour[name],
+              _strong(name, highlight))
     fig.update_xaxes(type="category")
     return _layout(fig, "Planted phrase: how far back does each regime react?",
                    "tokens after the phrase (d; 'start' = before the first token)",
                    "P(pos | positive phrase) - P(pos | negative phrase)")
 
 
-def context_figure(results: dict) -> go.Figure:
+def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
     regimes = regimes_of(results)
     colour = _colours(regimes)
     fig = go.Figure()
     for name, r in regimes.items():
-        _band(fig, [str(s) for s in r["context"]["sizes"]], r["context"]["mean_abs_diff"], name, colour[name])
+        _band(fig, [str(s) for s in r["context"]["sizes"]], r["context"]["mean_abs_diff"], name, colour[name],
+              _strong(name, highlight))
     fig.update_xaxes(type="category")
     return _layout(fig, "Context use: reading only the last n tokens", "tokens read (n)",
                    "mean |P(pos | last n) - P(pos | whole)|")
 
 
-def length_figure(results: dict) -> go.Figure:
+def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
     regimes = regimes_of(results)
     colour = _colours(regimes)
     fig = go.Figure()
     for name, r in regimes.items():
         stats = r["accuracy"]["by_length"]
         fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=[s["mean"] for s in stats], name=name,
-                             marker_color=colour[name],
+                             marker_color=colour[name], opacity=1.0 if _strong(name, highlight) is not False else 0.45,
                              error_y=dict(type="data", symmetric=False, visible=True,
                                           array=[(s["high"] or 0) - (s["mean"] or 0) for s in stats],
                                           arrayminus=[(s["mean"] or 0) - (s["low"] or 0) for s in stats])))
@@ -93,7 +103,7 @@ def length_figure(results: dict) -> go.Figure:
     return _layout(fig, "Accuracy by review length", "review length (tokens)", "accuracy")
 
 
-def attribution_figure(results: dict) -> go.Figure:
+def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
     regimes = regimes_of(results)
     fig = go.Figure()
     for method, key, label in (("occlusion", "first_share", "occlusion, first 30 tokens"),
@@ -102,6 +112,7 @@ def attribution_figure(results: dict) -> go.Figure:
         names = [n for n, r in regimes.items() if method in r.get("attribution", {})]
         stats = [regimes[n]["attribution"][method][key] for n in names]
         fig.add_trace(go.Bar(x=names, y=[s["mean"] for s in stats], name=label,
+                             marker_line=dict(width=[3 if n in highlight else 0 for n in names], color="black"),
                              error_y=dict(type="data", symmetric=False, visible=True,
                                           array=[s["high"] - s["mean"] for s in stats],
                                           arrayminus=[s["mean"] - s["low"] for s in stats])))
