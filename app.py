@@ -359,10 +359,13 @@ def strip(tokens, values, label: str, *, scale: float, signed: bool = False, val
 
 
 def export_buttons(view: str, tokens, columns: dict, meta: dict) -> None:
-    csv, plain, stem = page.export_payload(view, tokens, columns, meta)
+    """CSV and JSON downloads, built only when clicked (never on the K slider's path) and without a rerun."""
+    stem = page.export_stem(view, meta)
     c1, c2, _ = st.columns([1, 1, 3])
-    c1.download_button("Download CSV", csv, f"{stem}.csv", "text/csv", key=f"csv_{view}")
-    c2.download_button("Download JSON", plain, f"{stem}.json", "application/json", key=f"json_{view}")
+    c1.download_button("Download CSV", lambda: page.export_payload(view, tokens, columns, meta)[0], f"{stem}.csv",
+                       "text/csv", key=f"csv_{view}", on_click="ignore")
+    c2.download_button("Download JSON", lambda: page.export_payload(view, tokens, columns, meta)[1],
+                       f"{stem}.json", "application/json", key=f"json_{view}", on_click="ignore")
 
 
 def guarded(title: str, draw, *args) -> None:

@@ -61,6 +61,12 @@ def first_share(scores, n: int = FIRST_N) -> float:
     return float(mass[:n].sum() / total) if total > 0 else 0.0
 
 
+def export_stem(view: str, meta: dict) -> str:
+    """A file name stem naming the view, model, review, scheme, K and method."""
+    parts = [view] + [str(meta[k]) for k in ("model", "review", "scheme", "k", "method") if meta.get(k) is not None]
+    return "tbptt_viz_" + re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts))[:120]
+
+
 def export_payload(view: str, tokens, columns: dict, meta: dict) -> tuple[str, str, str]:
     """(CSV text, JSON text, file stem) of a view's per-token numbers; the stem names model, review, scheme, K."""
     import pandas as pd
@@ -70,9 +76,7 @@ def export_payload(view: str, tokens, columns: dict, meta: dict) -> tuple[str, s
                           **{k: np.asarray(v) for k, v in columns.items()}})
     plain = json.dumps({**meta, "view": view, "per_token": table.to_dict("list")},
                        default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
-    parts = [view] + [str(meta[k]) for k in ("model", "review", "scheme", "k", "method") if meta.get(k) is not None]
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts))[:120]
-    return table.to_csv(index=False), plain, f"tbptt_viz_{stem}"
+    return table.to_csv(index=False), plain, export_stem(view, meta)
 
 
 def memory_sentence(trace, occlusion_scores=None) -> str:

@@ -142,6 +142,12 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     assert page.locator(".tv-zero").count() < zeros_before
     assert "k=" in page.url and "k=30" not in page.url  # the URL follows the slider
     no_exception(page)
+    # the export is built on click, named after the settings, and holds the per-token numbers
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download CSV").click()
+    name = download.value.suggested_filename
+    assert name.startswith("tbptt_viz_gradients_imdb-last-k30_love-then-plot_last-k_") and name.endswith(".csv")
+    assert Path(download.value.path()).read_text().startswith("t,token,steps_from_end,full_input_grad_norm")
 
     for tab in ("Gradient through time", "What the model uses", "Memory", "Model zoo", "Lab", "Lessons"):
         open_tab(page, tab)
