@@ -882,10 +882,7 @@ def main() -> None:
                      format_func=lambda v: f"{v} 2,000 tokens" + (" (the end: what last-K trains on)" if v == "last"
                                                                   else ""))
             notice("warning", f"Long review: {review.notice}.")
-        if compare is not None and compare in store().broken:
-            notice("warning", f"The compare model {compare} cannot be loaded; showing the review without it.")
-            compare = None
-        if compare is not None:
+        if compare is not None:  # model_controls already avoids models known to be broken
             try:
                 get_model(compare)
             except CheckpointError:
