@@ -161,6 +161,22 @@ def sanity(model, ids, method):
         get_model(model), torch.tensor(ids), method)), "the sanity check")
 
 
+@st.cache_data(show_spinner=False, ttl=60)
+def _models_in(folder: str) -> list[str]:
+    return available_models()
+
+
+def shipped_models() -> list[str]:
+    """The models of this deployment's folder, read at most once a minute (not on every page run)."""
+    return list(_models_in(str(pretrained_dir())))
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def study_results() -> dict | None:
+    """results/imdb_study.json, parsed at most once a minute and shared read-only by every page run."""
+    return load_results("imdb_study.json")
+
+
 @st.cache_data(show_spinner=False)
 def get_cards() -> dict[str, dict]:
     return {c["name"]: c for c in model_cards()}
@@ -447,7 +463,7 @@ def show_start(r) -> None:
              f"{probes[n].prob_without_first_n[n_first]:.2f}" for n in names if T > 1]
     st.markdown("On this review — " + "; ".join(parts) + ".")
     st.subheader("3. Across many reviews, and another recipe")
-    contrast = page.headline_contrast(load_results("imdb_study.json"))
+    contrast = page.headline_contrast(study_results())
     if contrast:
         chart(figures.headline_figure(contrast, highlight=tuple(names)), key="headline")
         a, b = contrast.get("imdb-last-k30") or contrast.get("last-k30"), contrast.get("imdb-full") or \
@@ -707,7 +723,7 @@ def apply_lesson(n: int) -> None:
     if "review" in preset:
         st.session_state.source, st.session_state.example = "Example reviews", preset.pop("review")
     for key, value in preset.items():
-        if key != "model" or value in available_models():
+        if key != "model" or value in shipped_models():
             st.session_state[key] = value
     if "k" in preset:
         st.session_state.k_wanted = preset["k"]
@@ -725,7 +741,7 @@ def show_zoo(highlight: tuple = ()) -> None:
     how_to_read("Each model has the same vocabulary, architecture and number of epochs; only the truncation used "
                 "in training differs. Accuracy is on all 25,000 IMDB test reviews. The study below gives each "
                 "regime's mean over its seeds with a 95% interval; the chosen and compare models are drawn strong.")
-    study = load_results("imdb_study.json")
+    study = study_results()
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
         return
@@ -852,7 +868,7 @@ def main() -> None:
     st.set_page_config(page_title="tbptt-viz: where gradients go", layout="wide")
     started = time.perf_counter()
     st.title("Where do gradients go under truncated BPTT?")
-    models = available_models()
+    models = shipped_models()
     if not models:
         st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
         return

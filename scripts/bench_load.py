@@ -1,9 +1,15 @@
 """A class opening the app at once: errors, time to the first chart, memory (a script, not a test).
 
-    python scripts/bench_load.py [--sessions 25] [--port 8765]
+    python scripts/bench_load.py [--sessions 25] [--port 8765] [--clients protocol|browser]
 
-Starts `streamlit run app.py` on 127.0.0.1 (the only address it talks to), drives Debian's chromium with
-Playwright, and stops by itself. Scenarios, one after the other on the same server:
+Starts `streamlit run app.py` on 127.0.0.1 (the only address it talks to) and stops by itself. Clients:
+  protocol (default): each session is a websocket client speaking Streamlit's own protocol (the messages a
+      browser sends and receives), so the numbers are the server's: on a real class the browsers run on the
+      students' machines, not on the server's two cores. A page counts as shown when the server has sent all
+      of it (script finished); its errors and values are read from the elements it sent.
+  browser: Debian's chromium driven by Playwright, on this same machine (its rendering competes with the
+      server for the two cores, so this measures a class whose browsers run on the server).
+Scenarios, one after the other on the same server:
   (a) N sessions open the same shared example link at once;
   (b) N sessions open distinct ~200-word custom reviews on "What the model uses" at once; every occlusion
       score shown is compared with a sequential computation in this process;
@@ -82,6 +88,131 @@ async def first_chart(browser, url: str, selector: str, timeout: float = 120.0):
         return took, (f"{errors} error element(s)" if errors else None), page
     except Exception as e:  # noqa: BLE001 - reported, not raised
         return time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}", page
+
+
+class Page:
+    """What a protocol client received for one run of the page."""
+
+    def __init__(self):
+        self.htmls, self.kinds, self.buttons, self.errors = [], {}, {}, []
+
+    def values(self) -> list[float]:
+        """data-value of every token of the first strip."""
+        import re
+
+        for h in self.htmls:
+            if 'class="tv-strip' in h:
+                strip = h[h.index('class="tv-strip'):]
+                return [float(v) for v in re.findall(r'data-value="([^"]+)"', strip.split("</div>")[0])]
+        return []
+
+
+async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: float = 180.0):
+    """Open (or rerun, on `ws`) the page with `query`: (seconds until the server finished sending it, Page, ws)."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    t = time.perf_counter()
+    if ws is None:
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                      max_size=None, open_timeout=timeout)
+    msg = BackMsg()
+    msg.rerun_script.query_string = query
+    msg.rerun_script.page_script_hash = ""
+    for w in widgets or []:
+        msg.rerun_script.widget_states.widgets.append(w)
+    await ws.send(msg.SerializeToString())
+    page = Page()
+
+    async def read():
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await ws.recv())
+            kind = fm.WhichOneof("type")
+            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                el = fm.delta.new_element
+                ek = el.WhichOneof("type")
+                page.kinds[ek] = page.kinds.get(ek, 0) + 1
+                if ek == "html":
+                    page.htmls.append(el.html.body)
+                    if "tv-error" in el.html.body:
+                        page.errors.append(el.html.body[-200:])
+                elif ek == "exception":
+                    page.errors.append(f"{el.exception.type}: {el.exception.message[:120]}")
+                elif ek == "button":
+                    page.buttons[el.button.label] = el.button.id
+            if kind == "script_finished":
+                return
+
+    await asyncio.wait_for(read(), timeout)
+    return time.perf_counter() - t, page, ws
+
+
+async def protocol_scenarios(port: int, n: int, sampler: "Sampler") -> None:
+    import torch
+
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.attribution import attribute
+    from tbptt_viz.text import prepare_review
+    from urllib.parse import urlencode
+
+    async def one(query):
+        try:
+            took, page, ws = await protocol_page(port, query)
+            await ws.close()
+            return took, ("; ".join(page.errors) or None), page
+        except Exception as e:  # noqa: BLE001 - reported, not raised
+            return float("nan"), f"{type(e).__name__}: {str(e)[:120]}", None
+
+    def report(tag, res, extra=""):
+        times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
+        print(f"{tag}: {len(errs)} errors{extra}; whole page sent p50 {med(times):.1f} s, p95 {p95(times):.1f} s; "
+              f"memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        if errs:
+            print("    e.g. " + errs[0], flush=True)
+
+    link = "review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30"
+    res = await asyncio.gather(*[one(link) for _ in range(n)])
+    missing = sum(1 for r in res if r[2] is not None and not r[2].kinds.get("plotly_chart"))
+    report(f"(a) {n} sessions, same link", res, f", {missing} without a chart")
+    queries = [urlencode({"review": "custom", "view": "What the model uses", "text": review(i)}) for i in range(n)]
+    res = await asyncio.gather(*[one(q) for q in queries])
+    model = load_pretrained("imdb-last-k30")
+    wrong = 0
+    for i, (took, err, page) in enumerate(res):
+        if err:
+            continue
+        shown = page.values()
+        want = attribute(model, torch.tensor(prepare_review(review(i), model.vocab).ids), "occlusion").scores
+        if len(shown) != len(want) or max(abs(a - b) for a, b in zip(shown, want)) > 1e-6:
+            wrong += 1
+    report(f"(b) {n} sessions, distinct reviews", res, f", {wrong} with a value differing from the sequential "
+                                                      "computation")
+    long_text = " ".join(WORDS * 45)
+    res = [await one(urlencode({"review": "custom", "view": v, "text": long_text}))
+           for v in ("Start here", "What training sees", "What the model uses", "Memory")]
+    print(f"(c) a 2,000-token review on four views: {', '.join(f'{r[0]:.1f} s' for r in res)} "
+          f"({sum(1 for r in res if r[1])} errors); memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+    await asyncio.sleep(2)
+    print(f"    memory after (a)-(c), idle: {sampler.last / 1024:.0f} MB", flush=True)
+    # (d) a new review's page, idle and while a Lab run trains
+    probe = lambda j: urlencode({"review": "custom", "view": "What the model uses", "text": review(5000 + j)})  # noqa
+    idle = [(await one(probe(j)))[0] for j in range(5)]
+    lab_query = "view=Lab&lab_epochs=20&lab_n_train=2000&lab_seq_len=200&lab_hidden=64"
+    _, page, ws = await protocol_page(port, lab_query)
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    press = WidgetState(id=page.buttons["Train live"], trigger_value=True)
+    lab = asyncio.ensure_future(protocol_page(port, lab_query, ws=ws, widgets=[press], timeout=600))
+    await asyncio.sleep(3)
+    busy = [(await one(probe(100 + j)))[0] for j in range(5)]
+    trained = lab.done()
+    await lab
+    await ws.close()
+    print(f"(d) a new review's page: idle {med(idle):.2f} s, while a Lab run trains {med(busy):.2f} s "
+          f"({med(busy) / med(idle):.2f}x){'' if not trained else ' (the Lab run ended before the probes did)'}",
+          flush=True)
 
 
 def med(x):
@@ -174,6 +305,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=25)
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--clients", choices=("protocol", "browser"), default="protocol")
     args = ap.parse_args()
     server, base = local_server.start(args.port)
     sampler = Sampler(server.pid)
@@ -181,7 +313,9 @@ def main() -> None:
     try:
         local_server.settle_warm_up(base)
         print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
-        asyncio.run(asyncio.wait_for(scenarios(base, args.sessions, sampler), timeout=1500))
+        run = (protocol_scenarios(args.port, args.sessions, sampler) if args.clients == "protocol"
+               else scenarios(base, args.sessions, sampler))
+        asyncio.run(asyncio.wait_for(run, timeout=1500))
     finally:
         sampler.stop = True
         print(f"peak server memory (sum of PSS) over the whole run: {sampler.peak / 1024:.0f} MB")

@@ -24,8 +24,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, incomplete, tampered with or unknown."""
 
 
+# Resolved once: the page asks for the folder many times a run, and resolving a path costs a few lstat calls.
+_SHIPPED = Path(__file__).resolve().parent.parent / "pretrained"
+
+
 def pretrained_dir() -> Path:
-    return Path(os.environ.get(PRETRAINED_ENV) or Path(__file__).resolve().parent.parent / "pretrained")
+    return Path(os.environ.get(PRETRAINED_ENV) or _SHIPPED)
 
 
 # Largest files a checkpoint may have: checked before anything is read, so a huge or hostile file costs

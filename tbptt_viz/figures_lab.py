@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+
+from .figures import LIGHT
 from plotly.subplots import make_subplots
 
 from .schemes import SCHEME_NAMES
@@ -20,8 +22,9 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
     # panels stacked, titles left-aligned and wrapped, legends below: readable on a 390-px phone screen
+    fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
     fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=60, r=20, t=80, b=60), template="plotly_white",
+                      margin=dict(l=60, r=20, t=80, b=60),
                       legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font=dict(size=11)))
     return fig
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from .figures import LIGHT
+
 ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
 
 
@@ -39,8 +41,9 @@ def _colours(names) -> dict[str, str]:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
     fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), xaxis_title=x, yaxis_title=y,
-                      height=420, margin=dict(l=55, r=20, t=60, b=40), template="plotly_white",
+                      height=420, margin=dict(l=55, r=20, t=60, b=40),
                       legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=11)))
     return fig
 
