@@ -193,8 +193,9 @@ def get_imdb(data_dir: str | None) -> dict[str, tuple[str, int, int]] | str:
 
 # ---------------------------------------------------------------- safe output
 def html(markup: str) -> None:
-    """Our own HTML (escaped wherever it holds a visitor's text): never passes through Markdown."""
-    st.html(STRIP_CSS + markup)
+    """Our own HTML (escaped wherever it holds a visitor's text): never passes through Markdown. The strips'
+    style sheet is sent once per page (`main`), not with every element: each new sheet restyles the page."""
+    st.html(markup)
 
 
 def notice(kind: str, text: str) -> None:
@@ -493,9 +494,13 @@ def show_training_view(r, label) -> None:
     how_to_read("Each token is shaded by how much gradient the training loss sends to its embedding; the legend "
                 "under each strip gives the value of the darkest colour. Under truncation the tokens before the cut "
                 "are hatched: their gradient is exactly zero, so this review teaches the model nothing about them.")
-    chart(figures.backprop_timeline(view), key="timeline")
-    how_to_read("Bars count how many loss terms back-propagate to each token; the line is the longest distance from "
-                "the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) have "
+    # Under full BPTT and last-K one loss at the end reaches a contiguous run of tokens: the strips above say
+    # all the chart would. Its redraw is most of a K step's time in the browser, so there it waits for a click.
+    if view.scheme in ("chunked", "k1k2") or st.toggle("Show the chart of losses reaching each token",
+                                                       key="timeline_toggle"):
+        chart(figures.backprop_timeline(view), key="timeline")
+    how_to_read("The filled steps count how many loss terms back-propagate to each token; the blue line is the longest "
+                "distance from the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) have "
                 "one every K (or k1) steps, so every token gets a gradient from some nearby loss.")
     export_buttons("gradients", r["tokens"], {
         "full_input_grad_norm": f.full_input_grad_norm, "scheme_input_grad_norm": view.input_grad_norm,
@@ -558,12 +563,40 @@ def convergence_note(a) -> None:
 
 
 def show_model_use_view(r) -> None:
+    names = [n for n in (r["model"], r["compare"]) if n]
+    method_fragment(r, names)
+    st.subheader("Occlusion and the context probe, both models")
+    T = r["T"]
+    if T <= page.LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
+        occ = {n: attribution(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"]), "occlusion")
+               for n in names}
+        probes = {n: probe(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"])) for n in names}
+        chart(figures.attribution_bars(r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
+                                       FIRST_N, 0, title="Occlusion: logit drop when the token is replaced by "
+                                                         "padding"), key="occlusion")
+        chart(figures.context_probe_figure(probes), key="probe")
+        how_to_read("Occlusion replaces one token by padding and re-runs the model: the line is how much the logit "
+                    "drops at each token. The probe shows the prediction when the model reads only the last n "
+                    "tokens, or loses the first n: if the curves move only when n passes the opening, the opening "
+                    "matters.")
+        export_buttons("occlusion", r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
+                       {**r["meta"], "method": "occlusion", "compare": r["compare"],
+                        **{f"probe_prob_without_first_n ({n})": probes[n].prob_without_first_n for n in names}})
+
+
+@st.fragment
+def method_fragment(r, names) -> None:
+    """The method-dependent part of "What the model uses": a method switch reruns only this."""
+    guarded("What the model uses", method_part, r, names)
+
+
+def method_part(r, names) -> None:
     from tbptt_viz.attribution import METHODS
 
     method = st.selectbox("Attribution method", METHODS, key="method",
                           help="occlusion: replace one token by padding and re-run (exact, the default). Gradient "
                                "methods add detail; integrated gradients check their own completeness.")
-    names = [n for n in (r["model"], r["compare"]) if n]
+    sync_url(method=method)
     out = attribution_strips(r, names, method)
     how_to_read("Attribution asks what the trained model uses when it predicts, with no truncation. Comparing a model "
                 "trained with truncation to one trained without shows whether it learned to use early words.")
@@ -574,6 +607,11 @@ def show_model_use_view(r) -> None:
             how_to_read("The logit along the straight path from an all-padding review (alpha = 0) to this one "
                         "(alpha = 1). Integrated gradients integrate its slope token by token; where it jumps, the "
                         "integrator narrows its steps around the jump and says so if it cannot follow it.")
+    export_buttons("attribution", r["tokens"], {f"{method} ({n})": out[n].scores for n in names},
+                   {**r["meta"], "method": method, "compare": r["compare"],
+                    **{f"ig ({n})": {"converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
+                                     "evaluations": out[n].evaluations}
+                       for n in names if out[n].converged is not None}})
     truncation_section(r, method)
     with st.expander("Do the methods agree, and do they depend on the trained weights?"):
         if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
@@ -583,26 +621,6 @@ def show_model_use_view(r) -> None:
                        f"(Adebayo et al. 2018) changes {method}'s scores by {check.relative_change:.0%} "
                        f"(rank correlation with the trained model's {check.rank_correlation:.2f}): a method that "
                        "barely changes would be explaining the input, not the model.")
-    st.subheader("Occlusion and the context probe, both models")
-    T = r["T"]
-    if T <= page.LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
-        occ = {n: attribution(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"]), "occlusion")
-               for n in names}
-        probes = {n: probe(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"])) for n in names}
-        chart(figures.attribution_bars(r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
-                                                 FIRST_N, 0, title="Occlusion: logit drop when the token is "
-                                                                   "replaced by padding"), key="occlusion")
-        chart(figures.context_probe_figure(probes), key="probe")
-        how_to_read("Occlusion replaces one token by padding and re-runs the model: the bar is how much the logit "
-                    "drops. The probe shows the prediction when the model reads only the last n tokens, or loses the "
-                    "first n: if the curves move only when n passes the opening, the opening matters.")
-        columns = {f"{method} ({n})": out[n].scores for n in names}
-        columns.update({f"occlusion ({n})": occ[n].scores for n in names})
-        meta = {**r["meta"], "method": method, "compare": r["compare"],
-                **{f"probe_prob_without_first_n ({n})": probes[n].prob_without_first_n for n in names},
-                **{f"ig ({n})": {"converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
-                                 "evaluations": out[n].evaluations} for n in names if out[n].converged is not None}}
-        export_buttons("attribution", r["tokens"], columns, meta)
 
 
 def truncation_section(r, method) -> None:
@@ -860,6 +878,7 @@ def _esc(text: str) -> str:
 # Widget values that must survive runs in which their widget is not drawn (another source, another scheme,
 # another tab): Streamlit forgets those, so each run re-assigns them first.
 KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k",
+        "timeline_toggle",
         "k_wanted", "k1", "k2", "method", "use_true", "sanity", "trunc_toggle", "occ_long", "keep",
         *params.LAB_KEYS, *(f"guess_{n}" for n in range(len(LESSONS))))
 
@@ -867,6 +886,7 @@ KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model
 def main() -> None:
     st.set_page_config(page_title="tbptt-viz: where gradients go", layout="wide")
     started = time.perf_counter()
+    st.html(STRIP_CSS)  # a style-only element: Streamlit adds it to the page without taking space
     st.title("Where do gradients go under truncated BPTT?")
     models = shipped_models()
     if not models:

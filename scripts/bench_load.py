@@ -35,11 +35,10 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-import local_server  # noqa: E402
+import local_server
+
 FLAGS = local_server.FLAGS
-WORDS = ("the film was slow at first but the actors kept it alive and the music carried every scene while the plot "
-         "wandered through a small town where nothing much happened until the ending which felt earned and warm "
-         "although some viewers will find it dull and others will call it a quiet triumph of patient storytelling").split()
+WORDS = ["the", "film", "was", "slow", "at", "first", "but", "the", "actors", "kept", "it", "alive", "and", "the", "music", "carried", "every", "scene", "while", "the", "plot", "wandered", "through", "a", "small", "town", "where", "nothing", "much", "happened", "until", "the", "ending", "which", "felt", "earned", "and", "warm", "although", "some", "viewers", "will", "find", "it", "dull", "and", "others", "will", "call", "it", "a", "quiet", "triumph", "of", "patient", "storytelling"]
 
 
 def pss_tree(pid: int) -> int:
@@ -90,76 +89,18 @@ async def first_chart(browser, url: str, selector: str, timeout: float = 120.0):
         return time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:120]}", page
 
 
-class Page:
-    """What a protocol client received for one run of the page."""
+async def protocol_scenarios(port: int, n: int, sampler: Sampler, which: str = "abcd", probes: int = 9) -> None:
+    from urllib.parse import urlencode
 
-    def __init__(self):
-        self.htmls, self.kinds, self.buttons, self.errors = [], {}, {}, []
-
-    def values(self) -> list[float]:
-        """data-value of every token of the first strip."""
-        import re
-
-        for h in self.htmls:
-            if 'class="tv-strip' in h:
-                strip = h[h.index('class="tv-strip'):]
-                return [float(v) for v in re.findall(r'data-value="([^"]+)"', strip.split("</div>")[0])]
-        return []
-
-
-async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: float = 180.0):
-    """Open (or rerun, on `ws`) the page with `query`: (seconds until the server finished sending it, Page, ws)."""
-    import websockets
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    t = time.perf_counter()
-    if ws is None:
-        ws = await websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                                      max_size=None, open_timeout=timeout)
-    msg = BackMsg()
-    msg.rerun_script.query_string = query
-    msg.rerun_script.page_script_hash = ""
-    for w in widgets or []:
-        msg.rerun_script.widget_states.widgets.append(w)
-    await ws.send(msg.SerializeToString())
-    page = Page()
-
-    async def read():
-        while True:
-            fm = ForwardMsg()
-            fm.ParseFromString(await ws.recv())
-            kind = fm.WhichOneof("type")
-            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
-                el = fm.delta.new_element
-                ek = el.WhichOneof("type")
-                page.kinds[ek] = page.kinds.get(ek, 0) + 1
-                if ek == "html":
-                    page.htmls.append(el.html.body)
-                    if "tv-error" in el.html.body:
-                        page.errors.append(el.html.body[-200:])
-                elif ek == "exception":
-                    page.errors.append(f"{el.exception.type}: {el.exception.message[:120]}")
-                elif ek == "button":
-                    page.buttons[el.button.label] = el.button.id
-            if kind == "script_finished":
-                return
-
-    await asyncio.wait_for(read(), timeout)
-    return time.perf_counter() - t, page, ws
-
-
-async def protocol_scenarios(port: int, n: int, sampler: "Sampler") -> None:
     import torch
 
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution import attribute
     from tbptt_viz.text import prepare_review
-    from urllib.parse import urlencode
 
     async def one(query):
         try:
-            took, page, ws = await protocol_page(port, query)
+            took, page, ws = await local_server.protocol_page(port, query)
             await ws.close()
             return took, ("; ".join(page.errors) or None), page
         except Exception as e:  # noqa: BLE001 - reported, not raised
@@ -172,6 +113,8 @@ async def protocol_scenarios(port: int, n: int, sampler: "Sampler") -> None:
         if errs:
             print("    e.g. " + errs[0], flush=True)
 
+    if "d" in which and set(which) <= {"d"}:
+        return await lab_scenario(port, one, probes)
     link = "review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30"
     res = await asyncio.gather(*[one(link) for _ in range(n)])
     missing = sum(1 for r in res if r[2] is not None and not r[2].kinds.get("plotly_chart"))
@@ -196,17 +139,24 @@ async def protocol_scenarios(port: int, n: int, sampler: "Sampler") -> None:
           f"({sum(1 for r in res if r[1])} errors); memory peak {sampler.peak / 1024:.0f} MB", flush=True)
     await asyncio.sleep(2)
     print(f"    memory after (a)-(c), idle: {sampler.last / 1024:.0f} MB", flush=True)
-    # (d) a new review's page, idle and while a Lab run trains
-    probe = lambda j: urlencode({"review": "custom", "view": "What the model uses", "text": review(5000 + j)})  # noqa
-    idle = [(await one(probe(j)))[0] for j in range(5)]
+    if "d" in which:
+        await lab_scenario(port, one, probes)
+
+
+async def lab_scenario(port: int, one, probes: int) -> None:
+    """(d) a new review's page, idle and while a Lab run trains (`probes` pages each)."""
+    from urllib.parse import urlencode
+
+    probe = lambda j: urlencode({"review": "custom", "view": "What the model uses", "text": review(5000 + j)})
+    idle = [(await one(probe(j)))[0] for j in range(probes)]
     lab_query = "view=Lab&lab_epochs=20&lab_n_train=2000&lab_seq_len=200&lab_hidden=64"
-    _, page, ws = await protocol_page(port, lab_query)
+    _, page, ws = await local_server.protocol_page(port, lab_query)
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     press = WidgetState(id=page.buttons["Train live"], trigger_value=True)
-    lab = asyncio.ensure_future(protocol_page(port, lab_query, ws=ws, widgets=[press], timeout=600))
+    lab = asyncio.ensure_future(local_server.protocol_page(port, lab_query, ws=ws, widgets=[press], timeout=600))
     await asyncio.sleep(3)
-    busy = [(await one(probe(100 + j)))[0] for j in range(5)]
+    busy = [(await one(probe(100 + j)))[0] for j in range(probes)]
     trained = lab.done()
     await lab
     await ws.close()
@@ -224,9 +174,8 @@ def p95(x):
 
 
 async def scenarios(base: str, n: int, sampler: Sampler) -> None:
-    from playwright.async_api import async_playwright
-
     import torch
+    from playwright.async_api import async_playwright
 
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution import attribute
@@ -306,6 +255,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=25)
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--clients", choices=("protocol", "browser"), default="protocol")
+    ap.add_argument("--scenarios", default="abcd", help="protocol clients: which of (a)-(d) to run, e.g. d")
     args = ap.parse_args()
     server, base = local_server.start(args.port)
     sampler = Sampler(server.pid)
@@ -313,7 +263,7 @@ def main() -> None:
     try:
         local_server.settle_warm_up(base)
         print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
-        run = (protocol_scenarios(args.port, args.sessions, sampler) if args.clients == "protocol"
+        run = (protocol_scenarios(args.port, args.sessions, sampler, args.scenarios) if args.clients == "protocol"
                else scenarios(base, args.sessions, sampler))
         asyncio.run(asyncio.wait_for(run, timeout=1500))
     finally:

@@ -1,6 +1,7 @@
 """`streamlit run app.py` on 127.0.0.1 for the benchmark scripts: started, waited for, stopped."""
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,10 +14,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-def start(port: int) -> tuple[subprocess.Popen, str]:
-    """(the server process, its base URL) once /_stcore/health answers (at most a minute)."""
+def start(port: int, script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """(the server process, its base URL) once /_stcore/health answers (at most a minute). Run from the
+    repository root, so the project's .streamlit/config.toml applies to any script."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1",
                                "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -30,17 +32,88 @@ def start(port: int) -> tuple[subprocess.Popen, str]:
     return server, base
 
 
-def settle_warm_up(base: str) -> None:
+class Page:
+    """What a protocol client received for one run of the page."""
+
+    def __init__(self):
+        self.htmls, self.markdowns, self.kinds, self.buttons, self.errors = [], [], {}, {}, []
+
+    def values(self) -> list[float]:
+        """data-value of every token of the first strip."""
+        import re
+
+        for h in self.htmls:
+            if 'class="tv-strip' in h:
+                strip = h[h.index('class="tv-strip'):]
+                return [float(v) for v in re.findall(r'data-value="([^"]+)"', strip.split("</div>")[0])]
+        return []
+
+
+async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: float = 180.0):
+    """Open (or rerun, on `ws`) the page with `query`: (seconds until the server finished sending it, Page, ws)."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    t = time.perf_counter()
+    if ws is None:
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                      max_size=None, open_timeout=timeout)
+    msg = BackMsg()
+    msg.rerun_script.query_string = query
+    msg.rerun_script.page_script_hash = ""
+    for w in widgets or []:
+        msg.rerun_script.widget_states.widgets.append(w)
+    await ws.send(msg.SerializeToString())
+    page = Page()
+
+    async def read():
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await ws.recv())
+            kind = fm.WhichOneof("type")
+            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                el = fm.delta.new_element
+                ek = el.WhichOneof("type")
+                page.kinds[ek] = page.kinds.get(ek, 0) + 1
+                if ek == "markdown":
+                    page.markdowns.append(el.markdown.body)
+                if ek == "html":
+                    page.htmls.append(el.html.body)
+                    if "tv-error" in el.html.body:
+                        page.errors.append(el.html.body[-200:])
+                elif ek == "exception":
+                    page.errors.append(f"{el.exception.type}: {el.exception.message[:120]}")
+                elif ek == "button":
+                    page.buttons[el.button.label] = el.button.id
+            if kind == "script_finished":
+                return
+
+    await asyncio.wait_for(read(), timeout)
+    return time.perf_counter() - t, page, ws
+
+
+def settle_warm_up(base: str, limit_s: float = 600.0) -> None:
     """Open the page once (Streamlit runs the app's script, and so starts its warm-up of every example
-    under every model, only when a first visitor connects), then wait for the warm-up before measuring."""
-    import shutil
+    under every model, only when a first visitor connects), then wait until the server's compute queue is
+    empty (the page's "Timing" note counts the requests waiting or running), so no measurement shares the
+    cores with the warm-up. BENCH_SETTLE_S, if set, is a fixed wait instead."""
+    import asyncio
+    import re
 
-    from playwright.sync_api import sync_playwright
+    async def busy(port: int) -> int | None:
+        _, page, ws = await protocol_page(port, "review=love-then-plot&view=Lab")
+        await ws.close()
+        found = [re.search(r"requests waiting or running: (\d+)", body) for body in page.markdowns]
+        return next((int(m.group(1)) for m in found if m), None)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=FLAGS)
-        page = browser.new_page()
-        page.goto(base)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
-        browser.close()
-    time.sleep(float(os.environ.get("BENCH_SETTLE_S", "60")))
+    port, start = int(base.rsplit(":", 1)[1]), time.perf_counter()
+    if os.environ.get("BENCH_SETTLE_S"):
+        asyncio.run(busy(port))
+        time.sleep(float(os.environ["BENCH_SETTLE_S"]))
+        return
+    while time.perf_counter() - start < limit_s:
+        if asyncio.run(busy(port)) == 0:
+            print(f"warm-up done after {time.perf_counter() - start:.0f} s", flush=True)
+            return
+        time.sleep(3)

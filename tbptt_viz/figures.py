@@ -34,27 +34,54 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
     return fig
 
 
+def _built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
+    """One figure built in one step from plain dicts, laid out like `_layout`. Plotly validates the whole
+    figure once instead of once per add_trace / add_vrect / update call: 3 ms instead of 16-40 ms here,
+    which matters for the figures a K slider step redraws."""
+    base = {"template": LIGHT, "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+            "height": 380, "margin": {"l": 55, "r": 20, "t": 60, "b": 40},
+            "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 11}},
+            "shapes": list(shapes), "annotations": list(annotations)}
+    for axis, text in (("xaxis", x), ("yaxis", y)):
+        base[axis] = {"title": {"text": text}, **layout.pop(axis, {})}
+    return go.Figure({"data": data, "layout": {**base, **layout}})
+
+
+def _band(x0: float, x1: float, colour: str, opacity: float, text: str, where: str = "left") -> tuple[dict, dict]:
+    """A shaded x-range across the plot with its label at the top (what add_vrect draws)."""
+    return ({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+             "fillcolor": colour, "opacity": opacity, "line": {"width": 0}, "layer": "below"},
+            {"xref": "x", "yref": "paper", "x": x0 if where == "left" else x1, "y": 1, "text": text,
+             "showarrow": False, "xanchor": where, "yanchor": "top"})
+
+
+def _vline(x: float, colour: str, text: str) -> tuple[dict, dict]:
+    return ({"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+             "line": {"color": colour, "dash": "dash"}},
+            {"xref": "x", "yref": "paper", "x": x, "y": 1, "text": text, "showarrow": False, "xanchor": "left",
+             "yanchor": "bottom", "font": {"color": colour}})
+
+
 def gradient_through_time(view, full, T: int) -> go.Figure:
     """||dL/dx_t||, ||dL/dh_t||, ||dL/dc_t|| against token position (end on the right, as in every view),
     log y; the scheme solid, full BPTT dotted; positions with exactly zero gradient shaded and labelled."""
     t = np.arange(T)
-    fig = go.Figure()
+    data = []
     for key, name in (("input", "||dL/dx_t||"), ("hidden", "||dL/dh_t||"), ("cell", "||dL/dc_t||")):
-        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(getattr(full, f"full_{key}_grad_norm")),
-                                 mode="lines+markers" if T == 1 else "lines", name=f"{name} full BPTT",
-                                 line=dict(color=COLOURS[key], **FULL_STYLE)))
+        data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(full, f"full_{key}_grad_norm")),
+                     "mode": "lines+markers" if T == 1 else "lines", "name": f"{name} full BPTT",
+                     "line": {"color": COLOURS[key], **FULL_STYLE}})
         if view.scheme != "full":  # under full BPTT the scheme's curves are the dotted ones
-            fig.add_trace(go.Scatter(x=t, y=_positive_or_none(getattr(view, f"{key}_grad_norm")), mode="lines",
-                                     name=f"{name} {view.label}", line=dict(color=COLOURS[key], width=3)))
-    for a, b in zero_runs(view.input_grad_norm):
-        fig.add_vrect(x0=a - 0.5, x1=b - 0.5, fillcolor="#bbbbbb", opacity=0.25, line_width=0,
-                      annotation_text=f"exactly 0 ({b - a} tokens)", annotation_position="top left")
+            data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(view, f"{key}_grad_norm")),
+                         "mode": "lines", "name": f"{name} {view.label}",
+                         "line": {"color": COLOURS[key], "width": 3}})
+    marks = [_band(a - 0.5, b - 0.5, "#bbbbbb", 0.25, f"exactly 0 ({b - a} tokens)")
+             for a, b in zero_runs(view.input_grad_norm)]
     if view.scheme == "last-k" and view.k < T:
-        fig.add_vline(x=T - view.k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"),
-                      annotation_text=f"K={view.k}", annotation_font_color=COLOURS["cut"])
-    fig.update_yaxes(type="log", exponentformat="power")
-    return _layout(fig, "Gradient through time", "token position t (the prediction is at the right end)",
-                   "gradient norm (log scale; zero cannot be drawn)")
+        marks.append(_vline(T - view.k - 0.5, COLOURS["cut"], f"K={view.k}"))
+    return _built(data, "Gradient through time", "token position t (the prediction is at the right end)",
+                  "gradient norm (log scale; zero cannot be drawn)", shapes=[m[0] for m in marks],
+                  annotations=[m[1] for m in marks], yaxis={"type": "log", "exponentformat": "power"})
 
 
 def zero_runs(values) -> list[tuple[int, int]]:
@@ -76,60 +103,57 @@ def bias_curve(full, k: int | None) -> go.Figure:
     """Cosine and relative error between the last-K and the full weight gradient, for every K.
 
     `k`: the last-K setting to mark (None: no marker, e.g. for schemes that are not last-K)."""
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=full.sweep_k, y=full.sweep_cosine, name="cosine(last-K, full)",
-                             line=dict(color="#1f77b4", width=3)))
-    fig.add_trace(go.Scatter(x=full.sweep_k, y=full.sweep_relative_error, name="relative error |G_K - G| / |G|",
-                             line=dict(color="#d62728", width=2)))
+    data = [{"type": "scatter", "x": full.sweep_k, "y": full.sweep_cosine, "name": "cosine(last-K, full)",
+             "line": {"color": "#1f77b4", "width": 3}},
+            {"type": "scatter", "x": full.sweep_k, "y": full.sweep_relative_error,
+             "name": "relative error |G_K - G| / |G|", "line": {"color": "#d62728", "width": 2}}]
     if k is None:
-        fig.update_xaxes(type="log")
-        return _layout(fig, "How far is the last-K weight gradient from the full one?", "K (log scale)",
-                       "cosine / relative error")
+        return _built(data, "How far is the last-K weight gradient from the full one?", "K (log scale)",
+                      "cosine / relative error", xaxis={"type": "log"})
     kk = int(min(max(k, 1), len(full.sweep_k)))
-    fig.add_trace(go.Scatter(x=[kk, kk], y=[full.sweep_cosine[kk - 1], full.sweep_relative_error[kk - 1]],
-                             mode="markers+text", marker=dict(size=12, color="black"), name=f"K = {kk}",
-                             text=[f"{full.sweep_cosine[kk - 1]:.2f}", f"{full.sweep_relative_error[kk - 1]:.2f}"],
-                             textposition="middle right"))
-    fig.update_xaxes(type="log")
-    return _layout(fig, "How far is the truncated weight gradient from the full one?", "K (log scale)",
-                   "cosine / relative error")
+    data.append({"type": "scatter", "x": [kk, kk], "y": [full.sweep_cosine[kk - 1], full.sweep_relative_error[kk - 1]],
+                 "mode": "markers+text", "marker": {"size": 12, "color": "black"}, "name": f"K = {kk}",
+                 "text": [f"{full.sweep_cosine[kk - 1]:.2f}", f"{full.sweep_relative_error[kk - 1]:.2f}"],
+                 "textposition": "middle right"})
+    return _built(data, "How far is the truncated weight gradient from the full one?", "K (log scale)",
+                  "cosine / relative error", xaxis={"type": "log"})
 
 
 def backprop_timeline(view) -> go.Figure:
     """Per position: how many loss terms reach x_t, and the longest distance to one of them."""
     t = np.arange(len(view.backprop_count))
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=t, y=view.backprop_count, name="losses whose gradient reaches x_t",
-                         marker_color="#ff7f0e"))
-    fig.add_trace(go.Scatter(x=t, y=view.backprop_reach, name="longest reach (steps to that loss; -1 = none)",
-                             yaxis="y2", line=dict(color="#1f77b4")))
     ends = view.windows[:, 0]
-    fig.add_trace(go.Scatter(x=ends, y=np.full(len(ends), view.backprop_count.max() + 0.3), mode="markers",
-                             name="a loss (prediction vs label) here", marker=dict(symbol="triangle-down", size=10,
-                                                                                 color="#c0392b")))
     top = max(1, int(view.backprop_reach.max()))
-    fig.update_layout(yaxis2=dict(overlaying="y", side="right", title="reach (steps)", showgrid=False,
-                                  range=[-1.5, top * 1.08], tickvals=round_ticks(0, top)),
-                      yaxis=dict(tickvals=round_ticks(0, int(view.backprop_count.max()) + 1)))
-    return _layout(fig, f"Backprop count and reach: {view.label}", "token position t", "count")
+    data = [  # one filled step line, not a bar per token: the same picture as one SVG path
+        {"type": "scatter", "x": t, "y": view.backprop_count, "name": "losses whose gradient reaches x_t",
+         "line": {"color": "#ff7f0e", "shape": "hvh", "width": 1}, "fill": "tozeroy"},
+        {"type": "scatter", "x": t, "y": view.backprop_reach, "name": "longest reach (steps to that loss; -1 = none)",
+         "yaxis": "y2", "line": {"color": "#1f77b4"}},
+        {"type": "scatter", "x": ends, "y": np.full(len(ends), view.backprop_count.max() + 0.3), "mode": "markers",
+         "name": "a loss (prediction vs label) here",
+         "marker": {"symbol": "triangle-down", "size": 10, "color": "#c0392b"}}]
+    return _built(data, f"Backprop count and reach: {view.label}", "token position t", "count",
+                  yaxis={"tickvals": round_ticks(0, int(view.backprop_count.max()) + 1)},
+                  yaxis2={"overlaying": "y", "side": "right", "title": {"text": "reach (steps)"}, "showgrid": False,
+                          "range": [-1.5, top * 1.08], "tickvals": round_ticks(0, top)})
 
 
 def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0,
                      title: str = "Attribution per token") -> go.Figure:
     """Per-token scores of one or more attributions (e.g. two models) over the same positions."""
     t = np.arange(len(tokens))
-    fig = go.Figure()
-    for name, scores in rows.items():
-        fig.add_trace(go.Bar(x=t, y=scores, name=name, hovertext=list(tokens)))
+    colours = ("#2c7fb8", "#d95f0e", "#7b3fa0")
+    data = [{"type": "scatter", "x": t, "y": scores, "name": name, "hovertext": list(tokens), "fill": "tozeroy",
+             "line": {"shape": "hvh", "width": 1, "color": colours[j % 3]}}  # one SVG path per row, not T bars
+            for j, (name, scores) in enumerate(rows.items())]
     T = len(tokens)
+    marks = []
     if first_n:
-        fig.add_vrect(x0=-0.5, x1=min(first_n, T) - 0.5, fillcolor="#7b3fa0", opacity=0.08, line_width=0,
-                      annotation_text=f"first {first_n}", annotation_position="top left")
+        marks.append(_band(-0.5, min(first_n, T) - 0.5, "#7b3fa0", 0.08, f"first {first_n}"))
     if 0 < last_k < T:
-        fig.add_vrect(x0=T - last_k - 0.5, x1=T - 0.5, fillcolor="#1f77b4", opacity=0.08, line_width=0,
-                      annotation_text=f"last {last_k}", annotation_position="top right")
-    fig.update_layout(barmode="group", showlegend=True)
-    return _layout(fig, title, "token position t", "score")
+        marks.append(_band(T - last_k - 0.5, T - 0.5, "#1f77b4", 0.08, f"last {last_k}", where="right"))
+    return _built(data, title, "token position t", "score", shapes=[m[0] for m in marks],
+                  annotations=[m[1] for m in marks], showlegend=True)
 
 
 def context_probe_figure(probes: dict) -> go.Figure:
