@@ -772,7 +772,8 @@ def show_zoo(highlight: tuple = ()) -> None:
 
 def show_lab() -> None:
     from tbptt_viz import figures_lab
-    from tbptt_viz.lab import LabConfigError, cap_for_live, lab_run, load_lab_results
+    from tbptt_viz.isolate import run_isolated
+    from tbptt_viz.lab import LabConfigError, cap_for_live, live_run, load_lab_results
 
     st.markdown("Tiny LSTMs trained in seconds on synthetic tasks built to test the answers' claims, with the "
                 "same truncation schemes and training code as the IMDB models.")
@@ -796,8 +797,11 @@ def show_lab() -> None:
             progress: dict = {"done": 0, "total": 1}
             key = ("lab", tuple(sorted(config.to_dict().items())))
             bar = st.progress(0.0, text="waiting for a free worker (one live run at a time)...")
-            ticket = service().request(key, lambda: lab_run(config, progress=lambda d, t, loss: progress.update(
-                done=d, total=t, loss=loss)), kind="lab")
+            # trained in a child process forked from the server: it never competes for the server's
+            # interpreter lock, so other visitors' pages stay as fast as on an idle server
+            ticket = service().request(key, lambda: run_isolated(live_run, config, progress=lambda d, t, loss:
+                                                                 progress.update(done=d, total=t, loss=loss)),
+                                       kind="lab")
             while not ticket.done():
                 ahead = ticket.position()
                 bar.progress(min(1.0, progress["done"] / max(1, progress["total"])),

@@ -14,7 +14,8 @@ Scenarios, one after the other on the same server:
   (b) N sessions open distinct ~200-word custom reviews on "What the model uses" at once; every occlusion
       score shown is compared with a sequential computation in this process;
   (c) one 2,000-token review;
-  (d) one session's page load, idle and while another session trains a Lab model.
+  (d) one session's page load, idle and while another session trains a Lab model;
+  (e) (protocol clients) the same page load while another session's 2,000-token review is computed.
 Memory is the sum of PSS (/proc/PID/smaps_rollup) over the server's process tree, sampled every 0.25 s;
 peak and the idle value after (a)-(c) are printed. Each scenario has a time limit and the script ends with
 the server even when one fails.
@@ -148,6 +149,8 @@ async def lab_scenario(port: int, one, probes: int) -> None:
     from urllib.parse import urlencode
 
     probe = lambda j: urlencode({"review": "custom", "view": "What the model uses", "text": review(5000 + j)})
+    for j in range(3):  # not timed: the first new reviews of a session pay one-time costs
+        await one(probe(900 + j))
     idle = [(await one(probe(j)))[0] for j in range(probes)]
     lab_query = "view=Lab&lab_epochs=20&lab_n_train=2000&lab_seq_len=200&lab_hidden=64"
     _, page, ws = await local_server.protocol_page(port, lab_query)
@@ -163,6 +166,15 @@ async def lab_scenario(port: int, one, probes: int) -> None:
     print(f"(d) a new review's page: idle {med(idle):.2f} s, while a Lab run trains {med(busy):.2f} s "
           f"({med(busy) / med(idle):.2f}x){'' if not trained else ' (the Lab run ended before the probes did)'}",
           flush=True)
+    # (e) the same while another visitor's 2,000-token review is computed
+    long_text = " ".join(WORDS * 45) + " a different ending for this run ."
+    heavy = asyncio.ensure_future(one(urlencode({"review": "custom", "view": "Start here", "text": long_text})))
+    await asyncio.sleep(2)
+    busy = [(await one(probe(200 + j)))[0] for j in range(probes)]
+    done_first = heavy.done()
+    await heavy
+    print(f"(e) a new review's page while a 2,000-token review is computed: {med(busy):.2f} s "
+          f"({med(busy) / med(idle):.2f}x idle){' (the long review ended first)' if done_first else ''}", flush=True)
 
 
 def med(x):
@@ -255,7 +267,8 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=25)
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--clients", choices=("protocol", "browser"), default="protocol")
-    ap.add_argument("--scenarios", default="abcd", help="protocol clients: which of (a)-(d) to run, e.g. d")
+    ap.add_argument("--scenarios", default="abcd", help="protocol clients: which of (a)-(d) to run, e.g. d "
+                                                        "((d) includes (e), a page beside a 2,000-token review)")
     args = ap.parse_args()
     server, base = local_server.start(args.port)
     sampler = Sampler(server.pid)

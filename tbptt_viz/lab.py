@@ -271,6 +271,20 @@ def predictions(model: LSTMClassifier, split: LabSplit) -> np.ndarray:
     return (model(ids, lengths) > 0).long().numpy()
 
 
+def live_run(config: LabConfig, report) -> LabResult:
+    """`lab_run` for the app's live runs (see isolate.run_isolated): progress goes to `report(done, total,
+    loss)` at most five times a second and after the last batch."""
+    last = [0.0]
+
+    def progress(done, total, loss):
+        now = time.perf_counter()
+        if now - last[0] >= 0.2 or done == total:
+            last[0] = now
+            report(done, total, loss)
+
+    return lab_run(config, progress=progress)
+
+
 def lab_run(config: LabConfig, progress=None) -> LabResult:
     """Train a fresh model on the config's task under its scheme; `progress(done, total, loss)` per batch."""
     start = time.perf_counter()

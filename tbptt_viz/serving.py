@@ -30,6 +30,34 @@ from typing import Any, Callable, Hashable
 USER, WARMUP = 0, 10
 
 
+def _libc():
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def limit_malloc_arenas(n: int = 2) -> None:
+    """Cap glibc's malloc arenas. By default every thread that allocates may get its own arena (up to 8 per
+    core), and freed memory stays in them: a server whose page runs each start a thread held 0.6-1.0 GB of
+    PSS after the same warm-up, run to run. Linux only; elsewhere nothing happens."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(-8, n)  # M_ARENA_MAX
+
+
+def release_free_memory() -> None:
+    """Hand memory that malloc holds but no longer uses back to the system (glibc's malloc_trim)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 def nbytes(obj, _depth: int = 0) -> int:
     """Approximate memory held by a cached result: its numpy arrays and tensors, through dataclasses,
     tuples, lists and dicts (a few levels deep); 256 bytes for anything else."""
@@ -91,6 +119,7 @@ class ComputeService:
         self._running: dict[str, int] = {}
         self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0}
         self._stopping = False
+        limit_malloc_arenas()
         atexit.register(self.stop)  # a worker inside a torch kernel at interpreter exit would abort the process
         self._threads = [threading.Thread(target=self._work, name=f"tbptt-viz-worker-{i}", daemon=True)
                          for i in range(workers)]
@@ -209,6 +238,8 @@ class ComputeService:
     def _finish(self, job: _Job) -> None:
         self._pending.pop(job.key, None)
         self._running[job.kind] -= 1
+        if not self._pending:  # the queue has drained (after the warm-up, after a burst of visitors)
+            threading.Thread(target=release_free_memory, daemon=True).start()
         self._lock.notify_all()
 
 

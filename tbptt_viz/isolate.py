@@ -1,0 +1,80 @@
+"""Run one long job in a child process forked from the server, so it never competes for the server's
+interpreter lock.
+
+    run_isolated(fn, *args, progress=callback) -> fn(*args, report=...)'s result
+
+Why a fork per job and not a pool of spawned workers: a forked child shares every page the server has
+already loaded (torch, the code, the weights) until it writes to it, so on a 1 GB host a live Lab run costs
+only what it allocates itself; a spawned worker re-imports torch and holds 380-490 MB of its own here.
+The child sends progress and then its result (or its error) through a pipe and exits with os._exit, so none
+of the server's exit handlers run in it. Where fork is unavailable or unsafe (not Linux), the job runs in the
+calling thread instead, with the same interface.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import traceback
+from typing import Any, Callable
+
+
+def can_fork() -> bool:
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _send(conn, message) -> None:
+    # plain pickle: tensors travel as bytes (torch's multiprocessing pickler would pass file descriptors that
+    # vanish with the child)
+    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _child(conn, fn, args) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the server's cores are shared; the child must not start a thread pool either
+    try:
+        result = fn(*args, report=lambda *values: _send(conn, ("progress", values)))
+        _send(conn, ("result", result))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        try:
+            _send(conn, ("error", e))
+        except Exception:  # noqa: BLE001 - an exception that cannot be pickled travels as its text
+            _send(conn, ("error", RuntimeError(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")))
+    finally:
+        conn.close()
+
+
+def run_isolated(fn: Callable[..., Any], *args, progress: Callable[..., None] | None = None,
+                 isolate: bool | None = None) -> Any:
+    """fn(*args, report=r) in a forked child (or in this thread where forking is not possible, or when
+    `isolate` is False); each r(*values) in the child calls progress(*values) here. Raises what fn raised;
+    RuntimeError if the child died without an answer (killed for memory, for instance)."""
+    report = (lambda *values: progress(*values)) if progress else (lambda *values: None)
+    if not (can_fork() if isolate is None else isolate):
+        return fn(*args, report=report)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(send, fn, args), daemon=True, name="tbptt-viz-isolated")
+    child.start()
+    send.close()  # the parent keeps only its reading end: EOF when the child exits
+    try:
+        while True:
+            try:
+                kind, value = pickle.loads(receive.recv_bytes())
+            except EOFError:
+                child.join(5)
+                raise RuntimeError(f"the worker process ended without a result (exit code {child.exitcode})") \
+                    from None
+            if kind == "progress":
+                report(*value)
+            elif kind == "result":
+                return value
+            else:
+                raise value
+    finally:
+        receive.close()
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+            child.join(5)
