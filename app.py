@@ -118,6 +118,30 @@ def get_model(name: str):
     return store().get(name)
 
 
+# What each view waits for, by job kind ("flow": the main model's gradients; the rest for both models).
+VIEW_JOBS = {"Start here": ("flow", "attr", "probe"), "What training sees": ("flow",),
+             "Gradient through time": ("flow",), "What the model uses": ("attr", "probe"),
+             "Memory": ("memory", "attr")}
+
+
+def prefetch(r, view: str) -> None:
+    """Queue every job the view is about to wait for, before it waits for the first: a view asks for them
+    one after another, and queued together they run on both workers at once (a long review's page in about
+    half the time)."""
+    kinds = VIEW_JOBS.get(view, ())
+    if view == "What the model uses" and (r["T"] > page.LONG_REVIEW and not st.session_state.get("occ_long")):
+        kinds = ("attr",)  # the strips' occlusion; a long review's probe waits for the visitor's click there
+    svc = service()
+    for n in (m for m in (r["model"], r["compare"]) if m):
+        try:
+            ids = r["ids"] if n == r["model"] else ids_for(n, r["tokens"])
+        except CheckpointError:
+            continue  # the view reports a model that cannot load
+        for key, fn in jobs(store(), n, ids, r["label"]).items():
+            if key[0] in kinds and (key[0] != "flow" or n == r["model"]):
+                svc.request(key, fn)
+
+
 def review_flow(model, ids, label):
     return compute(("flow", model, ids, label), jobs(store(), model, ids, label)[("flow", model, ids, label)],
                    "the gradients of this review")
@@ -943,6 +967,8 @@ def main() -> None:
     else:
         notice("error", problem)
 
+    if r is not None:
+        prefetch(r, view_name)
     tabs = st.tabs(TABS, key="view", bind="query-params")
     draws = {"Model zoo": (show_zoo, tuple(n for n in (model, compare) if n)), "Lab": (show_lab,),
              "Lessons": (show_lessons, r)}
