@@ -595,10 +595,8 @@ def show_model_use_view(r) -> None:
         occ = {n: attribution(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"]), "occlusion")
                for n in names}
         probes = {n: probe(n, r["ids"] if n == r["model"] else ids_for(n, r["tokens"])) for n in names}
-        chart(figures.attribution_bars(r["tokens"], {f"occlusion ({n})": occ[n].scores for n in names},
-                                       FIRST_N, 0, title="Occlusion: logit drop when the token is replaced by "
-                                                         "padding"), key="occlusion")
-        chart(figures.context_probe_figure(probes), key="probe")
+        chart(figures.occlusion_probe_figure(r["tokens"], {n: occ[n].scores for n in names}, probes, FIRST_N),
+              key="occlusion_probe")  # one chart with two panels: half the browser's drawing on a model switch
         how_to_read("Occlusion replaces one token by padding and re-runs the model: the line is how much the logit "
                     "drops at each token. The probe shows the prediction when the model reads only the last n "
                     "tokens, or loses the first n: if the curves move only when n passes the opening, the opening "

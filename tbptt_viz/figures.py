@@ -172,6 +172,46 @@ def context_probe_figure(probes: dict) -> go.Figure:
                    "P(positive)")
 
 
+def occlusion_probe_figure(tokens, occlusion: dict[str, np.ndarray], probes: dict, first_n: int = 30) -> go.Figure:
+    """Two panels in one figure (one chart to draw, not two): top, per model, the logit drop when each token
+    is replaced by padding (filled steps, token position left to right); bottom, the context probe."""
+    t = np.arange(len(tokens))
+    T = len(tokens)
+    colours, dash = ("#2c7fb8", "#d95f0e", "#7b3fa0"), ("solid", "dot", "dash")
+    data = [{"type": "scatter", "x": t, "y": scores, "name": f"occlusion ({name})", "hovertext": list(tokens),
+             "fill": "tozeroy", "line": {"shape": "hvh", "width": 1, "color": colours[j % 3]}}
+            for j, (name, scores) in enumerate(occlusion.items())]
+    for j, (name, probe) in enumerate(probes.items()):
+        data += [{"type": "scatter", "x": probe.last_n, "y": probe.prob_last_n, "xaxis": "x2", "yaxis": "y2",
+                  "name": f"{name}: only the last n tokens",
+                  "line": {"color": "#1f77b4", "width": 3, "dash": dash[j % 3]}},
+                 {"type": "scatter", "x": probe.removed_n, "y": probe.prob_without_first_n, "xaxis": "x2",
+                  "yaxis": "y2", "name": f"{name}: first n tokens removed",
+                  "line": {"color": "#ff7f0e", "width": 2, "dash": dash[j % 3]}}]
+    shapes, notes = [], []
+    if first_n and T:  # the opening, shaded on the occlusion panel
+        shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": -0.5, "x1": min(first_n, T) - 0.5,
+                       "y0": 0, "y1": 1, "fillcolor": "#7b3fa0", "opacity": 0.08, "line": {"width": 0},
+                       "layer": "below"})
+        notes.append({"xref": "x", "yref": "y domain", "x": -0.5, "y": 1, "text": f"first {first_n}",
+                      "showarrow": False, "xanchor": "left", "yanchor": "top"})
+    shapes.append({"type": "line", "xref": "x2 domain", "yref": "y2", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
+                   "line": {"color": "#bbb", "width": 1}})
+    # short panel titles (an annotation does not wrap on a phone); the top panel's x axis is named in its title
+    titles = [{"text": "Occlusion: logit drop per token t", "xref": "paper", "yref": "paper", "x": 0, "y": 1.0,
+               "yanchor": "bottom", "xanchor": "left", "showarrow": False, "font": {"size": 13}},
+              {"text": "Context probe: P(positive) vs n", "xref": "paper", "yref": "paper",
+               "x": 0, "y": 0.42, "yanchor": "bottom", "xanchor": "left", "showarrow": False, "font": {"size": 13}}]
+    return _built(data, "Occlusion and the context probe", "", "logit drop", shapes=shapes,
+                  annotations=titles + notes, height=640,
+                  margin={"l": 55, "r": 20, "t": 70, "b": 40},
+                  xaxis={"anchor": "y"}, yaxis={"domain": [0.56, 0.98]},
+                  xaxis2={"anchor": "y2", "title": {"text": "n (tokens)"}},
+                  yaxis2={"domain": [0.0, 0.38], "range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1],
+                          "title": {"text": "P(positive)"}},
+                  legend={"orientation": "h", "x": 0, "y": -0.12, "yanchor": "top", "font": {"size": 11}})
+
+
 def memory_figure(traces: dict, k: int | None = None) -> go.Figure:
     """Per model: the cell's direct path (forget-gate product to the end) and the influence through every
     path (||d logit / d x_t||, normalised to its maximum), both on one log axis against token position."""

@@ -404,7 +404,7 @@ def test_long_review_computes_occlusion_and_probe_on_request():
     charts = len(at.get("plotly_chart"))
     at.toggle(key="occ_long").set_value(True).run()
     assert_clean(at)
-    assert len(at.get("plotly_chart")) == charts + 2
+    assert len(at.get("plotly_chart")) == charts + 1  # occlusion and the probe: one figure, two panels
 
 
 def test_every_review_view_offers_both_exports():

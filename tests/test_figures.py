@@ -87,3 +87,22 @@ def test_ig_path_and_headline_figures(model):
     fig = figures.headline_figure(contrast, highlight=("imdb-last-k30",))
     assert list(fig.data[0].y) == [0.2, 0.07] and list(fig.data[0].error_y.array) == pytest.approx([0.1, 0.02])
     assert list(fig.data[0].marker.color) == ["#7f7f7f", "#c0392b"]
+
+
+def test_occlusion_and_probe_share_one_figure(model):
+    from tbptt_viz.attribution import context_probe
+    from tbptt_viz.probe import occlusion_scores
+
+    ids = seq(20)
+    occ = {"a": occlusion_scores(model, ids), "b": -occlusion_scores(model, ids)}
+    probe = context_probe(model, ids)
+    fig = figures.occlusion_probe_figure([str(i) for i in range(20)], occ, {"a": probe, "b": probe}, 5)
+    top = [t for t in fig.data if t.yaxis in (None, "y")]
+    bottom = [t for t in fig.data if t.yaxis == "y2"]
+    assert [t.name for t in top] == ["occlusion (a)", "occlusion (b)"] and len(bottom) == 4
+    np.testing.assert_allclose(np.array(top[0].y, dtype=float), occ["a"])
+    assert list(top[0].x) == list(range(20))  # token position left to right
+    assert list(bottom[0].x) == list(probe.last_n) and list(bottom[1].y) == list(probe.prob_without_first_n)
+    band = fig.layout.shapes[0]
+    assert (band.x0, band.x1) == (-0.5, 4.5)
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]  # stacked, no overlap
