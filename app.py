@@ -97,17 +97,10 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
                 svc.request(key, fn, priority=WARMUP)
 
 
-def kind_of(key: tuple, kind: str = "analysis") -> str:
-    """A review's jobs above LONG_REVIEW tokens are "long": at most one worker runs them (service limits), so
-    the other is always free for everyone else's pages, however many long reviews are queued."""
-    ids = key[2] if len(key) > 2 else None
-    return "long" if kind == "analysis" and isinstance(ids, tuple) and len(ids) > page.LONG_REVIEW else kind
-
-
 def compute(key: tuple, fn, what: str, kind: str = "analysis"):
     """Ask the service for `key`; if it takes a moment, say what is computed and how many requests are ahead
     (the note changes only when the queue does, so a waiting page costs the server next to nothing)."""
-    ticket = service().request(key, fn, kind_of(key, kind))
+    ticket = service().request(key, fn, page.job_kind(key, kind))
     if not ticket.done():
         concurrent.futures.wait([ticket.future], timeout=0.4)
     if not ticket.done():
@@ -136,7 +129,7 @@ VIEW_JOBS = {"Start here": ("flow", "attr", "probe"), "What training sees": ("fl
 def prefetch(r, view: str) -> None:
     """Queue every job the view is about to wait for, before it waits for the first: a view asks for them
     one after another, and queued together they run on both workers at once (25 new reviews at once: p95
-    4.7 s instead of 8.0 s). A long review's jobs still run one at a time (`kind_of`)."""
+    4.7-6.2 s instead of 8.0 s). A long review's jobs still run one at a time (`page.job_kind`)."""
     kinds = VIEW_JOBS.get(view, ())
     if view == "What the model uses" and (r["T"] > page.LONG_REVIEW and not st.session_state.get("occ_long")):
         kinds = ("attr",)  # the strips' occlusion; a long review's probe waits for the visitor's click there
@@ -148,7 +141,7 @@ def prefetch(r, view: str) -> None:
             continue  # the view reports a model that cannot load
         for key, fn in jobs(store(), n, ids, r["label"]).items():
             if key[0] in kinds and (key[0] != "flow" or n == r["model"]):
-                svc.request(key, fn, kind_of(key))
+                svc.request(key, fn, page.job_kind(key))
 
 
 def review_flow(model, ids, label):
@@ -532,9 +525,10 @@ def show_training_view(r, label) -> None:
     if view.scheme in ("chunked", "k1k2") or st.toggle("Show the chart of losses reaching each token",
                                                        key="timeline_toggle"):
         chart(figures.backprop_timeline(view), key="timeline")
-    how_to_read("The filled steps count how many loss terms back-propagate to each token; the blue line is the longest "
-                "distance from the token to such a loss. Full and last-K have one loss at the end; chunked and TBPTT(k1, k2) have "
-                "one every K (or k1) steps, so every token gets a gradient from some nearby loss.")
+    how_to_read("The filled steps count how many loss terms back-propagate to each token; the blue line is the "
+                "longest distance from the token to such a loss. Full and last-K have one loss at the end; chunked "
+                "and TBPTT(k1, k2) have one every K (or k1) steps, so every token gets a gradient from some nearby "
+                "loss.")
     export_buttons("gradients", r["tokens"], {
         "full_input_grad_norm": f.full_input_grad_norm, "scheme_input_grad_norm": view.input_grad_norm,
         "full_hidden_grad_norm": f.full_hidden_grad_norm, "scheme_hidden_grad_norm": view.hidden_grad_norm,

@@ -121,3 +121,11 @@ def headline_contrast(study: dict | None) -> dict[str, dict] | None:
             mean, sem = p["contrast"][j], p.get("contrast_sem", [0] * len(p["distances"]))[j]
             out[name] = {"mean": mean, "low": mean - 1.96 * sem, "high": mean + 1.96 * sem, "seeds": 1}
     return out or None
+
+
+def job_kind(key: tuple, kind: str = "analysis") -> str:
+    """The compute service's kind for a job keyed (name, model, ids, ...): "long" when the review has more
+    than LONG_REVIEW tokens (the app lets at most one worker run those, so another is always free for
+    everyone else's pages), else `kind` unchanged."""
+    ids = key[2] if len(key) > 2 else None
+    return "long" if kind == "analysis" and isinstance(ids, tuple) and len(ids) > LONG_REVIEW else kind

@@ -59,3 +59,12 @@ def test_headline_contrast_from_regimes_and_from_single_models():
     got = page.headline_contrast(single)["m"]
     assert got["mean"] == 0.2 and got["low"] == pytest.approx(0.2 - 1.96 * 0.05) and got["seeds"] == 1
     assert page.headline_contrast(None) is None
+
+
+def test_job_kind_marks_long_reviews_only():
+    from tbptt_viz.page import LONG_REVIEW, job_kind
+
+    long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
+    assert job_kind(("attr", "m", long_ids, "occlusion")) == "long"
+    assert job_kind(("probe", "m", short_ids)) == "analysis"
+    assert job_kind(("lab", (("seed", 0),)), "lab") == "lab" and job_kind(("lab",)) == "analysis"

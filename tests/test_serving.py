@@ -90,3 +90,19 @@ def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
     service.get(("huge", 0), lambda: np.zeros(10_000))  # more than a quarter of the budget: not kept
     assert not service.cached(("huge", 0))
     assert nbytes({"x": np.zeros(10), "y": (np.zeros(5, dtype=np.float32),)}) == 80 + 20 + 64 + 64
+
+
+def test_one_worker_stays_free_beside_a_lab_run_and_long_reviews():
+    """The app's settings: three workers, at most one on the Lab and one on long reviews. With a Lab run and
+    two long jobs holding what they may, a short job still runs at once."""
+    release = threading.Event()
+    svc = ComputeService(workers=3, limits={"lab": 1, "long": 1})
+    try:
+        held = [svc.request("lab", release.wait, kind="lab"),
+                svc.request("long-1", release.wait, kind="long"), svc.request("long-2", release.wait, kind="long")]
+        short = svc.request("short", lambda: 42)
+        assert short.result(timeout=10) == 42
+        assert not any(t.done() for t in held) and held[2].position() >= 0
+    finally:
+        release.set()
+        svc.stop()
