@@ -131,8 +131,11 @@ def prefetch(r, view: str) -> None:
     one after another, and queued together they run on both workers at once (25 new reviews at once: p95
     4.7-6.2 s instead of 8.0 s). A long review's jobs still run one at a time (`page.job_kind`)."""
     kinds = VIEW_JOBS.get(view, ())
-    if view == "What the model uses" and (r["T"] > page.LONG_REVIEW and not st.session_state.get("occ_long")):
-        kinds = ("attr",)  # the strips' occlusion; a long review's probe waits for the visitor's click there
+    if view == "What the model uses":
+        if st.session_state.get("method", "occlusion") != "occlusion":
+            kinds = tuple(k for k in kinds if k != "attr")  # the queued jobs are occlusion's; the strips want another
+        if r["T"] > page.LONG_REVIEW and not st.session_state.get("occ_long"):
+            kinds = tuple(k for k in kinds if k != "probe")  # a long review's probe waits for a click there
     svc = service()
     for n in (m for m in (r["model"], r["compare"]) if m):
         try:

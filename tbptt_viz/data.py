@@ -118,7 +118,6 @@ def seeded_subset(rows: list, limit: int | None, seed: int) -> list:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def examples() -> tuple[Review, ...]:
     """The embedded example reviews (written for this project), in display order (read once: package data)."""
     raw = json.loads(resources.files(__package__).joinpath("examples.json").read_text(encoding="utf-8"))

@@ -8,8 +8,10 @@ FULL_STYLE = dict(dash="dot", width=2)
 # A light template of a few lines: plotly's "plotly_white" spells out defaults for every trace type, which
 # made each figure's build and its JSON (7.5 KB for a 6-bar chart) cost 50 ms a page run on this CPU.
 LIGHT = {"layout": {"plot_bgcolor": "white", "paper_bgcolor": "white",
-                    "xaxis": {"gridcolor": "#e8e8e8", "zerolinecolor": "#cfcfcf", "linecolor": "#cfcfcf"},
-                    "yaxis": {"gridcolor": "#e8e8e8", "zerolinecolor": "#cfcfcf", "linecolor": "#cfcfcf"}}}
+                    "xaxis": {"gridcolor": "#e8e8e8", "zerolinecolor": "#cfcfcf", "linecolor": "#cfcfcf",
+                              "automargin": True},
+                    "yaxis": {"gridcolor": "#e8e8e8", "zerolinecolor": "#cfcfcf", "linecolor": "#cfcfcf",
+                              "automargin": True}}}
 COLOURS = {"input": "#ff7f0e", "hidden": "#1f77b4", "cell": "#2ca02c", "full": "#7f7f7f", "cut": "#c0392b"}
 
 
@@ -59,7 +61,7 @@ def _vline(x: float, colour: str, text: str) -> tuple[dict, dict]:
     return ({"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
              "line": {"color": colour, "dash": "dash"}},
             {"xref": "x", "yref": "paper", "x": x, "y": 1, "text": text, "showarrow": False, "xanchor": "left",
-             "yanchor": "bottom", "font": {"color": colour}})
+             "yanchor": "top", "font": {"color": colour}})
 
 
 def gradient_through_time(view, full, T: int) -> go.Figure:

@@ -15,8 +15,14 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import sys
+import threading
 import traceback
 from typing import Any, Callable
+
+# Held from creating a pipe until the parent has closed the child's end of it: a child forked meanwhile from
+# another thread would otherwise inherit that end, and the parent would see no end-of-file when its own
+# child dies.
+_FORKING = threading.Lock()
 
 
 def can_fork() -> bool:
@@ -29,7 +35,20 @@ def _send(conn, message) -> None:
     conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _child(conn, fn, args) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to kill this child if the server dies (killed for memory, say): no orphan keeps training."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _child(conn, other_end, fn, args) -> None:
+    other_end.close()  # the parent's reading end: with it closed here, writing to a gone parent fails at once
+    _die_with_parent()
     import torch
 
     torch.set_num_threads(1)  # the server's cores are shared; the child must not start a thread pool either
@@ -54,10 +73,12 @@ def run_isolated(fn: Callable[..., Any], *args, progress: Callable[..., None] | 
     if not (can_fork() if isolate is None else isolate):
         return fn(*args, report=report)
     ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(send, fn, args), daemon=True, name="tbptt-viz-isolated")
-    child.start()
-    send.close()  # the parent keeps only its reading end: EOF when the child exits
+    with _FORKING:
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_child, args=(send, receive, fn, args), daemon=True, name="tbptt-viz-isolated")
+        child.start()
+        send.close()  # the parent keeps only its reading end: EOF when the child exits
+    answered = False
     try:
         while True:
             try:
@@ -69,11 +90,15 @@ def run_isolated(fn: Callable[..., Any], *args, progress: Callable[..., None] | 
             if kind == "progress":
                 report(*value)
             elif kind == "result":
+                answered = True
                 return value
             else:
+                answered = True
                 raise value
     finally:
         receive.close()
+        if not answered:  # the caller gave up (its progress callback raised, say): stop the child now
+            child.kill()
         child.join(5)
         if child.is_alive():
             child.kill()

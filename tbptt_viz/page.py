@@ -128,4 +128,5 @@ def job_kind(key: tuple, kind: str = "analysis") -> str:
     than LONG_REVIEW tokens (the app lets at most one worker run those, so another is always free for
     everyone else's pages), else `kind` unchanged."""
     ids = key[2] if len(key) > 2 else None
-    return "long" if kind == "analysis" and isinstance(ids, tuple) and len(ids) > LONG_REVIEW else kind
+    heavy = key[0] != "prob"  # one forward pass: the page header never waits behind long jobs
+    return "long" if heavy and kind == "analysis" and isinstance(ids, tuple) and len(ids) > LONG_REVIEW else kind

@@ -119,6 +119,7 @@ class ComputeService:
         self._running: dict[str, int] = {}
         self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0}
         self._stopping = False
+        self._trimmed = float("-inf")
         limit_malloc_arenas()
         atexit.register(self.stop)  # a worker inside a torch kernel at interpreter exit would abort the process
         self._threads = [threading.Thread(target=self._work, name=f"tbptt-viz-worker-{i}", daemon=True)
@@ -221,6 +222,7 @@ class ComputeService:
                     self.stats["failed"] += 1
                     self._finish(job)
                 job.future.set_exception(e)
+                self._trim_if_drained()
                 continue
             with self._lock:
                 self.stats["computed"] += 1
@@ -234,13 +236,24 @@ class ComputeService:
                     self.cached_bytes -= self._sizes.pop(old)
                 self._finish(job)
             job.future.set_result(value)
+            self._trim_if_drained()
 
     def _finish(self, job: _Job) -> None:
         self._pending.pop(job.key, None)
         self._running[job.kind] -= 1
-        if not self._pending:  # the queue has drained (after the warm-up, after a burst of visitors)
-            threading.Thread(target=release_free_memory, daemon=True).start()
         self._lock.notify_all()
+
+    def _trim_if_drained(self) -> None:
+        """Once the queue has drained (after the warm-up, after a burst of visitors), and at most every 10 s,
+        hand freed memory back to the system. Called with no lock held, after the job's waiters are answered."""
+        import time
+
+        with self._lock:
+            now = time.monotonic()
+            if self._pending or now - self._trimmed < 10.0:
+                return
+            self._trimmed = now
+        release_free_memory()
 
 
 class ModelStore:

@@ -46,3 +46,23 @@ def dies(report):
 def test_a_child_that_dies_is_an_error_not_a_hang():
     with pytest.raises(RuntimeError, match="exit code 9"):
         run_isolated(dies)
+
+
+def reports_then_waits(report):
+    import time
+
+    report(os.getpid())
+    time.sleep(60)
+
+
+def test_a_caller_that_gives_up_stops_its_child():
+    pids = []
+
+    def progress(pid):
+        pids.append(pid)
+        raise KeyboardInterrupt  # the visitor's page went away, say
+
+    with pytest.raises(KeyboardInterrupt):
+        run_isolated(reports_then_waits, progress=progress)
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left training for a minute
+        os.kill(pids[0], 0)

@@ -67,4 +67,5 @@ def test_job_kind_marks_long_reviews_only():
     long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
     assert job_kind(("attr", "m", long_ids, "occlusion")) == "long"
     assert job_kind(("probe", "m", short_ids)) == "analysis"
+    assert job_kind(("prob", "m", long_ids)) == "analysis"  # one forward pass: the header never waits
     assert job_kind(("lab", (("seed", 0),)), "lab") == "lab" and job_kind(("lab",)) == "analysis"
