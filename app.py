@@ -97,10 +97,15 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
                 svc.request(key, fn, priority=WARMUP)
 
 
+def submit(key: tuple, fn, kind: str = "analysis"):
+    """Queue a job (or join the identical one) under its kind: a long review's jobs are "long"."""
+    return service().request(key, fn, page.job_kind(key, kind))
+
+
 def compute(key: tuple, fn, what: str, kind: str = "analysis"):
     """Ask the service for `key`; if it takes a moment, say what is computed and how many requests are ahead
     (the note changes only when the queue does, so a waiting page costs the server next to nothing)."""
-    ticket = service().request(key, fn, page.job_kind(key, kind))
+    ticket = submit(key, fn, kind)
     if not ticket.done():
         concurrent.futures.wait([ticket.future], timeout=0.4)
     if not ticket.done():
@@ -136,7 +141,6 @@ def prefetch(r, view: str) -> None:
             kinds = tuple(k for k in kinds if k != "attr")  # the queued jobs are occlusion's; the strips want another
         if r["T"] > page.LONG_REVIEW and not st.session_state.get("occ_long"):
             kinds = tuple(k for k in kinds if k != "probe")  # a long review's probe waits for a click there
-    svc = service()
     for n in (m for m in (r["model"], r["compare"]) if m):
         try:
             ids = r["ids"] if n == r["model"] else ids_for(n, r["tokens"])
@@ -144,7 +148,7 @@ def prefetch(r, view: str) -> None:
             continue  # the view reports a model that cannot load
         for key, fn in jobs(store(), n, ids, r["label"]).items():
             if key[0] in kinds and (key[0] != "flow" or n == r["model"]):
-                svc.request(key, fn, page.job_kind(key))
+                submit(key, fn)
 
 
 def review_flow(model, ids, label):

@@ -27,12 +27,18 @@ def _positive_or_none(a) -> list:
     return [float(v) if v > 0 else None for v in np.asarray(a, dtype=float)]
 
 
+# Legends below the plot and titles that wrap: readable on a 390-px phone screen too.
+_FRAME = {"height": 380, "margin": {"l": 55, "r": 20, "t": 60, "b": 40},
+          "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 11}}}
+
+
+def _title(text: str) -> dict:
+    return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 15}}
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
-    # legends below the plot and titles that wrap: readable on a 390-px phone screen too
     fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), xaxis_title=x,
-                      yaxis_title=y, height=380, margin=dict(l=55, r=20, t=60, b=40),
-                      legend=dict(orientation="h", x=0, y=-0.22, yanchor="top", font=dict(size=11)), **kw)
+    fig.update_layout(title=_title(title), xaxis_title=x, yaxis_title=y, **_FRAME, **kw)
     return fig
 
 
@@ -40,20 +46,20 @@ def _built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=
     """One figure built in one step from plain dicts, laid out like `_layout`. Plotly validates the whole
     figure once instead of once per add_trace / add_vrect / update call: 3 ms instead of 16-40 ms here,
     which matters for the figures a K slider step redraws."""
-    base = {"template": LIGHT, "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-            "height": 380, "margin": {"l": 55, "r": 20, "t": 60, "b": 40},
-            "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 11}},
-            "shapes": list(shapes), "annotations": list(annotations)}
+    base = {"template": LIGHT, "title": _title(title), **_FRAME, "shapes": list(shapes),
+            "annotations": list(annotations)}
     for axis, text in (("xaxis", x), ("yaxis", y)):
         base[axis] = {"title": {"text": text}, **layout.pop(axis, {})}
     return go.Figure({"data": data, "layout": {**base, **layout}})
 
 
-def _band(x0: float, x1: float, colour: str, opacity: float, text: str, where: str = "left") -> tuple[dict, dict]:
-    """A shaded x-range across the plot with its label at the top (what add_vrect draws)."""
-    return ({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
+def _band(x0: float, x1: float, colour: str, opacity: float, text: str, where: str = "left",
+          yref: str = "paper") -> tuple[dict, dict]:
+    """A shaded x-range across the plot (or, with yref "y domain", one panel) with its label at the top
+    (what add_vrect draws)."""
+    return ({"type": "rect", "xref": "x", "yref": yref, "x0": x0, "x1": x1, "y0": 0, "y1": 1,
              "fillcolor": colour, "opacity": opacity, "line": {"width": 0}, "layer": "below"},
-            {"xref": "x", "yref": "paper", "x": x0 if where == "left" else x1, "y": 1, "text": text,
+            {"xref": "x", "yref": yref, "x": x0 if where == "left" else x1, "y": 1, "text": text,
              "showarrow": False, "xanchor": where, "yanchor": "top"})
 
 
@@ -140,78 +146,76 @@ def backprop_timeline(view) -> go.Figure:
                           "range": [-1.5, top * 1.08], "tickvals": round_ticks(0, top)})
 
 
+def _score_traces(tokens, rows: dict[str, np.ndarray]) -> list[dict]:
+    """Per-token scores as filled step lines, token position left to right: one SVG path per row, not T bars."""
+    t = np.arange(len(tokens))
+    colours = ("#2c7fb8", "#d95f0e", "#7b3fa0")
+    return [{"type": "scatter", "x": t, "y": scores, "name": name, "hovertext": list(tokens), "fill": "tozeroy",
+             "line": {"shape": "hvh", "width": 1, "color": colours[j % 3]}}
+            for j, (name, scores) in enumerate(rows.items())]
+
+
+def _probe_traces(probes: dict, axes: dict | None = None) -> list[dict]:
+    """Per model: P(positive) reading only the last n tokens, and with the first n removed."""
+    dash = ("solid", "dot", "dash")
+    data = []
+    for j, (name, probe) in enumerate(probes.items()):
+        data += [{"type": "scatter", "x": probe.last_n, "y": probe.prob_last_n, **(axes or {}),
+                  "name": f"{name}: only the last n tokens",
+                  "line": {"color": "#1f77b4", "width": 3, "dash": dash[j % 3]}},
+                 {"type": "scatter", "x": probe.removed_n, "y": probe.prob_without_first_n, **(axes or {}),
+                  "name": f"{name}: first n tokens removed",
+                  "line": {"color": "#ff7f0e", "width": 2, "dash": dash[j % 3]}}]
+    return data
+
+
+PROB_AXIS = {"range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1]}
+
+
+def _half_line(xref: str, yref: str) -> dict:
+    return {"type": "line", "xref": xref, "yref": yref, "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
+            "line": {"color": "#bbb", "width": 1}}
+
+
 def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0,
                      title: str = "Attribution per token") -> go.Figure:
     """Per-token scores of one or more attributions (e.g. two models) over the same positions."""
-    t = np.arange(len(tokens))
-    colours = ("#2c7fb8", "#d95f0e", "#7b3fa0")
-    data = [{"type": "scatter", "x": t, "y": scores, "name": name, "hovertext": list(tokens), "fill": "tozeroy",
-             "line": {"shape": "hvh", "width": 1, "color": colours[j % 3]}}  # one SVG path per row, not T bars
-            for j, (name, scores) in enumerate(rows.items())]
     T = len(tokens)
     marks = []
     if first_n:
         marks.append(_band(-0.5, min(first_n, T) - 0.5, "#7b3fa0", 0.08, f"first {first_n}"))
     if 0 < last_k < T:
         marks.append(_band(T - last_k - 0.5, T - 0.5, "#1f77b4", 0.08, f"last {last_k}", where="right"))
-    return _built(data, title, "token position t", "score", shapes=[m[0] for m in marks],
+    return _built(_score_traces(tokens, rows), title, "token position t", "score", shapes=[m[0] for m in marks],
                   annotations=[m[1] for m in marks], showlegend=True)
 
 
 def context_probe_figure(probes: dict) -> go.Figure:
     """Per model: P(positive) reading only the last n tokens, and with the first n removed."""
-    fig = go.Figure()
-    dash = ("solid", "dot", "dash")
-    for j, (name, probe) in enumerate(probes.items()):
-        fig.add_trace(go.Scatter(x=probe.last_n, y=probe.prob_last_n, name=f"{name}: only the last n tokens",
-                                 line=dict(color="#1f77b4", width=3, dash=dash[j % 3])))
-        fig.add_trace(go.Scatter(x=probe.removed_n, y=probe.prob_without_first_n,
-                                 name=f"{name}: first n tokens removed", line=dict(color="#ff7f0e", width=2,
-                                                                                   dash=dash[j % 3])))
-    fig.add_hline(y=0.5, line=dict(color="#bbb", width=1))
-    fig.update_yaxes(range=[0, 1], tickvals=[0, 0.25, 0.5, 0.75, 1])
-    return _layout(fig, "Context probe: how much of the review does the prediction need?", "n (tokens)",
-                   "P(positive)")
+    return _built(_probe_traces(probes), "Context probe: how much of the review does the prediction need?",
+                  "n (tokens)", "P(positive)", shapes=[_half_line("x domain", "y")], yaxis=PROB_AXIS)
 
 
 def occlusion_probe_figure(tokens, occlusion: dict[str, np.ndarray], probes: dict, first_n: int = 30) -> go.Figure:
     """Two panels in one figure (one chart to draw, not two): top, per model, the logit drop when each token
     is replaced by padding (filled steps, token position left to right); bottom, the context probe."""
-    t = np.arange(len(tokens))
     T = len(tokens)
-    colours, dash = ("#2c7fb8", "#d95f0e", "#7b3fa0"), ("solid", "dot", "dash")
-    data = [{"type": "scatter", "x": t, "y": scores, "name": f"occlusion ({name})", "hovertext": list(tokens),
-             "fill": "tozeroy", "line": {"shape": "hvh", "width": 1, "color": colours[j % 3]}}
-            for j, (name, scores) in enumerate(occlusion.items())]
-    for j, (name, probe) in enumerate(probes.items()):
-        data += [{"type": "scatter", "x": probe.last_n, "y": probe.prob_last_n, "xaxis": "x2", "yaxis": "y2",
-                  "name": f"{name}: only the last n tokens",
-                  "line": {"color": "#1f77b4", "width": 3, "dash": dash[j % 3]}},
-                 {"type": "scatter", "x": probe.removed_n, "y": probe.prob_without_first_n, "xaxis": "x2",
-                  "yaxis": "y2", "name": f"{name}: first n tokens removed",
-                  "line": {"color": "#ff7f0e", "width": 2, "dash": dash[j % 3]}}]
-    shapes, notes = [], []
-    if first_n and T:  # the opening, shaded on the occlusion panel
-        shapes.append({"type": "rect", "xref": "x", "yref": "y domain", "x0": -0.5, "x1": min(first_n, T) - 0.5,
-                       "y0": 0, "y1": 1, "fillcolor": "#7b3fa0", "opacity": 0.08, "line": {"width": 0},
-                       "layer": "below"})
-        notes.append({"xref": "x", "yref": "y domain", "x": -0.5, "y": 1, "text": f"first {first_n}",
-                      "showarrow": False, "xanchor": "left", "yanchor": "top"})
-    shapes.append({"type": "line", "xref": "x2 domain", "yref": "y2", "x0": 0, "x1": 1, "y0": 0.5, "y1": 0.5,
-                   "line": {"color": "#bbb", "width": 1}})
+    data = _score_traces(tokens, {f"occlusion ({name})": scores for name, scores in occlusion.items()})
+    data += _probe_traces(probes, {"xaxis": "x2", "yaxis": "y2"})
+    marks = [_band(-0.5, min(first_n, T) - 0.5, "#7b3fa0", 0.08, f"first {first_n}", yref="y domain")] \
+        if first_n and T else []  # the opening, shaded on the occlusion panel
     # short panel titles (an annotation does not wrap on a phone); the top panel's x axis is named in its title
-    titles = [{"text": "Occlusion: logit drop per token t", "xref": "paper", "yref": "paper", "x": 0, "y": 1.0,
-               "yanchor": "bottom", "xanchor": "left", "showarrow": False, "font": {"size": 13}},
-              {"text": "Context probe: P(positive) vs n", "xref": "paper", "yref": "paper",
-               "x": 0, "y": 0.42, "yanchor": "bottom", "xanchor": "left", "showarrow": False, "font": {"size": 13}}]
-    return _built(data, "Occlusion and the context probe", "", "logit drop", shapes=shapes,
-                  annotations=titles + notes, height=640,
+    titles = [{"text": text, "xref": "paper", "yref": "paper", "x": 0, "y": y, "yanchor": "bottom", "xanchor": "left",
+               "showarrow": False, "font": {"size": 13}}
+              for text, y in (("Occlusion: logit drop per token t", 1.0), ("Context probe: P(positive) vs n", 0.42))]
+    return _built(data, "Occlusion and the context probe", "", "logit drop",
+                  shapes=[m[0] for m in marks] + [_half_line("x2 domain", "y2")],
+                  annotations=titles + [m[1] for m in marks], height=640,
                   margin={"l": 55, "r": 20, "t": 70, "b": 40},
                   xaxis={"anchor": "y"}, yaxis={"domain": [0.56, 0.98]},
                   xaxis2={"anchor": "y2", "title": {"text": "n (tokens)"}},
-                  yaxis2={"domain": [0.0, 0.38], "range": [0, 1], "tickvals": [0, 0.25, 0.5, 0.75, 1],
-                          "title": {"text": "P(positive)"}},
-                  legend={"orientation": "h", "x": 0, "y": -0.12, "yanchor": "top", "font": {"size": 11}})
+                  yaxis2={"domain": [0.0, 0.38], **PROB_AXIS, "title": {"text": "P(positive)"}},
+                  legend={**_FRAME["legend"], "y": -0.12})
 
 
 def memory_figure(traces: dict, k: int | None = None) -> go.Figure:

@@ -69,7 +69,7 @@ def run_isolated(fn: Callable[..., Any], *args, progress: Callable[..., None] | 
     """fn(*args, report=r) in a forked child (or in this thread where forking is not possible, or when
     `isolate` is False); each r(*values) in the child calls progress(*values) here. Raises what fn raised;
     RuntimeError if the child died without an answer (killed for memory, for instance)."""
-    report = (lambda *values: progress(*values)) if progress else (lambda *values: None)
+    report = progress or (lambda *values: None)
     if not (can_fork() if isolate is None else isolate):
         return fn(*args, report=report)
     ctx = multiprocessing.get_context("fork")
