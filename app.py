@@ -583,7 +583,7 @@ def attribution_strips(r, names, method) -> dict:
 
 
 def convergence_note(a) -> None:
-    from tbptt_viz.attribution import convergence_message
+    from tbptt_viz.attribution import convergence_message, steep_step_message
 
     if a.converged is None:
         return
@@ -593,7 +593,7 @@ def convergence_note(a) -> None:
     else:
         st.caption(f"Integrated gradients converged: the scores add up to the {a.target}'s change "
                    f"{a.target_change:+.3f} within {abs(a.completeness_gap):.2g} (tolerance {a.tolerance:.2g}; "
-                   f"{a.evaluations} gradient evaluations).")
+                   f"{a.evaluations} gradient evaluations). {steep_step_message(a) or ''}")
 
 
 def show_model_use_view(r) -> None:
@@ -638,11 +638,14 @@ def method_part(r, names) -> None:
             chart(figures.ig_path_figure(out), key="ig_path")
             how_to_read("The logit along the straight path from an all-padding review (alpha = 0) to this one "
                         "(alpha = 1). Integrated gradients integrate its slope token by token; where it jumps, the "
-                        "integrator narrows its steps around the jump and says so if it cannot follow it.")
+                        "integrator narrows its steps around the jump. A jump too steep for any number of steps is "
+                        "shared out along the one direction every gradient beside it takes (the note under the "
+                        "strips says when); where even that fails, the strips are marked as not to be trusted.")
     export_buttons("attribution", r["tokens"], {f"{method} ({n})": out[n].scores for n in names},
                    {**r["meta"], "method": method, "compare": r["compare"],
                     **{f"ig ({n})": {"converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
-                                     "evaluations": out[n].evaluations}
+                                     "evaluations": out[n].evaluations,
+                                     "rank_one_intervals": out[n].rank_one_intervals}
                        for n in names if out[n].converged is not None}})
     truncation_section(r, method)
     with st.expander("Do the methods agree, and do they depend on the trained weights?"):

@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--reviews", type=int, default=200, help="seeded sample of test reviews (default 200)")
     ap.add_argument("--length", type=int, default=500, help="keep each review's last N tokens (default 500)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--points", type=int, default=8, help="Gauss-Legendre nodes per interval (default 8)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = seeded_subset(load_imdb("test", args.data_dir), args.reviews, args.seed)
@@ -57,7 +58,7 @@ def main() -> None:
         for r in rows:
             ids = torch.tensor(prepare_review(r.text, model.vocab, max_tokens=args.length).ids)
             t = time.perf_counter()
-            a = attribute(model, ids, "integrated_gradients")
+            a = attribute(model, ids, "integrated_gradients", points=args.points)
             dt = time.perf_counter() - t
             conv.append(a.converged), evals.append(a.evaluations), secs.append(dt)
             if len(ids) == args.length:

@@ -61,6 +61,8 @@ class Attribution:
     tolerance: float | None          # IG only: |gap| allowed, 1% of |target_change| + 0.01
     converged: bool | None           # IG only: every interval of the path within tolerance
     evaluations: int | None          # IG only: gradient evaluations spent
+    rank_one_intervals: int | None   # IG only: path intervals too steep to integrate, credited along the one
+                                     # direction every gradient there shares (see `integrated`)
     path_alpha: np.ndarray | None    # IG only: where F was evaluated along the straight path
     path_value: np.ndarray | None    # IG only: F there
     has_backward: bool               # False for occlusion
@@ -88,7 +90,7 @@ def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
 def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
               k1: int | None = None, k2: int | None = None, target: str | None = None, label: int | None = None,
               max_evaluations: int = 1200, rtol: float = 0.01, atol: float = 0.01,
-              points: int = 8) -> Attribution:
+              points: int = 4) -> Attribution:
     """Credit each token of `ids` for a target F (see the module docstring).
 
     Args:
@@ -128,7 +130,7 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
     base = dict(ids=ids.numpy(), method=method, prob_positive=1 / (1 + math.exp(-logit)), logit=logit,
                 backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, target=target, label_used=label_used,
                 target_change=None, completeness_gap=None, tolerance=None, converged=None, evaluations=None,
-                path_alpha=None, path_value=None)
+                rank_one_intervals=None, path_alpha=None, path_value=None)
     if method in WITHOUT_BACKWARD:
         return Attribution(**base, scores=occlusion_scores(model, ids), windows=None, target_value=None,
                            has_backward=False, note="occlusion has no backward pass, so truncation does not apply: "
@@ -145,7 +147,8 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
             r = integrate(tg, points=points, rtol=rtol, atol=atol, max_evaluations=max_evaluations)
             value = float(tg.values([1.0])[0])
             extra = dict(target_change=r.target_change, completeness_gap=r.completeness_gap, tolerance=r.tolerance,
-                         converged=r.converged, evaluations=r.evaluations, path_alpha=r.path_alpha,
+                         converged=r.converged, evaluations=r.evaluations,
+                         rank_one_intervals=r.rank_one_intervals, path_alpha=r.path_alpha,
                          path_value=r.path_value)
             scores = r.scores
         else:
@@ -153,6 +156,17 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
             extra = {}
     return Attribution(**{**base, **extra}, scores=np.asarray(scores, dtype=np.float64), target_value=value,
                        windows=np.array(windows, dtype=np.int64).reshape(-1, 2), has_backward=True, note=note)
+
+
+def steep_step_message(a: Attribution) -> str | None:
+    """One sentence when converged integrated gradients credited a step too steep to integrate; else None."""
+    if not a.converged or not a.rank_one_intervals:
+        return None
+    n = a.rank_one_intervals
+    return (f"Along the path the {a.target} jumps so steeply in {n} place{'s' if n > 1 else ''} that no number of "
+            f"steps could follow {'them' if n > 1 else 'it'}. There every gradient points the same way, so "
+            f"{'each' if n > 1 else 'the'} jump was shared out along that direction: an assumption, checked "
+            f"at the points the integrator sampled.")
 
 
 def convergence_message(a: Attribution) -> str | None:

@@ -11,6 +11,18 @@ must match the interval's exact change F(b) - F(a), which a forward pass gives:
 Intervals whose error is large are split. Where F's change inside an interval is concentrated (a steep
 step), a batched forward scan of the interval finds the step and the interval is cut around it: the
 step is narrowed ninefold per split instead of twofold. The result carries its own check.
+
+Some steps are narrower than float64 can resolve: on a review the logit crosses from -6 to +4 while alpha
+moves by 2e-14, and around it F flips between the two levels (the state near a saddle of the LSTM's
+dynamics). No quadrature can follow that, but none needs to: near such a step the gradient at every node
+points the same way, u or -u (|cos| > 0.99999 measured over alpha* +- 1e-7), because one unstable direction
+of the state dominates it. If g(alpha) = m(alpha) u on [a, b], the interval's credits are exactly
+
+    integral g = u integral m = (F(b) - F(a)) u / sum_t u_t          (their sum is F(b) - F(a) by construction)
+
+so such an interval ("rank one") is credited that way, and its error is bounded by how far the nodes'
+directions stray from u: sin(theta_max) * TV / |sum_t u_t|, with TV the variation of F seen on [a, b]
+(that bounds integral |m|). An interval takes whichever of the two estimates has the smaller error.
 """
 from __future__ import annotations
 
@@ -25,6 +37,8 @@ MIN_WIDTH = 1e-13  # narrower intervals are not split again (float64 alpha resol
 FAST_WIDTH = 1e-5  # intervals at least this wide run the LSTM in float32 (4-5x faster here); narrower ones
                    # resolve steep steps in float64, which float32 path points cannot (6e-8 relative rounding)
 FAST_TOLERANCE = 1e-4  # tolerances below this integrate in float64 throughout
+SPLIT_TARGET = 0.9     # each round splits the worst intervals until the rest's errors sum to this share of the
+                       # tolerance
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class PathIntegral:
     tolerance: float            # rtol |target_change| + atol
     converged: bool             # sum of interval errors within tolerance
     evaluations: int            # gradient evaluations (each one forward and one backward pass)
+    rank_one_intervals: int     # intervals credited along the gradient's one direction (see the module docstring)
     forward_evaluations: int    # forward-only evaluations (interval ends and scans)
     path_alpha: np.ndarray      # every alpha where F was evaluated, sorted
     path_value: np.ndarray      # F there: the function IG integrates, for a chart
@@ -47,14 +62,32 @@ class _Interval:
     fa: float
     fb: float
     credits: np.ndarray | None = None  # (T,)
+    error: float = np.inf              # the estimate's error: |sum - (F(b) - F(a))|, or the rank-one bound
+    rank_one: bool = False
+    steep: bool = True                 # F's change seen at the nodes is concentrated between two of them
 
-    @property
-    def error(self) -> float:
-        return float(self.credits.sum() - (self.fb - self.fa))
+    def settle(self, weights: np.ndarray, block: np.ndarray, variation: float, rank_one: bool = True) -> None:
+        """Credits from the gradients `block` (points, T) at the Gauss-Legendre nodes: the quadrature, or the
+        rank-one estimate where its bound is smaller (see the module docstring)."""
+        change = self.fb - self.fa
+        self.credits = (self.b - self.a) / 2 * (weights[:, None] * block).sum(0)
+        self.error, self.rank_one = abs(float(self.credits.sum() - change)), False
+        norms = np.linalg.norm(block, axis=1)
+        rows = block[norms > 0] / norms[norms > 0, None]
+        if not rank_one or len(rows) < 2:
+            return
+        rows *= np.where(rows @ rows[int(np.argmax(norms[norms > 0]))] < 0, -1.0, 1.0)[:, None]
+        u = rows.sum(0)
+        u /= np.linalg.norm(u)
+        total = float(u.sum())
+        sin_max = float(np.sqrt(max(0.0, 1.0 - float((rows @ u).min()) ** 2)))
+        bound = sin_max * max(variation, abs(change)) / abs(total) if total else np.inf
+        if bound < self.error:
+            self.credits, self.error, self.rank_one = change * u / total, bound, True
 
 
-def integrate(target: WindowTarget, points: int = 8, rtol: float = 0.01, atol: float = 0.01,
-              max_evaluations: int = 1200, initial: int = 2) -> PathIntegral:
+def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: float = 0.01,
+              max_evaluations: int = 1200, initial: int = 2, rank_one: bool = True) -> PathIntegral:
     """Adaptive integrated gradients of `target` from its baseline (alpha = 0) to the review (alpha = 1).
 
     Args:
@@ -62,6 +95,7 @@ def integrate(target: WindowTarget, points: int = 8, rtol: float = 0.01, atol: f
         rtol, atol: converged when the summed interval errors are <= rtol |F(1) - F(0)| + atol.
         max_evaluations: cap on gradient evaluations; past it the result says converged=False.
         initial: equal intervals to start from.
+        rank_one: allow the rank-one estimate on steep intervals (off: Gauss-Legendre alone, for comparison).
     """
     nodes, weights = np.polynomial.legendre.leggauss(points)
     samples: dict[float, float] = {}
@@ -84,25 +118,31 @@ def integrate(target: WindowTarget, points: int = 8, rtol: float = 0.01, atol: f
             if not group:
                 continue
             alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in group])
-            _, terms = target.path_gradients(alphas, fast=fast)  # (n points, T)
+            at_nodes, terms = target.path_gradients(alphas, fast=fast)  # (n points,), (n points, T)
             evaluations += len(alphas)
+            seen = np.array(sorted(samples))
             for j, iv in enumerate(group):
-                block = terms[j * points : (j + 1) * points]
-                iv.credits = (iv.b - iv.a) / 2 * (weights[:, None] * block).sum(0)
+                here = slice(j * points, (j + 1) * points)
+                inside = seen[np.searchsorted(seen, iv.a) : np.searchsorted(seen, iv.b, side="right")]
+                path = sorted([(float(a), samples[float(a)]) for a in inside] + list(zip(alphas[here], at_nodes[here])))
+                gaps = np.abs(np.diff([v for _, v in path]))
+                variation = float(gaps.sum())   # F's variation seen on [a, b]
+                iv.steep = bool(variation > 0 and gaps.max() >= 0.5 * variation)
+                iv.settle(weights, terms[here], variation, rank_one)
 
     intervals = [_Interval(a, b, samples[a], samples[b]) for a, b in zip(edges[:-1], edges[1:])]
     quadrature(intervals)
     while True:
-        errors = np.array([abs(iv.error) for iv in intervals])
+        errors = np.array([iv.error for iv in intervals])
         if errors.sum() <= tol:
             break
         if any(e > tol and iv.b - iv.a <= MIN_WIDTH for e, iv in zip(errors, intervals)):
             break  # F jumps within float64's resolution: no quadrature can be complete, so stop spending
-        # split the worst intervals until what is left unsplit would be within half the tolerance
+        # split the worst intervals until what is left unsplit would be within SPLIT_TARGET of the tolerance
         order = np.argsort(-errors)
         left, split = errors.sum(), []
         for i in order:
-            if left <= tol / 2:
+            if left <= tol * SPLIT_TARGET:
                 break
             if intervals[i].b - intervals[i].a > MIN_WIDTH:  # narrower: F jumps within float64's resolution
                 split.append(i)
@@ -117,35 +157,31 @@ def integrate(target: WindowTarget, points: int = 8, rtol: float = 0.01, atol: f
         intervals.sort(key=lambda iv: iv.a)
     scores = np.sum([iv.credits for iv in intervals], axis=0)
     change = samples[1.0] - samples[0.0]
-    total_error = float(np.sum([abs(iv.error) for iv in intervals]))
+    total_error = float(np.sum([iv.error for iv in intervals]))
     alphas = np.array(sorted(samples))
     return PathIntegral(scores=scores, target_change=change, completeness_gap=float(scores.sum() - change),
                         tolerance=tol, converged=total_error <= tol, evaluations=evaluations,
+                        rank_one_intervals=sum(iv.rank_one for iv in intervals),
                         forward_evaluations=len(samples), path_alpha=alphas,
                         path_value=np.array([samples[a] for a in alphas]))
 
 
 def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[_Interval]:
-    """Split one interval: around a steep step if forward scans find one, else in halves.
+    """Split one interval: around a steep step if a forward scan finds one, else in two.
 
-    A step (one ninth of a scan holding most of the change) is zoomed into with forward passes only,
-    ninefold per scan, until it is spread over its scan or narrower than MIN_WIDTH (then F jumps within
-    float64's resolution and no quadrature can follow it: the result will say it did not converge).
-    Every zoom level leaves its two outer pieces as intervals, so the pieces grade towards the step.
+    Only an interval whose nodes saw a step is scanned. A step (one ninth of the scan holding most of the
+    change) is cut out with its two outer pieces, so repeated cuts narrow it ninefold each and grade the
+    pieces towards it; each round checks whether the step's interval is already accurate (often as rank one)
+    before narrowing it further.
     """
-    cuts, a, b = {iv.a, iv.b}, iv.a, iv.b
-    while True:
-        grid = np.linspace(a, b, SCAN + 1)
-        values(grid[1:-1], fast=fast_ok and b - a >= FAST_WIDTH * SCAN)
-        f = np.array([samples[float(g)] for g in grid])
-        jumps = np.abs(np.diff(f))
+    cuts = [iv.a, (iv.a + iv.b) / 2, iv.b]
+    if iv.steep:
+        grid = np.linspace(iv.a, iv.b, SCAN + 1)
+        values(grid[1:-1], fast=fast_ok and iv.b - iv.a >= FAST_WIDTH * SCAN)
+        jumps = np.abs(np.diff([samples[float(g)] for g in grid]))
         j = int(np.argmax(jumps))
-        if not (jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()):
-            cuts.add(float(grid[(SCAN + 1) // 2]))   # smooth here: halve it
-            break
-        a, b = float(grid[j]), float(grid[j + 1])
-        cuts.update((a, b))
-        if b - a <= MIN_WIDTH:
-            break
-    cuts = sorted(cuts)
+        step = jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()
+        cuts = [iv.a, float(grid[j]), float(grid[j + 1]), iv.b] if step else [iv.a, float(grid[SCAN // 2]), iv.b]
+    values(cuts[1:-1], fast=fast_ok and iv.b - iv.a >= FAST_WIDTH * 2)  # already known after a scan
+    cuts = sorted(set(cuts))
     return [_Interval(a, b, samples[a], samples[b]) for a, b in zip(cuts[:-1], cuts[1:])]

@@ -242,6 +242,7 @@ class AttributionShares:
     converged: np.ndarray | None = None     # (R,) bool, integrated gradients only
     evaluations: np.ndarray | None = None   # (R,) gradient evaluations, integrated gradients only
     relative_gap: np.ndarray | None = None  # (R,) |completeness gap| / |F(x) - F(baseline)|
+    rank_one: np.ndarray | None = None      # (R,) path intervals credited as rank one (integrated.py)
 
 
 def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str, **checks) -> AttributionShares:
@@ -262,7 +263,7 @@ def occlusion_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge:
     return edge_shares([occlusion_scores(model, list(s)) for s in seqs], edge, "occlusion")
 
 
-def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30, points: int = 8,
+def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30, points: int = 4,
               max_evaluations: int = 1200) -> AttributionShares:
     """Integrated gradients of the logit per review (tbptt_viz.attribution: adaptive, float64), with each
     review's convergence, evaluations and relative completeness gap recorded next to its shares."""
@@ -273,7 +274,8 @@ def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 
     gaps = [abs(r.completeness_gap) / max(abs(r.target_change), 1e-12) for r in results]
     return edge_shares([r.scores for r in results], edge, "integrated_gradients",
                        converged=np.array([r.converged for r in results]),
-                       evaluations=np.array([r.evaluations for r in results]), relative_gap=np.array(gaps))
+                       evaluations=np.array([r.evaluations for r in results]), relative_gap=np.array(gaps),
+                       rank_one=np.array([r.rank_one_intervals for r in results]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ class StudySettings:
     plant_sample: int = 1000          # balanced seeded sample for planted signal and context use
     attribution_sample: int = 200     # balanced seeded sample for occlusion shares
     ig_sample: int = 100              # the first N of that sample for integrated gradients
-    ig_points: int = 8                # Gauss-Legendre nodes per path interval
+    ig_points: int = 4                # Gauss-Legendre nodes per path interval
     ig_max_evaluations: int = 1200    # gradient evaluations per review before it is reported unconverged
     attribution_min_len: int = 100    # attribution sample: reviews of min..max tokens
     attribution_max_len: int = 500
@@ -407,6 +409,7 @@ def _share_summary(shares: AttributionShares, settings: StudySettings) -> dict:
                     "evaluations_p95": float(np.percentile(shares.evaluations, 95)),
                     "relative_gap_median": float(np.median(shares.relative_gap)),
                     "relative_gap_max": float(np.max(shares.relative_gap)),
+                    "rank_one_fraction": _mean((shares.rank_one > 0).astype(float)),
                     "first_share_converged": _mean(shares.first_share[ok]),
                     "last_share_converged": _mean(shares.last_share[ok])})
     return out

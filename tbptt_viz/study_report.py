@@ -71,12 +71,13 @@ def markdown_tables(results: dict) -> str:
     if rows:
         out += ["", "**Share of |attribution| on the first 30 tokens** (balanced reviews of 100-500 tokens)", "",
                 "| regime | occlusion | integrated gradients, all | IG, converged only | IG converged fraction | "
-                "IG evaluations (median) |", "|---|---|---|---|---|---|"]
+                "IG evaluations (median) | IG reviews with a step credited as rank one |",
+                "|---|---|---|---|---|---|---|"]
         for name, a in rows:
             ig = a.get("integrated_gradients", {})
             out.append(f"| {name} | {_ci(a.get('occlusion', {}).get('first_share'))} | {_ci(ig.get('first_share'))} "
                        f"| {_ci(ig.get('first_share_converged'))} | {_ci(ig.get('converged_fraction'), 2)} | "
-                       f"{_ci(ig.get('evaluations_median'), 0)} |")
+                       f"{_ci(ig.get('evaluations_median'), 0)} | {_ci(ig.get('rank_one_fraction'), 2)} |")
     return "\n".join(out)
 
 

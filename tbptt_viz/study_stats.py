@@ -105,8 +105,10 @@ def aggregate(results: dict) -> dict:
             if not have:
                 continue
             keys = ["first_share", "last_share"] + (["converged_fraction", "first_share_converged",
-                                                     "last_share_converged", "evaluations_median"]
+                                                     "last_share_converged", "evaluations_median",
+                                                     "rank_one_fraction"]
                                                     if method == "integrated_gradients" else [])
+            keys = [k for k in keys if all(k in h for h in have)]  # rank_one_fraction: studies since 2026-11-27
             r["attribution"][method] = {k: t_interval([h[k] for h in have],
                                                       h_sem(have, k) if len(have) == 1 else None) for k in keys}
             r["attribution"][method]["n_reviews"] = have[0]["n"]

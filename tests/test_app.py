@@ -271,13 +271,16 @@ def test_integrated_gradients_say_whether_they_converged():
 
     at = app({"review": "love-then-plot", "method": "integrated_gradients", "view": "What the model uses"})
     assert_clean(at)
+    said = " ".join([c.value for c in at.caption] + [w.value for w in at.warning])
+    stepped = []
     for name in ("imdb-last-k30", "imdb-full"):
         a = attribute(load_pretrained(name), example_ids(name, "love-then-plot"), "integrated_gradients")
-        said = " ".join([c.value for c in at.caption] + [w.value for w in at.warning])
         if a.converged:
             assert f"{a.evaluations} gradient evaluations" in said
+            stepped.append(bool(a.rank_one_intervals))
         else:
             assert "Not to be trusted" in said
+    assert said.count("every gradient points the same way") == sum(stepped)
     assert any(p for p in at.get("plotly_chart"))  # the path chart
 
 

@@ -192,14 +192,16 @@ def test_integrated_gradients_complete_and_equal_a_dense_reference_under_full_ba
     ids = seq(T, seed=5)
     ig = attribute(model, ids, "integrated_gradients")
     drop = logit_of(model, ids) - logit_of(model, torch.zeros(T, dtype=torch.long))
-    assert abs(drop) > 1e-3 and ig.converged and ig.evaluations >= 16
+    assert abs(drop) > 1e-3 and ig.converged and ig.evaluations >= 8
     assert ig.target_change == pytest.approx(drop, abs=1e-10)
     assert ig.completeness_gap == pytest.approx(ig.scores.sum() - drop, abs=1e-12)
     assert abs(ig.completeness_gap) <= ig.tolerance == pytest.approx(0.01 * abs(drop) + 0.01)
-    close(ig.scores, dense_ig(model, ids, [(T - 1, 0)], n=16), 1e-6)
+    dense = dense_ig(model, ids, [(T - 1, 0)], n=16)
+    close(ig.scores, dense, 1e-4)  # the default tolerance bounds the sum's gap (0.013 here), not each token's
     assert convergence_message(ig) is None and ig.trustworthy
     tight = attribute(model, ids, "integrated_gradients", rtol=0, atol=1e-9)
     assert abs(tight.completeness_gap) <= 1e-9 and tight.converged
+    close(tight.scores, dense, 1e-8)
 
 
 @pytest.mark.parametrize("name,kw", TRUNCATED[:3])
@@ -276,7 +278,7 @@ def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     ref = (x * ref).sum(1).numpy()
     assert ref.sum() == pytest.approx(change, rel=1e-4)
     close(ig.scores, ref, 0.02 * change)
-    fixed = attribute(m, ids, "integrated_gradients", max_evaluations=16)  # one pass of 2 x 8 nodes only
+    fixed = attribute(m, ids, "integrated_gradients", max_evaluations=8)  # one pass of 2 x 4 nodes only
     assert not fixed.converged and convergence_message(fixed) and not fixed.trustworthy
     assert abs(fixed.completeness_gap) > 1
     assert len(ig.path_alpha) == len(ig.path_value) and np.all(np.diff(ig.path_alpha) > 0)
@@ -453,6 +455,8 @@ def test_cli_attribute_and_probe(model, tmp_path):
     close(ig["scores"], lib.scores, 1e-6)
     assert ig["convergence_delta"] == pytest.approx(lib.convergence_delta, abs=1e-6)
     assert ig["completeness_gap"] == pytest.approx(lib.completeness_gap, abs=1e-6)
+    assert (ig["converged"], ig["evaluations"], ig["rank_one_intervals"]) == \
+        (lib.converged, lib.evaluations, lib.rank_one_intervals)
     assert ig["prob_positive"] == pytest.approx(lib.prob_positive, abs=1e-7)
 
     rc, stdout, stderr = out["last-k"]

@@ -34,7 +34,7 @@ def test_study_json_has_three_seeds_per_regime_and_its_own_checks():
         ig = r["attribution"].get("integrated_gradients")
         assert r["attribution"]["occlusion"]["n_reviews"] >= 100
         if ig:  # recorded, never silently replaced by another method
-            assert 0 <= ig["converged_fraction"]["mean"] <= 1 and ig["evaluations_median"]["mean"] >= 16
+            assert 0 <= ig["converged_fraction"]["mean"] <= 1 and ig["evaluations_median"]["mean"] >= 8
     for m in study["models"].values():
         assert "attribution_check" not in m and "gradient_x_input" not in json.dumps(m["attribution"])
     # every seed's card is in results/seeds (or ships under pretrained/), with the hashes to check a retrain

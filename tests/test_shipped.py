@@ -65,3 +65,51 @@ def test_static_export_holds_the_apps_numbers(tmp_path):
         close(data["probe"]["without_first_n"], context_probe(model, ids).prob_without_first_n)
         close(data["memory"]["influence"], memory_trace(model, ids).influence)
         assert data["tokens"] == list(prepare_review(r.text, model.vocab).tokens)
+
+
+def test_a_step_credited_as_rank_one_matches_a_reference_that_locates_it():
+    """The default view's path (love-then-plot, imdb-last-k30) jumps by ~9 between alpha* +- 1e-9.
+
+    Reference, built differently: bisect F to find the jump's middle within 1e-14; credit the piece alpha* +- 1e-9 by
+    the jump times the gradient's direction right beside it (checked on both sides); integrate everything else
+    with 8-point Gauss-Legendre on pieces that double in width away from alpha*, plus 32 equal pieces."""
+    from tbptt_viz.model import flush_denormals
+    from tbptt_viz.targets import window_target
+
+    model = load_pretrained("imdb-last-k30")
+    r = next(e for e in examples() if e.id == "love-then-plot")
+    ids = torch.tensor(prepare_review(r.text, model.vocab).ids)
+    ig = attribute(model, ids, "integrated_gradients")
+    assert ig.converged and ig.rank_one_intervals >= 1
+    j = int(np.argmax(np.abs(np.diff(ig.path_value))))
+    with flush_denormals():
+        tg = window_target(model, ids, [(len(ids) - 1, 0)])
+        lo, hi = ig.path_alpha[j], ig.path_alpha[j + 1]
+        f_lo, f_hi = tg.values([lo, hi])
+        while hi - lo > 1e-14:
+            mid = (lo + hi) / 2
+            f_mid = tg.values([mid])[0]
+            lo, hi, f_lo, f_hi = (lo, mid, f_lo, f_mid) if abs(f_mid - f_lo) >= abs(f_hi - f_mid) else \
+                (mid, hi, f_mid, f_hi)
+        star, near = (lo + hi) / 2, 1e-9
+        assert abs(np.diff(tg.values([star - near, star + near]))[0]) > 5  # the logit jumps by > 5 within 2e-9
+        edges = {0.0, 1.0, *np.linspace(0, 1, 33)}
+        for k in range(31):
+            edges.update((star - near * 2**k, star + near * 2**k))
+        edges = np.unique(np.clip(sorted(edges), 0, 1))
+        nodes, weights = np.polynomial.legendre.leggauss(8)
+        ref = np.zeros(len(ids))
+        for a, b in zip(edges[:-1], edges[1:]):
+            if a >= star - near and b <= star + near:
+                _, beside = tg.path_gradients([star - 1e-12, star + 1e-12])
+                u, v = (g / np.linalg.norm(g) for g in beside)
+                assert abs(u @ v) > 0.9999  # the same direction on both sides of the jump
+                fa, fb = tg.values([a, b])
+                ref += (fb - fa) * u / u.sum()
+            else:
+                _, g = tg.path_gradients((b - a) / 2 * nodes + (a + b) / 2)
+                ref += (b - a) / 2 * (weights[:, None] * g).sum(0)
+    assert ref.sum() == pytest.approx(ig.target_change, abs=1e-3)   # the reference is complete by itself
+    assert np.abs(ig.scores - ref).sum() <= 0.03 * np.abs(ref).sum()
+    share = lambda s: np.abs(s[:30]).sum() / np.abs(s).sum()  # noqa: E731
+    assert share(ig.scores) == pytest.approx(share(ref), abs=0.01)

@@ -140,7 +140,7 @@ def test_occlusion_and_ig_shares_come_from_the_attribution_module(model):
     np.testing.assert_allclose(occ.first_share, want.first_share, rtol=1e-12)
     assert occ.method == "occlusion" and occ.converged is None
     ig = study.ig_shares(model, seqs, edge=2)
-    assert ig.method == "integrated_gradients" and ig.converged.all() and (ig.evaluations >= 16).all()
+    assert ig.method == "integrated_gradients" and ig.converged.all() and (ig.evaluations >= 8).all()
     for s, gap in zip(seqs, ig.relative_gap):
         a = attribute(model, s, "integrated_gradients")
         assert gap == pytest.approx(abs(a.completeness_gap) / abs(a.target_change)) and gap <= 0.02 + 0.01 / abs(
@@ -189,7 +189,7 @@ def test_run_study_keys_tables_and_figures(model):
     assert r["attribution"]["occlusion"]["n"] == 4 and r["attribution"]["integrated_gradients"]["n"] == 2
     assert "integrated_gradients" not in res["models"]["other"]["attribution"]
     ig = r["attribution"]["integrated_gradients"]
-    assert ig["points"] == 8 and 0 <= ig["converged_fraction"] <= 1 and ig["evaluations_median"] >= 16
+    assert ig["points"] == 4 and 0 <= ig["converged_fraction"] <= 1 and ig["evaluations_median"] >= 8
     direct = study.accuracy_by_length(lengths, study.batch_logits(model, seqs), labels)
     assert r["accuracy"]["overall"] == pytest.approx(direct.overall, abs=1e-6)
     right = (study.batch_logits(model, seqs) > 0).astype(int) == np.array(labels)

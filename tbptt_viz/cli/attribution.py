@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..attribution import MAX_EVALUATIONS, METHODS, attribute, context_probe
+from ..attribution import MAX_EVALUATIONS, METHODS, attribute, context_probe, steep_step_message
 from ..schemes import make_scheme
 from .common import add_review_args, add_scheme_args, emit, whole
 from .engine import review_from_args
@@ -21,7 +21,7 @@ def cmd_attribute(args) -> int:
               "label_used": a.label_used, "target_value": a.target_value, "target_change": a.target_change,
               "completeness_gap": a.completeness_gap, "convergence_delta": a.convergence_delta,
               "tolerance": a.tolerance, "converged": a.converged, "evaluations": a.evaluations,
-              "note": a.note, "was_cut": review.was_cut})
+              "rank_one_intervals": a.rank_one_intervals, "note": a.note, "was_cut": review.was_cut})
         return 0
     target = "positive logit" if a.target == "logit" else f"training loss against label {a.label_used}"
     print(f"P(positive) = {a.prob_positive:.3f}; {a.method} of the {target}; "
@@ -33,6 +33,8 @@ def cmd_attribute(args) -> int:
         print(f"integrated gradients {verdict}: scores sum to {a.scores.sum():+.4f}, F(review) - F(baseline) = "
               f"{a.target_change:+.4f}, completeness gap {a.completeness_gap:+.2e} (tolerance {a.tolerance:.2e}), "
               f"{a.evaluations} gradient evaluations")
+        if steep_step_message(a):
+            print(steep_step_message(a))
     top = max(abs(a.scores).max(), 1e-300)
     print(f"{'t':>5} {'token':<16} {'score':>11}")
     for t, (tok, v) in enumerate(zip(review.tokens, a.scores)):
@@ -68,8 +70,8 @@ def register(sub) -> None:
                    help="what to attribute: the logit (default without truncation) or the training loss "
                         "(default, and required, under a truncated --backprop)")
     p.add_argument("--label", type=whole(0, 1), help="the loss target's label (default: the model's prediction)")
-    p.add_argument("--n-steps", type=whole(1, 64), default=8,
-                   help="integrated gradients: Gauss-Legendre points per path interval, 1..64 (default 8)")
+    p.add_argument("--n-steps", type=whole(1, 64), default=4,
+                   help="integrated gradients: Gauss-Legendre points per path interval, 1..64 (default 4)")
     p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=1200,
                    help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} (default 1200)")
     p.set_defaults(func=cmd_attribute)

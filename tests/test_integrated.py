@@ -1,0 +1,87 @@
+"""The adaptive integrator on paths whose integral is known in closed form.
+
+Each fake target has per-token path terms g(alpha) = m(alpha) u(alpha) + c and F(alpha) = its antiderivative,
+so the exact integrated gradients are known. The steps sit at alpha* = 0.3 with a width of 1e-16, narrower
+than float64 can resolve there (its spacing is 5.6e-17): no quadrature can follow them.
+"""
+import numpy as np
+import pytest
+
+from tbptt_viz.attribution import MAX_EVALUATIONS
+from tbptt_viz.integrated import integrate
+
+STEP, WIDTH, A = 0.3, 1e-16, 0.15
+rng = np.random.default_rng(0)
+T = 7
+U = rng.normal(size=T)
+U /= U.sum()                      # sum_t u_t = 1, so F' = m + sum(c)
+V = rng.normal(size=T)
+V -= V.mean()                     # sum_t v_t = 0: turning towards v changes the direction, not F
+C = 0.05 * rng.normal(size=T)
+
+
+class FakeTarget:
+    """values / path_gradients as `integrate` calls them; `fast` is ignored (always float64)."""
+
+    def __init__(self, rotate: bool):
+        self.rotate = rotate
+
+    def _m(self, a):
+        return A / (WIDTH + np.abs(a - STEP))
+
+    def _theta(self, a):
+        return np.log(WIDTH + np.abs(a - STEP)) if self.rotate else np.zeros_like(a)
+
+    def values(self, alphas, fast=False):
+        a = np.asarray(alphas, dtype=np.float64)
+        d = np.abs(a - STEP)
+        # the antiderivative of m cos(theta) (rotating) or of m (not): A sin(log(.)) or A log(.)
+        if self.rotate:
+            step = A * (np.sin(np.log(WIDTH + d)) - np.sin(np.log(WIDTH)))
+        else:
+            step = A * (np.log(WIDTH + d) - np.log(WIDTH))
+        return np.sign(a - STEP) * step + a * C.sum()
+
+    def path_gradients(self, alphas, fast=False):
+        a = np.asarray(alphas, dtype=np.float64)
+        m, th = self._m(a), self._theta(a)
+        terms = m[:, None] * (np.cos(th)[:, None] * U + np.sin(th)[:, None] * V) + C
+        return self.values(a), terms
+
+    def exact(self):
+        change = self.values([1.0])[0] - self.values([0.0])[0] - C.sum()
+        return change * U + C  # non-rotating only: the step's integral lies along u
+
+
+def test_a_step_too_steep_for_float64_is_credited_along_its_one_direction():
+    target = FakeTarget(rotate=False)
+    r = integrate(target)
+    exact = target.exact()
+    assert r.target_change == pytest.approx(exact.sum(), abs=1e-9) and r.target_change > 9
+    assert r.converged and r.rank_one_intervals >= 1
+    assert abs(r.completeness_gap) <= r.tolerance
+    np.testing.assert_allclose(r.scores, exact, atol=r.tolerance)   # each token, not only the sum
+    # the same path without the rank-one estimate: Gauss-Legendre alone reaches float64's resolution and gives up
+    plain = integrate(target, max_evaluations=MAX_EVALUATIONS, rank_one=False)
+    assert not plain.converged and abs(plain.completeness_gap) > plain.tolerance
+
+
+def test_a_step_whose_direction_turns_at_every_scale_is_flagged_not_forced():
+    r = integrate(FakeTarget(rotate=True))
+    assert not r.converged
+    assert abs(r.target_change) > 0.1 and r.evaluations <= 1200
+
+
+def test_smooth_paths_never_use_the_rank_one_estimate():
+    class Smooth(FakeTarget):
+        def values(self, alphas, fast=False):
+            a = np.asarray(alphas, dtype=np.float64)
+            return np.sin(3 * a) + a * C.sum()
+
+        def path_gradients(self, alphas, fast=False):
+            a = np.asarray(alphas, dtype=np.float64)
+            return self.values(a), 3 * np.cos(3 * a)[:, None] * U + C
+
+    r = integrate(Smooth(rotate=False), rtol=0, atol=1e-10)
+    assert r.converged and r.rank_one_intervals == 0
+    np.testing.assert_allclose(r.scores, np.sin(3.0) * U + C, atol=1e-10)
