@@ -638,9 +638,9 @@ def method_part(r, names) -> None:
             chart(figures.ig_path_figure(out), key="ig_path")
             how_to_read("The logit along the straight path from an all-padding review (alpha = 0) to this one "
                         "(alpha = 1). Integrated gradients integrate its slope token by token; where it jumps, the "
-                        "integrator narrows its steps around the jump. A jump too steep for any number of steps is "
-                        "shared out along the one direction every gradient beside it takes (the note under the "
-                        "strips says when); where even that fails, the strips are marked as not to be trusted.")
+                        "integrator narrows its steps around the jump. Where every gradient near a jump points the "
+                        "same way, the jump is shared out along that direction instead (the note under the strips "
+                        "says when); where even that fails, the strips are marked as not to be trusted.")
     export_buttons("attribution", r["tokens"], {f"{method} ({n})": out[n].scores for n in names},
                    {**r["meta"], "method": method, "compare": r["compare"],
                     **{f"ig ({n})": {"converged": out[n].converged, "completeness_gap": out[n].completeness_gap,

@@ -163,10 +163,10 @@ def steep_step_message(a: Attribution) -> str | None:
     if not a.converged or not a.rank_one_intervals:
         return None
     n = a.rank_one_intervals
-    return (f"Along the path the {a.target} jumps so steeply in {n} place{'s' if n > 1 else ''} that no number of "
-            f"steps could follow {'them' if n > 1 else 'it'}. There every gradient points the same way, so "
-            f"{'each' if n > 1 else 'the'} jump was shared out along that direction: an assumption, checked "
-            f"at the points the integrator sampled.")
+    return (f"Along the path the {a.target} jumps steeply in {n} place{'s' if n > 1 else ''}. There every gradient "
+            f"points the same way, so instead of following {'each' if n > 1 else 'the'} jump with ever more steps "
+            f"the integrator shared it out along that direction: an assumption, checked at the points it sampled, "
+            f"with its error counted in the tolerance.")
 
 
 def convergence_message(a: Attribution) -> str | None:

@@ -2,27 +2,31 @@
 
 IG credits token t with  (x_t - x'_t) . integral_0^1 dF/dy_t(x' + a (x - x')) da,  and the credits sum to
 F(x) - F(x') (completeness). A fixed quadrature fails when F jumps along the path: on the default example
-under imdb-last-k30 the logit climbs by ~9 over an alpha-interval narrower than 1e-7. So integrate
-adaptively. Split [0, 1] into intervals; on each, Gauss-Legendre nodes give the credits, and their sum
-must match the interval's exact change F(b) - F(a), which a forward pass gives:
+under imdb-last-k30 the logit jumps by more than 5 within 2e-9 of alpha = 0.041. So integrate adaptively.
+Split [0, 1] into intervals; on each, Gauss-Legendre nodes give the credits, and their sum must match the
+interval's exact change F(b) - F(a), which a forward pass gives:
 
     interval error e = sum_t credit_t[a, b] - (F(b) - F(a))        converged: sum |e| <= rtol |F(1) - F(0)| + atol
 
-Intervals whose error is large are split. Where F's change inside an interval is concentrated (a steep
-step), a batched forward scan of the interval finds the step and the interval is cut around it: the
-step is narrowed ninefold per split instead of twofold. The result carries its own check.
+Intervals whose error is large are split. Where the nodes see F's change concentrated between two of them
+(a steep interval), a batched forward scan finds the step and the interval is cut around it: the step is
+narrowed ninefold per split instead of twofold. The result carries its own check.
 
-Some steps are narrower than float64 can resolve: on a review the logit crosses from -6 to +4 while alpha
-moves by 2e-14, and around it F flips between the two levels (the state near a saddle of the LSTM's
-dynamics). No quadrature can follow that, but none needs to: near such a step the gradient at every node
-points the same way, u or -u (|cos| > 0.99999 measured over alpha* +- 1e-7), because one unstable direction
-of the state dominates it. If g(alpha) = m(alpha) u on [a, b], the interval's credits are exactly
+Some steps are steeper than any quadrature can follow: F crosses between two levels within a sliver of alpha
+that float64 barely resolves, flipping between them around it (the state passes near a saddle of the LSTM's
+dynamics). There the gradient at every node points the same way, u or -u, because one unstable direction of
+the state dominates it (tests/test_shipped.py checks this beside the default example's jump). Write the
+node gradients as g = F'(alpha) w(alpha) with w = rho / sum_t rho_t for the sign-aligned unit direction rho;
+then exactly
 
-    integral g = u integral m = (F(b) - F(a)) u / sum_t u_t          (their sum is F(b) - F(a) by construction)
+    integral g = integral F'(alpha) w(alpha) dalpha,    so if w is constant:  integral g = (F(b) - F(a)) w
 
-so such an interval ("rank one") is credited that way, and its error is bounded by how far the nodes'
-directions stray from u: sin(theta_max) * TV / |sum_t u_t|, with TV the variation of F seen on [a, b]
-(that bounds integral |m|). An interval takes whichever of the two estimates has the smaller error.
+and in general the estimate (F(b) - F(a)) w_bar (w_bar from the nodes' mean direction; its sum is F(b) - F(a)
+by construction) is off by at most TV * max_alpha |w(alpha) - w_bar|, with TV the variation of F on [a, b].
+A steep interval is credited that way ("rank one") when this bound, taken over the nodes and F's variation
+seen at them, plus F's own rounding times |w_bar|, is smaller than the quadrature's error; like any
+quadrature it assumes the nodes are representative of the points between them, and the app says when it was
+used. A direction whose entries nearly cancel (sum_t rho_t near 0) is never used.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ MIN_WIDTH = 1e-13  # narrower intervals are not split again (float64 alpha resol
 FAST_WIDTH = 1e-5  # intervals at least this wide run the LSTM in float32 (4-5x faster here); narrower ones
                    # resolve steep steps in float64, which float32 path points cannot (6e-8 relative rounding)
 FAST_TOLERANCE = 1e-4  # tolerances below this integrate in float64 throughout
+TINY_SUM = 1e-3        # rank one needs sum_t u_t (for a unit u) at least this far from 0
+F_EPS = 1e-6           # relative rounding of a value of F (float32 scans; float64 is far below)
 SPLIT_TARGET = 0.9     # each round splits the worst intervals until the rest's errors sum to this share of the
                        # tolerance
 
@@ -67,23 +73,27 @@ class _Interval:
     steep: bool = True                 # F's change seen at the nodes is concentrated between two of them
 
     def settle(self, weights: np.ndarray, block: np.ndarray, variation: float, rank_one: bool = True) -> None:
-        """Credits from the gradients `block` (points, T) at the Gauss-Legendre nodes: the quadrature, or the
-        rank-one estimate where its bound is smaller (see the module docstring)."""
+        """Credits from the gradients `block` (points, T) at the Gauss-Legendre nodes: the quadrature, or, on a
+        steep interval, the rank-one estimate where its bound is smaller (see the module docstring)."""
         change = self.fb - self.fa
         self.credits = (self.b - self.a) / 2 * (weights[:, None] * block).sum(0)
         self.error, self.rank_one = abs(float(self.credits.sum() - change)), False
         norms = np.linalg.norm(block, axis=1)
         rows = block[norms > 0] / norms[norms > 0, None]
-        if not rank_one or len(rows) < 2:
+        if not (rank_one and self.steep) or len(rows) < 2:
             return
         rows *= np.where(rows @ rows[int(np.argmax(norms[norms > 0]))] < 0, -1.0, 1.0)[:, None]
         u = rows.sum(0)
         u /= np.linalg.norm(u)
-        total = float(u.sum())
-        sin_max = float(np.sqrt(max(0.0, 1.0 - float((rows @ u).min()) ** 2)))
-        bound = sin_max * max(variation, abs(change)) / abs(total) if total else np.inf
+        sums = rows.sum(1)
+        if abs(u.sum()) < TINY_SUM or np.any(np.abs(sums) < TINY_SUM):
+            return  # a direction whose entries cancel says nothing about how F's change is shared
+        w = u / u.sum()                                                   # sums to 1
+        spread = float(np.linalg.norm(rows / sums[:, None] - w, axis=1).max())
+        bound = max(variation, abs(change)) * spread + F_EPS * (abs(self.fa) + abs(self.fb) + 1) * float(
+            np.linalg.norm(w))
         if bound < self.error:
-            self.credits, self.error, self.rank_one = change * u / total, bound, True
+            self.credits, self.error, self.rank_one = change * w, bound, True
 
 
 def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: float = 0.01,

@@ -103,14 +103,16 @@ def test_a_step_credited_as_rank_one_matches_a_reference_that_locates_it():
             if a >= star - near and b <= star + near:
                 _, beside = tg.path_gradients([star - 1e-12, star + 1e-12])
                 u, v = (g / np.linalg.norm(g) for g in beside)
-                assert abs(u @ v) > 0.9999  # the same direction on both sides of the jump
+                assert abs(u @ v) > 0.9999  # the same direction on both sides of the jump, 2e-12 apart
                 fa, fb = tg.values([a, b])
                 ref += (fb - fa) * u / u.sum()
             else:
                 _, g = tg.path_gradients((b - a) / 2 * nodes + (a + b) / 2)
                 ref += (b - a) / 2 * (weights[:, None] * g).sum(0)
     assert ref.sum() == pytest.approx(ig.target_change, abs=1e-3)   # the reference is complete by itself
-    assert np.abs(ig.scores - ref).sum() <= 0.03 * np.abs(ref).sum()
+    # per token (not only the sum the tolerance bounds): within the tolerance in L2, 2x in L1 over 229 tokens
+    assert np.linalg.norm(ig.scores - ref) <= ig.tolerance
+    assert np.abs(ig.scores - ref).sum() <= 2 * ig.tolerance
     share = lambda s: np.abs(s[:30]).sum() / np.abs(s).sum()  # noqa: E731
     assert share(ig.scores) == pytest.approx(share(ref), abs=0.01)
     # what docs/study.md says of this example: where the jump is, and how IG and occlusion share the opening
