@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--reviews", type=int, default=200, help="seeded sample of test reviews (default 200)")
     ap.add_argument("--length", type=int, default=500, help="keep each review's last N tokens (default 500)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--points", type=int, default=4, help="Gauss-Legendre nodes per interval (default 4, the library's)")
+    ap.add_argument("--points", type=int, default=4, help="Gauss-Legendre nodes per interval (default 4)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = seeded_subset(load_imdb("test", args.data_dir), args.reviews, args.seed)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .flow import forward
-from .integrated import integrate
+from .integrated import MAX_EVALUATIONS_DEFAULT, integrate
 from .memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
 from .model import LSTMClassifier, as_ids, flush_denormals
 from .probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
@@ -89,7 +89,7 @@ def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
 
 def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
               k1: int | None = None, k2: int | None = None, target: str | None = None, label: int | None = None,
-              max_evaluations: int = 1200, rtol: float = 0.01, atol: float = 0.01,
+              max_evaluations: int = MAX_EVALUATIONS_DEFAULT, rtol: float = 0.01, atol: float = 0.01,
               points: int = 4) -> Attribution:
     """Credit each token of `ids` for a target F (see the module docstring).
 

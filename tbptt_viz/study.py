@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .integrated import MAX_EVALUATIONS_DEFAULT
 from .model import LSTMClassifier
 from .text import UNK_ID, tokenize
 from .train import length_batches, pad_batch
@@ -264,7 +265,7 @@ def occlusion_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge:
 
 
 def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30, points: int = 4,
-              max_evaluations: int = 1200) -> AttributionShares:
+              max_evaluations: int = MAX_EVALUATIONS_DEFAULT) -> AttributionShares:
     """Integrated gradients of the logit per review (tbptt_viz.attribution: adaptive, float64), with each
     review's convergence, evaluations and relative completeness gap recorded next to its shares."""
     from .attribution import attribute
@@ -287,7 +288,7 @@ class StudySettings:
     attribution_sample: int = 200     # balanced seeded sample for occlusion shares
     ig_sample: int = 100              # the first N of that sample for integrated gradients
     ig_points: int = 4                # Gauss-Legendre nodes per path interval
-    ig_max_evaluations: int = 1200    # gradient evaluations per review before it is reported unconverged
+    ig_max_evaluations: int = MAX_EVALUATIONS_DEFAULT  # per review, before it is reported unconverged
     attribution_min_len: int = 100    # attribution sample: reviews of min..max tokens
     attribution_max_len: int = 500
     edge: int = 30                    # tokens counted at each end for attribution shares

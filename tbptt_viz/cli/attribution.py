@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..attribution import MAX_EVALUATIONS, METHODS, attribute, context_probe, steep_step_message
+from ..attribution import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, attribute, context_probe,
+                          steep_step_message)
 from ..schemes import make_scheme
 from .common import add_review_args, add_scheme_args, emit, whole
 from .engine import review_from_args
@@ -72,8 +73,9 @@ def register(sub) -> None:
     p.add_argument("--label", type=whole(0, 1), help="the loss target's label (default: the model's prediction)")
     p.add_argument("--n-steps", type=whole(1, 64), default=4,
                    help="integrated gradients: Gauss-Legendre points per path interval, 1..64 (default 4)")
-    p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=1200,
-                   help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} (default 1200)")
+    p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=MAX_EVALUATIONS_DEFAULT,
+                   help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} "
+                        f"(default {MAX_EVALUATIONS_DEFAULT})")
     p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("probe", help="P(positive) from the last n tokens only, and with the first n removed")
