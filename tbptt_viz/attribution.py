@@ -163,10 +163,11 @@ def steep_step_message(a: Attribution) -> str | None:
     if not a.converged or not a.rank_one_intervals:
         return None
     n = a.rank_one_intervals
-    return (f"Along the path the {a.target} jumps steeply in {n} place{'s' if n > 1 else ''}. There every gradient "
-            f"points the same way, so instead of following {'each' if n > 1 else 'the'} jump with ever more steps "
-            f"the integrator shared it out along that direction: an assumption, checked at the points it sampled, "
-            f"with its error counted in the tolerance.")
+    stretches = "one stretch" if n == 1 else f"{n} stretches"
+    return (f"Along the path the {a.target} jumps steeply, and near the jump every gradient points the same way: on "
+            f"{stretches} of the path the integrator shared the change out along that direction instead of "
+            f"following it with ever more steps. That is an assumption, checked at the points it sampled, with its "
+            f"error counted in the tolerance.")
 
 
 def convergence_message(a: Attribution) -> str | None:

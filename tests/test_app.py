@@ -280,7 +280,7 @@ def test_integrated_gradients_say_whether_they_converged():
             stepped.append(bool(a.rank_one_intervals))
         else:
             assert "Not to be trusted" in said
-    assert said.count("the integrator shared it out along that direction") == sum(stepped)
+    assert said.count("the integrator shared the change out along that direction") == sum(stepped)
     assert any(p for p in at.get("plotly_chart"))  # the path chart
 
 
