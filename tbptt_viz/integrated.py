@@ -24,7 +24,8 @@ then exactly
 and in general the estimate (F(b) - F(a)) w_bar (w_bar from the nodes' mean direction; its sum is F(b) - F(a)
 by construction) is off by at most TV * max_alpha |w(alpha) - w_bar|, with TV the variation of F on [a, b].
 A steep interval is credited that way ("rank one") when this bound, taken over the nodes and F's variation
-seen at them, plus F's own rounding times |w_bar|, is smaller than the quadrature's error; like any
+seen at them, plus rounding times |w_bar| (F's, and float32 gradients' error shared by every node, which w
+amplifies by up to 1 + sqrt(T) / |sum_t u_t|), is smaller than the quadrature's error; like any
 quadrature it assumes the nodes are representative of the points between them, and the app says when it was
 used. A direction whose entries nearly cancel (sum_t rho_t near 0) is never used.
 """
@@ -43,6 +44,7 @@ FAST_WIDTH = 1e-5  # intervals at least this wide run the LSTM in float32 (4-5x 
 FAST_TOLERANCE = 1e-4  # tolerances below this integrate in float64 throughout
 TINY_SUM = 1e-3        # rank one needs sum_t u_t (for a unit u) at least this far from 0
 F_EPS = 1e-6           # relative rounding of a value of F (float32 scans; float64 is far below)
+GRAD_EPS = 1e-5        # relative error of a float32 gradient (measured ~1e-6; kept 10x wider)
 MAX_EVALUATIONS_DEFAULT = 2400  # gradient evaluations before a result says it did not converge: on 200 IMDB
                                 # reviews, imdb-full's hardest converged after 1,468-2,452
 SPLIT_TARGET = 0.9     # each round splits the worst intervals until the rest's errors sum to this share of the
@@ -74,7 +76,8 @@ class _Interval:
     rank_one: bool = False
     steep: bool = True                 # F's change seen at the nodes is concentrated between two of them
 
-    def settle(self, weights: np.ndarray, block: np.ndarray, variation: float, rank_one: bool = True) -> None:
+    def settle(self, weights: np.ndarray, block: np.ndarray, variation: float, rank_one: bool = True,
+               fast: bool = False) -> None:
         """Credits from the gradients `block` (points, T) at the Gauss-Legendre nodes: the quadrature, or, on a
         steep interval, the rank-one estimate where its bound is smaller (see the module docstring)."""
         change = self.fb - self.fa
@@ -87,13 +90,16 @@ class _Interval:
         rows *= np.where(rows @ rows[int(np.argmax(norms[norms > 0]))] < 0, -1.0, 1.0)[:, None]
         u = rows.sum(0)
         u /= np.linalg.norm(u)
-        sums = rows.sum(1)
-        if abs(u.sum()) < TINY_SUM or np.any(np.abs(sums) < TINY_SUM):
-            return  # a direction whose entries cancel says nothing about how F's change is shared
-        w = u / u.sum()                                                   # sums to 1
+        sums, total = rows.sum(1), float(u.sum())
+        if abs(total) < TINY_SUM or np.any(np.abs(sums) < TINY_SUM) or np.any(np.sign(sums) != np.sign(total)):
+            return  # a direction whose entries cancel (or whose sum changes sign) says nothing about the sharing
+        w = u / total                                                     # sums to 1
         spread = float(np.linalg.norm(rows / sums[:, None] - w, axis=1).max())
-        bound = max(variation, abs(change)) * spread + F_EPS * (abs(self.fa) + abs(self.fb) + 1) * float(
-            np.linalg.norm(w))
+        # rounding: F's values, and float32 gradients' error shared by every node, which the spread cannot see
+        # and which w = rho / sum(rho) amplifies by up to 1 + sqrt(T) / |sum(u)|
+        rounding = F_EPS * (abs(self.fa) + abs(self.fb) + 1) + (
+            GRAD_EPS * abs(change) * (1 + np.sqrt(len(u)) / abs(total)) if fast else 0.0)
+        bound = max(variation, abs(change)) * spread + rounding * float(np.linalg.norm(w))
         if bound < self.error:
             self.credits, self.error, self.rank_one = change * w, bound, True
 
@@ -140,7 +146,7 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
                 gaps = np.abs(np.diff([v for _, v in path]))
                 variation = float(gaps.sum())   # F's variation seen on [a, b]
                 iv.steep = bool(variation > 0 and gaps.max() >= 0.5 * variation)
-                iv.settle(weights, terms[here], variation, rank_one)
+                iv.settle(weights, terms[here], variation, rank_one, fast)
 
     intervals = [_Interval(a, b, samples[a], samples[b]) for a, b in zip(edges[:-1], edges[1:])]
     quadrature(intervals)

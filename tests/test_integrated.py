@@ -136,3 +136,24 @@ def test_smooth_paths_never_use_the_rank_one_estimate():
     r = integrate(Smooth(rotate=False), rtol=0, atol=1e-10)
     assert r.converged and r.rank_one_intervals == 0
     np.testing.assert_allclose(r.scores, np.sin(3.0) * U + C, atol=1e-10)
+
+
+def test_the_rank_one_bound_covers_float32_error_that_every_node_shares():
+    """float32 gradients carry an error common to all nodes (the float32 copy is a slightly different function);
+    the nodes' spread cannot see it, and w = rho / sum(rho) amplifies it when sum(rho) is small."""
+    from tbptt_viz.integrated import _Interval
+
+    g = np.random.default_rng(2)
+    n = 2000
+    ones = np.ones(n) / np.sqrt(n)
+    z = g.normal(size=n)
+    z -= (z @ ones) * ones
+    z /= np.linalg.norm(z)
+    u = 0.1 / np.sqrt(n) * ones + np.sqrt(1 - 0.01 / n) * z       # unit, sum(u) = 0.1
+    seen = u + 1e-6 * g.normal(size=n)                             # the same float32 error at every node
+    nodes, weights = np.polynomial.legendre.leggauss(4)
+    block = np.array([5.0, 40.0, 900.0, 30.0])[:, None] * seen       # a steep interval: one direction, any slopes
+    iv = _Interval(0.3, 0.3 + 1e-4, 0.0, 5.0, steep=True)
+    iv.settle(weights, block, variation=5.0, fast=True)
+    assert iv.rank_one
+    assert np.linalg.norm(iv.credits - 5.0 * u / u.sum()) <= iv.error
