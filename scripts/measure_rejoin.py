@@ -3,11 +3,11 @@
     OMP_NUM_THREADS=1 python scripts/measure_rejoin.py --data-dir PATH [--models imdb-last-k30,imdb-full]
 
 Builds one review of --length tokens from seeded IMDB test reviews (joined), then runs occlusion's growing
-batch (tbptt_viz.probe.growing_runs) while tracking, for every occluded token, the first step at which the
-occluded run's (h, c) is within eps of the clean run's (max abs difference). Prints, per model and eps, the
-share of occluded runs that never rejoin before the end, the median steps to rejoin, and the share of the
-batch's row-steps that would remain if each run were dropped once it rejoined: the most that pruning rows
-(and finishing them with the clean run's gradient) could save.
+batch (tbptt_viz.probe.growing_runs, watching its states) while tracking, for every occluded token, the first
+step at which the occluded run's (h, c) is within eps of the clean run's (max abs difference). Prints, per
+model and eps, the share of occluded runs that never rejoin before the end, the median steps to rejoin, and
+the share of the batch's row-steps that would remain if each run were dropped once it rejoined: the most that
+pruning rows (and finishing them with the clean run's gradient) could save.
 """
 from __future__ import annotations
 
@@ -22,39 +22,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from tbptt_viz.checkpoint import load_pretrained  # noqa: E402
 from tbptt_viz.data import load_imdb, seeded_subset  # noqa: E402
-from tbptt_viz.text import PAD_ID, prepare_review  # noqa: E402
+from tbptt_viz.probe import growing_runs  # noqa: E402
+from tbptt_viz.text import prepare_review  # noqa: E402
 
 EPS = (1e-3, 1e-4, 1e-5)
 
 
-@torch.no_grad()
 def rejoin_steps(model, ids: torch.Tensor) -> dict[float, np.ndarray]:
     """eps -> (T,) steps after the occluded token until the state is within eps of the clean run (-1: never)."""
-    x = model.embedding(ids)
-    T, lstm = len(ids), model.lstm
-    H = lstm.hidden_size
-    bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
-    pre = torch.addmm(bias, x, lstm.weight_ih_l0.T)
-    pad_minus = bias + lstm.weight_ih_l0 @ model.embedding.weight[PAD_ID] - pre
-    w_hh = lstm.weight_hh_l0.T
-    h, c = x.new_zeros(T + 1, H), x.new_zeros(T + 1, H)  # as in growing_runs: row T is the clean run
-    first = {eps: np.full(T, -1) for eps in EPS}
-    for t in range(T):
-        r = T - 1 - t
-        h[r], c[r] = h[T], c[T]
-        hh, cc = h[r:], c[r:]
-        a = torch.addmm(pre[t], hh, w_hh)
-        a[0] += pad_minus[t]
-        s = a.sigmoid()
-        torch.addcmul(s[:, H : 2 * H] * cc, s[:, :H], a[:, 2 * H : 3 * H].tanh(), out=cc)
-        torch.mul(s[:, 3 * H :], cc.tanh(), out=hh)
-        gap = torch.maximum((hh[:-1] - hh[-1]).abs().amax(1), (cc[:-1] - cc[-1]).abs().amax(1)).numpy()
-        rows = np.arange(r, T)
+    T = len(ids)
+    first = {eps: np.full(T, -1) for eps in EPS}   # indexed by row r, which occludes token T-1-r
+
+    def watch(t, h, c):  # rows r..T-1 are the occluded runs, the last row the clean run
+        gap = torch.maximum((h[:-1] - h[-1]).abs().amax(1), (c[:-1] - c[-1]).abs().amax(1)).numpy()
+        rows = np.arange(T - 1 - t, T)
         for eps, f in first.items():
             new = (gap < eps) & (f[rows] < 0)
             f[rows[new]] = t - (T - 1 - rows[new])
-    # row r occludes token T-1-r; index by token instead
-    return {eps: f[::-1].copy() for eps, f in first.items()}
+
+    with torch.no_grad():
+        growing_runs(model, model.embedding(ids), occlude=True, watch=watch)
+    return {eps: f[::-1].copy() for eps, f in first.items()}  # indexed by token
 
 
 def main() -> None:

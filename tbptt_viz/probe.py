@@ -15,7 +15,8 @@ from .text import PAD_ID
 
 
 @torch.no_grad()
-def growing_runs(model: LSTMClassifier, x: torch.Tensor, occlude: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def growing_runs(model: LSTMClassifier, x: torch.Tensor, occlude: bool,
+                 watch=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Logits at T-1 of T variants of one review x (T, E), all run in one batch that grows by a row a step.
 
     Variant b joins at step b and from then on reads what every active row reads, x_t, so each token's
@@ -25,6 +26,8 @@ def growing_runs(model: LSTMClassifier, x: torch.Tensor, occlude: bool) -> tuple
         one more row) and reads pad at step b: the states before b are never recomputed.
     (About 1.5x faster here than right-padded nn.LSTM calls from stored states, which redo the input
     projection for every row and step.) Returns (logits (T,) indexed by b, unoccluded logit or None).
+    watch(t, h, c), if given, sees the active rows' states after each step t (for measurements; the last row
+    is the unoccluded run when occlude=True).
     """
     T = x.shape[0]
     lstm = model.lstm
@@ -46,6 +49,8 @@ def growing_runs(model: LSTMClassifier, x: torch.Tensor, occlude: bool) -> tuple
         s = a.sigmoid()
         torch.addcmul(s[:, H : 2 * H] * cc, s[:, :H], a[:, 2 * H : 3 * H].tanh(), out=cc)
         torch.mul(s[:, 3 * H :], cc.tanh(), out=hh)
+        if watch is not None:
+            watch(t, hh, cc)
     z = model.head(h).squeeze(-1)
     return z[:T].flip(0), (z[T] if occlude else None)
 
