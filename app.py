@@ -20,14 +20,20 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from tbptt_viz import analysis, figures, page, params
-from tbptt_viz.checkpoint import CheckpointError, available_models, load_pretrained, model_cards, pretrained_dir
-from tbptt_viz.data import examples, load_imdb, load_results
-from tbptt_viz.lessons import LESSONS
-from tbptt_viz.render import STRIP_CSS, legend, text_block, token_strip
-from tbptt_viz.schemes import SCHEME_NAMES, SchemeError
-from tbptt_viz.serving import WARMUP, ComputeService, ModelStore
-from tbptt_viz.text import EmptyReview, prepare_review
+from tbptt_viz.gradients import analysis
+
+from tbptt_viz.present import figures
+
+from tbptt_viz.present import page
+
+from tbptt_viz.present import params
+from tbptt_viz.core.checkpoint import CheckpointError, available_models, load_pretrained, model_cards, pretrained_dir
+from tbptt_viz.core.data import examples, load_imdb, load_results
+from tbptt_viz.present.lessons import LESSONS
+from tbptt_viz.present.render import STRIP_CSS, legend, text_block, token_strip
+from tbptt_viz.core.schemes import SCHEME_NAMES, SchemeError
+from tbptt_viz.serving.service import WARMUP, ComputeService, ModelStore
+from tbptt_viz.core.text import EmptyReview, prepare_review
 
 torch.set_num_threads(1)  # one review's small ops run fastest on one thread; two workers use both cores
 
@@ -72,7 +78,7 @@ def service() -> ComputeService:
 
 def jobs(models: ModelStore, model: str, ids: tuple[int, ...], label: int | None = None) -> dict:
     """key -> function for what the default views of one (model, review) need."""
-    from tbptt_viz.attribution import attribute, context_probe, memory_trace
+    from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 
     t = lambda: torch.tensor(ids)  # noqa: E731
     return {("flow", model, ids, label): lambda: analysis.review_flow(models.get(model), t(), label),
@@ -157,7 +163,7 @@ def review_flow(model, ids, label):
 
 
 def k1k2_flow(model, ids, label, k1, k2):
-    from tbptt_viz.flow import gradient_flow
+    from tbptt_viz.gradients.flow import gradient_flow
 
     return compute(("k1k2", model, ids, label, k1, k2),
                    lambda: gradient_flow(get_model(model), torch.tensor(ids), "k1k2", k1=k1, k2=k2, label=label),
@@ -165,7 +171,7 @@ def k1k2_flow(model, ids, label, k1, k2):
 
 
 def attribution(model, ids, method, backprop="full", k=None, k1=None, k2=None, target=None, label=None):
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     return compute(("attr", model, ids, method, backprop, k, k1, k2, target, label),
                    lambda: attribute(get_model(model), torch.tensor(ids), method, backprop, k, k1, k2, target, label),
@@ -173,21 +179,21 @@ def attribution(model, ids, method, backprop="full", k=None, k1=None, k2=None, t
 
 
 def probe(model, ids):
-    from tbptt_viz.attribution import context_probe
+    from tbptt_viz.attribution.methods import context_probe
 
     return compute(("probe", model, ids), lambda: context_probe(get_model(model), torch.tensor(ids)),
                    f"the context probe for {model}")
 
 
 def memory(model, ids):
-    from tbptt_viz.attribution import memory_trace
+    from tbptt_viz.attribution.methods import memory_trace
 
     return compute(("memory", model, ids), lambda: memory_trace(get_model(model), torch.tensor(ids)),
                    f"the memory trace for {model}")
 
 
 def sanity(model, ids, method):
-    from tbptt_viz.attribution import METHODS, method_agreement, sanity_check
+    from tbptt_viz.attribution.methods import METHODS, method_agreement, sanity_check
 
     scores = {m: attribution(model, ids, m).scores for m in METHODS}  # each cached on its own
     return compute(("sanity", model, ids, method), lambda: (method_agreement(scores), sanity_check(
@@ -583,7 +589,7 @@ def attribution_strips(r, names, method) -> dict:
 
 
 def convergence_note(a) -> None:
-    from tbptt_viz.attribution import convergence_message, steep_step_message
+    from tbptt_viz.attribution.methods import convergence_message, steep_step_message
 
     if a.converged is None:
         return
@@ -623,7 +629,7 @@ def method_fragment(r, names) -> None:
 
 
 def method_part(r, names) -> None:
-    from tbptt_viz.attribution import METHODS
+    from tbptt_viz.attribution.methods import METHODS
 
     method = st.selectbox("Attribution method", METHODS, key="method",
                           help="occlusion: replace one token by padding and re-run (exact, the default). Gradient "
@@ -660,7 +666,7 @@ def method_part(r, names) -> None:
 
 def truncation_section(r, method) -> None:
     """Full vs truncated backprop of the same target, the training loss, for the main model."""
-    from tbptt_viz.attribution import truncation_removed_share
+    from tbptt_viz.attribution.methods import truncation_removed_share
 
     st.subheader("Full vs truncated backprop of the training loss")
     scheme = st.session_state.scheme
@@ -798,7 +804,7 @@ def show_zoo(highlight: tuple = ()) -> None:
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
         return
-    from tbptt_viz import figures_study
+    from tbptt_viz.present import study_figures as figures_study
 
     for name, (make, reading) in figures_study.FIGURES_WITH_READING.items():
         chart(make(study, highlight), key=f"study_{name}")
@@ -806,9 +812,9 @@ def show_zoo(highlight: tuple = ()) -> None:
 
 
 def show_lab() -> None:
-    from tbptt_viz import figures_lab
-    from tbptt_viz.isolate import run_isolated
-    from tbptt_viz.lab import LabConfigError, cap_for_live, live_run, load_lab_results
+    from tbptt_viz.present import lab_figures as figures_lab
+    from tbptt_viz.serving.isolate import run_isolated
+    from tbptt_viz.experiments.lab.runs import LabConfigError, cap_for_live, live_run, load_lab_results
 
     st.markdown("Tiny LSTMs trained in seconds on synthetic tasks built to test the answers' claims, with the "
                 "same truncation schemes and training code as the IMDB models.")
@@ -866,7 +872,7 @@ def show_lab() -> None:
     rf = analysis.review_flow(result.model, torch.tensor(ids), result.sample_label)
     T = rf.T
     k = params.snap_k(c.k or T, analysis.k_choices(T)) if c.scheme in ("last-k", "chunked") else T
-    from tbptt_viz.flow import gradient_flow
+    from tbptt_viz.gradients.flow import gradient_flow
 
     k1k2 = gradient_flow(result.model, torch.tensor(ids), "k1k2", k1=c.k1, k2=c.k2, label=result.sample_label) \
         if c.scheme == "k1k2" else None
@@ -878,7 +884,7 @@ def show_lab() -> None:
 
 def lab_form():
     """The live-run form, its values kept in the session and the URL; returns a LabConfig when submitted."""
-    from tbptt_viz.lab import LIVE_CAPS, TASKS, LabConfig
+    from tbptt_viz.experiments.lab.runs import LIVE_CAPS, TASKS, LabConfig
 
     with st.form("lab_form"):
         c1, c2, c3, c4 = st.columns(4)

@@ -17,11 +17,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from tbptt_viz import analysis  # noqa: E402
-from tbptt_viz.attribution import attribute, context_probe, memory_trace  # noqa: E402
-from tbptt_viz.checkpoint import load_pretrained  # noqa: E402
-from tbptt_viz.data import examples  # noqa: E402
-from tbptt_viz.text import prepare_review  # noqa: E402
+from tbptt_viz.gradients import analysis  # noqa: E402
+from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace  # noqa: E402
+from tbptt_viz.core.checkpoint import load_pretrained  # noqa: E402
+from tbptt_viz.core.data import examples  # noqa: E402
+from tbptt_viz.core.text import prepare_review  # noqa: E402
 
 
 def review_of(n_tokens: int, vocab) -> str:

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from tbptt_viz.attribution import METHODS, attribute, context_probe, memory_trace
-from tbptt_viz.model import LSTMClassifier, ModelConfig
+from tbptt_viz.attribution.methods import METHODS, attribute, context_probe, memory_trace
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
 
 
 def best_of(fn, repeats: int = 1) -> tuple[float, float, object]:

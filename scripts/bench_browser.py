@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from tbptt_viz.export import export_site
+    from tbptt_viz.export.site import export_site
 
     site = Path(tempfile.mkdtemp())
     summary = export_site(site)

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from tbptt_viz import gradient_flow
-from tbptt_viz.checkpoint import load_pretrained
-from tbptt_viz.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.checkpoint import load_pretrained
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
 
 
 def peak_rss_reset() -> None:

@@ -20,13 +20,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from tbptt_viz.attribution import attribute  # noqa: E402
-from tbptt_viz.checkpoint import load_pretrained  # noqa: E402
-from tbptt_viz.data import load_imdb, seeded_subset  # noqa: E402
-from tbptt_viz.integrated import integrate  # noqa: E402
-from tbptt_viz.model import flush_denormals  # noqa: E402
-from tbptt_viz.targets import window_target  # noqa: E402
-from tbptt_viz.text import prepare_review  # noqa: E402
+from tbptt_viz.attribution.methods import attribute  # noqa: E402
+from tbptt_viz.core.checkpoint import load_pretrained  # noqa: E402
+from tbptt_viz.core.data import load_imdb, seeded_subset  # noqa: E402
+from tbptt_viz.attribution.integrated import integrate  # noqa: E402
+from tbptt_viz.core.model import flush_denormals  # noqa: E402
+from tbptt_viz.attribution.targets import window_target  # noqa: E402
+from tbptt_viz.core.text import prepare_review  # noqa: E402
 
 ZOO = "imdb-full,imdb-last-k30,imdb-chunked-k30,imdb-last-k10,imdb-last-k100,imdb-k1k2-30-60"
 

@@ -96,8 +96,8 @@ async def protocol_scenarios(port: int, n: int, sampler: Sampler, which: str = "
     import torch
 
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.core.text import prepare_review
 
     async def one(query):
         try:
@@ -190,8 +190,8 @@ async def scenarios(base: str, n: int, sampler: Sampler) -> None:
     from playwright.async_api import async_playwright
 
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.core.text import prepare_review
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     async with async_playwright() as p:

@@ -70,8 +70,8 @@ def main() -> None:
     import torch
 
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.core.text import prepare_review
 
     q = lambda x: sorted(x)[max(0, round(0.95 * len(x)) - 1)]  # noqa: E731
     t0 = time.perf_counter()

@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from tbptt_viz.data import load_imdb  # noqa: E402
-from tbptt_viz.model import LSTMClassifier, ModelConfig  # noqa: E402
-from tbptt_viz.schemes import make_scheme  # noqa: E402
-from tbptt_viz.text import Vocab, tokenize  # noqa: E402
-from tbptt_viz.train import TrainConfig, train  # noqa: E402
+from tbptt_viz.core.data import load_imdb  # noqa: E402
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig  # noqa: E402
+from tbptt_viz.core.schemes import make_scheme  # noqa: E402
+from tbptt_viz.core.text import Vocab, tokenize  # noqa: E402
+from tbptt_viz.core.train import TrainConfig, train  # noqa: E402
 
 SCHEMES = [("full", {}), ("last-k", {"k": 10}), ("last-k", {"k": 30}), ("last-k", {"k": 100}),
            ("chunked", {"k": 30}), ("k1k2", {"k1": 30, "k2": 60})]

@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from tbptt_viz.checkpoint import load_pretrained  # noqa: E402
-from tbptt_viz.data import load_imdb, seeded_subset  # noqa: E402
-from tbptt_viz.probe import growing_runs  # noqa: E402
-from tbptt_viz.text import prepare_review  # noqa: E402
+from tbptt_viz.core.checkpoint import load_pretrained  # noqa: E402
+from tbptt_viz.core.data import load_imdb, seeded_subset  # noqa: E402
+from tbptt_viz.attribution.probe import growing_runs  # noqa: E402
+from tbptt_viz.core.text import prepare_review  # noqa: E402
 
 EPS = (1e-3, 1e-4, 1e-5)
 

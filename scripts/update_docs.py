@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tbptt_viz.study_report import fill, generated_blocks, stale_blocks  # noqa: E402
+from tbptt_viz.experiments.study.report import fill, generated_blocks, stale_blocks  # noqa: E402
 
 DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md")
 

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from dataclasses import dataclass
 
-from tbptt_viz.model import LSTMClassifier, ModelConfig
-from tbptt_viz.text import Vocab
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.text import Vocab
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead
 os.environ.setdefault("TBPTT_VIZ_WARMUP", "0")  # the app's start-up warm-up would compete with the tests

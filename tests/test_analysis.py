@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tbptt_viz import gradient_flow
-from tbptt_viz.analysis import k_choices, review_flow, scheme_view
+from tbptt_viz.gradients.analysis import k_choices, review_flow, scheme_view
 
 from conftest import reference, seq
 
@@ -16,7 +16,7 @@ def test_k_choices():
 def test_every_slider_position_equals_a_direct_computation(model, scheme):
     """What the K slider shows (sliced, no model pass) equals an independent float64 autograd computation
     (hand-unrolled nn.LSTMCell loops with explicit detach()) for that K, and gradient_flow's count and reach."""
-    from tbptt_viz.schemes import make_scheme
+    from tbptt_viz.core.schemes import make_scheme
 
     ids = seq(26)
     rf = review_flow(model, ids, label=1)
@@ -43,8 +43,8 @@ def test_off_grid_k_for_chunked_is_refused(model):
 
 @pytest.mark.parametrize("method", ["saliency", "input_x_gradient"])
 def test_last_k_attribution_by_masking_equals_truncated_backprop(model, method):
-    from tbptt_viz.analysis import truncate_last_k
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.gradients.analysis import truncate_last_k
+    from tbptt_viz.attribution.methods import attribute
 
     ids = seq(25)
     full = attribute(model, ids, method, target="loss")
@@ -58,7 +58,7 @@ def test_last_k_attribution_by_masking_equals_truncated_backprop(model, method):
 
 
 def test_attribution_change_by_hand():
-    from tbptt_viz.analysis import attribution_change
+    from tbptt_viz.gradients.analysis import attribution_change
 
     assert attribution_change([1.0, -1.0, 2.0], [0.0, -1.0, 1.0]) == pytest.approx((1 + 0 + 1) / 4)
     assert attribution_change([0.0, 0.0], [1.0, 0.0]) == 0.0

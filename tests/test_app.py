@@ -12,7 +12,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tbptt_viz.checkpoint import pretrained_dir, save_checkpoint
+from tbptt_viz.core.checkpoint import pretrained_dir, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 TABS = ["Start here", "Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory",
@@ -42,8 +42,8 @@ def assert_clean(at: AppTest) -> None:
 
 def example_ids(model_name: str, example: str) -> torch.Tensor:
     from tbptt_viz import load_pretrained
-    from tbptt_viz.data import examples
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz.core.data import examples
+    from tbptt_viz.core.text import prepare_review
 
     model = load_pretrained(model_name)
     return torch.tensor(prepare_review(next(e.text for e in examples() if e.id == example), model.vocab).ids)
@@ -65,8 +65,8 @@ def test_default_page_opens_on_the_answer_offline():
 
 def test_opening_view_numbers_equal_direct_computations():
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute, context_probe
-    from tbptt_viz.page import first_share
+    from tbptt_viz.attribution.methods import attribute, context_probe
+    from tbptt_viz.present.page import first_share
 
     at = app()
     assert_clean(at)
@@ -251,7 +251,7 @@ def test_method_agreement_and_sanity_check_render():
     from scipy.stats import spearmanr
 
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     at = app({"review": "short-brilliant", "method": "saliency", "view": "What the model uses"})
     at.session_state["sanity"] = True
@@ -267,7 +267,7 @@ def test_method_agreement_and_sanity_check_render():
 
 def test_integrated_gradients_say_whether_they_converged():
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     at = app({"review": "love-then-plot", "method": "integrated_gradients", "view": "What the model uses"})
     assert_clean(at)
@@ -307,7 +307,7 @@ def test_leaving_k1k2_and_switching_sources_keeps_state():
 
 
 def test_your_own_text_starts_from_the_review_on_screen():
-    from tbptt_viz.data import examples
+    from tbptt_viz.core.data import examples
 
     at = app({"review": "short-awful"})
     at.sidebar.radio(key="source").set_value("Your own text").run()
@@ -385,7 +385,7 @@ def test_url_notices_show_once_and_compare_round_trips():
 
 def test_chunked_attribution_change_shown_equals_a_direct_computation():
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     at = app({"review": "short-brilliant", "scheme": "chunked", "k": "5", "method": "saliency",
               "model": "imdb-last-k30", "view": "What the model uses"})
@@ -422,8 +422,8 @@ def test_several_sessions_at_once_get_the_sequential_numbers():
     """Four sessions open distinct custom reviews on 'What the model uses' at the same time; every shown
     number equals a fresh sequential computation (the shared model is never changed)."""
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution import attribute
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.core.text import prepare_review
 
     texts = [f"review {i}: the film was {w} and the plot {v} ." * 3
              for i, (w, v) in enumerate([("great", "moved"), ("awful", "dragged"), ("fine", "worked"),

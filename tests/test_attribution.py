@@ -12,11 +12,11 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from tbptt_viz.attribution import (attribute, context_probe, convergence_message, memory_trace, method_agreement,
+from tbptt_viz.attribution.methods import (attribute, context_probe, convergence_message, memory_trace, method_agreement,
                                    region_shares, sanity_check, truncation_removed_share)
-from tbptt_viz.flow import gradient_flow
-from tbptt_viz.checkpoint import save_checkpoint
-from tbptt_viz.schemes import SchemeError, make_scheme
+from tbptt_viz.gradients.flow import gradient_flow
+from tbptt_viz.core.checkpoint import save_checkpoint
+from tbptt_viz.core.schemes import SchemeError, make_scheme
 
 from conftest import lstm_step, seq, unroll
 
@@ -244,7 +244,7 @@ def test_integrated_gradients_equal_captum(model):
 def steep_model(vocab):
     """A 1-unit LSTM reading two tokens (embeddings 1 and 0.5) whose logit jumps from -5 to +4.6 at
     alpha = 0.6 along IG's path, within ~1e-4: the output gate and the second write open there together."""
-    from tbptt_viz.model import LSTMClassifier, ModelConfig
+    from tbptt_viz.core.model import LSTMClassifier, ModelConfig
 
     m = LSTMClassifier(ModelConfig(len(vocab), 1, 1), vocab).double().eval()
     with torch.no_grad():

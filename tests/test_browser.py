@@ -196,7 +196,7 @@ def test_lessons_ask_first_then_set_up_the_evidence(server, page):
     page.goto(f"{server}/?view=Lessons", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
     wait_idle(page)
-    from tbptt_viz.lessons import LESSONS
+    from tbptt_viz.present.lessons import LESSONS
 
     lesson = LESSONS[0]
     expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
@@ -234,7 +234,7 @@ def test_hostile_text_and_links_are_shown_as_text(server, page):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from tbptt_viz.export import export_site
+    from tbptt_viz.export.site import export_site
 
     out = tmp_path_factory.mktemp("site")
     export_site(out, ["imdb-last-k30", "imdb-full", "imdb-chunked-k30"])
@@ -242,9 +242,10 @@ def site(tmp_path_factory):
 
 
 def test_static_demo_opens_from_the_file_system(site, browser, tmp_path):
-    from tbptt_viz import analysis, load_pretrained
-    from tbptt_viz.data import examples
-    from tbptt_viz.text import prepare_review
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.gradients import analysis
+    from tbptt_viz.core.data import examples
+    from tbptt_viz.core.text import prepare_review
 
     pg = browser.new_page(viewport={"width": 1300, "height": 1400})
     seen = watch(pg)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tbptt_viz import gradient_flow
-from tbptt_viz.checkpoint import save_checkpoint
+from tbptt_viz.core.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

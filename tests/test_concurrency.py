@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from tbptt_viz.analysis import review_flow
-from tbptt_viz.attribution import METHODS, attribute, context_probe, memory_trace
-from tbptt_viz.flow import gradient_flow
+from tbptt_viz.gradients.analysis import review_flow
+from tbptt_viz.attribution.methods import METHODS, attribute, context_probe, memory_trace
+from tbptt_viz.gradients.flow import gradient_flow
 
 from conftest import seq
 

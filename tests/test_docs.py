@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tbptt_viz.study_report import BLOCK, generated_blocks, stale_blocks
+from tbptt_viz.experiments.study.report import BLOCK, generated_blocks, stale_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md"]

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tbptt_viz import figures
-from tbptt_viz.analysis import review_flow, scheme_view
+from tbptt_viz.present import figures
+from tbptt_viz.gradients.analysis import review_flow, scheme_view
 
 from conftest import seq
 
@@ -54,7 +54,7 @@ def test_attribution_bars_and_regions():
 
 
 def test_memory_and_probe_figures(model):
-    from tbptt_viz.attribution import context_probe, memory_trace
+    from tbptt_viz.attribution.methods import context_probe, memory_trace
 
     trace = memory_trace(model, seq(20))
     other = memory_trace(model, seq(20, seed=3))
@@ -77,7 +77,7 @@ def test_timeline_ticks_are_round(model):
 
 
 def test_ig_path_and_headline_figures(model):
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     a = attribute(model, seq(12), "integrated_gradients")
     fig = figures.ig_path_figure({"m": a, "occ": attribute(model, seq(12), "occlusion")})
@@ -90,8 +90,8 @@ def test_ig_path_and_headline_figures(model):
 
 
 def test_occlusion_and_probe_share_one_figure(model):
-    from tbptt_viz.attribution import context_probe
-    from tbptt_viz.probe import occlusion_scores
+    from tbptt_viz.attribution.methods import context_probe
+    from tbptt_viz.attribution.probe import occlusion_scores
 
     ids = seq(20)
     occ = {"a": occlusion_scores(model, ids), "b": -occlusion_scores(model, ids)}

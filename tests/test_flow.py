@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from tbptt_viz import gradient_flow
-from tbptt_viz.flow import scheme_grid
-from tbptt_viz.schemes import make_scheme
+from tbptt_viz.gradients.flow import scheme_grid
+from tbptt_viz.core.schemes import make_scheme
 
 from conftest import reference, seq
 

@@ -7,8 +7,8 @@ than float64 can resolve there (its spacing is 5.6e-17): no quadrature can follo
 import numpy as np
 import pytest
 
-from tbptt_viz.attribution import MAX_EVALUATIONS
-from tbptt_viz.integrated import MAX_EVALUATIONS_DEFAULT, integrate
+from tbptt_viz.attribution.methods import MAX_EVALUATIONS
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
 
 STEP, WIDTH, A = 0.3, 1e-16, 0.15
 rng = np.random.default_rng(0)
@@ -141,7 +141,7 @@ def test_smooth_paths_never_use_the_rank_one_estimate():
 def test_the_rank_one_bound_covers_float32_error_that_every_node_shares():
     """float32 gradients carry an error common to all nodes (the float32 copy is a slightly different function);
     the nodes' spread cannot see it, and w = rho / sum(rho) amplifies it when sum(rho) is small."""
-    from tbptt_viz.integrated import _Interval
+    from tbptt_viz.attribution.integrated import _Interval
 
     g = np.random.default_rng(2)
     n = 2000

@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from tbptt_viz.isolate import can_fork, run_isolated
-from tbptt_viz.lab import LabConfig, LabConfigError, live_run
+from tbptt_viz.serving.isolate import can_fork, run_isolated
+from tbptt_viz.experiments.lab.runs import LabConfig, LabConfigError, live_run
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="forking a child is Linux-only here")
 

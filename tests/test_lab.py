@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-from tbptt_viz import figures_lab
-from tbptt_viz.lab import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, any_one_split,
+from tbptt_viz.present import lab_figures as figures_lab
+from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, any_one_split,
                            build_model, cap_for_live, lab_run, load_lab_results, make_splits, planted_split,
                            prefix_split, run_sweep, sequence_steps)
-from tbptt_viz.schemes import make_scheme
-from tbptt_viz.train import pad_batch, scheme_loss
+from tbptt_viz.core.schemes import make_scheme
+from tbptt_viz.core.train import pad_batch, scheme_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 ID = {w: i for i, w in enumerate(LAB_VOCAB.itos)}

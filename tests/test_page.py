@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tbptt_viz import page
+from tbptt_viz.present import page
 
 
 def test_clean_text_normalises_every_line_break_and_drops_controls():
@@ -62,7 +62,7 @@ def test_headline_contrast_from_regimes_and_from_single_models():
 
 
 def test_job_kind_marks_long_reviews_only():
-    from tbptt_viz.page import LONG_REVIEW, job_kind
+    from tbptt_viz.present.page import LONG_REVIEW, job_kind
 
     long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
     assert job_kind(("attr", "m", long_ids, "occlusion")) == "long"

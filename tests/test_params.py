@@ -1,4 +1,4 @@
-from tbptt_viz.params import CUSTOM, DEFAULTS, Settings, parse_query, snap_k, to_query
+from tbptt_viz.present.params import CUSTOM, DEFAULTS, Settings, parse_query, snap_k, to_query
 
 MODELS = ["imdb-full", "imdb-last-k30"]
 EXAMPLES = ["love-then-plot", "short-awful"]
@@ -51,8 +51,8 @@ def test_k_above_the_longest_review_is_clamped():
 
 
 def test_app_methods_are_the_attribution_methods():
-    from tbptt_viz.attribution import METHODS
-    from tbptt_viz.params import METHODS as APP_METHODS
+    from tbptt_viz.attribution.methods import METHODS
+    from tbptt_viz.present.params import METHODS as APP_METHODS
 
     assert set(APP_METHODS) == set(METHODS)
 

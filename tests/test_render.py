@@ -1,6 +1,6 @@
 import re
 
-from tbptt_viz.render import token_strip
+from tbptt_viz.present.render import token_strip
 
 
 def test_hostile_tokens_are_escaped():

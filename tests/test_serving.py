@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tbptt_viz.serving import WARMUP, ComputeService
+from tbptt_viz.serving.service import WARMUP, ComputeService
 
 
 def test_identical_requests_share_one_computation_and_the_cache():
@@ -78,7 +78,7 @@ def test_a_capped_kind_runs_one_at_a_time_while_other_work_proceeds():
 def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
     import numpy as np
 
-    from tbptt_viz.serving import nbytes
+    from tbptt_viz.serving.service import nbytes
 
     service = ComputeService(workers=1, cache_bytes=5000)
     for i in range(5):

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from tbptt_viz import analysis, load_pretrained
-from tbptt_viz.attribution import attribute, context_probe, convergence_message, memory_trace
-from tbptt_viz.data import examples
-from tbptt_viz.text import prepare_review
+from tbptt_viz import load_pretrained
+
+from tbptt_viz.gradients import analysis
+from tbptt_viz.attribution.methods import attribute, context_probe, convergence_message, memory_trace
+from tbptt_viz.core.data import examples
+from tbptt_viz.core.text import prepare_review
 
 MODELS = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30")
 REVIEWS = [e for e in examples() if len(e.text.split()) <= 130][:6]
@@ -37,7 +39,7 @@ def test_integrated_gradients_on_shipped_models_are_complete_or_flagged(name):
 
 def test_static_export_holds_the_apps_numbers(tmp_path):
     """A sample of (review, model, scheme, K): the exported file's values equal direct calls."""
-    from tbptt_viz.export import export_site
+    from tbptt_viz.export.site import export_site
 
     summary = export_site(tmp_path, ["imdb-last-k30"])
     assert summary["files"] == len(examples()) + 2 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
@@ -73,8 +75,8 @@ def test_a_step_credited_as_rank_one_matches_a_reference_that_locates_it():
     Reference, built differently: bisect F to find the jump's middle within 1e-14; credit the piece alpha* +- 1e-9 by
     the jump times the gradient's direction right beside it (checked on both sides); integrate everything else
     with 8-point Gauss-Legendre on pieces that double in width away from alpha*, plus 32 equal pieces."""
-    from tbptt_viz.model import flush_denormals
-    from tbptt_viz.targets import window_target
+    from tbptt_viz.core.model import flush_denormals
+    from tbptt_viz.attribution.targets import window_target
 
     model = load_pretrained("imdb-last-k30")
     r = next(e for e in examples() if e.id == "love-then-plot")

@@ -9,8 +9,10 @@ import pytest
 import torch
 from conftest import WORDS
 
-from tbptt_viz import cli, study
-from tbptt_viz.checkpoint import save_checkpoint
+from tbptt_viz import cli
+
+from tbptt_viz.experiments.study import measure as study
+from tbptt_viz.core.checkpoint import save_checkpoint
 
 
 def seqs_of(lengths, seed=0):
@@ -132,7 +134,7 @@ def test_edge_shares_by_hand():
 def test_occlusion_and_ig_shares_come_from_the_attribution_module(model):
     """The study's shares are edge shares of tbptt_viz's own occlusion and integrated gradients, with IG's
     convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
-    from tbptt_viz.attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     seqs = seqs_of([8, 5, 14], 6)
     occ = study.occlusion_shares(model, seqs, edge=2)
@@ -172,9 +174,9 @@ def small_settings():
 
 
 def test_run_study_keys_tables_and_figures(model):
-    from tbptt_viz import figures_study
-    from tbptt_viz.study_report import markdown_tables
-    from tbptt_viz.study_stats import with_regimes
+    from tbptt_viz.present import study_figures as figures_study
+    from tbptt_viz.experiments.study.report import markdown_tables
+    from tbptt_viz.experiments.study.stats import with_regimes
 
     lengths = [4, 8, 15, 22, 35, 50, 70, 90, 12, 26, 33, 61]
     seqs, labels = seqs_of(lengths, 11), [i % 2 for i in range(12)]
@@ -220,7 +222,7 @@ def test_run_study_keys_tables_and_figures(model):
 def test_t_interval_and_paired_accuracy_against_scipy():
     from scipy import stats
 
-    from tbptt_viz.study_stats import paired_accuracy, regime_of, t_interval
+    from tbptt_viz.experiments.study.stats import paired_accuracy, regime_of, t_interval
 
     assert regime_of("imdb-full-seed2") == ("imdb-full", 2) and regime_of("imdb-last-k30") == ("imdb-last-k30", 0)
     x = [0.88, 0.89, 0.86]
@@ -270,7 +272,7 @@ def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
     assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
     assert m["attribution"]["occlusion"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
     assert m["attribution"]["integrated_gradients"]["n"] == 4  # seed 0 (a bare name) gets IG by default
-    from tbptt_viz import figures_study
+    from tbptt_viz.present import study_figures as figures_study
 
     for kind in figures_study.FIGURES:
         assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()

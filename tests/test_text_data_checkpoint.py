@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from tbptt_viz.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tbptt_viz.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb
-from tbptt_viz.model import ModelConfig, lengths_of
-from tbptt_viz.text import MAX_TOKENS, EmptyReview, Vocab, prepare_review, tokenize
+from tbptt_viz.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tbptt_viz.core.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb
+from tbptt_viz.core.model import ModelConfig, lengths_of
+from tbptt_viz.core.text import MAX_TOKENS, EmptyReview, Vocab, prepare_review, tokenize
 
 from conftest import unroll
 
@@ -72,7 +72,7 @@ def test_load_imdb_errors(tmp_path, monkeypatch):
     with pytest.raises(DataUnavailable, match="line 1"):
         load_imdb("train", tmp_path)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr("tbptt_viz.data.hub_reachable", lambda timeout=2.0: False)
+    monkeypatch.setattr("tbptt_viz.core.data.hub_reachable", lambda timeout=2.0: False)
     with pytest.raises(DataUnavailable, match="--data-dir") as e:
         load_imdb("train")
     assert DATA_DIR_ENV in str(e.value) and "hub" in str(e.value)
@@ -128,7 +128,7 @@ def test_checkpoint_round_trip_and_tamper(model, tmp_path):
 
 def rehash(folder):
     """Make the card match edited files again (what an attacker who edits the card too could do)."""
-    from tbptt_viz.checkpoint import HASHED, sha256
+    from tbptt_viz.core.checkpoint import HASHED, sha256
 
     card = json.loads((folder / "card.json").read_text())
     card.update({key: sha256(folder / name) for key, name in HASHED.items()})
@@ -172,7 +172,7 @@ def test_config_and_vocab_are_hashed_and_bounded(model, tmp_path):
 
 
 def test_oversized_weights_are_refused_before_reading(model, tmp_path, monkeypatch):
-    from tbptt_viz import checkpoint
+    from tbptt_viz.core import checkpoint
 
     folder = tmp_path / "m"
     save_checkpoint(model.float(), folder, {"scheme": "full"})
@@ -186,7 +186,7 @@ def test_oversized_weights_are_refused_before_reading(model, tmp_path, monkeypat
 
 
 def test_broken_card_is_skipped_not_fatal(model, tmp_path, monkeypatch):
-    from tbptt_viz.checkpoint import available_models, load_pretrained, model_cards
+    from tbptt_viz.core.checkpoint import available_models, load_pretrained, model_cards
 
     save_checkpoint(model.float(), tmp_path / "good", {"scheme": "full"})
     save_checkpoint(model.float(), tmp_path / "bad", {"scheme": "full"})

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from tbptt_viz.schemes import make_scheme
-from tbptt_viz.train import TrainConfig, evaluate, length_batches, pad_batch, scheme_loss, train
+from tbptt_viz.core.schemes import make_scheme
+from tbptt_viz.core.train import TrainConfig, evaluate, length_batches, pad_batch, scheme_loss, train
 
 from conftest import reference, seq
 

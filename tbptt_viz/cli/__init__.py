@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
-from . import attribution, engine, export, lab, study
-from .common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
+from tbptt_viz.cli import attribution, engine, export, lab, study
+from tbptt_viz.cli.common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
 
 SUBCOMMANDS = (engine, attribution, study, lab, export)
 
@@ -23,8 +23,8 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..checkpoint import CheckpointError
-    from ..data import DataUnavailable
+    from tbptt_viz.core.checkpoint import CheckpointError
+    from tbptt_viz.core.data import DataUnavailable
 
     try:
         args = build_parser().parse_args(argv)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from ..attribution import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, attribute, context_probe,
+from tbptt_viz.attribution.methods import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, attribute, context_probe,
                           steep_step_message)
-from ..schemes import make_scheme
-from .common import add_review_args, add_scheme_args, emit, whole
-from .engine import review_from_args
+from tbptt_viz.core.schemes import make_scheme
+from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, whole
+from tbptt_viz.cli.engine import review_from_args
 
 
 def cmd_attribute(args) -> int:

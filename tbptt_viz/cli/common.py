@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..bounds import whole_number
+from tbptt_viz.core.bounds import whole_number
 
 
 class CLIError(Exception):

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
-from ..data import load_imdb, seeded_subset
-from ..model import LSTMClassifier, ModelConfig
-from ..schemes import make_scheme
-from ..text import Vocab, prepare_review, tokenize
-from .common import CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text, whole
-from .common import real, writable_path
+from tbptt_viz.core.checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
+from tbptt_viz.core.data import load_imdb, seeded_subset
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.schemes import make_scheme
+from tbptt_viz.core.text import Vocab, prepare_review, tokenize
+from tbptt_viz.cli.common import CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text, whole
+from tbptt_viz.cli.common import real, writable_path
 
 
 def load_model(name: str) -> LSTMClassifier:
@@ -33,7 +33,7 @@ def review_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from ..train import TrainConfig, evaluate, train
+    from tbptt_viz.core.train import TrainConfig, evaluate, train
 
     writable_path(args.out, folder=True)  # before any work
     if args.threads:
@@ -84,7 +84,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_gradients(args) -> int:
-    from ..flow import gradient_flow
+    from tbptt_viz.gradients.flow import gradient_flow
 
     model, review = review_from_args(args)
     gf = gradient_flow(model, torch.tensor(review.ids), args.scheme, args.k, args.k1, args.k2, label=args.label)

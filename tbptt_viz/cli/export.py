@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sys
 
-from .common import CLIError, writable_path
+from tbptt_viz.cli.common import CLIError, writable_path
 
 
 def cmd_export(args) -> int:
-    from ..checkpoint import available_models
-    from ..export import export_site
+    from tbptt_viz.core.checkpoint import available_models
+    from tbptt_viz.export.site import export_site
 
     out = writable_path(args.out, folder=True)  # before any work
     shipped = available_models()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import sys
 
-from ..lab import LIMITS
-from ..schemes import SCHEMES
-from .common import MAX_K, Parser, emit, progress_bar, real, whole, writable_path
+from tbptt_viz.experiments.lab.runs import LIMITS
+from tbptt_viz.core.schemes import SCHEMES
+from tbptt_viz.cli.common import MAX_K, Parser, emit, progress_bar, real, whole, writable_path
 
 fraction = real(0.0, 1.0)
 
@@ -40,7 +40,7 @@ RUN_FLAGS = {
 
 
 def config_from_args(args):
-    from ..lab import LabConfig
+    from tbptt_viz.experiments.lab.runs import LabConfig
 
     return LabConfig(**{field: getattr(args, field) for field, _, _ in RUN_FLAGS.values()
                         if getattr(args, field) is not None})
@@ -49,7 +49,7 @@ def config_from_args(args):
 def cmd_lab_run(args) -> int:
     import torch
 
-    from ..lab import lab_run
+    from tbptt_viz.experiments.lab.runs import lab_run
 
     config = config_from_args(args)  # LabConfigError (a ValueError): one line, exit 2
     torch.set_num_threads(args.threads)
@@ -78,7 +78,7 @@ def cmd_lab_run(args) -> int:
 def cmd_lab_sweep(args) -> int:
     import torch
 
-    from ..lab import run_sweep, sweep_configs
+    from tbptt_viz.experiments.lab.runs import run_sweep, sweep_configs
 
     out = writable_path(args.out, suffix=".json")  # before any work
     torch.set_num_threads(args.threads)

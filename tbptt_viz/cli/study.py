@@ -7,15 +7,15 @@ import time
 from pathlib import Path
 
 
-from ..checkpoint import available_models
-from ..data import load_imdb, seeded_subset
-from ..text import tokenize
-from .common import CLIError, positive_int, whole, writable_path
+from tbptt_viz.core.checkpoint import available_models
+from tbptt_viz.core.data import load_imdb, seeded_subset
+from tbptt_viz.core.text import tokenize
+from tbptt_viz.cli.common import CLIError, positive_int, whole, writable_path
 
 
 def _model_names(value: str | None) -> list[str]:
     if value is None:
-        from ..study import ZOO_ORDER
+        from tbptt_viz.experiments.study.measure import ZOO_ORDER
 
         shipped = available_models()
         names = [n for n in ZOO_ORDER if n in shipped] + [n for n in shipped if n not in ZOO_ORDER]
@@ -30,8 +30,8 @@ def _model_names(value: str | None) -> list[str]:
 
 def write_outputs(results: dict, out: Path) -> list[str]:
     """The JSON (with seeds pooled into regimes) and one HTML figure per measurement next to it."""
-    from .. import figures_study
-    from ..study_stats import with_regimes
+    from tbptt_viz.present import study_figures as figures_study
+    from tbptt_viz.experiments.study.stats import with_regimes
 
     results = with_regimes(results)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -47,10 +47,10 @@ def write_outputs(results: dict, out: Path) -> list[str]:
 def cmd_study(args) -> int:
     import torch
 
-    from .. import study
-    from ..study_report import markdown_tables
-    from ..study_stats import regime_of
-    from .engine import load_model
+    from tbptt_viz.experiments.study import measure as study
+    from tbptt_viz.experiments.study.report import markdown_tables
+    from tbptt_viz.experiments.study.stats import regime_of
+    from tbptt_viz.cli.engine import load_model
 
     started = time.perf_counter()
     out = writable_path(args.out, suffix=".json")  # before any work
@@ -101,7 +101,7 @@ def cmd_study(args) -> int:
 
 
 def register(sub) -> None:
-    from .. import study
+    from tbptt_viz.experiments.study import measure as study
 
     p = sub.add_parser("study", help="the IMDB study: accuracy by length, planted phrases, context use, attribution")
     p.add_argument("--data-dir", help="folder with test.jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")

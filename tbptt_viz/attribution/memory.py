@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .flow import forward
-from .model import LSTMClassifier, as_ids
+from tbptt_viz.gradients.flow import forward
+from tbptt_viz.core.model import LSTMClassifier, as_ids
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def memory_trace(model: LSTMClassifier, ids) -> MemoryTrace:
     It is not the only path: h_t also feeds every later gate through W_hh, so a word can matter long after
     its direct survival is ~0. `influence` measures all paths at once: the gradient of the logit.
     """
-    from .targets import window_target
+    from tbptt_viz.attribution.targets import window_target
 
     ids = as_ids(ids)
     _, grad = window_target(model, ids, [(len(ids) - 1, 0)], "logit").input_gradient()

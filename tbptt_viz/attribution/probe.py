@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import LSTMClassifier, as_ids, flush_denormals
-from .text import PAD_ID
+from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
+from tbptt_viz.core.text import PAD_ID
 
 
 @torch.no_grad()

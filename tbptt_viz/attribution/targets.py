@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow import _lstm64
-from .model import LSTMClassifier, states_entering, window_hidden
-from .text import PAD_ID
+from tbptt_viz.gradients.flow import _lstm64
+from tbptt_viz.core.model import LSTMClassifier, states_entering, window_hidden
+from tbptt_viz.core.text import PAD_ID
 
 TARGETS = ("logit", "loss")
 # Row-steps (rows x steps) one float64 autograd batch holds: ~6 KB each at H = 128, so ~50 MB at most.

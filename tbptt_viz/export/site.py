@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import analysis, figures
-from .attribution import attribute, context_probe, memory_trace
-from .checkpoint import available_models, load_pretrained
-from .data import examples
-from .text import prepare_review
+from tbptt_viz.gradients import analysis
+
+from tbptt_viz.present import figures
+from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
+from tbptt_viz.core.checkpoint import available_models, load_pretrained
+from tbptt_viz.core.data import examples
+from tbptt_viz.core.text import prepare_review
 
 ASSETS = Path(__file__).resolve().parent / "static"
 SIG = 5  # significant digits kept in the data files (the page shows 2-3)

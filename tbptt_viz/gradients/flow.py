@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model import LSTMClassifier
-from .schemes import Scheme, backprop_count, backprop_reach, make_scheme, passes
+from tbptt_viz.core.model import LSTMClassifier
+from tbptt_viz.core.schemes import Scheme, backprop_count, backprop_reach, make_scheme, passes
 
 
 @dataclass(frozen=True)

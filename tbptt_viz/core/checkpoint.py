@@ -12,9 +12,9 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from .bounds import whole_number
-from .model import LSTMClassifier, ModelConfig
-from .text import Vocab
+from tbptt_viz.core.bounds import whole_number
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.text import Vocab
 
 PRETRAINED_ENV = "TBPTT_VIZ_PRETRAINED"
 WEIGHTS, CONFIG, VOCAB, CARD = "model.safetensors", "config.json", "vocab.json", "card.json"
@@ -25,7 +25,7 @@ class CheckpointError(RuntimeError):
 
 
 # Resolved once: the page asks for the folder many times a run, and resolving a path costs a few lstat calls.
-_SHIPPED = Path(__file__).resolve().parent.parent / "pretrained"
+_SHIPPED = Path(__file__).resolve().parents[2] / "pretrained"
 
 
 def pretrained_dir() -> Path:

@@ -17,7 +17,7 @@ COLOURS = {"input": "#ff7f0e", "hidden": "#1f77b4", "cell": "#2ca02c", "full": "
 
 def round_ticks(low: float, high: float) -> list[float]:
     """Readable tick values: 1, 2 or 5 times a power of ten (whole numbers where the axis counts)."""
-    from .page import nice_ticks
+    from tbptt_viz.present.page import nice_ticks
 
     return nice_ticks(low, high)
 

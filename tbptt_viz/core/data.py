@@ -93,7 +93,7 @@ def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Rev
     return [Review(r["text"], int(r["label"]), f"{split}/{i}") for i, r in enumerate(rows)]
 
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
 
 def load_results(name: str | Path) -> dict | None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .flow import GradientFlow, SchemeGrid, gradient_flow, scheme_grid
-from .schemes import backprop_count, backprop_reach, make_scheme
+from tbptt_viz.gradients.flow import GradientFlow, SchemeGrid, gradient_flow, scheme_grid
+from tbptt_viz.core.schemes import backprop_count, backprop_reach, make_scheme
 
 K_GRID = (1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 125, 150, 200, 250, 300, 400, 500, 750, 1000,
           1500, 2000)

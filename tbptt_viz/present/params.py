@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from .bounds import whole_number
-from .schemes import SCHEMES
-from .text import MAX_TOKENS
+from tbptt_viz.core.bounds import whole_number
+from tbptt_viz.core.schemes import SCHEMES
+from tbptt_viz.core.text import MAX_TOKENS
 
-from .attribution import METHODS  # noqa: E402 - the order the app offers them, occlusion first
+from tbptt_viz.attribution.methods import METHODS  # noqa: E402 - the order the app offers them, occlusion first
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
 MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
@@ -105,7 +105,7 @@ LAB_KEYS = tuple(f"lab_{f}" for f in LAB_FIELDS)
 
 def lab_state(query: dict) -> dict:
     """Session values of the Lab form from `lab_*` URL parameters; a bad value keeps the default."""
-    from .lab import TASKS
+    from tbptt_viz.experiments.lab.runs import TASKS
 
     out = {}
     for name, default in LAB_FIELDS.items():

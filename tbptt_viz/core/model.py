@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .text import PAD_ID, Vocab, tokenize
+from tbptt_viz.core.text import PAD_ID, Vocab, tokenize
 
 
 @dataclass(frozen=True)

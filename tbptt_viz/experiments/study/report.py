@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .figures_study import regimes_of
+from tbptt_viz.present.study_figures import regimes_of
 
 
 def _ci(s: dict | None, digits: int = 3) -> str:
@@ -132,7 +132,7 @@ BLOCK = re.compile(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", re.
 def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
     blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results)}
     if lab is not None:
-        from .lab_report import markdown_tables as lab_tables
+        from tbptt_viz.experiments.lab.report import markdown_tables as lab_tables
 
         blocks["lab_tables"] = lab_tables(lab)
     return blocks

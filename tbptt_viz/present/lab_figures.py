@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import LIGHT
+from tbptt_viz.present.figures import LIGHT
 from plotly.subplots import make_subplots
 
-from .schemes import SCHEME_NAMES
+from tbptt_viz.core.schemes import SCHEME_NAMES
 
 # In the sweep, TBPTT runs with k2 = 2 k1 and the heatmap columns are k1: say so in the row label.
 LAB_SCHEME_NAMES = {**SCHEME_NAMES, "k1k2": "TBPTT(k1=K, k2=2K)"}

@@ -24,10 +24,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .integrated import MAX_EVALUATIONS_DEFAULT
-from .model import LSTMClassifier
-from .text import UNK_ID, tokenize
-from .train import length_batches, pad_batch
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT
+from tbptt_viz.core.model import LSTMClassifier
+from tbptt_viz.core.text import UNK_ID, tokenize
+from tbptt_viz.core.train import length_batches, pad_batch
 
 START = "start"                              # plant the phrase before the first token
 LENGTH_EDGES = (0, 30, 100, 250, 500)        # bins [0,30) [30,100) [100,250) [250,500) [500,inf)
@@ -259,7 +259,7 @@ def edge_shares(scores: Sequence[np.ndarray], edge: int, method: str, **checks) 
 
 
 def occlusion_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30) -> AttributionShares:
-    from .probe import occlusion_scores
+    from tbptt_viz.attribution.probe import occlusion_scores
 
     return edge_shares([occlusion_scores(model, list(s)) for s in seqs], edge, "occlusion")
 
@@ -268,7 +268,7 @@ def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 
               max_evaluations: int = MAX_EVALUATIONS_DEFAULT) -> AttributionShares:
     """Integrated gradients of the logit per review (tbptt_viz.attribution: adaptive, float64), with each
     review's convergence, evaluations and relative completeness gap recorded next to its shares."""
-    from .attribution import attribute
+    from tbptt_viz.attribution.methods import attribute
 
     results = [attribute(model, list(s), "integrated_gradients", points=points, max_evaluations=max_evaluations)
                for s in seqs]

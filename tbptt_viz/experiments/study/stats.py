@@ -77,7 +77,7 @@ def _models_by_regime(results: dict) -> dict[str, list[tuple[int, str]]]:
 
 def aggregate(results: dict) -> dict:
     """Per regime: every table's numbers as mean over seeds with a 95% interval (see the module docstring)."""
-    from .study import unpack_bits
+    from tbptt_viz.experiments.study.measure import unpack_bits
 
     out = {}
     for regime, members in _models_by_regime(results).items():
@@ -154,7 +154,7 @@ PAIRS = (("imdb-last-k30", "imdb-full"), ("imdb-last-k10", "imdb-full"), ("imdb-
 
 def with_regimes(results: dict) -> dict:
     """The results dict with `regimes` (pooled over seeds) and `comparisons` added, JSON-ready."""
-    from .study import _plain
+    from tbptt_viz.experiments.study.measure import _plain
 
     regimes = aggregate(results)
     comps = comparisons(regimes, PAIRS)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .targets import WindowTarget
+from tbptt_viz.attribution.targets import WindowTarget
 
 SCAN = 9           # sub-intervals of a forward scan when splitting
 MIN_WIDTH = 1e-13  # narrower intervals are not split again (float64 alpha resolution near 1 is ~1e-16)

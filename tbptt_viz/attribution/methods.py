@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .flow import forward
-from .integrated import MAX_EVALUATIONS_DEFAULT, integrate
-from .memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
-from .model import LSTMClassifier, as_ids, flush_denormals
-from .probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
-from .schemes import Scheme, backprop_count, make_scheme
-from .targets import TARGETS, window_target
+from tbptt_viz.gradients.flow import forward
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
+from tbptt_viz.attribution.memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
+from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
+from tbptt_viz.attribution.probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
+from tbptt_viz.core.schemes import Scheme, backprop_count, make_scheme
+from tbptt_viz.attribution.targets import TARGETS, window_target
 
 METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient")
 WITHOUT_BACKWARD = ("occlusion",)

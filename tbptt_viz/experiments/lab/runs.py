@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import LSTMClassifier, ModelConfig
-from .bounds import whole_number
-from .schemes import SCHEMES, make_scheme
-from .text import Vocab
-from .train import TrainConfig, evaluate, pad_batch, train
+from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.bounds import whole_number
+from tbptt_viz.core.schemes import SCHEMES, make_scheme
+from tbptt_viz.core.text import Vocab
+from tbptt_viz.core.train import TrainConfig, evaluate, pad_batch, train
 
 TASKS = ("prefix", "any-one", "planted")
 DEFAULT_SEQ_LEN = {"prefix": 100, "any-one": 20, "planted": 100}
@@ -455,6 +455,6 @@ def machine_stamp() -> str:
 
 def load_lab_results(path: str | Path | None = None) -> dict | None:
     """The sweep's JSON (default results/lab.json at the repository root), or None when it is missing."""
-    from .data import load_results
+    from tbptt_viz.core.data import load_results
 
     return load_results(path or "lab.json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .figures import LIGHT
+from tbptt_viz.present.figures import LIGHT
 
 ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
 
@@ -17,7 +17,7 @@ def regimes_of(results: dict) -> dict:
     if results.get("regimes"):
         names = sorted(results["regimes"], key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
         return {n: results["regimes"][n] for n in names}
-    from .study_stats import t_interval
+    from tbptt_viz.experiments.study.stats import t_interval
 
     out = {}
     for name, m in results["models"].items():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bounds import whole_number
+from tbptt_viz.core.bounds import whole_number
 
 SCHEMES = ("full", "last-k", "chunked", "k1k2")
 # How every page names a scheme family (one home: the app, the Lab figures and the static demo use it).

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import LSTMClassifier, states_entering, window_hidden
-from .schemes import Scheme
-from .text import PAD_ID
+from tbptt_viz.core.model import LSTMClassifier, states_entering, window_hidden
+from tbptt_viz.core.schemes import Scheme
+from tbptt_viz.core.text import PAD_ID
 
 
 @dataclass(frozen=True)
