@@ -149,3 +149,27 @@ def test_editable_install_uses_the_clone(tmp_path):
     assert names == shipped_names()
     assert Path(seen["package"]) == src / "tbptt_viz" / "__init__.py"
     assert Path(seen["models"]) == src / "pretrained" and seen["study"]
+
+
+def test_every_environment_variable_is_documented():
+    """Each variable the code, scripts or tests read is in CONTRIBUTING.md's table; the package's own (TBPTT_VIZ_*)
+    are in the README's as well."""
+    sources = [*ROOT.glob("tbptt_viz/**/*.py"), *ROOT.glob("scripts/*.py"), *ROOT.glob("tests/*.py"), ROOT / "app.py"]
+    found = set()
+    for path in sources:
+        found |= set(re.findall(r"\b((?:TBPTT_VIZ|BENCH)_[A-Z_]+)\b", path.read_text()))
+    assert {"TBPTT_VIZ_PRETRAINED", "TBPTT_VIZ_DATA_DIR", "TBPTT_VIZ_WARMUP", "TBPTT_VIZ_SCREENSHOTS"} <= found
+    contributing, readme = (ROOT / "CONTRIBUTING.md").read_text(), (ROOT / "README.md").read_text()
+    for name in sorted(found):
+        assert f"| `{name}` |" in contributing, name
+        if name.startswith("TBPTT_VIZ_"):
+            assert f"| `{name}` |" in readme, name
+
+
+def test_no_tracked_file_reaches_10_mb():
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    for name in filter(None, tracked.stdout.split("\0")):
+        path = ROOT / name
+        assert not path.is_file() or path.stat().st_size < 10 << 20, name

@@ -99,8 +99,9 @@ RESULTS_DIR = bundled_dir("results")  # the installed copy of results/*.json, el
 
 
 def load_results(name: str | Path) -> dict | None:
-    """A committed results file (results/NAME, or a path), or None when this installation does not have it or
-    it is unreadable. The one loader of the study's and the Lab's JSON."""
+    """A committed results file (RESULTS_DIR/NAME, the installed copy of results/ or the clone's; or a path), or
+    None when this installation does not have it or it is unreadable. The one loader of the study's and the Lab's
+    JSON."""
     path = Path(name) if Path(name).is_absolute() or Path(name).parent != Path(".") else RESULTS_DIR / name
     try:
         return json.loads(path.read_text())
