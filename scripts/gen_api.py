@@ -214,6 +214,10 @@ def function_section(qualname: str, func, level: str) -> list[str]:
     out = [f'<a id="{anchor(func.__name__)}"></a>', f"{level} `{qualname}`", "",
            "```python", signature(func.__name__, func), "```", ""]
     out += doc_block(func)
+    if "module docstring" in (func.__doc__ or ""):  # the docstring points there: show it
+        module = sys.modules[func.__module__]
+        out += [f"<details><summary>The module docstring of <code>{func.__module__}</code></summary>", "",
+                "```text", inspect.getdoc(module), "```", "", "</details>", ""]
     ret = returned_class(func)
     if ret is not None:
         out += [f"Returns [`{ret.__name__}`](#{anchor(ret.__name__)}).", ""]

@@ -54,6 +54,12 @@ def test_every_public_name_and_command_is_on_the_page(gen_api):
         assert f'<a id="{cls.lower()}"></a>' in page and f"(#{cls.lower()})" in page
 
 
+def test_every_command_with_json_output_documents_its_keys(gen_api):
+    for words, _, sub in gen_api.subcommands(build_parser()):
+        if any("--json" in a.option_strings for a in sub._actions):
+            assert documented_keys(gen_api, *words), f"{' '.join(words)}: emit a dict literal or add a JSON: paragraph"
+
+
 def json_run(capsys, *argv) -> object:
     assert main([*argv, "--json"]) == 0
     return json.loads(capsys.readouterr().out)
@@ -65,7 +71,7 @@ def documented_keys(gen_api, *words) -> list[str]:
     keys = gen_api.json_keys(func)
     if keys is None:  # documented in the docstring's "JSON:" paragraph, each key in backticks
         _, rest = gen_api.docstring(func)
-        paragraph = next(par for par in rest.split("\n\n") if par.startswith("JSON:"))
+        paragraph = next((par for par in rest.split("\n\n") if par.startswith("JSON:")), "")
         keys = paragraph.split("`")[1::2]
     return keys
 
