@@ -249,7 +249,10 @@ def python_sections() -> tuple[list[str], dict[str, str]]:
         module = importlib.import_module(module_name)
         out += [f"### {title}", "", f"`{module_name}`: {docstring(module)[0]}", ""]
         for name in names:
-            obj = getattr(module, name)  # a renamed entry point fails here: update ENTRY_POINTS
+            obj = getattr(module, name, None)
+            if obj is None:
+                raise SystemExit(f"scripts/gen_api.py: ENTRY_POINTS names {module_name}.{name}, which does not exist; "
+                                 "update ENTRY_POINTS")
             out += section(f"{module_name}.{name}", obj, "####")
             documented[name] = anchor(name)
     # every dataclass a documented function returns, unless documented above
