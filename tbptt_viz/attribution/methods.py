@@ -102,6 +102,10 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
         label: the loss target's label; default the model's own prediction.
         max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance
             (|gap| <= rtol |F(x) - F(baseline)| + atol) and Gauss-Legendre nodes per interval.
+
+    Maths: occlusion z(x) - z(x with x_t = pad); saliency ||dF/dx_t||; input x gradient x_t . dF/dx_t;
+    integrated gradients (x_t - b_t) . int_0^1 dF/dy_t(b + a (x - b)) da with b the pad embeddings, so the
+    scores sum to F(x) - F(b) (the completeness check).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

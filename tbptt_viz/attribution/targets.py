@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from tbptt_viz.gradients.flow import _lstm64
-from tbptt_viz.core.model import LSTMClassifier, states_entering, window_hidden
+from tbptt_viz.core.model import LSTMClassifier, check_contract, states_entering, window_hidden
 from tbptt_viz.core.text import PAD_ID
 
 TARGETS = ("logit", "loss")
@@ -112,6 +112,7 @@ class WindowTarget:
 def window_target(model: LSTMClassifier, ids: torch.Tensor, windows, kind: str = "logit",
                   label: int | None = None) -> WindowTarget:
     """The target over `windows` (see the module docstring) as a float64 computation owned by this call."""
+    check_contract(model)
     if kind not in TARGETS:
         raise ValueError(f"unknown target {kind!r}; choose one of {', '.join(TARGETS)}")
     if kind == "loss" and label not in (0, 1):
