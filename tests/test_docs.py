@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tbptt_viz.experiments.study.report import BLOCK, generated_blocks, stale_blocks
+from tbptt_viz.core.checkpoint import model_cards
+from tbptt_viz.experiments.study.report import BLOCK, stale_blocks
+from tbptt_viz.present.sentences import generated_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md"]
@@ -15,7 +17,9 @@ DOCS = [ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md"
 @pytest.fixture(scope="module")
 def blocks():
     return generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
-                            json.loads((ROOT / "results" / "lab.json").read_text()))
+                            json.loads((ROOT / "results" / "lab.json").read_text()),
+                            json.loads((ROOT / "results" / "train_lengths.json").read_text()),
+                            {c["name"]: c for c in model_cards()})
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)

@@ -172,17 +172,29 @@ def headline(results: dict) -> str:
     if comp and "per_pair" in comp["accuracy"]:
         lines[-1] += (f" Last-K minus full BPTT (seed s of both starts from the same initial weights and batch "
                       f"order), {_difference(comp['accuracy'], 4)}.")
-    s = comp.get("start_contrast") if comp else None
-    if s and "per_pair" in s:
-        lines.append(f"- A strongly polar phrase planted at the very start moves last-K (K = 30) by {_cell(s['a'])} "
-                     f"and full BPTT by {_cell(s['b'])} (mean over {n} seeds [95% interval over seeds]), a ratio of "
-                     f"{_num(s['ratio'], 2)}. Last-K minus full BPTT, {_difference(s, 3)}.")
+    start = start_contrast_sentence(results)
+    if start:
+        lines.append(f"- {start}")
     for name in ("imdb-chunked-k30", "imdb-k1k2-30-60"):
         c = _comparison(results, name, "imdb-full")
         if c and "per_pair" in c["accuracy"] and "per_pair" in c.get("start_contrast", {}):
             lines.append(f"- {name} minus full BPTT: accuracy {_difference(c['accuracy'], 4)}; phrase at the very "
                          f"start {_difference(c['start_contrast'], 3)}.")
     return "\n".join(lines)
+
+
+def start_contrast_sentence(results: dict, a: str = "imdb-last-k30", b: str = "imdb-full",
+                            names: tuple[str, str] = ("last-K (K = 30)", "full BPTT")) -> str:
+    """How far a polar phrase planted at the very start moves regime a and regime b, with the matched-pair
+    verdict (the README's and the Start page's sentence); "" when the study lacks the comparison."""
+    c = _comparison(results, a, b)
+    s = c.get("start_contrast") if c else None
+    if not s or "per_pair" not in s:
+        return ""
+    n = s["a"]["n"]
+    return (f"A strongly polar phrase planted at the very start moves {names[0]} by {_cell(s['a'])} and {names[1]} "
+            f"by {_cell(s['b'])} (mean over {n} seeds [95% interval over seeds]), a ratio of {_num(s['ratio'], 2)}. "
+            f"{names[0][0].upper() + names[0][1:]} minus {names[1]}, {_difference(s, 3)}.")
 
 
 def findings(results: dict) -> str:
