@@ -224,6 +224,33 @@ def shipped_training_sentence():
     assert "62.4%" in s and "28.6%" in s and "9.0%" in s and "2,739" in s and "no length cap" in s
 
 
+def start_contrast_sentence_is_the_readmes():
+    from tbptt_viz.present.sentences import start_contrast
+
+    s = start_contrast(study())
+    c = next(c for c in study()["comparisons"] if (c["a"], c["b"]) == ("imdb-last-k30", "imdb-full"))
+    assert s and s in text_of(README) and f"{c['start_contrast']['a']['mean']:.3f}" in s
+    assert s.endswith(f"over seeds: {c['start_contrast']['verdict']}, and negative in every seed pair.")
+    assert start_contrast(None) == ""
+
+
+def nothing_pickled_for_weights():
+    for path in (ROOT / "tbptt_viz").rglob("*.py"):  # no call of torch.load anywhere in the package
+        tree = ast.parse(path.read_text())
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "load"
+                    and isinstance(n.value, ast.Name) and n.value.id == "torch"], path
+    tree = ast.parse((ROOT / "tbptt_viz" / "core" / "checkpoint.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not {"pickle", "dill", "joblib"} & imported and any("safetensors" in m for m in imported)
+    assert not [p for p in (ROOT / "pretrained").rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".bin")]
+
+
+def static_page_requests_nothing():
+    html = (ROOT / "tbptt_viz" / "export" / "static" / "index.html").read_text()
+    assert "default-src 'none'" in html and "connect-src 'none'" in html
+
+
 def length_distribution_counts_tokens():
     from tbptt_viz.core.text import tokenize
     from tbptt_viz.experiments.train_lengths import length_distribution
@@ -543,8 +570,23 @@ FACTS = (
     Fact("62.4% of them have 100-300, 28.6% more (up to 2,739) and 9.0% fewer (down to 11)", (README,),
          shipped_training_sentence),
     Fact("imdb-last-k30 truncates at K = 30, as in the question", (README,), regimes_listed),
+    Fact("A strongly polar phrase planted at the very start moves last-K (K = 30)", (README,),
+         start_contrast_sentence_is_the_readmes),
     Fact("trained with last-K truncation (K = 30) on reviews of 100-300 words", (README, LAB),
          length_distribution_counts_tokens),  # the question's setup; the check is the counter behind the answer
+    Fact("It makes no network request unless you choose \"IMDB test reviews\" in the sidebar", (README,),
+         in_test("tests/test_app.py", "test_default_page_opens_on_the_answer_offline")),
+    Fact("the page makes no request beyond its own files (its Content-Security-Policy forbids it)", (README,),
+         static_page_requests_nothing),
+    Fact("the tests compare the page's values with a direct computation", (README,),
+         in_test("tests/test_shipped.py", "test_static_export_holds_the_apps_numbers")),
+    Fact("loading checks sizes before reading and refuses any file whose hash differs", (README,),
+         in_test("tests/test_text_data_checkpoint.py", "test_checkpoint_round_trip_and_tamper")),
+    Fact("Nothing is pickled and nothing calls `torch.load`", (README,), nothing_pickled_for_weights),
+    Fact("identical requests are computed once", (README,),
+         in_test("tests/test_serving.py", "test_identical_requests_share_one_computation_and_the_cache")),
+    Fact("so one worker is always free", (README, DESIGN),
+         in_test("tests/test_serving.py", "test_one_worker_stays_free_beside_a_lab_run_and_long_reviews")),
     # docs/study.md
     Fact("Six training regimes, each trained on three seeds", (STUDY,), study_scope),
     Fact("the same vocabulary of 20,000 entries, padding and unknown included; embedding 64, LSTM 128, 6 epochs, "
@@ -810,6 +852,18 @@ def test_batched_study_logits_equal_one_review_at_a_time_runs_as_stated():
     with torch.no_grad():
         single = np.array([float(m(torch.tensor(s)[None])) for s in seqs])
     assert np.max(np.abs(batched - single)) < 2e-6
+
+
+def test_right_padding_leaves_a_row_bit_for_bit_as_stated():
+    """model.py: reading h at position length-1 of a right-padded row gives exactly the unpadded result."""
+    from tbptt_viz.core.train import pad_batch
+
+    m = model("imdb-full")
+    seqs = [review_ids("imdb-full", r.id).tolist() for r in examples()]
+    ids, lens = pad_batch(seqs)
+    with torch.no_grad():
+        for i, s in enumerate(seqs):
+            assert float(m(ids[i : i + 1], lens[i : i + 1])) == float(m(torch.tensor(s)[None]))
 
 
 def test_saliency_under_a_scheme_equals_the_training_view_as_stated():

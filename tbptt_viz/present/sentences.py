@@ -42,6 +42,14 @@ def shipped_training(lengths: dict, cards: dict[str, dict]) -> str:
     return s
 
 
+def start_contrast(study: dict | None) -> str:
+    """The Start page's and the README's study sentence: how far a polar phrase planted at the very start moves
+    last-K (K = 30) and full BPTT, with the interval over seeds and the matched-pair verdict ("" without it)."""
+    from tbptt_viz.experiments.study.report import start_contrast_sentence
+
+    return start_contrast_sentence(study) if study else ""
+
+
 def generated_blocks(study: dict, lab: dict | None, lengths: dict | None, cards: dict[str, dict]) -> dict[str, str]:
     """Every generated block of the README and docs/*.md: the study's and the Lab's tables and these sentences."""
     from tbptt_viz.experiments.study.report import generated_blocks as study_blocks
