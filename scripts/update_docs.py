@@ -1,6 +1,6 @@
-"""Write every generated document: the blocks of README.md, docs/study.md and docs/lab.md (from
-results/imdb_study.json and results/lab.json), docs/api.md (from the docstrings and the CLI's parsers:
-scripts/gen_api.py) and docs/tutorial.ipynb (from docs/tutorial.py: scripts/gen_notebook.py).
+"""Write every generated document: the blocks of README.md, docs/study.md and docs/lab.md (from results/*.json
+and the model cards), docs/api.md (from the docstrings and the CLI's parsers: scripts/gen_api.py) and
+docs/tutorial.ipynb (from docs/tutorial.py: scripts/gen_notebook.py).
 
     python scripts/update_docs.py          # rewrite them
     python scripts/update_docs.py --check  # exit 1 if any differs from what its source gives (tests do the same)
@@ -18,7 +18,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from gen_api import render as render_api  # noqa: E402
 from gen_notebook import NOTEBOOK, SOURCE, notebook  # noqa: E402
-from tbptt_viz.experiments.study.report import fill, generated_blocks, stale_blocks  # noqa: E402
+from tbptt_viz.core.checkpoint import model_cards  # noqa: E402
+from tbptt_viz.experiments.study.report import fill, stale_blocks  # noqa: E402
+from tbptt_viz.present.sentences import generated_blocks  # noqa: E402
 
 DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md")
 API = ROOT / "docs" / "api.md"
@@ -34,7 +36,9 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="report stale documents and exit 1, writing nothing")
     args = ap.parse_args()
     blocks = generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
-                              json.loads((ROOT / "results" / "lab.json").read_text()))
+                              json.loads((ROOT / "results" / "lab.json").read_text()),
+                              json.loads((ROOT / "results" / "train_lengths.json").read_text()),
+                              {c["name"]: c for c in model_cards()})
     stale = {str(p.relative_to(ROOT)): stale_blocks(p, blocks) for p in DOCS if p.exists()}
     files = whole_files()
     for path, text in files.items():

@@ -53,11 +53,13 @@ def test_export_payload_names_the_settings():
 def test_headline_contrast_from_regimes_and_from_single_models():
     regimes = {"regimes": {"imdb-full": {"planted": {"start_contrast": {"mean": 0.2, "low": 0.1, "high": 0.3,
                                                                          "n": 3}}}}}
-    assert page.headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3}}
+    assert page.headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3,
+                                                             "over": "seeds"}}
     single = {"models": {"m": {"planted": {"distances": [0, "start"], "contrast": [0.5, 0.2],
                                            "contrast_sem": [0.01, 0.05]}}}}
     got = page.headline_contrast(single)["m"]
     assert got["mean"] == 0.2 and got["low"] == pytest.approx(0.2 - 1.96 * 0.05) and got["seeds"] == 1
+    assert got["over"] == "reviews"
     assert page.headline_contrast(None) is None
 
 

@@ -5,7 +5,8 @@ Each method credits tokens for a target function F of the review (see `targets`)
     backprop = full (no truncation):  F = the positive-class logit at T-1 (what the model predicts)
     backprop = a truncated scheme:    F = that scheme's training loss, mean BCE over its windows, with the
                                       state entering each window held fixed: exactly what a training step
-                                      differentiates (so saliency equals `gradient_flow`'s ||dL/dx_t||)
+                                      differentiates (so saliency equals `gradient_flow`'s ||dL/dx_t||,
+                                      to 1e-7 relative: tests/test_facts.py)
 
     t:        0 1 2 ... T-K-1 | T-K ... T-1
     last-K:   credit 0        | credit through the loss at T-1

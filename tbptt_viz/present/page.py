@@ -102,7 +102,9 @@ def forget_gate_sentence(trace, n: int = FIRST_N) -> str:
 def headline_contrast(study: dict | None) -> dict[str, dict] | None:
     """Per model (or regime): the planted-at-the-start contrast, with a 95% interval where the study has one.
 
-    Returns {name: {"mean", "low", "high", "seeds"}} or None when the study is missing.
+    Returns {name: {"mean", "low", "high", "seeds", "over"}} or None when the study is missing; `over` says
+    what the interval is over ("seeds", or "reviews" for a study of single models); low/high are None where
+    there is no interval (a regime of one seed).
     """
     if not study:
         return None
@@ -112,14 +114,15 @@ def headline_contrast(study: dict | None) -> dict[str, dict] | None:
         for name, r in regimes.items():
             c = r.get("planted", {}).get("start_contrast")
             if c:
-                out[name] = {"mean": c["mean"], "low": c["low"], "high": c["high"], "seeds": c["n"]}
+                out[name] = {"mean": c["mean"], "low": c["low"], "high": c["high"], "seeds": c["n"], "over": "seeds"}
         return out or None
     for name, m in study.get("models", {}).items():
         p = m.get("planted", {})
         if "start" in p.get("distances", []):
             j = p["distances"].index("start")
             mean, sem = p["contrast"][j], p.get("contrast_sem", [0] * len(p["distances"]))[j]
-            out[name] = {"mean": mean, "low": mean - 1.96 * sem, "high": mean + 1.96 * sem, "seeds": 1}
+            out[name] = {"mean": mean, "low": mean - 1.96 * sem, "high": mean + 1.96 * sem, "seeds": 1,
+                         "over": "reviews"}
     return out or None
 
 
