@@ -1,17 +1,18 @@
 """Command line: `python -m tbptt_viz SUBCOMMAND ...`. Bad input: one line on stderr, exit 2, before any work.
 
 Subcommands live in modules named for what they serve: engine (train, predict, gradients, models),
-attribution (attribute, probe), study, lab and export; each has a `register(sub)`.
+attribution (attribute, probe), evidence (exposure-stats, exposure, connectivity), study, lab and export;
+each has a `register(sub)`.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from tbptt_viz.cli import attribution, engine, export, lab, study
+from tbptt_viz.cli import attribution, engine, evidence, export, lab, study
 from tbptt_viz.cli.common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
 
-SUBCOMMANDS = (engine, attribution, study, lab, export)
+SUBCOMMANDS = (engine, attribution, evidence, study, lab, export)
 
 
 def build_parser() -> Parser:
