@@ -26,6 +26,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     from tbptt_viz.core.checkpoint import CheckpointError
     from tbptt_viz.core.data import DataUnavailable
+    from tbptt_viz.experiments.exposure_store import ExposureFileError
 
     try:
         args = build_parser().parse_args(argv)
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("error: not enough memory for these settings; choose smaller values", file=sys.stderr)
         return 2
-    except (CLIError, CheckpointError, DataUnavailable, ValueError, KeyError, OSError, OverflowError) as e:
+    except (CLIError, CheckpointError, DataUnavailable, ExposureFileError, ValueError, KeyError, OSError, OverflowError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print("error: " + " ".join(str(msg).split()), file=sys.stderr)  # always one line
         return 2
