@@ -7,7 +7,7 @@ from tbptt_viz.attribution.methods import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFA
                                           SHAPLEY_SAMPLES, attribute, context_probe, convergence_message,
                                           steep_step_message)
 from tbptt_viz.core.schemes import make_scheme
-from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, whole
+from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, even, whole
 from tbptt_viz.cli.engine import review_from_args
 
 
@@ -76,20 +76,6 @@ def cmd_probe(args) -> int:
         removed = f"{p.prob_without_first_n[n]:>16.3f}" if n < T else f"{'(nothing left)':>16}"
         print(f"{n:>6} {p.prob_last_n[n - 1]:>12.3f} {removed}")
     return 0
-
-
-def even(low: int, high: int):
-    """An argparse type: an even whole number in [low, high]."""
-    import argparse
-
-    parse_whole = whole(low, high)
-
-    def parse(value: str) -> int:
-        n = parse_whole(value)
-        if n % 2:
-            raise argparse.ArgumentTypeError(f"must be even (antithetic pairs of permutations), got {n}")
-        return n
-    return parse
 
 
 def register(sub) -> None:

@@ -78,7 +78,32 @@ def markdown_tables(results: dict) -> str:
             out.append(f"| {name} | {_ci(a.get('occlusion', {}).get('first_share'))} | {_ci(ig.get('first_share'))} "
                        f"| {_ci(ig.get('first_share_converged'))} | {_ci(ig.get('converged_fraction'), 2)} | "
                        f"{_ci(ig.get('evaluations_median'), 0)} | {_ci(ig.get('rank_one_fraction'), 2)} |")
-    return "\n".join(out)
+    return "\n".join(out + evidence_tables(regimes))
+
+
+def evidence_tables(regimes: dict) -> list[str]:
+    """Issue 23's tables (memory span beside K; words acting together), only when the study measured them."""
+    out = []
+    mem = [(n, r["memory"]) for n, r in regimes.items() if r.get("memory")]
+    if mem:
+        m0 = mem[0][1]
+        out += ["", f"**Memory span**: the first lag at which the median ||dh_(S+lag)/dx_S|| falls below "
+                    f"{m0['threshold']:.0%} of its value at the source (followed up to {m0['max_lag']} tokens)", "",
+                "| regime | training window (K or k2) | memory span (tokens) | seeds without a span within the lags |",
+                "|---|---|---|---|"]
+        for name, m in mem:
+            out.append(f"| {name} | {m['training_window'] or 'whole review'} | {_ci(m['span'], 0)} | "
+                       f"{m['without_span']} of {m['seeds']} |")
+    tog = [(n, r["together"]) for n, r in regimes.items() if r.get("together")]
+    if tog:
+        out += ["", "**Words together**: the opening sentence's Shapley value against the sum of its tokens' "
+                    f"single-token occlusion ({tog[0][1]['n_reviews']} reviews of 100-500 tokens)", "",
+                "| regime | abs(value) > abs(occlusion sum) | by more than its 95% sampling error | "
+                "median abs(value) / abs(sum) | same sign |", "|---|---|---|---|---|"]
+        for name, t in tog:
+            out.append(f"| {name} | {_ci(t['exceeds_fraction'], 2)} | {_ci(t['exceeds_clearly_fraction'], 2)} | "
+                       f"{_ci(t['median_ratio'], 2)} | {_ci(t['same_sign_fraction'], 2)} |")
+    return out
 
 
 def headline(results: dict) -> str:

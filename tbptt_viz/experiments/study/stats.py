@@ -113,9 +113,35 @@ def aggregate(results: dict) -> dict:
                                                       h_sem(have, k) if len(have) == 1 else None) for k in keys}
             r["attribution"][method]["n_reviews"] = have[0]["n"]
             r["attribution"][method]["seeds"] = len(have)
+        r.update(evidence_pooled(ms))
         n = results["reviews"]
         r["_correct"] = np.stack([unpack_bits(m["accuracy"]["correct_bits"], n) for m in ms])
         out[regime] = r
+    return out
+
+
+def evidence_pooled(ms: list[dict]) -> dict:
+    """Issue 23's measurements pooled over seeds: the memory span (lags) and how often the opening sentence's
+    Shapley value exceeds its tokens' occlusion sum; absent from studies run before them."""
+    out = {}
+    mem = [m["memory"] for m in ms if m.get("memory", {}).get("pairs")]
+    if mem:
+        out["memory"] = {"span": t_interval([m["span"] for m in mem]), "seeds": len(mem),
+                         "without_span": sum(m["span"] is None for m in mem), "max_lag": mem[0]["max_lag"],
+                         "threshold": mem[0]["threshold"], "training_window": mem[0]["training_window"],
+                         "lags": mem[0]["lags"],
+                         "median_ratio": [float(np.mean([m["median_ratio"][j] for m in mem]))
+                                          for j in range(len(mem[0]["lags"]))]}
+    together = [m["together"] for m in ms if m.get("together", {}).get("n")]
+    if together:
+        one = len(together) == 1
+        out["together"] = {key: t_interval([t[key] for t in together],
+                                           together[0].get("exceeds_sem") if one and key == "exceeds_fraction"
+                                           else None)
+                           for key in ("exceeds_fraction", "exceeds_clearly_fraction", "median_ratio",
+                                       "same_sign_fraction")}
+        out["together"]["n_reviews"] = together[0]["n"]
+        out["together"]["seeds"] = len(together)
     return out
 
 
