@@ -210,6 +210,9 @@ def test_connectivity_json_matches_library(ckpt, model):
     for key in ("state_norm", "cell_norm", "logit_grad"):
         np.testing.assert_allclose(out[key], getattr(c, key), rtol=1e-9)
     assert run("connectivity", "--model", str(ckpt), "--text", TEXT, "--source", "3").returncode == 0
+    mapped = json.loads(run("connectivity", "--model", str(ckpt), "--text", TEXT, "--source", "2", "--map",
+                            "--json").stdout)["logit_grad_map"]
+    assert mapped[2][2:] == pytest.approx(out["logit_grad"], rel=1e-5) and mapped[3][2] is None
 
 
 def test_attribute_shapley_json(ckpt, model):
@@ -231,6 +234,7 @@ def test_attribute_shapley_json(ckpt, model):
     (["attribute", "--text", "good", "--method", "shapley", "--span", "0"], "span"),
     (["connectivity", "--text", "good film", "--source", "2"], "from 0 to 1"),
     (["connectivity", "--text", "good film", "--source", "-1"], "source"),
+    (["connectivity", "--text", "good " * 301, "--source", "0", "--map"], "up to 300"),
     (["exposure", "--text", "good", "--scheme", "k1k2", "--k1", "3"], "k2"),
     (["exposure", "--text", "good", "--stats", "/nonexistent/e.safetensors"], "missing"),
     (["exposure-stats", "--out", "/tmp/x.bin", "--data-dir", "/nonexistent"], ".safetensors"),

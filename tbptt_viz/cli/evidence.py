@@ -63,17 +63,23 @@ def cmd_exposure(args) -> int:
 
 
 def cmd_connectivity(args) -> int:
-    from tbptt_viz.attribution.connectivity import connectivity
+    from tbptt_viz.attribution.connectivity import MAX_MAP_TOKENS, connectivity, logit_grad_map
 
     model, review = review_from_args(args)
     T = len(review.ids)
     if args.source >= T:
         raise CLIError(f"--source must be a token position from 0 to {T - 1} (the review has {T} tokens)")
+    if args.map and T > MAX_MAP_TOKENS:
+        raise CLIError(f"--map is drawn for reviews up to {MAX_MAP_TOKENS} tokens; this one has {T}")
     c = connectivity(model, torch.tensor(review.ids), args.source)
     if args.json:
-        emit({"tokens": review.tokens, "ids": c.ids, "source": c.source, "source_token": review.tokens[c.source],
-              "positions": c.positions, "state_norm": c.state_norm, "cell_norm": c.cell_norm,
-              "logit_grad": c.logit_grad, "logit": c.logit, "was_cut": review.was_cut})
+        out = {"tokens": review.tokens, "ids": c.ids, "source": c.source, "source_token": review.tokens[c.source],
+               "positions": c.positions, "state_norm": c.state_norm, "cell_norm": c.cell_norm,
+               "logit_grad": c.logit_grad, "logit": c.logit, "was_cut": review.was_cut}
+        if args.map:  # rows: source S, columns: t; null where t < S
+            m = logit_grad_map(model, torch.tensor(review.ids)).logit_grad
+            out["logit_grad_map"] = [[None if np.isnan(v) else float(v) for v in row] for row in m]
+        emit(out)
         return 0
     print(f"how strongly token {c.source} ({review.tokens[c.source]!r}) moves every later state")
     print(f"{'t':>5} {'token':<16} {'||dh_t/dx_S||':>14} {'||dc_t/dx_S||':>14} {'||dz_t/dx_S||':>14}")
@@ -105,4 +111,6 @@ def register(sub) -> None:
     p = sub.add_parser("connectivity", help="how strongly one token moves every later hidden and cell state")
     add_review_args(p)
     p.add_argument("--source", type=whole(0, 100_000), required=True, help="position S of the source token (from 0)")
+    p.add_argument("--map", action="store_true",
+                   help="with --json: also the whole logit_grad map over (source, t), reviews up to 300 tokens")
     p.set_defaults(func=cmd_connectivity)

@@ -158,8 +158,8 @@ def register(sub) -> None:
     p.add_argument("--machine", help="a note on the machine, stored in the JSON")
     p.add_argument("--memory-sample", type=whole(0, 10_000), default=50,
                    help="memory span: reviews longer than --memory-max-lag from the planted sample (0: skip; default 50)")
-    p.add_argument("--memory-max-lag", type=whole(1, 2000), default=200,
-                   help="memory span: lags followed from each source word (default 200)")
+    p.add_argument("--memory-max-lag", type=whole(1, 2000), default=500,
+                   help="memory span: lags followed from each source word (default 500)")
     p.add_argument("--together-sample", type=whole(0, 10_000), default=50,
                    help="opening sentence's Shapley value vs occlusion: first N attribution reviews (0: skip; "
                         "default 50)")

@@ -295,7 +295,7 @@ class StudySettings:
     attribution_max_len: int = 500
     edge: int = 30                    # tokens counted at each end for attribution shares
     memory_sample: int = 50           # memory span: reviews of the planted sample longer than memory_max_lag
-    memory_max_lag: int = 200         # lags followed from each source
+    memory_max_lag: int = 500         # lags followed from each source (every shipped model falls below 1% within it)
     memory_sources: int = 2           # sources per review, evenly spaced from the first token
     together_sample: int = 50         # opening sentence's Shapley value: first N of the attribution sample
     together_samples: int = 2         # permutations per repeat (antithetic pairs)
