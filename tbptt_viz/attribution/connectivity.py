@@ -94,7 +94,7 @@ def connectivity(model: LSTMClassifier, ids, source: int, dtype: torch.dtype = t
     out = torch.empty(3, n, dtype=dtype)
     with flush_denormals():                         # tangents fade over hundreds of steps
         dA = w_ih_t                                 # (E, 4H): dA_S = W_ih, one row per input direction
-        Jc = torch.zeros(dA.shape[0], H, dtype=dtype)
+        Jc = Jh = torch.zeros(dA.shape[0], H, dtype=dtype)  # nothing before S depends on x_S
         for j in range(n):
             t = S + j
             if j:

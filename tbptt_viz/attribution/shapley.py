@@ -7,10 +7,11 @@ so a one-token group's "remove it" term is exactly its occlusion score. The Shap
     phi_g = E_pi [ F(C_pi,g + g) - F(C_pi,g) ],   C_pi,g = the groups before g in a random order pi
 
 is estimated by captum's ShapleyValueSampling (Castro et al. 2009, https://doi.org/10.1016/j.cor.2008.04.004;
-Strumbelj & Kononenko 2014), over R independent repeats of m permutations each, drawn as antithetic pairs
-(a permutation and its reverse) from a seeded generator per repeat. Value = the mean of the repeats; standard error =
-sd(repeat means) / sqrt(R). Along one permutation the increments telescope, so the values always sum to
-F(review) - F(baseline) (efficiency): `completeness_gap` measures only the float32 evaluation's rounding.
+Strumbelj & Kononenko 2014, https://doi.org/10.1007/s10115-013-0679-x) over R independent repeats of m
+permutations each, drawn as antithetic pairs (a permutation and its reverse) from a seeded generator per
+repeat. Value = the mean of the repeats; standard error = sd(repeat means) / sqrt(R). Along one permutation
+the increments telescope, so the values always sum to F(review) - F(baseline) (efficiency):
+`completeness_gap` measures only the float32 evaluation's rounding.
 Up to EXACT_GROUPS groups, every one of the 2^G coalitions is evaluated instead and the values are exact:
 
     phi_g = sum over C not containing g of |C|! (G - |C| - 1)! / G! * (F(C + g) - F(C))

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("error: not enough memory for these settings; choose smaller values", file=sys.stderr)
         return 2
-    except (CLIError, CheckpointError, DataUnavailable, ExposureFileError, ValueError, KeyError, OSError, OverflowError) as e:
+    except (CLIError, CheckpointError, DataUnavailable, ExposureFileError, ValueError, KeyError, OSError,
+            OverflowError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print("error: " + " ".join(str(msg).split()), file=sys.stderr)  # always one line
         return 2

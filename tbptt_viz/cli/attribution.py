@@ -97,7 +97,8 @@ def register(sub) -> None:
                    help="shapley: group tokens into sentences (default) or spans of --span tokens")
     p.add_argument("--span", type=whole(1, 2000), default=10, help="shapley: tokens per span with --groups span")
     p.add_argument("--samples", type=even(2, 1000), default=SHAPLEY_SAMPLES,
-                   help=f"shapley: permutations per repeat, even (antithetic pairs), 2..1000 (default {SHAPLEY_SAMPLES})")
+                   help=f"shapley: permutations per repeat, even (antithetic pairs), 2..1000 "
+                        f"(default {SHAPLEY_SAMPLES})")
     p.add_argument("--repeats", type=whole(2, 1000), default=SHAPLEY_REPEATS,
                    help=f"shapley: independent repeats for the standard error, 2..1000 (default {SHAPLEY_REPEATS})")
     p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="shapley: seed of the first repeat (default 0)")

@@ -1,7 +1,6 @@
 """Evidence subcommands: exposure-stats (build the training-exposure file), exposure, connectivity."""
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np

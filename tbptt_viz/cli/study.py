@@ -125,8 +125,9 @@ def evidence_only(models, encoded, labels, settings, out: Path, log, started: fl
     print(f"{'model':<20} {'K':>5} {'memory span':>12} {'together: exceeds':>18} {'clearly':>8} {'n':>4}")
     for name, m in results["models"].items():
         mem, tog = m.get("memory", {}), m.get("together", {})
+        nan = float("nan")
         print(f"{name:<20} {str(mem.get('training_window')):>5} {str(mem.get('span')):>12} "
-              f"{tog.get('exceeds_fraction', float('nan')):>18.2f} {tog.get('exceeds_clearly_fraction', float('nan')):>8.2f} "
+              f"{tog.get('exceeds_fraction', nan):>18.2f} {tog.get('exceeds_clearly_fraction', nan):>8.2f} "
               f"{tog.get('n', 0):>4}")
     print(f"\nwrote {out} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
     return 0

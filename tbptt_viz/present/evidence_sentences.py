@@ -35,7 +35,8 @@ def exposure_sentence(e, tokens, t: int) -> str:
         if m == 0:
             return (f"{head}; under {scheme} it never lies inside the window: its embedding received no gradient "
                     f"from any of them.")
-        return f"{head}; under {scheme} it lies inside the window in {m:,} of them: that is where its embedding was trained."
+        return (f"{head}; under {scheme} it lies inside the window in {m:,} of them: that is where its embedding was "
+                f"trained.")
     return (f"{head}; under {scheme} every token of a training review is reached by some loss's gradient, so all "
             f"{m:,} of them trained its embedding.")
 
