@@ -326,7 +326,7 @@ def test_subnormal_floats_are_kept_after_attributing(model):
 
 def test_bad_input_is_refused(model):
     with pytest.raises(ValueError, match="unknown method"):
-        attribute(model, seq(T), "shapley")
+        attribute(model, seq(T), "lime")  # shapley exists now (issue 23)
     with pytest.raises(ValueError, match="no tokens"):
         attribute(model, [], "saliency")
     with pytest.raises(SchemeError):
@@ -485,7 +485,7 @@ def test_cli_attribute_and_probe(model, tmp_path):
         assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error:"), (name, stderr)
 
 
-@pytest.mark.parametrize("args", [["--method", "shapley"], ["--model", "no-such-model"], ["--k", "-3"],
+@pytest.mark.parametrize("args", [["--method", "lime"], ["--model", "no-such-model"], ["--k", "-3"],
                                   ["--backprop", "k1k2", "--k1", "4"]])
 def test_cli_bad_input_in_process(args, capsys):
     from tbptt_viz.cli import main
