@@ -117,8 +117,10 @@ def findings(results: dict) -> str:
         n = len(t["seed_pairs"])
         holds = f"the same sign in all {n} matched seed pair(s)" if t["all_seeds"] else \
             f"not the same sign in all {n} matched seed pairs"
+        seeds = t.get("over_seeds")  # results pooled before 2026-11-30 lack it
+        over = f" (over seeds {_signed(seeds)})" if seeds else ""
         lines.append(f"- {c['a']} vs {c['b']}: accuracy {sign} by {abs(t['diff']):.4f} "
-                     f"[{t['low']:+.4f}, {t['high']:+.4f}], paired p {_p(t['p'])}, {holds}; reaction to a phrase at "
+                     f"[{t['low']:+.4f}, {t['high']:+.4f}]{over}, paired p {_p(t['p'])}, {holds}; reaction to a phrase at "
                      f"the very start {s['ratio']:.2f} times as large"
                      + ("; lower in every seed pair." if s["every_seed_pair_lower"] else
                         "; higher in every seed pair." if s["every_seed_pair_higher"] else
@@ -126,11 +128,40 @@ def findings(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _signed(s: dict, digits: int = 4) -> str:
+    return f"{s['mean']:+.{digits}f} [{s['low']:+.{digits}f}, {s['high']:+.{digits}f}]"
+
+
+UPDATE_PAIR = ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30")
+
+
+def update_rule(results: dict) -> str:
+    """Does the update rule matter on IMDB? One paragraph from the per-chunk vs per-review comparison
+    ("" when the results do not have it): differences over matched seed pairs with their t-interval,
+    McNemar's p per pair, and a verdict that follows the intervals."""
+    c = next((c for c in results.get("comparisons", []) if (c["a"], c["b"]) == UPDATE_PAIR), None)
+    if not c or not c["accuracy"].get("over_seeds") or not c["start_contrast"].get("diff_over_seeds"):
+        return ""
+    acc, sc = c["accuracy"]["over_seeds"], c["start_contrast"]["diff_over_seeds"]
+    pairs = c["accuracy"]["seed_pairs"]
+    covers = lambda s: s["low"] <= 0 <= s["high"]  # noqa: E731
+    moved = [what for what, s in (("accuracy", acc), ("the start contrast", sc)) if not covers(s)]
+    verdict = ("Both intervals cover zero: over these seeds the update rule makes no difference the study can "
+               "detect." if not moved else f"The interval of {' and of '.join(moved)} excludes zero: here the "
+               "update rule matters.")
+    return (f"A step after every chunk ({UPDATE_PAIR[0]}) against one step per review ({UPDATE_PAIR[1]}), "
+            f"{len(pairs)} matched seed pairs: test accuracy {_signed(acc)} (95% t-interval over seed pairs; "
+            f"McNemar p per pair over the same {results.get('reviews', 0):,} test reviews: {', '.join(_p(m['mcnemar_p']) for m in pairs)}); "
+            f"contrast for a phrase planted at the very start {_signed(sc, 3)} (over seed pairs; per-chunk "
+            f"{_ci(c['start_contrast']['a'])}, per-review {_ci(c['start_contrast']['b'])}). {verdict}")
+
+
 BLOCK = re.compile(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", re.S)
 
 
 def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
-    blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results)}
+    blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results),
+              "update_rule": update_rule(results)}
     if lab is not None:
         from .lab_report import markdown_tables as lab_tables
 

@@ -244,6 +244,61 @@ def test_t_interval_and_paired_accuracy_against_scipy():
     assert t["all_seeds"] == all(p["diff"] > 0 for p in t["seed_pairs"])
 
 
+def update_rule_results(flips=(20, 22, 24), per_chunk_start=(0.20, 0.15, 0.30)):
+    """Pooled results of three seeds of imdb-chunked-k30 and imdb-chunked-k30-per-chunk on 400 fake reviews:
+    seed s of per-chunk gets flips[s] reviews wrong that per-review got right (negative: the other way);
+    per-review's start contrasts are 0.39, 0.33, 0.57. Also returns the correctness bits and contrasts."""
+    from tbptt_viz.study import pack_bits
+    from tbptt_viz.study_stats import with_regimes
+
+    rng = np.random.default_rng(1)
+    n, models, bits, start = 400, {}, {}, {}
+    for seed in range(3):
+        right = rng.random(n) < 0.9
+        other = right.copy()
+        f = flips[seed]
+        pool = np.flatnonzero(right if f > 0 else ~right)[: abs(f)]
+        other[pool] = not f > 0
+        for regime, r, contrast in (("imdb-chunked-k30", right, (0.39, 0.33, 0.57)[seed]),
+                                    ("imdb-chunked-k30-per-chunk", other, per_chunk_start[seed])):
+            name = regime if seed == 0 else f"{regime}-seed{seed}"
+            bits[name], start[name] = r, contrast
+            planted = {"distances": [0, "start"], "contrast": [0.5, contrast], "contrast_sem": [0.01, 0.01],
+                       "positive_increase": [0.2, 0.1], "positive_sem": [0.01, 0.01],
+                       "negative_decrease": [0.2, 0.1], "negative_sem": [0.01, 0.01]}
+            models[name] = {"accuracy": {"overall": float(r.mean()), "bins": ["all"],
+                                         "accuracy": [float(r.mean())], "correct_bits": pack_bits(r)},
+                            "planted": planted, "context": {"sizes": [5], "n": [n], "mean_abs_diff": [0.1],
+                                                            "accuracy_last_n": [0.8]}, "attribution": {}}
+    return with_regimes({"reviews": n, "models": models}), bits, start
+
+
+def test_update_rule_comparison_has_intervals_over_seeds():
+    """imdb-chunked-k30-per-chunk against imdb-chunked-k30: the accuracy difference of each matched seed pair
+    and of the planted-at-start contrast, with a t-interval over those pairs (scipy, written out here)."""
+    from scipy import stats
+
+    from tbptt_viz.study import ZOO_ORDER
+    from tbptt_viz.study_stats import PAIRS
+
+    assert "imdb-chunked-k30-per-chunk" in ZOO_ORDER
+    assert ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30") in PAIRS
+    res, bits, start = update_rule_results()
+    comp = next(c for c in res["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")
+    a = ["imdb-chunked-k30-per-chunk", "imdb-chunked-k30-per-chunk-seed1", "imdb-chunked-k30-per-chunk-seed2"]
+    b = ["imdb-chunked-k30", "imdb-chunked-k30-seed1", "imdb-chunked-k30-seed2"]
+    diffs = [bits[x].mean() - bits[y].mean() for x, y in zip(a, b)]
+    half = stats.t.ppf(0.975, 2) * np.std(diffs, ddof=1) / np.sqrt(3)
+    acc = comp["accuracy"]["over_seeds"]
+    assert acc["mean"] == pytest.approx(np.mean(diffs), abs=1e-6) and acc["over"] == "seeds"
+    assert acc["high"] - acc["mean"] == pytest.approx(half, abs=1e-6)
+    assert [m["diff"] for m in comp["accuracy"]["seed_pairs"]] == pytest.approx(diffs, abs=1e-6)
+    cd = [start[x] - start[y] for x, y in zip(a, b)]
+    sc = comp["start_contrast"]["diff_over_seeds"]
+    assert sc["mean"] == pytest.approx(np.mean(cd), abs=1e-6) and sc["n"] == 3
+    assert sc["high"] - sc["mean"] == pytest.approx(stats.t.ppf(0.975, 2) * np.std(cd, ddof=1) / np.sqrt(3), abs=1e-6)
+
+
 @pytest.fixture
 def imdb_folder(tmp_path):
     rng = random.Random(0)
@@ -289,3 +344,23 @@ def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1
     assert not (tmp_path / "o.json").exists()
+
+
+def test_update_rule_paragraph_states_the_intervals_and_follows_them():
+    from tbptt_viz.study_report import generated_blocks, update_rule
+
+    res, _, _ = update_rule_results()
+    comp = next(c for c in res["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")
+    acc, sc = comp["accuracy"]["over_seeds"], comp["start_contrast"]["diff_over_seeds"]
+    text = update_rule(res)
+    assert f"{acc['mean']:+.4f} [{acc['low']:+.4f}, {acc['high']:+.4f}]" in text
+    assert f"{sc['mean']:+.3f} [{sc['low']:+.3f}, {sc['high']:+.3f}]" in text and "400 test reviews" in text
+    moved = [w for w, s in (("accuracy", acc), ("the start contrast", sc)) if not s["low"] <= 0 <= s["high"]]
+    assert moved and f"The interval of {' and of '.join(moved)} excludes zero" in text
+    assert moved == ["accuracy", "the start contrast"]  # flips of 20-24 of 400 reviews, contrasts 0.18-0.27 lower
+    same, _, _ = update_rule_results(flips=(4, -4, 0), per_chunk_start=(0.41, 0.31, 0.57))
+    assert "Both intervals cover zero" in update_rule(same)
+    only_acc, _, _ = update_rule_results(per_chunk_start=(0.41, 0.31, 0.57))
+    assert "The interval of accuracy excludes zero" in update_rule(only_acc)
+    assert generated_blocks(same)["update_rule"] == update_rule(same)
+    assert update_rule({"comparisons": []}) == ""
