@@ -135,25 +135,48 @@ def _signed(s: dict, digits: int = 4) -> str:
 UPDATE_PAIR = ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30")
 
 
-def update_rule(results: dict) -> str:
+def update_rule(results: dict, alpha: float = 0.05) -> str:
     """Does the update rule matter on IMDB? One paragraph from the per-chunk vs per-review comparison
-    ("" when the results do not have it): differences over matched seed pairs with their t-interval,
-    McNemar's p per pair, and a verdict that follows the intervals."""
+    ("" when the results do not have it): differences over matched seed pairs with their t-interval over
+    seed pairs, McNemar's p per pair, and a verdict for each measure that follows those numbers:
+
+        interval over seed pairs excludes 0                  -> it differs over seeds
+        covers 0, every pair the same sign, each p < alpha   -> it differs on every seed tried, by an amount
+        (start contrast: every seed beyond every other)         the seeds do not pin down
+        otherwise                                            -> no difference the study can detect
+    """
     c = next((c for c in results.get("comparisons", []) if (c["a"], c["b"]) == UPDATE_PAIR), None)
     if not c or not c["accuracy"].get("over_seeds") or not c["start_contrast"].get("diff_over_seeds"):
         return ""
     acc, sc = c["accuracy"]["over_seeds"], c["start_contrast"]["diff_over_seeds"]
     pairs = c["accuracy"]["seed_pairs"]
+    n = len(pairs)
     covers = lambda s: s["low"] <= 0 <= s["high"]  # noqa: E731
-    moved = [what for what, s in (("accuracy", acc), ("the start contrast", sc)) if not covers(s)]
-    verdict = ("Both intervals cover zero: over these seeds the update rule makes no difference the study can "
-               "detect." if not moved else f"The interval of {' and of '.join(moved)} excludes zero: here the "
-               "update rule matters.")
+    way = lambda x: "lower" if x < 0 else "higher"  # noqa: E731
+    if not covers(acc):
+        acc_verdict = f"accuracy is {way(acc['mean'])} over seeds"
+    elif c["accuracy"]["all_seeds"] and all(m["mcnemar_p"] < alpha for m in pairs):
+        acc_verdict = (f"accuracy is {way(acc['mean'])} in each of the {n} seed pairs (McNemar p < {alpha:g} in "
+                       "each), but by amounts that vary so much between seeds that the interval over seeds covers "
+                       "zero")
+    else:
+        acc_verdict = "accuracy shows no difference the study can detect"
+    per_pair = ", ".join(f"{m['diff']:+.4f}" for m in pairs)
+    mcnemar = ", ".join(_p(m["mcnemar_p"]) for m in pairs)
+    start = c["start_contrast"]
+    if not covers(sc):
+        sc_verdict = f"the start contrast is {way(sc['mean'])} over seeds"
+    elif start["every_seed_pair_higher"] or start["every_seed_pair_lower"]:
+        sc_verdict = (f"the start contrast of every seed is {way(sc['mean'])} than that of every seed of the other "
+                      "rule, but the interval over seed pairs covers zero")
+    else:
+        sc_verdict = "the start contrast shows no difference the interval over seeds can detect"
     return (f"A step after every chunk ({UPDATE_PAIR[0]}) against one step per review ({UPDATE_PAIR[1]}), "
-            f"{len(pairs)} matched seed pairs: test accuracy {_signed(acc)} (95% t-interval over seed pairs; "
-            f"McNemar p per pair over the same {results.get('reviews', 0):,} test reviews: {', '.join(_p(m['mcnemar_p']) for m in pairs)}); "
+            f"{n} matched seed pairs: test accuracy {_signed(acc)} (95% t-interval over seed pairs; per pair "
+            f"{per_pair}, McNemar p over the same {results.get('reviews', 0):,} test reviews {mcnemar}); "
             f"contrast for a phrase planted at the very start {_signed(sc, 3)} (over seed pairs; per-chunk "
-            f"{_ci(c['start_contrast']['a'])}, per-review {_ci(c['start_contrast']['b'])}). {verdict}")
+            f"{_ci(c['start_contrast']['a'])}, per-review {_ci(c['start_contrast']['b'])}). "
+            f"With a step after every chunk, {acc_verdict}; {sc_verdict}.")
 
 
 BLOCK = re.compile(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", re.S)

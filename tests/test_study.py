@@ -355,12 +355,24 @@ def test_update_rule_paragraph_states_the_intervals_and_follows_them():
     text = update_rule(res)
     assert f"{acc['mean']:+.4f} [{acc['low']:+.4f}, {acc['high']:+.4f}]" in text
     assert f"{sc['mean']:+.3f} [{sc['low']:+.3f}, {sc['high']:+.3f}]" in text and "400 test reviews" in text
-    moved = [w for w, s in (("accuracy", acc), ("the start contrast", sc)) if not s["low"] <= 0 <= s["high"]]
-    assert moved and f"The interval of {' and of '.join(moved)} excludes zero" in text
-    assert moved == ["accuracy", "the start contrast"]  # flips of 20-24 of 400 reviews, contrasts 0.18-0.27 lower
+    for m in comp["accuracy"]["seed_pairs"]:
+        assert f"{m['diff']:+.4f}" in text
+    # flips of 20-24 of 400 reviews and contrasts 0.18-0.27 lower: both intervals exclude zero
+    assert acc["high"] < 0 and sc["high"] < 0
+    assert "accuracy is lower over seeds; the start contrast is lower over seeds." in text
     same, _, _ = update_rule_results(flips=(4, -4, 0), per_chunk_start=(0.41, 0.31, 0.57))
-    assert "Both intervals cover zero" in update_rule(same)
-    only_acc, _, _ = update_rule_results(per_chunk_start=(0.41, 0.31, 0.57))
-    assert "The interval of accuracy excludes zero" in update_rule(only_acc)
+    assert ("accuracy shows no difference the study can detect; the start contrast shows no difference the "
+            "interval over seeds can detect.") in update_rule(same)
+    # every pair lower and significant, but too spread for three seeds: said as such
+    spread, _, _ = update_rule_results(flips=(60, 8, 10), per_chunk_start=(0.41, 0.31, 0.57))
+    sp = next(c for c in spread["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")["accuracy"]
+    assert sp["over_seeds"]["low"] < 0 < sp["over_seeds"]["high"] and all(m["mcnemar_p"] < 0.05
+                                                                          for m in sp["seed_pairs"])
+    assert "accuracy is lower in each of the 3 seed pairs (McNemar p < 0.05 in each)" in update_rule(spread)
+    apart, _, _ = update_rule_results(per_chunk_start=(0.60, 0.62, 0.58))  # every seed above 0.39, 0.33, 0.57
+    sc = next(c for c in apart["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")["start_contrast"]
+    assert sc["diff_over_seeds"]["low"] < 0 < sc["diff_over_seeds"]["high"] and sc["every_seed_pair_higher"]
+    assert ("the start contrast of every seed is higher than that of every seed of the other rule, but the "
+            "interval over seed pairs covers zero.") in update_rule(apart)
     assert generated_blocks(same)["update_rule"] == update_rule(same)
     assert update_rule({"comparisons": []}) == ""
