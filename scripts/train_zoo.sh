@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Retrain the model zoo: same vocabulary, architecture, seed and epochs; only the truncation differs.
+# Retrain the model zoo: same vocabulary, architecture, seed and epochs; only the truncation (and, for
+# imdb-chunked-k30-per-chunk, the update rule) differs.
 # Usage: bash scripts/train_zoo.sh DATA_DIR [EPOCHS] [MODEL ...]   (OUT=folder to write elsewhere than pretrained/)
 set -euo pipefail
 data=${1:?usage: train_zoo.sh DATA_DIR [EPOCHS] [MODEL ...]}
@@ -16,6 +17,7 @@ declare -A scheme=(
   [imdb-last-k100]="--scheme last-k --k 100"
   [imdb-chunked-k30]="--scheme chunked --k 30"
   [imdb-k1k2-30-60]="--scheme k1k2 --k1 30 --k2 60"
+  [imdb-chunked-k30-per-chunk]="--scheme chunked --k 30 --update per-chunk"  # a step after every chunk (issue #26)
 )
 for seed in 1 2; do  # the study's extra seeds: their cards live in results/seeds/, their weights are not shipped
   scheme[imdb-full-seed$seed]="--scheme full --seed $seed"
@@ -24,9 +26,11 @@ for seed in 1 2; do  # the study's extra seeds: their cards live in results/seed
   scheme[imdb-last-k100-seed$seed]="--scheme last-k --k 100 --seed $seed"
   scheme[imdb-chunked-k30-seed$seed]="--scheme chunked --k 30 --seed $seed"
   scheme[imdb-k1k2-30-60-seed$seed]="--scheme k1k2 --k1 30 --k2 60 --seed $seed"
+  scheme[imdb-chunked-k30-per-chunk-seed$seed]="--scheme chunked --k 30 --update per-chunk --seed $seed"
 done
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(imdb-full imdb-last-k30 imdb-chunked-k30 imdb-last-k10 imdb-last-k100 imdb-k1k2-30-60)
+[ ${#models[@]} -gt 0 ] || models=(imdb-full imdb-last-k30 imdb-chunked-k30 imdb-last-k10 imdb-last-k100 imdb-k1k2-30-60
+                                  imdb-chunked-k30-per-chunk)
 for name in "${models[@]}"; do
   echo "== $name (${scheme[$name]})"
   python -m tbptt_viz train ${scheme[$name]} --data-dir "$data" --vocab "$vocab" --epochs "$epochs" \

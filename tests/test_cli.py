@@ -115,6 +115,28 @@ def test_train_dry_run_on_generated_jsonl(tmp_path):
     assert card["epochs"] == 2 and card["tokens_per_s"] > 0 and len(card["sha256"]) == 64
 
 
+def test_train_update_per_chunk_is_recorded_and_trains_otherwise(tmp_path):
+    from safetensors.torch import load_file
+
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        rows = [{"text": " ".join(rng.choice(["good", "great", "the", "film"] if y else ["bad", "awful", "a", "plot"],
+                                             9)), "label": int(y)} for y in rng.integers(0, 2, 24)]
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    weights = {}
+    for update in ("per-review", "per-chunk"):
+        r = run("train", "--scheme", "chunked", "--k", "3", "--data-dir", str(tmp_path), "--out", str(tmp_path / update),
+                "--epochs", "1", "--hidden", "8", "--embed-dim", "4", "--update", update)
+        assert r.returncode == 0, r.stderr
+        card = json.loads((tmp_path / update / "card.json").read_text())
+        assert card["update"] == card["train_config"]["update"] == update
+        assert card["label"] == "chunked (K=3)" + (", a step per chunk" if update == "per-chunk" else "")
+        weights[update] = load_file(tmp_path / update / "model.safetensors")
+    assert not torch.allclose(weights["per-review"]["lstm.weight_hh_l0"], weights["per-chunk"]["lstm.weight_hh_l0"])
+    r = run("train", "--out", str(tmp_path / "x"), "--data-dir", str(tmp_path), "--update", "per-batch")
+    assert r.returncode == 2 and "per-chunk" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("args,says", [
     (["attribute", "--text", "good", "--method", "integrated_gradients", "--n-steps", "1" + "0" * 30], "from 1 to 64"),
     (["attribute", "--text", "good", "--n-steps", "10000000"], "from 1 to 64"),

@@ -34,7 +34,7 @@ def test_generated_blocks_equal_the_json(path, blocks):
 def test_study_json_has_three_seeds_per_regime_and_its_own_checks():
     study = json.loads((ROOT / "results" / "imdb_study.json").read_text())
     regimes = study["regimes"]
-    assert len(regimes) == 6 and all(len(r["seeds"]) >= 3 for r in regimes.values())
+    assert len(regimes) == 7 and all(len(r["seeds"]) >= 3 for r in regimes.values())
     for name, r in regimes.items():
         ig = r["attribution"].get("integrated_gradients", {}).get("single_seed")
         assert r["attribution"]["occlusion"]["n_reviews"] >= 100

@@ -19,9 +19,10 @@ import pytest
 import torch
 
 from tbptt_viz.present import lab_figures as figures_lab
-from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, any_one_split,
-                           build_model, cap_for_live, lab_run, load_lab_results, make_splits, planted_split,
-                           prefix_split, run_sweep, sequence_steps)
+from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, LabConfigError,
+                                            add_to_sweep, any_one_split, build_model, cap_for_live, lab_run,
+                                            load_lab_results, make_splits, planted_split, prefix_split, run_sweep,
+                                            sequence_steps, sweep_configs)
 from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.train import pad_batch, scheme_loss
 
@@ -323,3 +324,85 @@ def test_any_one_planted_forget_bias_and_curve_figures():
     fig = figures_lab.training_curve(r)
     assert len(fig.data) == 2 and list(fig.data[1].y) == pytest.approx(r.curve.test_accuracy.tolist())
     assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis2.title.text == "test accuracy"
+
+
+# ---- the update rule ----------------------------------------------------------------------------------------
+
+def test_update_rule_is_a_lab_setting_with_its_label_and_check():
+    c = LabConfig(scheme="chunked", k=10, update="per-chunk")
+    assert c.scheme_label == "chunked (K=10), a step per chunk" and c.to_dict()["update"] == "per-chunk"
+    assert LabConfig().update == "per-review"
+    with pytest.raises(LabConfigError, match="per-review, per-chunk"):
+        LabConfig(update="per-epoch")
+
+
+def test_lab_run_trains_under_the_chosen_rule():
+    """The run is the engine's train() under that rule: chunked differs between the rules, last-K (one
+    window per sequence) does not, and a per-chunk run equals train() called directly with update=per-chunk."""
+    from tbptt_viz.core.train import TrainConfig, train
+
+    small = dict(task="prefix", seq_len=24, n_train=32, n_test=20, epochs=2, hidden=6, embed=4, batch_size=8)
+    chunked = [lab_run(LabConfig(**small, scheme="chunked", k=6, update=u)) for u in ("per-review", "per-chunk")]
+    assert not np.allclose(chunked[0].curve.loss, chunked[1].curve.loss)
+    last_k = [lab_run(LabConfig(**small, scheme="last-k", k=6, update=u)) for u in ("per-review", "per-chunk")]
+    np.testing.assert_allclose(last_k[0].curve.loss, last_k[1].curve.loss, rtol=1e-6)
+    config = chunked[1].config
+    model = build_model(config)
+    train_split, _ = make_splits(config)
+    train(model, [list(s) for s in train_split.ids], train_split.labels.tolist(), make_scheme("chunked", 6),
+          TrainConfig(scheme="chunked", k=6, epochs=2, batch_size=8, lr=config.lr, embed_dropout=0.0,
+                      update="per-chunk"))
+    for a, b in zip(model.parameters(), chunked[1].model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_sweep_has_the_update_rule_as_a_factor_for_chunked_and_k1k2_only():
+    cells = sweep_configs()
+    per_chunk = [c for _, c in cells if c.update == "per-chunk"]
+    assert {c.scheme for c in per_chunk} == {"chunked", "k1k2"}
+    for c in per_chunk:  # each has its per-review twin in the same group
+        assert ("prefix", replace(c, update="per-review")) in cells
+
+
+def test_add_to_sweep_keeps_old_rows_and_runs_only_the_missing_cells():
+    tiny = dict(task="planted", seq_len=12, distance=3, n_train=16, n_test=10, epochs=1, hidden=4, embed=4)
+    a = LabConfig(**tiny, scheme="chunked", k=4)
+    b = replace(a, update="per-chunk")
+    old = run_sweep([("planted", a)], seeds=[0, 1])
+    old["rows"][0]["config"].pop("update")  # as written before the rule existed
+    old["rows"][0]["test_accuracy"]["values"] = [0.123, 0.456]  # a marker: an old row is never recomputed
+    merged = add_to_sweep(old, [("planted", a), ("planted", b)])
+    assert [r["config"]["update"] for r in merged["rows"]] == ["per-review", "per-chunk"]
+    assert merged["rows"][0]["test_accuracy"]["values"] == [0.123, 0.456]
+    fresh = run_sweep([("planted", b)], seeds=[0, 1])["rows"][0]
+    assert merged["rows"][1]["test_accuracy"] == fresh["test_accuracy"]
+    assert merged["added_runs"][0]["cells"] == 1 and merged["seeds"] == [0, 1]
+
+
+def test_cli_lab_run_update_flag():
+    flags = ["--task", "planted", "--seq-len", "12", "--distance", "3", "--scheme", "chunked", "--k", "4",
+             "--n-train", "16", "--n-test", "10", "--epochs", "1", "--hidden", "4", "--embed", "4"]
+    out = cli("lab", "run", *flags, "--update", "per-chunk", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    want = lab_run(LabConfig(task="planted", seq_len=12, distance=3, scheme="chunked", k=4, n_train=16, n_test=10,
+                             epochs=1, hidden=4, embed=4, update="per-chunk"))
+    assert got["config"]["update"] == "per-chunk" and got["scheme_label"].endswith("a step per chunk")
+    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
+    bad = cli("lab", "run", "--update", "per-epoch")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "per-chunk" in bad.stderr
+
+
+def test_prefix_heatmap_has_a_row_per_scheme_and_update_rule():
+    res = fake_results()
+    rows = [r for r in res["rows"] if r["group"] == "prefix" and r["config"]["scheme"] in ("chunked", "k1k2")]
+    for r in rows:
+        res["rows"].append({**r, "config": {**r["config"], "update": "per-chunk"},
+                            "test_accuracy": {"mean": 0.77, "std": 0.0, "values": [0.77, 0.77]}})
+    fig = figures_lab.prefix_heatmaps(res)
+    labels = [y.replace("<br>", " ") for y in fig.data[0].y]
+    assert labels == ["full BPTT", "last-K", "chunked (loss every K)", "chunked (loss every K), a step per chunk",
+                      "TBPTT(k1=K, k2=2K)", "TBPTT(k1=K, k2=2K), a step per chunk"]
+    z = np.array(fig.data[0].z)
+    np.testing.assert_allclose(z[3], [0.77, 0.77])
+    np.testing.assert_allclose(z[2], [(0.1 + 0.9) / 2, (0.3 + 0.9) / 2])  # old rows (no "update") are per-review

@@ -60,3 +60,15 @@ def test_app_methods_are_the_attribution_methods():
 def test_compare_equal_to_model_is_said_and_dropped():
     s, notices = parse_query({"model": MODELS[0], "compare": MODELS[0]}, MODELS, EXAMPLES)
     assert s.compare == "" and "with itself" in notices[0]
+
+
+def test_lab_update_rule_round_trips_through_the_url_and_bad_values_keep_the_default():
+    from tbptt_viz.experiments.lab.runs import LabConfig
+    from tbptt_viz.present.params import LAB_KEYS, lab_query, lab_state
+
+    assert "lab_update" in LAB_KEYS
+    q = lab_query(LabConfig(scheme="chunked", k=10, update="per-chunk"))
+    assert q["lab_update"] == "per-chunk"
+    assert lab_state(q)["lab_update"] == "per-chunk"
+    assert lab_state({"lab_update": "per-epoch"})["lab_update"] == "per-review"
+    assert lab_state({})["lab_update"] == "per-review"

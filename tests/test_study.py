@@ -332,6 +332,62 @@ def test_every_printed_interval_names_its_kind_and_columns_never_mix():
     assert "one new seed" in table and "over reviews" in table
 
 
+def update_rule_results(flips=(20, 22, 24), per_chunk_start=(0.20, 0.15, 0.30)):
+    """Pooled results of three seeds of imdb-chunked-k30 and imdb-chunked-k30-per-chunk on 400 fake reviews:
+    seed s of per-chunk gets flips[s] reviews wrong that per-review got right (negative: the other way);
+    per-review's start contrasts are 0.39, 0.33, 0.57. Also returns the correctness bits and contrasts."""
+    from tbptt_viz.experiments.study.measure import pack_bits
+    from tbptt_viz.experiments.study.stats import with_regimes
+
+    rng = np.random.default_rng(1)
+    n, models, bits, start = 400, {}, {}, {}
+    for seed in range(3):
+        right = rng.random(n) < 0.9
+        other = right.copy()
+        f = flips[seed]
+        pool = np.flatnonzero(right if f > 0 else ~right)[: abs(f)]
+        other[pool] = not f > 0
+        for regime, r, contrast in (("imdb-chunked-k30", right, (0.39, 0.33, 0.57)[seed]),
+                                    ("imdb-chunked-k30-per-chunk", other, per_chunk_start[seed])):
+            name = regime if seed == 0 else f"{regime}-seed{seed}"
+            bits[name], start[name] = r, contrast
+            planted = {"distances": [0, "start"], "n": [n, n], "contrast": [0.5, contrast], "contrast_sem": [0.01, 0.01],
+                       "positive_increase": [0.2, 0.1], "positive_sem": [0.01, 0.01],
+                       "negative_decrease": [0.2, 0.1], "negative_sem": [0.01, 0.01]}
+            models[name] = {"accuracy": {"overall": float(r.mean()), "bins": ["all"],
+                                         "accuracy": [float(r.mean())], "correct_bits": pack_bits(r)},
+                            "planted": planted, "context": {"sizes": [5], "n": [n], "mean_abs_diff": [0.1],
+                                                            "accuracy_last_n": [0.8]}, "attribution": {}}
+    return with_regimes({"reviews": n, "models": models}), bits, start
+
+
+def test_update_rule_comparison_has_intervals_over_seeds():
+    """imdb-chunked-k30-per-chunk against imdb-chunked-k30: the accuracy difference of each matched seed pair
+    and of the planted-at-start contrast, with a t-interval over those pairs (scipy, written out here)."""
+    from scipy import stats
+
+    from tbptt_viz.experiments.study.measure import ZOO_ORDER
+    from tbptt_viz.experiments.study.stats import PAIRS
+
+    assert "imdb-chunked-k30-per-chunk" in ZOO_ORDER
+    assert ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30") in PAIRS
+    res, bits, start = update_rule_results()
+    comp = next(c for c in res["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")
+    a = ["imdb-chunked-k30-per-chunk", "imdb-chunked-k30-per-chunk-seed1", "imdb-chunked-k30-per-chunk-seed2"]
+    b = ["imdb-chunked-k30", "imdb-chunked-k30-seed1", "imdb-chunked-k30-seed2"]
+    diffs = [bits[x].mean() - bits[y].mean() for x, y in zip(a, b)]
+    half = stats.t.ppf(0.975, 2) * np.std(diffs, ddof=1) / np.sqrt(3)
+    acc = comp["accuracy"]["over_seeds"]
+    assert acc["mean"] == pytest.approx(np.mean(diffs), abs=1e-6) and acc["over"] == "seeds"
+    assert acc["high"] - acc["mean"] == pytest.approx(half, abs=1e-6)
+    assert comp["accuracy"]["per_pair"] == pytest.approx(diffs, abs=1e-6)
+    assert [m["diff"] for m in comp["accuracy"]["mcnemar"]] == pytest.approx(diffs, abs=1e-6)
+    cd = [start[x] - start[y] for x, y in zip(a, b)]
+    sc = comp["start_contrast"]["over_seeds"]
+    assert sc["mean"] == pytest.approx(np.mean(cd), abs=1e-6) and sc["n"] == 3
+    assert sc["high"] - sc["mean"] == pytest.approx(stats.t.ppf(0.975, 2) * np.std(cd, ddof=1) / np.sqrt(3), abs=1e-6)
+
+
 @pytest.fixture
 def imdb_folder(tmp_path):
     rng = random.Random(0)
@@ -443,3 +499,30 @@ def test_study_records_memory_and_together_and_pools_them(model):
     fig = figures_study.memory_figure(pooled)
     assert len(fig.data) >= 1 and list(fig.data[0].x) == list(range(21))
     assert figures_study.memory_figure({"models": {}, "regimes": {}}).data == ()  # older studies: an empty figure
+
+
+def test_update_rule_paragraph_states_the_intervals_and_follows_them():
+    from tbptt_viz.experiments.study.report import generated_blocks, update_rule
+
+    res, _, _ = update_rule_results()
+    comp = next(c for c in res["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")
+    acc, sc = comp["accuracy"]["over_seeds"], comp["start_contrast"]["over_seeds"]
+    text = update_rule(res)
+    assert f"{acc['mean']:+.4f} [{acc['low']:+.4f}, {acc['high']:+.4f}]" in text
+    assert f"{sc['mean']:+.3f} [{sc['low']:+.3f}, {sc['high']:+.3f}]" in text and "400 test reviews" in text
+    for d in comp["accuracy"]["per_pair"]:
+        assert f"{d:+.4f}" in text
+    # flips of 20-24 of 400 reviews and contrasts 0.18-0.27 lower: both intervals exclude zero
+    assert acc["high"] < 0 and sc["high"] < 0
+    assert "In plain words: a step per chunk gives lower test accuracy over seeds." in text
+    same, _, _ = update_rule_results(flips=(4, -4, 0), per_chunk_start=(0.41, 0.31, 0.57))
+    assert "In plain words: no difference in test accuracy is established with 3 seeds." in update_rule(same)
+    # every pair lower, but too spread for three seeds: said as such
+    spread, _, _ = update_rule_results(flips=(60, 8, 10), per_chunk_start=(0.41, 0.31, 0.57))
+    sp = next(c for c in spread["comparisons"] if c["a"] == "imdb-chunked-k30-per-chunk")["accuracy"]
+    assert sp["over_seeds"]["low"] < 0 < sp["over_seeds"]["high"]
+    assert "not established with 3 seeds, although negative in every seed pair" in update_rule(spread)
+    assert ("a step per chunk gave lower test accuracy in each of the 3 seed pairs (McNemar's p < 0.05 in each), "
+            "but the pairs differ too much") in update_rule(spread)
+    assert generated_blocks(same)["update_rule"] == update_rule(same)
+    assert update_rule({"comparisons": []}) == ""

@@ -15,6 +15,7 @@ from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.text import Vocab, prepare_review, tokenize
 from tbptt_viz.cli.common import CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text, whole
 from tbptt_viz.cli.common import real, writable_path
+from tbptt_viz.core.per_chunk import UPDATES
 
 
 def load_model(name: str) -> LSTMClassifier:
@@ -51,7 +52,7 @@ def cmd_train(args) -> int:
     train_ids, test_ids = encode(train_rows), encode(test_rows)
     config = TrainConfig(scheme=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2,
                          epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         clip=args.clip, embed_dropout=args.embed_dropout, seed=args.seed)
+                         clip=args.clip, embed_dropout=args.embed_dropout, seed=args.seed, update=args.update)
     torch.manual_seed(args.seed)
     model = LSTMClassifier(ModelConfig(len(vocab), args.embed_dim, args.hidden), vocab)
     bar, progress = progress_bar()
@@ -60,7 +61,8 @@ def cmd_train(args) -> int:
     t0 = time.perf_counter()
     acc = evaluate(model, test_ids, [r.label for r in test_rows])
     card = {
-        "scheme": scheme.name, "k": scheme.k, "k1": scheme.k1, "k2": scheme.k2, "label": scheme.label,
+        "scheme": scheme.name, "k": scheme.k, "k1": scheme.k1, "k2": scheme.k2, "update": config.update,
+        "label": scheme.label + (", a step per chunk" if config.update == "per-chunk" else ""),
         "data": f"IMDB train split ({len(train_rows)} reviews)", "test_reviews": len(test_rows),
         "epochs": config.epochs, "seed": args.seed, **stats, "eval_time_s": round(time.perf_counter() - t0, 1),
         "test_accuracy": round(acc, 4), "train_config": config.to_dict(),
@@ -147,6 +149,10 @@ def register(sub) -> None:
     p.add_argument("--embed-dim", type=whole(1, 1024), default=64, help="embedding size, 1..1024 (default 64)")
     p.add_argument("--hidden", type=whole(1, 2048), default=128, help="LSTM hidden size, 1..2048 (default 128)")
     p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="random seed (default 0)")
+    p.add_argument("--update", choices=UPDATES, default="per-review",
+                   help="when the weights move: per-review (one optimizer step per batch, on the mean of every "
+                        "window's loss; default) or per-chunk (a step after every chunk's loss, the state carried "
+                        "detached, as in ksopyla/pytorch_neural_networks RNN/lstm_imdb_tbptt.py)")
     p.add_argument("--limit", type=positive_int, help="use a seeded random N train and N test reviews")
     p.add_argument("--threads", type=whole(1, 256), help="torch CPU threads")
     p.add_argument("--dry-run", action="store_true", help="one epoch on 256 reviews, to check the setup")

@@ -6,7 +6,8 @@ import sys
 
 from tbptt_viz.experiments.lab.runs import LIMITS
 from tbptt_viz.core.schemes import SCHEMES
-from tbptt_viz.cli.common import MAX_K, Parser, emit, progress_bar, real, whole, writable_path
+from tbptt_viz.cli.common import MAX_K, CLIError, Parser, emit, progress_bar, real, whole, writable_path
+from tbptt_viz.core.per_chunk import UPDATES
 
 fraction = real(0.0, 1.0)
 
@@ -36,6 +37,8 @@ RUN_FLAGS = {
     "--forget-bias": ("forget_bias", real(-100.0, 100.0), "initial forget-gate bias (default 1.0)"),
     "--batch-size": ("batch_size", bounded("batch_size"), "sequences per step (default 32)"),
     "--seed": ("seed", whole(0, 2**31 - 1), "seed for data, weights and batch order (default 0)"),
+    "--update": ("update", str, f"{' | '.join(UPDATES)}: one optimizer step per batch (default) or a step after "
+                                "every chunk's loss, the state carried detached"),
 }
 
 
@@ -80,10 +83,21 @@ def cmd_lab_run(args) -> int:
     return 0
 
 
+def read_sweep(path: str) -> dict:
+    """An earlier sweep's JSON, or one clear line (CLIError) when it is missing or not a sweep."""
+    try:
+        old = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, ValueError) as e:
+        raise CLIError(f"--add-to {path!r} cannot be read as JSON ({getattr(e, 'strerror', None) or e})") from None
+    if not isinstance(old, dict) or not isinstance(old.get("rows"), list) or not old.get("seeds"):
+        raise CLIError(f"--add-to {path!r} is not a lab sweep (no rows or seeds)")
+    return old
+
+
 def cmd_lab_sweep(args) -> int:
     import torch
 
-    from tbptt_viz.experiments.lab.runs import run_sweep, sweep_configs
+    from tbptt_viz.experiments.lab.runs import add_to_sweep, cell_key, run_sweep, sweep_configs
 
     out = writable_path(args.out, suffix=".json")  # before any work
     torch.set_num_threads(args.threads)
@@ -97,9 +111,15 @@ def cmd_lab_sweep(args) -> int:
         bar.set_description(f"{c.task} {c.scheme_label} seed {c.seed}", refresh=False)
         bar.update(1)
 
-    results = run_sweep(cells, list(range(args.seeds)), progress=progress)
+    if args.add_to:
+        old = read_sweep(args.add_to)
+        bar.total = len({cell_key(g, c.to_dict()) for g, c in cells} - {cell_key(r["group"], r["config"])
+                                                                         for r in old["rows"]}) * len(old["seeds"])
+        results = add_to_sweep(old, cells, progress=progress)
+    else:
+        results = run_sweep(cells, list(range(args.seeds)), progress=progress)
+        results["quick"] = args.quick
     bar.close()
-    results["quick"] = args.quick
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     for row in results["rows"]:
@@ -109,7 +129,8 @@ def cmd_lab_sweep(args) -> int:
                  "forget-bias": f"T {c['seq_len']} forget bias {c['forget_bias']}"}[row["group"]]
         print(f"{row['group']:<12} {row['scheme_label']:<24} {extra:<36} test accuracy {acc['mean']:.3f} "
               f"+- {acc['std']:.3f} (min {acc['min']:.3f})")
-    print(f"wrote {out} ({len(results['rows'])} rows x {args.seeds} seeds, {results['wall_time_s']} s)")
+    took = results["added_runs"][-1]["wall_time_s"] if args.add_to else results["wall_time_s"]
+    print(f"wrote {out} ({len(results['rows'])} rows x {len(results['seeds'])} seeds, {took} s)")
     return 0
 
 
@@ -129,5 +150,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="results/lab.json", help="JSON file to write (default results/lab.json)")
     p.add_argument("--seeds", type=whole(1, 100), default=3, help="seeds 0..N-1 per cell (default 3)")
     p.add_argument("--quick", action="store_true", help="a small grid on little data, to check the pipeline")
+    p.add_argument("--add-to", metavar="JSON", help="run only the cells this earlier sweep lacks, at its seeds, "
+                                                    "and write it back with them added (old rows unchanged)")
     p.add_argument("--threads", type=whole(1, 256), default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=cmd_lab_sweep)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from tbptt_viz.core.model import LSTMClassifier, states_entering, window_hidden
 from tbptt_viz.core.schemes import Scheme
 from tbptt_viz.core.text import PAD_ID
+from tbptt_viz.core.per_chunk import UPDATES, per_chunk_steps
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class TrainConfig:
     embed_dropout: float = 0.25  # dropout on x_t during training only (the contract's eval path is unchanged)
     max_len: int | None = None  # keep the first max_len tokens of each training review (None: all)
     seed: int = 0
+    update: str = "per-review"  # per-review: one step per batch | per-chunk: a step after every window (per_chunk.py)
+
+    def __post_init__(self):
+        if self.update not in UPDATES:
+            raise ValueError(f"unknown update rule {self.update!r}; choose one of {', '.join(UPDATES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +109,9 @@ def train(model: LSTMClassifier, encoded: list[list[int]], labels: list[int], sc
           progress=None, on_epoch=None) -> dict:
     """Train in place. `progress(done, total, loss)` after each batch, `on_epoch(epoch, loss)` after each epoch.
 
+    config.update picks when the weights move: once per batch on the mean of every window's loss
+    (per-review), or after every window (per-chunk, see per_chunk.py); each step's gradient is clipped.
+
     Returns stats: wall time, tokens/s, loss per epoch.
     """
     torch.manual_seed(config.seed)
@@ -114,23 +123,31 @@ def train(model: LSTMClassifier, encoded: list[list[int]], labels: list[int], sc
     lengths = [len(s) for s in encoded]
     n_batches = math.ceil(len(encoded) / config.batch_size)
     curve, tokens, start, done = [], 0, time.perf_counter(), 0
+
+    def step(loss: torch.Tensor) -> None:
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        opt.step()
+
     for epoch in range(config.epochs):
         model.train()
         running, seen = 0.0, 0
         for batch in length_batches(lengths, config.batch_size, rng):
             ids, lens = pad_batch([encoded[i] for i in batch])
-            loss = scheme_loss(model, ids, lens, torch.tensor([labels[i] for i in batch]), scheme,
-                               config.embed_dropout)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            running += loss.item() * len(batch)
+            y = torch.tensor([labels[i] for i in batch])
+            if config.update == "per-chunk":
+                loss = per_chunk_steps(model, ids, lens, y, scheme, step, config.embed_dropout)
+            else:
+                loss_t = scheme_loss(model, ids, lens, y, scheme, config.embed_dropout)
+                step(loss_t)
+                loss = loss_t.item()
+            running += loss * len(batch)
             seen += len(batch)
             tokens += int(lens.sum())
             done += 1
             if progress:
-                progress(done, n_batches * config.epochs, loss.item())
+                progress(done, n_batches * config.epochs, loss)
         curve.append(running / seen)
         if on_epoch:
             on_epoch(epoch, curve[-1])

@@ -12,11 +12,13 @@ from tbptt_viz.present.figures import LIGHT
 from plotly.subplots import make_subplots
 
 from tbptt_viz.core.schemes import SCHEME_NAMES
+from tbptt_viz.core.per_chunk import UPDATES
 
 # In the sweep, TBPTT runs with k2 = 2 k1 and the heatmap columns are k1: say so in the row label.
 LAB_SCHEME_NAMES = {**SCHEME_NAMES, "k1k2": "TBPTT(k1=K, k2=2K)"}
 
 SCHEME_ORDER = ("full", "last-k", "chunked", "k1k2")
+UPDATE_SUFFIX = {"per-review": "", "per-chunk": ",<br>a step per chunk"}  # heatmap row labels
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -37,19 +39,24 @@ def rows_of(results: dict, group: str) -> list[dict]:
     return rows
 
 
+def row_kind(row: dict) -> tuple[str, str]:
+    """(scheme, update rule) of a sweep row; rows from before the rule existed are per-review."""
+    return row["config"]["scheme"], row["config"].get("update", "per-review")
+
+
 def _cell_text(stats: dict) -> str:
     return f"{stats['mean']:.2f} ± {stats['std']:.2f}"
 
 
 def prefix_heatmaps(results: dict) -> go.Figure:
-    """Test accuracy on long sequences, scheme (rows) x K (columns), one panel per short fraction.
+    """Test accuracy on long sequences, scheme and update rule (rows) x K (columns), one panel per short fraction.
 
     Full BPTT has no K: its one result fills every K column (the hover says so).
     """
     rows = rows_of(results, "prefix")
     shorts = sorted({r["config"]["short_frac"] for r in rows})
     ks = sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] != "full"})
-    schemes = [s for s in SCHEME_ORDER if any(r["config"]["scheme"] == s for r in rows)]
+    schemes = [(s, u) for s in SCHEME_ORDER for u in UPDATES if any(row_kind(r) == (s, u) for r in rows)]
     T = rows[0]["config"]["seq_len"]
     fig = make_subplots(rows=len(shorts), cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=[f"{s:.0%} short training examples" for s in shorts])
@@ -61,7 +68,7 @@ def prefix_heatmaps(results: dict) -> go.Figure:
             c = r["config"]
             if c["short_frac"] != short:
                 continue
-            i = schemes.index(c["scheme"])
+            i = schemes.index(row_kind(r))
             cols = range(len(ks)) if c["scheme"] == "full" else [ks.index(c["k"])]
             for j in cols:
                 z[i, j] = r["test_accuracy"]["mean"]
@@ -69,14 +76,14 @@ def prefix_heatmaps(results: dict) -> go.Figure:
                 note = " (full BPTT ignores K)" if c["scheme"] == "full" else ""
                 hover[i, j] = (f"{r['scheme_label']}{note}<br>seeds: "
                                + ", ".join(f"{v:.2f}" for v in r["test_accuracy"]["values"]))
-        fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[LAB_SCHEME_NAMES[s] for s in schemes], text=text,
+        fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[LAB_SCHEME_NAMES[s] + UPDATE_SUFFIX[u] for s, u in schemes], text=text,
                                  texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0.4, zmax=1.0,
                                  colorscale="RdYlGn", showscale=col == len(shorts),
                                  colorbar=dict(title="accuracy", orientation="h", y=-0.25, len=0.6)), row=col, col=1)
         fig.update_yaxes(title_text="training scheme", autorange="reversed", row=col, col=1)
     fig.update_xaxes(title_text="K (window / chunk length)", row=len(shorts), col=1)
     return _layout(fig, f"prefix task: accuracy on {T}-token test sequences<br>(mean ± sample SD over seeds; "
-                        "0.5 = chance)", height=260 * len(shorts) + 120)
+                        "0.5 = chance)", height=max(260, 50 * len(schemes)) * len(shorts) + 120)
 
 
 def any_one_by_position(results: dict) -> go.Figure:

@@ -80,7 +80,10 @@ LESSONS = (
         "What training sees",
         "Chunked training puts a loss (with the review's label) at the end of every chunk of K tokens and "
         "detaches the state between chunks. TBPTT(k1, k2) of Williams & Peng generalises this: a loss every "
-        "k1 steps, each back-propagated over k2 steps.",
+        "k1 steps, each back-propagated over k2 steps. Two update rules share these losses: one optimizer step "
+        "per review on their mean (the app's chunked models), or a step after every chunk with the state "
+        "carried on detached, as the IMDB TBPTT script in ksopyla/pytorch_neural_networks does "
+        "(RNN/lstm_imdb_tbptt.py; the model imdb-chunked-k30-per-chunk).",
         "Under chunked truncation with K = 30, does 'love' get a gradient?",
         ("No, it is more than 30 tokens from the end", "Yes, from the loss at the end of the first chunk"),
         1,

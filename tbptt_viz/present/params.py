@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.schemes import SCHEMES
 from tbptt_viz.core.text import MAX_TOKENS
+from tbptt_viz.core.per_chunk import UPDATES
 
 from tbptt_viz.attribution.methods import METHODS  # noqa: E402 - the order the app offers them, occlusion first
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
@@ -99,7 +100,8 @@ def snap_k(k: int, choices: list[int]) -> int:
 
 # ---- the Lab's form: session keys, URL parameters (lab_<field>) and their defaults
 LAB_FIELDS = {"task": "prefix", "scheme": "last-k", "k": 30, "seed": 0, "seq_len": 0, "short_frac": 0.0,
-              "clean_last": 10, "ones_frac": 0.0, "distance": 20, "n_train": 1000, "epochs": 20, "hidden": 32}
+              "clean_last": 10, "ones_frac": 0.0, "distance": 20, "n_train": 1000, "epochs": 20, "hidden": 32,
+              "update": "per-review"}
 LAB_KEYS = tuple(f"lab_{f}" for f in LAB_FIELDS)
 
 
@@ -118,6 +120,8 @@ def lab_state(query: dict) -> dict:
                     value = raw if raw in TASKS else default
                 elif name == "scheme":
                     value = raw if raw in SCHEMES else default
+                elif name == "update":
+                    value = raw if raw in UPDATES else default
                 elif isinstance(default, float):
                     value = min(1.0, max(0.0, float(raw)))
                 else:
@@ -133,5 +137,6 @@ def lab_query(config) -> dict[str, str]:
     c = config.to_dict()
     values = {"task": c["task"], "scheme": c["scheme"], "k": c["k"], "seed": c["seed"], "seq_len": c["seq_len"],
               "short_frac": c["short_frac"], "clean_last": c["clean_last"], "ones_frac": c["ones_in_window_frac"],
-              "distance": c["distance"], "n_train": c["n_train"], "epochs": c["epochs"], "hidden": c["hidden"]}
+              "distance": c["distance"], "n_train": c["n_train"], "epochs": c["epochs"], "hidden": c["hidden"],
+              "update": c["update"]}
     return {f"lab_{k}": str(v) for k, v in values.items()}

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 
 from tbptt_viz.present.figures import LIGHT
 
-ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
+ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60",
+         "imdb-chunked-k30-per-chunk")
 
 
 def regimes_of(results: dict) -> dict:

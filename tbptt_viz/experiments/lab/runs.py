@@ -17,6 +17,7 @@ so the model can only learn what an early token means from examples where that t
 """
 from __future__ import annotations
 
+import json
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -30,6 +31,7 @@ from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.schemes import SCHEMES, make_scheme
 from tbptt_viz.core.text import Vocab
 from tbptt_viz.core.train import TrainConfig, evaluate, pad_batch, train
+from tbptt_viz.core.per_chunk import UPDATES
 
 TASKS = ("prefix", "any-one", "planted")
 DEFAULT_SEQ_LEN = {"prefix": 100, "any-one": 20, "planted": 100}
@@ -79,12 +81,15 @@ class LabConfig:
     forget_bias: float = 1.0          # initial forget-gate bias: larger keeps the state longer at the start
     batch_size: int = 32              # sequences per training step
     seed: int = 0                     # data, initial weights and batch order
+    update: str = "per-review"        # per-review: one step per batch | per-chunk: a step after every window
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise LabConfigError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.scheme not in SCHEMES:
             raise LabConfigError(f"unknown scheme {self.scheme!r}; choose one of {', '.join(SCHEMES)}")
+        if self.update not in UPDATES:
+            raise LabConfigError(f"unknown update rule {self.update!r}; choose one of {', '.join(UPDATES)}")
         if self.seq_len is None:
             object.__setattr__(self, "seq_len", DEFAULT_SEQ_LEN[self.task])
         if self.scheme == "k1k2":
@@ -117,7 +122,8 @@ class LabConfig:
 
     @property
     def scheme_label(self) -> str:
-        return make_scheme(self.scheme, self.k, self.k1, self.k2).label
+        label = make_scheme(self.scheme, self.k, self.k1, self.k2).label
+        return label + (", a step per chunk" if self.update == "per-chunk" else "")
 
 
 def _check_int(name: str, value, low: int) -> None:
@@ -297,7 +303,8 @@ def lab_run(config: LabConfig, progress=None) -> LabResult:
     # No embedding dropout: the tasks are noiseless and tiny, and dropout on the one decisive token would
     # only blur which scheme can learn it.
     tc = TrainConfig(scheme=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, epochs=config.epochs,
-                     batch_size=config.batch_size, lr=config.lr, embed_dropout=0.0, seed=config.seed)
+                     batch_size=config.batch_size, lr=config.lr, embed_dropout=0.0, seed=config.seed,
+                     update=config.update)
     stats = train(model, train_ids, train_split.labels.tolist(), scheme, tc, progress=progress,
                   on_epoch=lambda epoch, loss: accuracy_curve.append(evaluate(model, test_ids, test_labels)))
     pred = predictions(model, test_split)
@@ -331,7 +338,8 @@ LIVE_CAPS = {"n_train": 2000, "n_test": 1000, "epochs": 20, "seq_len": 200, "hid
 def sequence_steps(config: LabConfig) -> int:
     """LSTM row-steps that train.scheme_loss spends on one training sequence of seq_len tokens: a pass
     without autograd up to the latest window start, then every window as one row of a batched call that
-    runs as many steps as the longest window."""
+    runs as many steps as the longest window. The per-chunk rule runs each window once (and any gap once),
+    never more steps than this, so the same bound serves both rules."""
     windows = make_scheme(config.scheme, config.k, config.k1, config.k2).windows(config.seq_len)
     return max(s for _, s in windows) + len(windows) * max(p - s + 1 for p, s in windows)
 
@@ -378,9 +386,11 @@ def sweep_configs(quick: bool = False) -> list[tuple[str, LabConfig]]:
     """The grid behind results/lab.json as (group, config) cells, seed 0 (the sweep repeats each over seeds).
 
     Groups: "prefix" (scheme x K x short fraction; k1k2 at K means TBPTT(k1=K, k2=2K); full BPTT ignores
-    K, so it appears once per short fraction), "any-one" (last-K x K x ones fraction, M=10), "planted"
-    (last-K K=30 and full x distance) and "forget-bias" (prefix, no short examples: last-K K=30 as the gap
-    before the window grows, at forget bias 1 and 3, and full BPTT at forget bias 3).
+    K, so it appears once per short fraction; chunked and k1k2 under both update rules, per-review and
+    per-chunk: full and last-K have one window, where the rules coincide), "any-one" (last-K x K x ones
+    fraction, M=10), "planted" (last-K K=30 and full x distance) and "forget-bias" (prefix, no short
+    examples: last-K K=30 as the gap before the window grows, at forget bias 1 and 3, and full BPTT at
+    forget bias 3).
     `quick` shrinks data and epochs to check the pipeline (its numbers mean little).
     """
     base = dict(n_train=200, n_test=100, epochs=3) if quick else {}
@@ -390,6 +400,8 @@ def sweep_configs(quick: bool = False) -> list[tuple[str, LabConfig]]:
         cells.append(("prefix", LabConfig(task="prefix", scheme="full", short_frac=short, **base)))
         for scheme in ("last-k", "chunked", "k1k2"):
             cells += [("prefix", LabConfig(task="prefix", scheme=scheme, k=k, short_frac=short, **base)) for k in ks]
+        cells += [("prefix", LabConfig(task="prefix", scheme=scheme, k=k, short_frac=short, update="per-chunk",
+                                       **base)) for scheme in ("chunked", "k1k2") for k in ks]
     for frac in (0.0, 0.2):
         cells += [("any-one", LabConfig(task="any-one", scheme="last-k", k=k, clean_last=10, ones_in_window_frac=frac,
                                         **base)) for k in ((10,) if quick else (5, 10, 20))]
@@ -444,6 +456,35 @@ def run_sweep(cells: list[tuple[str, LabConfig]], seeds: list[int], progress=Non
         rows.append(row)
     return {"created": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "wall_time_s": round(time.perf_counter() - start, 1),
             "machine": machine_stamp(), "seeds": list(seeds), "rows": rows}
+
+
+def cell_key(group: str, config: dict) -> tuple[str, str]:
+    """A sweep row's identity: its group and its config without the seed (a missing update is per-review,
+    as in sweeps run before the rule existed)."""
+    c = {"update": "per-review", **{k: v for k, v in config.items() if k != "seed"}}
+    return group, json.dumps(c, sort_keys=True)
+
+
+def add_to_sweep(old: dict, cells: list[tuple[str, LabConfig]], progress=None) -> dict:
+    """`old` (a run_sweep result) with the cells it lacks run at its seeds and added in `cells` order.
+
+    Old rows keep every number; rows from before the update rule gain "update": "per-review". The added
+    runs' time and machine are listed under "added_runs", the old ones stay at the top level.
+    """
+    have = {cell_key(r["group"], r["config"]): r for r in old["rows"]}
+    missing = [(g, c) for g, c in cells if cell_key(g, c.to_dict()) not in have]
+    new = run_sweep(missing, old["seeds"], progress=progress)
+    have.update({cell_key(r["group"], r["config"]): r for r in new["rows"]})
+    order = [cell_key(g, c.to_dict()) for g, c in cells]
+    order += [k for k in have if k not in order]  # rows of cells no longer in the grid stay, last
+    rows = []
+    for key in dict.fromkeys(order):
+        row = dict(have[key])
+        row["config"] = {**row["config"], "update": row["config"].get("update", "per-review")}
+        rows.append(row)
+    added = {"created": new["created"], "wall_time_s": new["wall_time_s"], "machine": new["machine"],
+             "cells": len(missing)}
+    return {**old, "rows": rows, "added_runs": [*old.get("added_runs", []), added]}
 
 
 def machine_stamp() -> str:

@@ -40,7 +40,8 @@ CONTEXT_SIZES = (5, 10, 20, 30, 50, 100, 200, "all")
 POSITIVE_PHRASE = "simply wonderful and moving ."   # our own wording; every word is in the shipped vocab
 NEGATIVE_PHRASE = "simply awful and boring ."
 TOKEN_BUDGET = 65536  # padded tokens per batch: keeps one CPU core busy, a few hundred MB at most
-ZOO_ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
+ZOO_ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60",
+             "imdb-chunked-k30-per-chunk")
 CARD_FIELDS = ("name", "scheme", "k", "k1", "k2", "label", "seed", "test_accuracy", "sha256", "config_sha256",
                "vocab_sha256")
 

@@ -240,11 +240,39 @@ def findings(results: dict) -> str:
     return "\n".join(lines)
 
 
+UPDATE_PAIR = ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30")  # the update rule: a step per chunk vs per review
+
+
+def update_rule(results: dict) -> str:
+    """Does the update rule matter on IMDB? The per-chunk vs per-review comparison over matched seed pairs, with
+    McNemar's p per pair (over reviews), in one paragraph; "" when the study lacks it."""
+    c = _comparison(results, *UPDATE_PAIR)
+    if not c or "per_pair" not in c["accuracy"] or "per_pair" not in c.get("start_contrast", {}):
+        return ""
+    acc, start = c["accuracy"], c["start_contrast"]
+    mcnemar = ", ".join(_p(m["mcnemar_p"]) for m in acc.get("mcnemar", []))
+    n, every = len(acc["per_pair"]), acc.get("every_seed_pair")
+    if acc["verdict"] in ("higher", "lower"):
+        plain = f"a step per chunk gives {acc['verdict']} test accuracy over seeds"
+    elif every:
+        sure = all(m["mcnemar_p"] < 0.05 for m in acc.get("mcnemar", []))
+        plain = (f"a step per chunk gave {every} test accuracy in each of the {n} seed pairs"
+                 + (" (McNemar's p < 0.05 in each)" if sure else "")
+                 + f", but the pairs differ too much to establish the difference over seeds with {n} seeds")
+    else:
+        plain = f"no difference in test accuracy is established with {n} seeds"
+    return (f"A step after every chunk ({UPDATE_PAIR[0]}) minus one step per review ({UPDATE_PAIR[1]}): test "
+            f"accuracy {_difference(acc, 4)} (McNemar's p per matched pair over the same "
+            f"{results.get('reviews', 0):,} test reviews: {mcnemar}); contrast for a phrase planted at the very "
+            f"start {_difference(start, 3)}. In plain words: {plain}.")
+
+
 BLOCK = re.compile(r"<!-- generated:(\w+) -->\n(.*?)<!-- /generated:\1 -->", re.S)
 
 
 def generated_blocks(results: dict, lab: dict | None = None) -> dict[str, str]:
-    blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results)}
+    blocks = {"study_tables": markdown_tables(results), "headline": headline(results), "findings": findings(results),
+              "update_rule": update_rule(results)}
     if lab is not None:
         from tbptt_viz.experiments.lab.report import markdown_tables as lab_tables
 

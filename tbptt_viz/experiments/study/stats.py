@@ -261,7 +261,8 @@ def evidence_pooled(seeds: list[int], ms: list[dict]) -> dict:
 # Comparisons the study reports, (a, b) meaning a - b. Any pair of regimes works; add pairs here.
 PAIRS = (("imdb-last-k30", "imdb-full"), ("imdb-last-k10", "imdb-full"), ("imdb-last-k100", "imdb-full"),
          ("imdb-chunked-k30", "imdb-full"), ("imdb-k1k2-30-60", "imdb-full"), ("imdb-chunked-k30", "imdb-last-k30"),
-         ("imdb-k1k2-30-60", "imdb-chunked-k30"))
+         ("imdb-k1k2-30-60", "imdb-chunked-k30"),
+         ("imdb-chunked-k30-per-chunk", "imdb-chunked-k30"))  # the update rule: a step per chunk vs per review
 
 
 def comparisons(regimes: dict, pairs=PAIRS) -> list[dict]:
