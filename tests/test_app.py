@@ -13,10 +13,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tbptt_viz.core.checkpoint import pretrained_dir, save_checkpoint
+from tbptt_viz.present.params import VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
-TABS = ["Start here", "Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory",
-        "Model zoo", "Lab"]
 
 
 def app(query: dict | None = None) -> AppTest:
@@ -66,7 +65,7 @@ def test_default_page_opens_on_the_answer_offline():
 def test_opening_view_numbers_equal_direct_computations():
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import attribute, context_probe
-    from tbptt_viz.present.page import first_share
+    from tbptt_viz.present.sentences import first_share
 
     at = app()
     assert_clean(at)
@@ -79,13 +78,40 @@ def test_opening_view_numbers_equal_direct_computations():
         assert f"from {probe.prob_positive:.2f} to {probe.prob_without_first_n[30]:.2f}" in sentence
 
 
+def unreached(scheme: str, T: int, k: int, k1: int, k2: int) -> int:
+    """Tokens no loss of the scheme back-propagates to, by the schemes' definitions written out here."""
+    if scheme in ("full", "chunked"):  # chunked: every token lies in some chunk, and its loss reaches it
+        return 0
+    if scheme == "last-k":
+        return max(0, T - k)
+    ends = sorted({*range(k1 - 1, T, k1), T - 1})  # k1k2: a loss every k1 steps (and at the end), k2 steps back
+    return sum(not any(p - k2 < t <= p for p in ends) for t in range(T))
+
+
+# What each view shows when it has drawn: a subheader, a metric, a chart's title or a widget of its own.
+SIGNS = {"Start here": lambda at: any(s.value.startswith("3. Across many reviews") for s in at.subheader),
+         "Lessons": lambda at: at.radio(key="guess_0") is not None and "Check my answer" in [b.label for b in at.button],
+         "What training sees": lambda at: any(m.label == "loss against" for m in at.metric),
+         "Gradient through time": lambda at: any("For every K, the cosine" in c.value for c in at.caption),
+         "What the model uses": lambda at: any(s.value == "Full vs truncated backprop of the training loss"
+                                               for s in at.subheader),
+         "Memory": lambda at: any(m.value.startswith("**imdb-last-k30.** Direct path") for m in at.markdown),
+         "Model zoo": lambda at: len(at.table) == 1,
+         "Lab": lambda at: any(s.value == "Run one configuration live" for s in at.subheader)}
+
+
 @pytest.mark.parametrize("scheme", ["full", "last-k", "chunked", "k1k2"])
 def test_every_view_renders_for_every_scheme(scheme):
     at = app({"review": "love-then-plot", "scheme": scheme, "k": "30", "k1": "20", "k2": "45"})
-    for tab in TABS:
+    T = len(example_ids("imdb-last-k30", "love-then-plot"))
+    for tab in VIEWS:
         at.session_state["view"] = tab
         at.run()
         assert_clean(at)
+        assert SIGNS[tab](at), tab
+        if tab == "What training sees":
+            zero = next(m.value for m in at.metric if m.label == "tokens with exactly zero gradient")
+            assert zero == f"{unreached(scheme, T, 30, 20, 45)} of {T}"
     assert at.session_state["scheme"] == scheme
 
 
@@ -153,7 +179,7 @@ def test_blank_text_gets_a_friendly_message():
 
 def test_long_text_keeps_its_end_by_default_and_says_so():
     text = "the opening line . " * 600 + "and finally a bad ending"  # 2,405 tokens
-    at = app({"review": "custom", "text": text})
+    at = app({"review": "custom", "text": text, "view": "Lessons"})  # the header says it; no view needs computing
     assert_clean(at)
     assert any("only the last 2000" in n for n in notices(at))
     assert at.session_state["keep"] == "last"
@@ -211,6 +237,8 @@ def test_lessons_ask_first_allow_a_retry_then_reveal_and_set_up_the_evidence_inl
 
 @pytest.mark.parametrize("scheme", ["last-k", "chunked"])
 def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
+    from tbptt_viz.experiments.lab.runs import LabConfig, cap_for_live, live_run
+
     at = app({"view": "Lab"})
     at.selectbox(key="lab_scheme").set_value(scheme)
     values = {"lab_seq_len": 40, "lab_n_train": 60, "lab_epochs": 2, "lab_hidden": 8, "lab_k": 10}
@@ -219,7 +247,10 @@ def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
     next(b for b in at.button if b.label == "Train live").click().run()
     assert_clean(at)
     metric = next(m for m in at.metric if "test accuracy" in m.label)
-    assert 0.0 <= float(metric.value) <= 1.0
+    config, _ = cap_for_live(LabConfig(task="prefix", scheme=scheme, k=10, seq_len=40, n_train=60, epochs=2,
+                                       hidden=8, clean_last=10, distance=20))
+    assert metric.value == f"{live_run(config, lambda *progress: None).test_accuracy:.3f}"  # the same run, here
+    assert f"({config.task}, {config.scheme_label}, seed 0)" in metric.label
     assert any("tv-strip" in h for h in htmls(at))
     assert at.query_params["lab_scheme"] in (scheme, [scheme]) and at.query_params["lab_epochs"] in ("2", ["2"])
     # a tab round trip keeps the form's values and the run
@@ -236,8 +267,9 @@ def test_lab_refuses_a_bad_configuration_with_a_message():
     at.number_input(key="lab_distance").set_value(500)
     at.number_input(key="lab_seq_len").set_value(30)
     next(b for b in at.button if b.label == "Train live").click().run()
-    assert not at.exception
-    assert notices(at, "warning") or notices(at, "error")  # capped with a notice, or refused with what to change
+    assert not at.exception and not at.metric  # nothing trained
+    assert notices(at, "error") and "distance 500 must be below seq_len 30" in notices(at, "error")[0]
+    assert "Change the setting and train again" in notices(at, "error")[0]
 
 
 def test_sidebar_scheme_is_hidden_where_it_does_nothing():
@@ -442,10 +474,16 @@ def test_several_sessions_at_once_get_the_sequential_numbers():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert not errors
-    model = load_pretrained("imdb-last-k30")
+    models = {name: load_pretrained(name) for name in ("imdb-last-k30", "imdb-full")}
+    assert sorted(results) == [0, 1, 2, 3]
     for i, at in results.items():
         assert_clean(at)
-        ids = torch.tensor(prepare_review(texts[i], model.vocab).ids)
-        a = attribute(model, ids, "integrated_gradients")
+        strips = [h for h in htmls(at) if "integrated gradients of the logit" in h]
+        assert len(strips) == 2  # the chosen model, then the compare model
         said = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
-        assert f"{a.target_change:+.3f}" in said or f"{a.target_change:+.2f}" in said
+        for strip, (name, model) in zip(strips, models.items()):
+            ids = torch.tensor(prepare_review(texts[i], model.vocab).ids)
+            a = attribute(model, ids, "integrated_gradients")
+            shown = [float(v) for v in re.findall(r'data-value="([^"]+)"', strip)]
+            np.testing.assert_allclose(shown, a.scores, rtol=1e-8, atol=1e-12, err_msg=f"{name}, review {i}")
+            assert f"{a.target_change:+.3f}" in said or f"{a.target_change:+.2f}" in said

@@ -9,10 +9,7 @@ import pytest
 import torch
 from conftest import WORDS
 
-from tbptt_viz import cli
-
 from tbptt_viz.experiments.study import measure as study
-from tbptt_viz.core.checkpoint import save_checkpoint
 
 
 def seqs_of(lengths, seed=0):
@@ -131,22 +128,43 @@ def test_edge_shares_by_hand():
     assert np.isnan(got.first_share[2]) and got.n == 3 and got.method == "m"
 
 
-def test_occlusion_and_ig_shares_come_from_the_attribution_module(model):
-    """The study's shares are edge shares of tbptt_viz's own occlusion and integrated gradients, with IG's
-    convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
-    from tbptt_viz.attribution.methods import attribute
+def logit_of_embedded(model, x):
+    """The logit for embedded inputs x (T, E), with autograd: the function integrated gradients integrate."""
+    out, _ = model.lstm(x[None])
+    return model.head(out[0, -1])[0]
 
+
+def dense_ig_logit(model, ids, nodes=32, intervals=8):
+    """Integrated gradients of the logit from the all-padding review, by a dense composite Gauss-Legendre rule."""
+    x = model.embedding.weight.detach()[torch.tensor(ids)]
+    base = model.embedding.weight.detach()[torch.zeros(len(ids), dtype=torch.long)]
+    a, w = np.polynomial.legendre.leggauss(nodes)
+    total = torch.zeros_like(x)
+    for lo in np.arange(intervals) / intervals:
+        for node, weight in zip(a, w):
+            y = (base + (lo + (node + 1) / (2 * intervals)) * (x - base)).requires_grad_(True)
+            total += weight / (2 * intervals) * torch.autograd.grad(logit_of_embedded(model, y), y)[0]
+    return ((x - base) * total).sum(1).numpy()
+
+
+def test_occlusion_and_ig_shares_equal_plain_recomputations(model):
+    """The study's shares against occlusion by hand (one plain re-run per token) and a dense IG of the logit;
+    IG's convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
     seqs = seqs_of([8, 5, 14], 6)
+    logit = lambda ids: logit_of_embedded(model, model.embedding.weight.detach()[torch.tensor(ids)]).item()  # noqa
     occ = study.occlusion_shares(model, seqs, edge=2)
-    want = study.edge_shares([attribute(model, s, "occlusion").scores for s in seqs], 2, "occlusion")
-    np.testing.assert_allclose(occ.first_share, want.first_share, rtol=1e-12)
+    for j, s in enumerate(seqs):
+        drop = np.abs([logit(s) - logit(s[:t] + [0] + s[t + 1:]) for t in range(len(s))])
+        assert occ.first_share[j] == pytest.approx(drop[:2].sum() / drop.sum(), rel=1e-9)
+        assert occ.last_share[j] == pytest.approx(drop[-2:].sum() / drop.sum(), rel=1e-9)
     assert occ.method == "occlusion" and occ.converged is None
     ig = study.ig_shares(model, seqs, edge=2)
     assert ig.method == "integrated_gradients" and ig.converged.all() and (ig.evaluations >= 8).all()
-    for s, gap in zip(seqs, ig.relative_gap):
-        a = attribute(model, s, "integrated_gradients")
-        assert gap == pytest.approx(abs(a.completeness_gap) / abs(a.target_change)) and gap <= 0.02 + 0.01 / abs(
-            a.target_change)
+    for j, s in enumerate(seqs):
+        ref = np.abs(dense_ig_logit(model, s))
+        assert ig.first_share[j] == pytest.approx(ref[:2].sum() / ref.sum(), abs=1e-4)
+        change = abs(logit(s) - logit([0] * len(s)))
+        assert ig.relative_gap[j] <= 0.01 + 0.01 / change
 
 
 def test_encode_phrase_and_balanced_sample(model):
@@ -246,48 +264,47 @@ def test_t_interval_and_paired_accuracy_against_scipy():
     assert t["all_seeds"] == all(p["diff"] > 0 for p in t["seed_pairs"])
 
 
-@pytest.fixture
-def imdb_folder(tmp_path):
-    rng = random.Random(0)
-    for split in ("train", "test"):
-        with open(tmp_path / f"{split}.jsonl", "w") as f:
-            for i in range(40):
-                label = i % 2
-                f.write(json.dumps({"text": fake_review(rng, label, rng.choice([6, 25, 40, 110, 130])),
-                                    "label": label}) + "\n")
-    return tmp_path
+def test_headline_contrast_from_regimes_and_from_single_models():
+    from tbptt_viz.experiments.study.results import headline_contrast
+
+    regimes = {"regimes": {"imdb-full": {"planted": {"start_contrast": {"mean": 0.2, "low": 0.1, "high": 0.3,
+                                                                         "n": 3}}}}}
+    assert headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3}}
+    single = {"models": {"m": {"planted": {"distances": [0, "start"], "contrast": [0.5, 0.2],
+                                           "contrast_sem": [0.01, 0.05]}}}}
+    got = headline_contrast(single)["m"]
+    assert got["mean"] == 0.2 and got["low"] == pytest.approx(0.2 - 1.96 * 0.05) and got["seeds"] == 1
+    assert headline_contrast(None) is None and headline_contrast({"models": {"m": {"planted": {}}}}) is None
 
 
-def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
-    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full", "k": None, "test_accuracy": 0.5})
-    out = tmp_path / "res" / "tiny_study.json"
-    code = cli.main(["study", "--data-dir", str(imdb_folder), "--out", str(out), "--models", str(tmp_path / "m"),
-                     "--limit", "30", "--plant-sample", "10", "--attribution-sample", "4",
-                     "--positive-phrase", "great film !", "--negative-phrase", "awful plot ."])
-    assert code == 0, capsys.readouterr().err
-    res = json.loads(out.read_text())
-    assert set(res) >= {"settings", "models", "total_wall_time_s", "machine", "data", "regimes", "intervals"}
-    assert res["reviews"] == 30 and res["settings"]["plant_sample"] == 10
-    m = res["models"]["m"]
-    assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
-    assert m["attribution"]["occlusion"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
-    assert m["attribution"]["integrated_gradients"]["n"] == 4  # seed 0 (a bare name) gets IG by default
-    from tbptt_viz.present import study_figures as figures_study
+def test_regimes_of_orders_the_zoo_and_reads_older_files():
+    from tbptt_viz.experiments.study.measure import ZOO_ORDER
+    from tbptt_viz.experiments.study.results import regimes_of
 
-    for kind in figures_study.FIGURES:
-        assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()
+    pooled = {"regimes": {"zz-extra": {}, "imdb-last-k10": {}, "imdb-full": {}, "aa-extra": {}}}
+    assert list(regimes_of(pooled)) == ["imdb-full", "imdb-last-k10", "aa-extra", "zz-extra"]
+    assert ZOO_ORDER.index("imdb-full") < ZOO_ORDER.index("imdb-last-k10")
+    old = {"models": {"m": {"card": {"seed": 2}, "accuracy": {"overall": 0.8, "bins": ["a"], "accuracy": [0.7]},
+                            "planted": {"distances": [0, "start"], "contrast": [0.5, 0.2], "contrast_sem": [0.01, 0.05]},
+                            "context": {"sizes": [5], "mean_abs_diff": [0.1]}}}}
+    r = regimes_of(old)["m"]
+    assert r["seeds"] == [2] and r["accuracy"]["overall"]["mean"] == 0.8 and r["attribution"] == {}
+    assert r["planted"]["contrast"][1]["mean"] == 0.2 and r["planted"]["distances"] == [0, "start"]
 
 
-@pytest.mark.parametrize("extra", [["--models", "no-such-model"], ["--models", ","], ["--limit", "0"],
-                                   ["--out", "x.txt"], ["--data-dir", "/no/such/folder"],
-                                   ["--positive-phrase", "great zebra"]])
-def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path, capsys, extra):
-    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
-    args = {"--data-dir": str(imdb_folder), "--out": str(tmp_path / "o.json"), "--models": str(tmp_path / "m"),
-            "--limit": "10"}
-    for flag, value in zip(extra[::2], extra[1::2]):
-        args[flag] = value
-    code = cli.main(["study", *[x for kv in args.items() for x in kv]])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
-    assert not (tmp_path / "o.json").exists()
+def test_findings_say_which_differences_hold_in_every_seed():
+    from tbptt_viz.experiments.study.report import findings
+
+    comparison = {"a": "imdb-last-k30", "b": "imdb-full",
+                  "accuracy": {"diff": -0.0123, "low": -0.02, "high": -0.004, "p": 3e-20, "seed_pairs": [1, 2, 3],
+                               "all_seeds": True},
+                  "start_contrast": {"ratio": 0.41, "every_seed_pair_lower": True, "every_seed_pair_higher": False}}
+    assert findings({"comparisons": [comparison]}) == (
+        "- imdb-last-k30 vs imdb-full: accuracy lower by 0.0123 [-0.0200, -0.0040], paired p < 1e-16, the same "
+        "sign in all 3 matched seed pair(s); reaction to a phrase at the very start 0.41 times as large; lower in "
+        "every seed pair.")
+    mixed = {**comparison, "accuracy": {**comparison["accuracy"], "diff": 0.001, "p": 0.25, "all_seeds": False},
+             "start_contrast": {"ratio": 1.1, "every_seed_pair_lower": False, "every_seed_pair_higher": False}}
+    line = findings({"comparisons": [mixed, comparison]}).splitlines()[0]
+    assert "accuracy higher by 0.0010" in line and "paired p 0.25" in line and "not the same sign in all 3" in line
+    assert line.endswith("; the seeds overlap.") and findings({}) == ""

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tbptt_viz.gradients.flow import _lstm64
+from tbptt_viz.gradients.flow import lstm64
 from tbptt_viz.core.model import LSTMClassifier, states_entering, window_hidden
 from tbptt_viz.core.text import PAD_ID
 
@@ -116,11 +116,11 @@ def window_target(model: LSTMClassifier, ids: torch.Tensor, windows, kind: str =
         raise ValueError(f"unknown target {kind!r}; choose one of {', '.join(TARGETS)}")
     if kind == "loss" and label not in (0, 1):
         raise ValueError(f"the loss target needs a label of 0 or 1, got {label!r}")
-    lstm = _lstm64(model.lstm)
+    lstm = lstm64(model.lstm)
     emb = model.embedding.weight.detach()
     x = emb[ids].double()
     base = emb[torch.full_like(ids, PAD_ID)].double()
     windows = tuple((int(p), int(s)) for p, s in windows)
     states = states_entering(lstm, x[None], [s for _, s in windows])
-    return WindowTarget(lstm, _lstm64(model.lstm).float(), model.head.weight.detach().double()[0],
+    return WindowTarget(lstm, lstm64(model.lstm).float(), model.head.weight.detach().double()[0],
                         model.head.bias.detach().double()[0], x, base, windows, states, kind, label)

@@ -38,7 +38,7 @@ class Forward:
     w_head: torch.Tensor  # (H,)
 
 
-def _lstm64(lstm: torch.nn.LSTM) -> torch.nn.LSTM:
+def lstm64(lstm: torch.nn.LSTM) -> torch.nn.LSTM:
     """A float64 copy of the LSTM (the model itself is left as it is)."""
     twin = torch.nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True, dtype=torch.float64)
     twin.load_state_dict({k: v.double() for k, v in lstm.state_dict().items()})
@@ -56,7 +56,7 @@ def forward(model: LSTMClassifier, ids: torch.Tensor) -> Forward:
     w_ih, w_hh = lstm.weight_ih_l0.detach().double(), lstm.weight_hh_l0.detach().double()
     bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().double()
     H = lstm.hidden_size
-    h = _lstm64(lstm)(x[None])[0][0]  # (T, H)
+    h = lstm64(lstm)(x[None])[0][0]  # (T, H)
     h_prev = torch.cat([x.new_zeros(1, H), h[:-1]])
     a = (x @ w_ih.T + h_prev @ w_hh.T + bias).view(-1, 4, H)
     gates = torch.stack([a[:, 0].sigmoid(), a[:, 1].sigmoid(), a[:, 2].tanh(), a[:, 3].sigmoid()], 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tbptt_viz.present.study_figures import regimes_of
+from tbptt_viz.experiments.study.results import regimes_of
 
 
 def _ci(s: dict | None, digits: int = 3) -> str:

@@ -154,13 +154,13 @@ PAIRS = (("imdb-last-k30", "imdb-full"), ("imdb-last-k10", "imdb-full"), ("imdb-
 
 def with_regimes(results: dict) -> dict:
     """The results dict with `regimes` (pooled over seeds) and `comparisons` added, JSON-ready."""
-    from tbptt_viz.experiments.study.measure import _plain
+    from tbptt_viz.experiments.study.measure import plain
 
     regimes = aggregate(results)
     comps = comparisons(regimes, PAIRS)
     for r in regimes.values():
         r.pop("_correct")
-    return {**results, "regimes": _plain(regimes), "comparisons": _plain(comps),
+    return {**results, "regimes": plain(regimes), "comparisons": plain(comps),
             "intervals": "95% t-interval over seeds (sample SD, ddof=1); with one seed, mean +- 1.96 SEM over "
                          "reviews; accuracy differences: paired t-test over the same test reviews (per-review "
                          "accuracy averaged over seeds) and McNemar's exact test per matched seed pair"}
