@@ -12,7 +12,7 @@ from tbptt_viz.attribution.methods import (attribute, context_probe, convergence
 from tbptt_viz.gradients.flow import gradient_flow
 from tbptt_viz.core.schemes import SchemeError, make_scheme
 
-from conftest import lstm_step, seq, unroll
+from conftest import lstm_step, seq, unroll, unrolled_twin
 
 T = 17
 TRUNCATED = [("last-k", {"k": 6}), ("chunked", {"k": 5}), ("k1k2", {"k1": 4, "k2": 9}), ("k1k2", {"k1": 6, "k2": 3})]
@@ -28,10 +28,7 @@ def plain_grad(model, x, windows, label=None):
     with an explicit detach() of the state entering s. label None: F = sum of the window logits (with one
     window, the logit); else F = mean over windows of BCE(logit_p, label), the training step's loss."""
     lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
-    with torch.no_grad():
-        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    cell = unrolled_twin(model, torch.float64)
     x = x.detach().clone().requires_grad_(True)
     total = 0.0
     for p, s in windows:
@@ -252,6 +249,7 @@ def steep_model(vocab):
     return m
 
 
+@pytest.mark.slow
 def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     m = steep_model(vocab)
     ids = torch.tensor([2, 3])

@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import WORDS
 
 from tbptt_viz import gradient_flow
 from tbptt_viz.attribution.methods import attribute, context_probe
 from tbptt_viz.core.checkpoint import save_checkpoint
-
-from conftest import WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +35,7 @@ def ckpt(model, tmp_path):
 TEXT = "i love this film . the plot was not bad and the story was good , the end ."
 
 
+@pytest.mark.slow
 def test_gradients_json_matches_library(ckpt, model):
     r = run("gradients", "--model", str(ckpt), "--text", TEXT, "--scheme", "last-k", "--k", "5", "--label", "1",
             "--json")
@@ -52,12 +52,14 @@ def test_gradients_json_matches_library(ckpt, model):
     assert out["input_grad_norm"][: len(out["ids"]) - 5] == [0.0] * (len(out["ids"]) - 5)
 
 
+@pytest.mark.slow
 def test_gradients_table_stdin_and_no_truncation_note(ckpt):
     r = run("gradients", "--model", str(ckpt), "--text", "-", "--k", "500", stdin="good film")
     assert r.returncode == 0, r.stderr
     assert "no truncation" in r.stdout and "good" in r.stdout
 
 
+@pytest.mark.slow
 def test_predict(ckpt, model):
     r = run("predict", "--model", str(ckpt), "--text", TEXT, "--json")
     assert r.returncode == 0, r.stderr
@@ -67,12 +69,14 @@ def test_predict(ckpt, model):
         assert out["prob_positive"] == pytest.approx(torch.sigmoid(model.float()(ids)).item(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_models_json(ckpt):
     r = run("models", "--json", env={"TBPTT_VIZ_PRETRAINED": str(ckpt.parent)})
     cards = json.loads(r.stdout)
     assert [c["name"] for c in cards] == ["tiny"] and cards[0]["k"] == 5 and "test_accuracy" in cards[0]
 
 
+@pytest.mark.slow
 def test_long_text_is_cut_with_notice(ckpt):
     r = run("predict", "--model", str(ckpt), "--text", "good " * 2100)
     assert r.returncode == 0 and "notice:" in r.stderr and "2000" in r.stderr
@@ -89,6 +93,7 @@ def test_long_text_is_cut_with_notice(ckpt):
     ["train", "--out", "/tmp/never", "--data-dir", "/nonexistent/folder"],
     ["train", "--out", "/tmp/never", "--data-dir", ".", "--vocab", "/nonexistent/vocab.json"],
 ])
+@pytest.mark.slow
 def test_bad_input_one_line_exit_2(ckpt, args):
     if "--model" not in args:
         args = [*args, "--model", str(ckpt)] if args[0] != "train" else args
@@ -98,6 +103,7 @@ def test_bad_input_one_line_exit_2(ckpt, args):
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_tampered_weights_exit_2(ckpt):
     p = ckpt / "model.safetensors"
     raw = bytearray(p.read_bytes())
@@ -107,6 +113,7 @@ def test_tampered_weights_exit_2(ckpt):
     assert r.returncode == 2 and "sha256" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_dry_run_on_generated_jsonl(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
@@ -159,6 +166,7 @@ def test_train_on_empty_files_is_refused(tmp_path, capsys):
     assert not (tmp_path / "m" / "card.json").exists()
 
 
+@pytest.mark.slow
 def test_invalid_utf8_on_stdin_is_refused_with_its_offset(ckpt):
     r = subprocess.run([sys.executable, "-m", "tbptt_viz", "predict", "--model", str(ckpt), "--text", "-"],
                        input=b"good film \xff\xfe bad", capture_output=True, cwd=ROOT, timeout=120,
@@ -179,6 +187,7 @@ def start(*args):
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
 
 
+@pytest.mark.slow
 def test_cli_attribute_and_probe(model, tmp_path):
     m = copy.deepcopy(model).float()
     folder = str(tmp_path / "m")
@@ -251,6 +260,7 @@ def test_cli_attribute_bad_input_in_process(args, capsys):
 
 # ---- lab -----------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_lab_run_json_matches_an_in_process_run():
     flags = ["--task", "any-one", "--scheme", "last-k", "--k", "5", "--ones-frac", "0.2", "--n-train", "64",
              "--n-test", "20", "--epochs", "2", "--seed", "2"]
@@ -268,6 +278,7 @@ def test_cli_lab_run_json_matches_an_in_process_run():
     assert len(got["accuracy_by_position"]) == 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["lab", "run", "--short-frac", "2"],  # argparse's check
                                   ["lab", "run", "--task", "planted", "--distance", "100"],  # LabConfig's check
                                   ["lab"]])  # no sub-subcommand
@@ -296,6 +307,7 @@ def imdb_folder(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
     from tbptt_viz.cli import main
 

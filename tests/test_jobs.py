@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import seq
 
 from tbptt_viz.present.review import Review
 from tbptt_viz.serving import jobs
 from tbptt_viz.serving.jobs import LONG_REVIEW, JobKey, ViewSettings, kind_of, view_jobs, warm_up_jobs
-
-from conftest import seq
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS, OTHER = (5, 6, 7, 8) * 10, (9, 10, 11, 12) * 10  # 40 tokens, one sequence per model's vocabulary

@@ -132,6 +132,7 @@ def test_sequence_steps_counts_the_lstm_steps_training_runs(kw):
 
 # ---- the claims ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_last_k_never_learns_the_opening_and_never_touches_its_embedding():
     """Claim (1): the opening lies outside every last-K window, so its words get exactly zero gradient
     (their embedding rows end training bit for bit as initialised) and long reviews stay at chance."""
@@ -144,6 +145,7 @@ def test_last_k_never_learns_the_opening_and_never_touches_its_embedding():
     assert not torch.equal(now[ID["film"]], init[ID["film"]])  # filler inside the window did move
 
 
+@pytest.mark.slow
 def test_chunked_training_learns_the_opening():
     """Claim (3): the first chunk's loss reaches the opening; later chunks teach the state to keep it."""
     r = run(**PREFIX, scheme="chunked")
@@ -151,6 +153,7 @@ def test_chunked_training_learns_the_opening():
     assert r.config.scheme_label == "chunked (K=30)"
 
 
+@pytest.mark.slow
 def test_last_k_with_short_reviews_learns_the_opening_for_long_reviews():
     """Claim (1), second half: short examples put the opening inside the window; the test set is long only."""
     r = run(**PREFIX, scheme="last-k", short_frac=0.2)
@@ -188,6 +191,7 @@ def test_any_one_without_a_1_in_the_window_gives_the_1_no_gradient():
     assert torch.equal(r.model.embedding.weight[ID["1"]], build_model(config).embedding.weight[ID["1"]])
 
 
+@pytest.mark.slow
 def test_any_one_with_some_1s_in_the_window_generalises_further_back_than_k():
     """20% of training positives have their 1 in the last 10 positions; last-K with K=5 then classifies
     test 1s at every distance up to 19 steps back, far beyond K (it learns to hold a 1, not where it was)."""

@@ -191,6 +191,7 @@ def small_settings():
                                attribution_max_len=80, positive_phrase="great film !", negative_phrase="awful plot .")
 
 
+@pytest.mark.slow
 def test_run_study_keys_tables_and_figures(model):
     from tbptt_viz.present import study_figures as figures_study
     from tbptt_viz.experiments.study.report import markdown_tables

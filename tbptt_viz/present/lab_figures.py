@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-
 from plotly.subplots import make_subplots
 
 from tbptt_viz.core.schemes import SCHEME_NAMES, SCHEMES

@@ -109,7 +109,7 @@ class Progress:
     revealed: bool = False        # the answer and its evidence are shown
     right: bool | None = None     # whether the last checked answer was right (None: nothing checked yet)
 
-    def check(self, lesson: Lesson, choice: int, max_tries: int | None = MAX_TRIES) -> "Progress":
+    def check(self, lesson: Lesson, choice: int, max_tries: int | None = MAX_TRIES) -> Progress:
         """The visitor checks option `choice`: a right answer, or the last try allowed, reveals the answer."""
         if self.revealed:
             return self
@@ -123,7 +123,7 @@ class Progress:
         """A wrong answer was checked and another try is allowed."""
         return self.right is False and not self.revealed
 
-    def reset(self) -> "Progress":
+    def reset(self) -> Progress:
         return Progress()
 
 

@@ -58,7 +58,7 @@ def nbytes(obj, _depth: int = 0) -> int:
 class Ticket:
     """A handle on one requested computation."""
 
-    def __init__(self, service: "ComputeService", key: Hashable, future: Future):
+    def __init__(self, service: ComputeService, key: Hashable, future: Future):
         self._service, self.key, self.future = service, key, future
 
     def done(self) -> bool:

@@ -5,8 +5,15 @@ import streamlit as st
 import torch
 
 from tbptt_viz.core.schemes import SCHEME_NAMES
-from tbptt_viz.experiments.lab.runs import (LIVE_CAPS, TASKS, LabConfig, LabConfigError, cap_for_live, live_run,
-                                            load_lab_results)
+from tbptt_viz.experiments.lab.runs import (
+    LIVE_CAPS,
+    TASKS,
+    LabConfig,
+    LabConfigError,
+    cap_for_live,
+    live_run,
+    load_lab_results,
+)
 from tbptt_viz.gradients import analysis
 from tbptt_viz.gradients.flow import gradient_flow
 from tbptt_viz.present import figures, lab_figures, params

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import (METHODS, convergence_message, method_agreement,
-                                           truncation_removed_share)
+from tbptt_viz.attribution.methods import METHODS, convergence_message, method_agreement, truncation_removed_share
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import figures

@@ -8,8 +8,7 @@ from tbptt_viz.gradients import analysis
 from tbptt_viz.present import figures
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import (FIRST_N, QUESTION, headline_sentence, opening_sentence,
-                                         zero_gradient_sentence)
+from tbptt_viz.present.sentences import FIRST_N, QUESTION, headline_sentence, opening_sentence, zero_gradient_sentence
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.model_use import attribution
