@@ -16,15 +16,15 @@ COLOURS = {"input": "#ff7f0e", "hidden": "#1f77b4", "cell": "#2ca02c", "full": "
 
 
 def nice_ticks(low: float, high: float, n: int = 5) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten) spanning [low, high], about n of them."""
+    """Round tick values (1, 2 or 5 times a power of ten) spanning [low, high], about n of them; the last may
+    pass `high` by up to half a step (an axis whose range reaches past its data shows it)."""
     if not np.isfinite(low) or not np.isfinite(high) or high <= low:
         return [float(low)]
     raw = (high - low) / max(1, n - 1)
     mag = 10 ** np.floor(np.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
     start = np.ceil(low / step) * step
-    ticks = np.arange(start, high + step / 2, step)
-    return [float(round(v, 12)) for v in ticks if v <= high + step * 1e-9]  # arange's rounding may add one more
+    return [float(round(v, 12)) for v in np.arange(start, high + step / 2, step)]
 
 
 def _positive_or_none(a) -> list:
