@@ -36,7 +36,9 @@ def write(name: str, what: str, figures: dict, baseline: dict, started_machine: 
     """Write results/bench/<name>.json (or `out`) and say where."""
     path = Path(out) if out else BENCH / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"name": name, "what": what, "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+    argv = [a for i, a in enumerate(sys.argv) if a != "--note" and (i == 0 or sys.argv[i - 1] != "--note")]
+    argv[0] = str(Path(argv[0]).resolve().relative_to(ROOT)) if Path(argv[0]).resolve().is_relative_to(ROOT) else argv[0]
+    data = {"name": name, "what": what, "command": "python " + " ".join(shlex.quote(a) for a in argv),
             "date": datetime.date.today().isoformat(), "machine": started_machine, "figures": figures,
             "baseline": baseline}
     path.write_text(json.dumps(data, indent=1) + "\n")

@@ -7,7 +7,7 @@ epochs=${2:-6}
 shift $(( $# >= 2 ? 2 : 1 ))
 vocab=pretrained/vocab.json
 [ -f "$vocab" ] || python -c "
-from tbptt_viz.data import load_imdb; from tbptt_viz.text import Vocab
+from tbptt_viz.core.data import load_imdb; from tbptt_viz.core.text import Vocab
 Vocab.build(r.text for r in load_imdb('train', '$data')).save('$vocab')"
 declare -A scheme=(
   [imdb-full]="--scheme full"

@@ -1,4 +1,6 @@
 """tbptt-viz: where gradients go when an LSTM is trained with truncated backpropagation through time."""
+__version__ = "0.1.0"  # the one place the version is set (pyproject.toml reads it); see CHANGELOG.md
+
 from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 from tbptt_viz.core.checkpoint import load_pretrained
 from tbptt_viz.gradients.flow import GradientFlow, gradient_flow

@@ -102,6 +102,7 @@ def test_ig_path_and_headline_figures(model):
     fig = figures.headline_figure(contrast, highlight=("imdb-last-k30",))
     assert list(fig.data[0].y) == [0.2, 0.07] and list(fig.data[0].error_y.array) == pytest.approx([0.1, 0.02])
     assert list(fig.data[0].marker.color) == ["#7f7f7f", "#c0392b"]
+    assert fig.layout.yaxis.title.text.endswith("(95% interval over seeds)")
 
 
 def test_occlusion_and_probe_share_one_figure(model):

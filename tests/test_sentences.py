@@ -55,16 +55,6 @@ def test_opening_sentence_per_model():
     assert say.opening_sentence({"a": np.ones(1)}, {"a": short}, 1) == ""
 
 
-def test_headline_sentence_needs_both_regimes():
-    contrast = {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3},
-                "imdb-last-k30": {"mean": 0.05, "low": 0.04, "high": 0.06, "seeds": 3}}
-    s = say.headline_sentence(contrast)
-    assert "moves last-K (K = 30) by 0.050 [0.040, 0.060] and full BPTT by 0.200 [0.100, 0.300]" in s
-    assert s.endswith("about 0.25 times as much.")
-    assert say.headline_sentence({"imdb-full": contrast["imdb-full"]}) == "" and say.headline_sentence(None) == ""
-    assert say.headline_sentence({**contrast, "imdb-full": {**contrast["imdb-full"], "mean": 0.0}}) == ""
-
-
 def test_convergence_caption_only_for_converged_integrated_gradients():
     ig = SimpleNamespace(converged=True, target="logit", target_change=0.5, completeness_gap=-0.001,
                          tolerance=0.015, evaluations=24, rank_one_intervals=0)

@@ -223,7 +223,8 @@ def test_run_study_keys_tables_and_figures(model):
     assert acc["mean"] == pytest.approx(direct.overall, abs=1e-6) and acc["n"] == 2  # identical seeds: no spread
     assert acc["low"] == pytest.approx(acc["high"], abs=1e-9)
     json.dumps(pooled, allow_nan=False)
-    assert "| tiny | 2 |" in markdown_tables(pooled)
+    table = markdown_tables(pooled)
+    assert "| tiny | 0, 1 |" in table and "| other | 0 |" in table and "(1 seed, no interval)" in table
     fig = figures_study.planted_figure(pooled)
     assert len(fig.data) == 2 and "tokens after the phrase" in fig.layout.xaxis.title.text
     lit = figures_study.planted_figure(pooled, highlight=("tiny",))
@@ -238,31 +239,116 @@ def test_run_study_keys_tables_and_figures(model):
         study.run_study({}, seqs, labels)
 
 
-def test_t_interval_and_paired_accuracy_against_scipy():
+def test_intervals_over_seeds_and_reviews_against_scipy():
     from scipy import stats
 
-    from tbptt_viz.experiments.study.stats import paired_accuracy, regime_of, t_interval
+    from tbptt_viz.experiments.study.stats import (proportion_interval, regime_of, review_interval, t_interval,
+                                                   verdict)
 
     assert regime_of("imdb-full-seed2") == ("imdb-full", 2) and regime_of("imdb-last-k30") == ("imdb-last-k30", 0)
+    assert regime_of("imdb-chunked-k30-per-chunk-seed1") == ("imdb-chunked-k30-per-chunk", 1)
     x = [0.88, 0.89, 0.86]
     ci = t_interval(x)
-    half = stats.t.ppf(0.975, 2) * np.std(x, ddof=1) / np.sqrt(3)
-    assert ci["mean"] == pytest.approx(np.mean(x)) and ci["high"] - ci["mean"] == pytest.approx(half)
-    assert ci["over"] == "seeds" and ci["n"] == 3
-    single = t_interval([0.5], sem_if_single=0.01)
-    assert (single["low"], single["high"], single["over"]) == (pytest.approx(0.5 - 0.0196), pytest.approx(0.5196),
-                                                               "reviews")
-    rng = np.random.default_rng(0)
-    a = rng.random((3, 500)) < 0.9
-    b = rng.random((3, 500)) < 0.8
-    t = paired_accuracy(a, b)
-    d = a.mean(0).astype(float) - b.mean(0)
-    assert t["diff"] == pytest.approx(d.mean()) and t["p"] == pytest.approx(stats.ttest_rel(a.mean(0), b.mean(0)).pvalue)
-    m = t["seed_pairs"][1]
-    only_a, only_b = int(np.sum(a[1] & ~b[1])), int(np.sum(~a[1] & b[1]))
-    assert (m["only_a"], m["only_b"]) == (only_a, only_b)
-    assert m["mcnemar_p"] == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
-    assert t["all_seeds"] == all(p["diff"] > 0 for p in t["seed_pairs"])
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(x), scale=stats.sem(x))
+    assert (ci["low"], ci["high"]) == (pytest.approx(lo), pytest.approx(hi)) and ci["over"] == "seeds"
+    # one new seed: x_new - mean ~ s sqrt(1 + 1/n) t_{n-1}
+    plo, phi = stats.t.interval(0.95, 2, loc=np.mean(x), scale=np.std(x, ddof=1) * np.sqrt(1 + 1 / 3))
+    assert (ci["prediction"]["low"], ci["prediction"]["high"]) == (pytest.approx(plo), pytest.approx(phi))
+    assert phi - plo > 1.9 * (hi - lo)  # sqrt(n + 1) = 2 times as wide with three seeds
+    single = t_interval([0.5])  # one seed: no spread over seeds, so no interval (never a zero-width one)
+    assert single["mean"] == 0.5 and single["low"] is None and single["high"] is None and single["n"] == 1
+    assert verdict(single) == "not established with 1 seed" and verdict(ci) == "higher"
+    assert verdict(t_interval([-0.02, 0.01, 0.03])) == "not established with 3 seeds"
+    rev = review_interval(0.3, 0.01, 100)
+    assert (rev["low"], rev["high"], rev["over"]) == (pytest.approx(0.3 - 0.0196, abs=1e-5),
+                                                      pytest.approx(0.3196, abs=1e-5), "reviews")
+    w = proportion_interval(100, 100)  # Wilson: [n / (n + z^2), 1] when every review converged
+    assert w["high"] == 1.0 and w["low"] == pytest.approx(100 / (100 + 1.959964 ** 2)) and w["over"] == "reviews"
+    w = proportion_interval(7, 100)
+    assert (w["low"], w["high"]) == (pytest.approx(0.0343, abs=1e-4), pytest.approx(0.1375, abs=1e-4))
+
+
+def _results(acc: dict[str, list[float]], start: dict[str, list[float]], n: int = 400, seed: int = 0) -> dict:
+    """A minimal study results dict: per model, correctness drawn at the given accuracies, a start contrast."""
+    import base64
+
+    rng = np.random.default_rng(seed)
+    models = {}
+    for regime, accs in acc.items():
+        for s, a in enumerate(accs):
+            right = rng.random(n) < a
+            models[regime if s == 0 else f"{regime}-seed{s}"] = {
+                "accuracy": {"overall": float(right.mean()), "bins": ["all"], "accuracy": [float(right.mean())],
+                             "correct_bits": base64.b64encode(np.packbits(right).tobytes()).decode(), "_right": right},
+                "planted": {"distances": [0, "start"], "n": [n, n], "contrast": [0.5, start[regime][s]],
+                            "contrast_sem": [0.01, 0.01], "positive_increase": [0.1, 0.1],
+                            "positive_sem": [0.01, 0.01], "negative_decrease": [0.4, 0.2],
+                            "negative_sem": [0.01, 0.01]},
+                "context": {"sizes": [5, "all"], "n": [n, n], "mean_abs_diff": [0.2, 0.0],
+                            "accuracy_last_n": [0.7, a]},
+                "attribution": {}, "new_measurement": {"kept": True}}
+    return {"reviews": n, "models": models}
+
+
+def test_comparisons_are_over_matched_seed_pairs_and_judged_over_seeds():
+    from scipy import stats
+
+    from tbptt_viz.experiments.study.stats import comparisons, with_regimes
+
+    res = _results({"a": [0.90, 0.85, 0.80], "b": [0.80, 0.80, 0.80], "c": [0.6, 0.6]},
+                   {"a": [0.1, 0.2, 0.3], "b": [0.3, 0.35, 0.5], "c": [0.2, 0.2]})
+    right = {name: m["accuracy"].pop("_right") for name, m in res["models"].items()}
+    out = with_regimes(res, pairs=(("a", "b"), ("a", "c"), ("a", "missing")))
+    assert out["models"]["a"]["new_measurement"] == {"kept": True}  # new keys pass through
+    ab, ac = out["comparisons"]
+    assert len(out["comparisons"]) == 2 and (ab["a"], ab["b"]) == ("a", "b")
+    seeds = ["a", "a-seed1", "a-seed2"], ["b", "b-seed1", "b-seed2"]
+    d = [right[x].mean() - right[y].mean() for x, y in zip(*seeds)]  # seed s against seed s
+    acc = ab["accuracy"]
+    assert acc["seeds"] == [0, 1, 2] and acc["per_pair"] == pytest.approx(d, abs=1e-6)
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(d), scale=stats.sem(d))
+    assert (acc["over_seeds"]["low"], acc["over_seeds"]["high"]) == (pytest.approx(lo, abs=1e-6),
+                                                                     pytest.approx(hi, abs=1e-6))
+    assert acc["verdict"] == ("higher" if lo > 0 else "lower" if hi < 0 else "not established with 3 seeds")
+    for m, x, y in zip(acc["mcnemar"], *seeds):
+        only_a, only_b = int(np.sum(right[x] & ~right[y])), int(np.sum(~right[x] & right[y]))
+        assert (m["only_a"], m["only_b"]) == (only_a, only_b)
+        assert m["mcnemar_p"] == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue, abs=1e-6)
+    per_review = np.mean([right[x] for x in seeds[0]], 0) - np.mean([right[y] for y in seeds[1]], 0)
+    plo, phi = stats.t.interval(0.95, len(per_review) - 1, loc=per_review.mean(), scale=stats.sem(per_review))
+    pooled = acc["pooled_over_reviews"]
+    assert pooled["over"] == "reviews (seed pairs pooled)"
+    assert (pooled["low"], pooled["high"]) == (pytest.approx(plo, abs=1e-6), pytest.approx(phi, abs=1e-6))
+    s = ab["start_contrast"]  # -0.2, -0.15, -0.2: negative in every pair, and the interval excludes 0
+    assert s["per_pair"] == pytest.approx([-0.2, -0.15, -0.2]) and s["every_seed_pair"] == "lower"
+    assert s["verdict"] == "lower" and s["over_seeds"]["high"] < 0
+    assert s["ratio"] == pytest.approx(0.2 / (1.15 / 3), abs=1e-5)
+    # only the seeds both regimes have are matched: two pairs here
+    assert ac["accuracy"]["seeds"] == [0, 1] and ac["start_contrast"]["per_pair"] == pytest.approx([-0.1, 0.0])
+    assert ac["start_contrast"]["verdict"] == "not established with 2 seeds"
+    assert ac["start_contrast"]["every_seed_pair"] is None
+    assert comparisons({}, (("a", "b"),)) == []
+
+
+def test_every_printed_interval_names_its_kind_and_columns_never_mix():
+    from tbptt_viz.experiments.study.report import _cell, findings, markdown_tables
+    from tbptt_viz.experiments.study.stats import review_interval, t_interval, with_regimes
+
+    res = _results({"a": [0.90, 0.85, 0.80], "b": [0.80, 0.80, 0.80]},
+                   {"a": [0.1, 0.2, 0.3], "b": [0.3, 0.35, 0.5]})
+    for m in res["models"].values():
+        m["accuracy"].pop("_right")
+    out = with_regimes(res, pairs=(("a", "b"),))
+    with pytest.raises(ValueError):
+        _cell(review_interval(0.3, 0.01, 100))  # a column over seeds refuses an interval over reviews
+    with pytest.raises(ValueError):
+        _cell(t_interval([0.1, 0.2]), over="reviews")
+    assert _cell(t_interval([0.25])) == "0.250 (1 seed, no interval)"
+    text = findings(out)
+    assert "over seeds: lower, and negative in every seed pair" in text  # the start contrast
+    assert text.count("[") == text.count("] over seeds")
+    table = markdown_tables(out)
+    assert "one new seed" in table and "over reviews" in table
 
 
 def test_headline_contrast_from_regimes_and_from_single_models():
@@ -270,11 +356,13 @@ def test_headline_contrast_from_regimes_and_from_single_models():
 
     regimes = {"regimes": {"imdb-full": {"planted": {"start_contrast": {"mean": 0.2, "low": 0.1, "high": 0.3,
                                                                          "n": 3}}}}}
-    assert headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3}}
+    assert headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3,
+                                                        "over": "seeds"}}
     single = {"models": {"m": {"planted": {"distances": [0, "start"], "contrast": [0.5, 0.2],
                                            "contrast_sem": [0.01, 0.05]}}}}
     got = headline_contrast(single)["m"]
     assert got["mean"] == 0.2 and got["low"] == pytest.approx(0.2 - 1.96 * 0.05) and got["seeds"] == 1
+    assert got["over"] == "reviews"
     assert headline_contrast(None) is None and headline_contrast({"models": {"m": {"planted": {}}}}) is None
 
 
@@ -286,11 +374,13 @@ def test_regimes_of_orders_the_zoo_and_reads_older_files():
     assert list(regimes_of(pooled)) == ["imdb-full", "imdb-last-k10", "aa-extra", "zz-extra"]
     assert ZOO_ORDER.index("imdb-full") < ZOO_ORDER.index("imdb-last-k10")
     old = {"models": {"m": {"card": {"seed": 2}, "accuracy": {"overall": 0.8, "bins": ["a"], "accuracy": [0.7]},
-                            "planted": {"distances": [0, "start"], "contrast": [0.5, 0.2], "contrast_sem": [0.01, 0.05]},
+                            "planted": {"distances": [0, "start"], "contrast": [0.5, 0.2], "contrast_sem": [0.01, 0.05],
+                                        "n": [100, 100]},
                             "context": {"sizes": [5], "mean_abs_diff": [0.1]}}}}
     r = regimes_of(old)["m"]
     assert r["seeds"] == [2] and r["accuracy"]["overall"]["mean"] == 0.8 and r["attribution"] == {}
     assert r["planted"]["contrast"][1]["mean"] == 0.2 and r["planted"]["distances"] == [0, "start"]
+    assert r["planted"]["contrast"][1]["over"] == "reviews"  # one model: its interval is over its reviews
 
 
 def test_findings_say_which_differences_hold_in_every_seed():

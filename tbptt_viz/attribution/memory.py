@@ -30,6 +30,8 @@ def memory_trace(model: LSTMClassifier, ids) -> MemoryTrace:
     at step t is scaled along the cell's direct path (c_t -> c_{t+1} -> ...) by the prediction at T-1.
     It is not the only path: h_t also feeds every later gate through W_hh, so a word can matter long after
     its direct survival is ~0. `influence` measures all paths at once: the gradient of the logit.
+
+    Maths: survival_per_unit[t] = prod_{u=t+1}^{T-1} f_u; influence[t] = ||d z_{T-1} / d x_t||.
     """
     from tbptt_viz.attribution.targets import window_target
 

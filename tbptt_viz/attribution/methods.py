@@ -5,7 +5,8 @@ Each method credits tokens for a target function F of the review (see `targets`)
     backprop = full (no truncation):  F = the positive-class logit at T-1 (what the model predicts)
     backprop = a truncated scheme:    F = that scheme's training loss, mean BCE over its windows, with the
                                       state entering each window held fixed: exactly what a training step
-                                      differentiates (so saliency equals `gradient_flow`'s ||dL/dx_t||)
+                                      differentiates (so saliency equals `gradient_flow`'s ||dL/dx_t||,
+                                      to 1e-7 relative: tests/test_facts.py)
 
     t:        0 1 2 ... T-K-1 | T-K ... T-1
     last-K:   credit 0        | credit through the loss at T-1
@@ -97,6 +98,10 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
         label: the loss target's label; default the model's own prediction.
         max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance
             (|gap| <= rtol |F(x) - F(baseline)| + atol) and Gauss-Legendre nodes per interval.
+
+    Maths: occlusion z(x) - z(x with x_t = pad); saliency ||dF/dx_t||; input x gradient x_t . dF/dx_t;
+    integrated gradients (x_t - b_t) . int_0^1 dF/dy_t(b + a (x - b)) da with b the pad embeddings, so the
+    scores sum to F(x) - F(b) (the completeness check).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

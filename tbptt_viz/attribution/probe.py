@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
+from tbptt_viz.core.model import LSTMClassifier, as_ids, check_contract, flush_denormals
 from tbptt_viz.core.text import PAD_ID
 
 
@@ -62,6 +62,7 @@ def occlusion_scores(model: LSTMClassifier, ids) -> np.ndarray:
     (Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901.) Occluding t leaves every state before t
     unchanged: each occluded run starts from the unoccluded run's state before t, in one growing batch.
     """
+    check_contract(model)
     ids = as_ids(ids)
     with flush_denormals():
         occluded, clean = growing_runs(model, model.embedding(ids), occlude=True)
@@ -86,7 +87,11 @@ class ContextProbe:
 
 
 def context_probe(model: LSTMClassifier, ids) -> ContextProbe:
-    """P(positive) from the last n tokens only, and with the first n tokens removed, for every n."""
+    """P(positive) from the last n tokens only, and with the first n tokens removed, for every n.
+
+    Maths: prob_last_n[n-1] = sigmoid(z(x_{T-n}, ..., x_{T-1})) read from a zero state; T(T+1)/2 LSTM steps in all.
+    """
+    check_contract(model)
     ids = as_ids(ids)
     T = len(ids)
     with torch.no_grad(), flush_denormals():

@@ -15,7 +15,10 @@ SUBCOMMANDS = (engine, attribution, study, lab, export)
 
 
 def build_parser() -> Parser:
+    from tbptt_viz import __version__
+
     parser = Parser(prog="python -m tbptt_viz", description="Where gradients go under truncated BPTT.")
+    parser.add_argument("--version", action="version", version=f"tbptt-viz {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in SUBCOMMANDS:
         module.register(sub)

@@ -118,6 +118,11 @@ def cmd_gradients(args) -> int:
 
 
 def cmd_models(args) -> int:
+    """The shipped models (see `pretrained_dir` for where they are looked up) with their cards.
+
+    JSON: a list of model cards, each with `name`, `scheme`, `k`, `k1`, `k2`, `label`, `epochs`, `seed`,
+    `test_accuracy`, `train_config`, `sha256`, `config_sha256` and `vocab_sha256` (and how it was trained).
+    """
     cards = model_cards()
     if args.json:
         emit(cards)

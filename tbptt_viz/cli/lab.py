@@ -47,6 +47,11 @@ def config_from_args(args):
 
 
 def cmd_lab_run(args) -> int:
+    """One live run of `lab_run` with the settings of `LabConfig` (unset flags keep its defaults).
+
+    JSON: `config` (every LabConfig field), `scheme_label`, `test_accuracy`, `train_accuracy`, `curve` (`epoch`,
+    `loss`, `test_accuracy` per epoch), `wall_time_s`; any-one adds `accuracy_by_position`, `negative_accuracy`.
+    """
     import torch
 
     from tbptt_viz.experiments.lab.runs import lab_run

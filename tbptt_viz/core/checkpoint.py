@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
 from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+from tbptt_viz.core.resources import bundled_dir, shipped_dir
 from tbptt_viz.core.text import Vocab
 
 PRETRAINED_ENV = "TBPTT_VIZ_PRETRAINED"
@@ -24,12 +24,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, incomplete, tampered with or unknown."""
 
 
-# Resolved once: the page asks for the folder many times a run, and resolving a path costs a few lstat calls.
-_SHIPPED = Path(__file__).resolve().parents[2] / "pretrained"
+# The models installed with the package, else the clone's pretrained/ (see `resources`).
+_SHIPPED = bundled_dir("pretrained")
 
 
 def pretrained_dir() -> Path:
-    return Path(os.environ.get(PRETRAINED_ENV) or _SHIPPED)
+    """The folder of shipped models: $TBPTT_VIZ_PRETRAINED, else the installed copy, else the clone's."""
+    return shipped_dir("pretrained", PRETRAINED_ENV)
 
 
 # Largest files a checkpoint may have: checked before anything is read, so a huge or hostile file costs

@@ -10,6 +10,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from tbptt_viz.core.resources import bundled_dir
+
 DATA_DIR_ENV = "TBPTT_VIZ_DATA_DIR"
 HUB_DATASET = "stanfordnlp/imdb"
 SPLITS = ("train", "test")
@@ -93,12 +95,13 @@ def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Rev
     return [Review(r["text"], int(r["label"]), f"{split}/{i}") for i, r in enumerate(rows)]
 
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+RESULTS_DIR = bundled_dir("results")  # the installed copy of results/*.json, else the clone's (see `resources`)
 
 
 def load_results(name: str | Path) -> dict | None:
-    """A committed results file (results/NAME, or a path), or None when this installation does not have it or
-    it is unreadable. The one loader of the study's and the Lab's JSON."""
+    """A committed results file (RESULTS_DIR/NAME, the installed copy of results/ or the clone's; or a path), or
+    None when this installation does not have it or it is unreadable. The one loader of the study's and the Lab's
+    JSON."""
     path = Path(name) if Path(name).is_absolute() or Path(name).parent != Path(".") else RESULTS_DIR / name
     try:
         return json.loads(path.read_text())

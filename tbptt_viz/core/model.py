@@ -105,6 +105,31 @@ def window_hidden(lstm: nn.LSTM, x: torch.Tensor, rows, ps, ss, states) -> torch
     return out[torch.arange(len(rows_t)), ps_t - ss_t]
 
 
+def check_contract(model: nn.Module) -> None:
+    """Refuse, with one line naming the part, a model the analyses would silently get wrong.
+
+    The analyses read only `embedding`, `lstm` and `head` (any nn.Module with them will do; no vocabulary, no
+    config, no forward): they use the weights of layer 0 of one direction, so a second layer or direction would
+    be ignored rather than fail. Cheap enough to run on every call.
+    """
+    emb, lstm, head = (getattr(model, name, None) for name in ("embedding", "lstm", "head"))
+    problem = None
+    if not isinstance(emb, nn.Embedding):
+        problem = "`embedding` must be an nn.Embedding"
+    elif not isinstance(lstm, nn.LSTM):
+        problem = "`lstm` must be an nn.LSTM"
+    elif lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.bias:
+        problem = "`lstm` must be one layer, one direction, with biases and no projection"
+    elif lstm.input_size != emb.embedding_dim:
+        problem = f"`lstm` reads {lstm.input_size} inputs but `embedding` gives {emb.embedding_dim}"
+    elif not isinstance(head, nn.Linear) or head.out_features != 1 or head.bias is None:
+        problem = "`head` must be an nn.Linear with one output (the positive-class logit) and a bias"
+    elif head.in_features != lstm.hidden_size:
+        problem = f"`head` reads {head.in_features} inputs but the LSTM's state has {lstm.hidden_size}"
+    if problem:
+        raise ValueError(f"the model does not meet the contract: {problem} (see docs/api.md, bring your own model)")
+
+
 def as_ids(ids) -> torch.Tensor:
     """One review's token ids as a LongTensor (T,); an empty review is refused."""
     ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)

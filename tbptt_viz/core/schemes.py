@@ -73,7 +73,11 @@ class Scheme:
 
 
 def make_scheme(name: str, k=None, k1=None, k2=None) -> Scheme:
-    """Build a scheme, keeping only the settings it uses (so equal schemes compare and hash equal)."""
+    """Build a scheme, keeping only the settings it uses (so equal schemes compare and hash equal).
+
+    Maths: its windows (p, s) on T tokens: full [(T-1, 0)]; last-k [(T-1, T-K)]; chunked [(min(s+K, T)-1, s)
+    for s = 0, K, 2K, ...]; k1k2 [(p, p-k2+1)] for p = k1-1, 2k1-1, ... and T-1 (s clipped at 0).
+    """
     if name in ("last-k", "chunked"):
         return Scheme(name, k=k)
     if name == "k1k2":

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tbptt_viz.core.model import LSTMClassifier
+from tbptt_viz.core.model import LSTMClassifier, check_contract
 from tbptt_viz.core.schemes import Scheme, backprop_count, backprop_reach, make_scheme, passes
 
 
@@ -48,13 +48,14 @@ def lstm64(lstm: torch.nn.LSTM) -> torch.nn.LSTM:
 @torch.no_grad()
 def forward(model: LSTMClassifier, ids: torch.Tensor) -> Forward:
     """Run nn.LSTM once (in float64) for every h_t; gates and c_t follow from h_{t-1} without a model loop."""
+    check_contract(model)
     ids = torch.as_tensor(ids).reshape(-1)
     if ids.numel() == 0:
         raise ValueError("the review has no tokens")
     lstm = model.lstm
     x = model.embedding.weight.detach().double()[ids]  # (T, E)
     w_ih, w_hh = lstm.weight_ih_l0.detach().double(), lstm.weight_hh_l0.detach().double()
-    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().double()
+    bias = lstm.bias_ih_l0.detach().double() + lstm.bias_hh_l0.detach().double()  # summed in float64, as lstm64 does
     H = lstm.hidden_size
     h = lstm64(lstm)(x[None])[0][0]  # (T, H)
     h_prev = torch.cat([x.new_zeros(1, H), h[:-1]])
@@ -182,15 +183,15 @@ class GradientFlow:
     last-K and the full gradient of the LSTM's parameters for every K = 1..T.
     """
 
-    ids: np.ndarray
-    scheme: str
-    k: int | None
-    k1: int | None
-    k2: int | None
+    ids: np.ndarray                  # (T,) token ids
+    scheme: str                      # full | last-k | chunked | k1k2
+    k: int | None                    # last-k window / chunk length
+    k1: int | None                   # k1k2: a loss every k1 steps
+    k2: int | None                   # k1k2: each loss back-propagated over k2 steps
     windows: np.ndarray              # (W, 2) rows (p, s) of the scheme at this T
     truncated: bool                  # False when the scheme equals full BPTT here (e.g. K >= T)
-    prob_positive: float
-    label_used: int
+    prob_positive: float             # the model's P(positive) on the whole review
+    label_used: int                  # the loss's label
     label_source: str                # "given" or "predicted" (the model's own label)
     loss: float                      # the scheme's loss: mean BCE over its windows
     step_prob: np.ndarray            # P(positive) read at each t: what a loss at t would see
@@ -199,7 +200,7 @@ class GradientFlow:
     cell_grad_norm: np.ndarray       # ||dL/dc_t||
     weight_ih_contrib: np.ndarray    # ||step t's term of dL/dW_ih|| = ||d_t|| ||x_t||
     weight_hh_contrib: np.ndarray    # ||step t's term of dL/dW_hh|| = ||d_t|| ||h_{t-1}||
-    full_input_grad_norm: np.ndarray
+    full_input_grad_norm: np.ndarray     # the five above under full BPTT (one loss at T-1, nothing detached)
     full_hidden_grad_norm: np.ndarray
     full_cell_grad_norm: np.ndarray
     full_weight_ih_contrib: np.ndarray
@@ -231,6 +232,10 @@ def gradient_flow(model: LSTMClassifier, ids, scheme: str | Scheme = "last-k", k
     """Per-position gradient norms under `scheme` and full BPTT, backprop count/reach, and the last-K sweep.
 
     Loss: binary cross-entropy against `label`, or against the model's own predicted label when None.
+
+    Maths: L = mean over the scheme's windows (p, s) of BCE(head(h_p), label), the state entering s detached;
+    input_grad_norm[t] = ||dL/dx_t|| = ||W_ih^T dL/da_t||; sweep at K: cos(G_K, G_T) and |G_T - G_K| / |G_T|,
+    G_K = sum_{t >= T-K} g_t the last-K gradient of the LSTM's weights.
     """
     sch = scheme if isinstance(scheme, Scheme) else make_scheme(scheme, k, k1, k2)
     fw = forward(model, ids)

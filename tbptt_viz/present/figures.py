@@ -256,11 +256,12 @@ def headline_figure(contrast: dict, highlight: tuple[str, ...] = ()) -> go.Figur
     """The study's headline: how far a polar phrase planted at the very start moves each regime's prediction."""
     names = list(contrast)
     means = [contrast[n]["mean"] for n in names]
-    err_hi = [contrast[n]["high"] - contrast[n]["mean"] for n in names]
-    err_lo = [contrast[n]["mean"] - contrast[n]["low"] for n in names]
+    err_hi = [contrast[n]["high"] - contrast[n]["mean"] if contrast[n]["high"] is not None else 0 for n in names]
+    err_lo = [contrast[n]["mean"] - contrast[n]["low"] if contrast[n]["low"] is not None else 0 for n in names]
+    over = {contrast[n].get("over", "seeds") for n in names}
     colours = ["#c0392b" if n in highlight else "#7f7f7f" for n in names]
     fig = go.Figure(go.Bar(x=names, y=means, marker_color=colours,
                            error_y=dict(type="data", array=err_hi, arrayminus=err_lo, visible=True),
                            hovertext=[f"{contrast[n]['seeds']} seed(s)" for n in names]))
     return lay_out(fig, "A polar phrase at the very start: how far it moves the prediction",
-                   "model (trained with)", "contrast in P(positive) (95% interval)")
+                   "model (trained with)", f"contrast in P(positive) (95% interval over {' or '.join(sorted(over))})")

@@ -1,20 +1,74 @@
-"""The sentences the page states, each computed from the numbers it shows (no claim that is not on the page).
+"""Sentences the page and the docs state as fact, each made by one function from computed values.
 
-Every function takes plain results (dataclasses of numpy arrays, dicts of the study's JSON) and returns text;
-none touches a model or streamlit, so each sentence is tested against a hand computation.
+The app, the README and docs/*.md take these words from here, so a sentence is written once: the docs hold
+them in generated blocks (`generated_blocks`, written by scripts/update_docs.py), and tests/test_facts.py
+checks each function's words against an independent computation and that the docs say the same (the page's
+own sentences against hand computations in tests/test_sentences.py). To add a sentence the page states: write a
+function here, call it from the view, add its check to tests/test_facts.py or tests/test_sentences.py.
+
+The question the app answers is a student's setup, not a description of the shipped models; `question`
+states the setup and `shipped_training` what the shipped models were actually trained on, separately.
 """
 from __future__ import annotations
 
 import numpy as np
 
-FIRST_N = 30  # the "first words" of the question
+QUESTION_K = 30                 # the question's truncation window
+QUESTION_WORDS = (100, 300)     # the question's review lengths
+FIRST_N = 30                    # the "first words" of the question
 
-QUESTION = ("**The question.** A classifier is trained with last-K truncation (K = 30) on reviews of 100-300 words. "
-            "If the gradient never reaches the first words, how can it learn that reviews opening \"I love this\" "
-            "are positive?")
 
-# The two regimes the headline sentence contrasts (the question's model and full BPTT).
-HEADLINE_PAIR = ("imdb-last-k30", "imdb-full")
+def question() -> str:
+    """The student's question, with its assumptions (a setup to reason about, not how the zoo was trained)."""
+    lo, hi = QUESTION_WORDS
+    return (f"A classifier is trained with last-K truncation (K = {QUESTION_K}) on reviews of {lo}-{hi} words. "
+            "If the gradient never reaches the first words, how can it learn that reviews opening "
+            "\"I love this\" are positive?")
+
+
+def shipped_training(lengths: dict, cards: dict[str, dict]) -> str:
+    """What the shipped models were trained on, from results/train_lengths.json and the model cards.
+
+    lengths: the training split's length summary (tbptt_viz.experiments.train_lengths); cards: name -> card.
+    """
+    lo, hi = lengths["band"]
+    caps = {c.get("train_config", {}).get("max_len") for c in cards.values()}
+    cap = "with no length cap" if caps == {None} else \
+        f"cut to at most {', '.join(str(c) for c in sorted(x for x in caps if x))} tokens"
+    k30 = [n for n, c in cards.items() if c.get("scheme") == "last-k" and c.get("k") == QUESTION_K]
+    pct = {key: f"{100 * lengths[key]['fraction']:.1f}%" for key in ("within", "longer", "shorter")}
+    s = (f"That is the question's setup, not the shipped models'. Each shipped model was trained on all "
+         f"{lengths['reviews']:,} IMDB training reviews, {cap}: counted in the tokens the model reads (words and "
+         f"punctuation marks), {pct['within']} of them have {lo}-{hi}, {pct['longer']} more (up to "
+         f"{lengths['max']:,}) and {pct['shorter']} fewer (down to {lengths['min']:,}).")
+    if k30:
+        s += f" {', '.join(k30)} truncates at K = {QUESTION_K}, as in the question."
+    return s
+
+
+def start_contrast(study: dict | None) -> str:
+    """The Start page's and the README's study sentence: how far a polar phrase planted at the very start moves
+    last-K (K = 30) and full BPTT, with the interval over seeds and the matched-pair verdict ("" without it)."""
+    from tbptt_viz.experiments.study.report import start_contrast_sentence
+
+    return start_contrast_sentence(study) if study else ""
+
+
+def generated_blocks(study: dict, lab: dict | None, lengths: dict | None, cards: dict[str, dict],
+                     benches: dict[str, dict] | None = None) -> dict[str, str]:
+    """Every generated block of the README and docs/*.md: the study's and the Lab's tables, these sentences, and
+    (given the benchmarks' JSON, `experiments.speed.load`) the speed figures."""
+    from tbptt_viz.experiments.study.report import generated_blocks as study_blocks
+
+    blocks = study_blocks(study, lab)
+    blocks["question"] = f"**{question()}**"
+    if lengths is not None:
+        blocks["shipped_training"] = shipped_training(lengths, cards)
+    if benches is not None:
+        from tbptt_viz.experiments import speed
+
+        blocks.update(speed.blocks(benches))
+    return blocks
 
 
 def first_share(scores, n: int = FIRST_N) -> float:
@@ -46,19 +100,6 @@ def opening_sentence(occlusion: dict, probes: dict, T: int) -> str:
              f"without them P(positive) goes from {probes[n].prob_positive:.2f} to "
              f"{probes[n].prob_without_first_n[n_first]:.2f}" for n in occlusion]
     return "On this review — " + "; ".join(parts) + "."
-
-
-def headline_sentence(contrast: dict | None) -> str:
-    """Start here, part 3: how far a phrase planted at the start moves last-K (K = 30) against full BPTT.
-
-    `contrast`: `study.results.headline_contrast`'s dict; empty when either regime is missing."""
-    a, b = ((contrast or {}).get(name) for name in HEADLINE_PAIR)
-    if not a or not b or b["mean"] <= 0:
-        return ""
-    return (f"A strongly polar phrase planted at the very start of IMDB test reviews moves last-K "
-            f"(K = 30) by {a['mean']:.3f} [{a['low']:.3f}, {a['high']:.3f}] and full BPTT by "
-            f"{b['mean']:.3f} [{b['low']:.3f}, {b['high']:.3f}] (95% intervals; "
-            f"{a['seeds']} and {b['seeds']} seed(s)): about {a['mean'] / b['mean']:.2f} times as much.")
 
 
 def memory_sentence(trace, occlusion_scores=None) -> str:

@@ -1,7 +1,9 @@
 """Plotly figures of the IMDB study, from its results dict (they never touch a model).
 
-Each regime is drawn as the mean over its seeds with its 95% interval (a band or whiskers); one fixed colour
-per regime in every figure. Legends sit below the plots so that they stay readable on a phone.
+Each regime is drawn as the mean over its seeds with whiskers for the 95% interval over seeds (none where a
+regime has one seed); integrated gradients, measured on seed 0 only, with its 95% interval over that model's
+reviews, and the legend says so. One fixed colour per regime in every figure. Legends sit below the plots so
+that they stay readable on a phone.
 """
 from __future__ import annotations
 
@@ -20,16 +22,19 @@ def _colours(names) -> dict[str, str]:
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
+def _whiskers(stats) -> dict:
+    """Plotly error bars from interval dicts; no whisker where there is no interval."""
+    return dict(type="data", symmetric=False, visible=True, thickness=1,
+                array=[s["high"] - s["mean"] if s.get("high") is not None else 0 for s in stats],
+                arrayminus=[s["mean"] - s["low"] if s.get("low") is not None else 0 for s in stats])
+
+
 def _band(fig, x, stats, name, colour, strong: bool | None = None):
     """One regime's means with its 95% whiskers; `strong` True/False draws it highlighted/dimmed."""
     mean = [s["mean"] for s in stats]
     width = 2 if strong is None else (4 if strong else 1.5)
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=colour, width=width),
-                             opacity=1.0 if strong is not False else 0.45,
-                             error_y=dict(type="data", symmetric=False, visible=True, thickness=1,
-                                          array=[s["high"] - s["mean"] if s["mean"] is not None else 0 for s in stats],
-                                          arrayminus=[s["mean"] - s["low"] if s["mean"] is not None else 0
-                                                      for s in stats])))
+                             opacity=1.0 if strong is not False else 0.45, error_y=_whiskers(stats)))
 
 
 def _strong(name: str, highlight) -> bool | None:
@@ -71,9 +76,7 @@ def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
         stats = r["accuracy"]["by_length"]
         fig.add_trace(go.Bar(x=list(r["accuracy"]["bins"]), y=[s["mean"] for s in stats], name=name,
                              marker_color=colour[name], opacity=1.0 if _strong(name, highlight) is not False else 0.45,
-                             error_y=dict(type="data", symmetric=False, visible=True,
-                                          array=[(s["high"] or 0) - (s["mean"] or 0) for s in stats],
-                                          arrayminus=[(s["mean"] or 0) - (s["low"] or 0) for s in stats])))
+                             error_y=_whiskers(stats)))
     fig.update_layout(barmode="group")
     return lay_out(fig, "Accuracy by review length", "review length (tokens)", "accuracy", **SIZE)
 
@@ -81,16 +84,15 @@ def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
 def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
     regimes = regimes_of(results)
     fig = go.Figure()
-    for method, key, label in (("occlusion", "first_share", "occlusion, first 30 tokens"),
+    for method, key, label in (("occlusion", "first_share", "occlusion: mean over seeds, 95% interval over seeds"),
                                ("integrated_gradients", "first_share_converged",
-                                "integrated gradients (converged reviews), first 30")):
+                                "integrated gradients (converged reviews): seed 0 only, 95% interval over reviews")):
         names = [n for n, r in regimes.items() if method in r.get("attribution", {})]
-        stats = [regimes[n]["attribution"][method][key] for n in names]
+        a = [regimes[n]["attribution"][method] for n in names]
+        stats = [x[key] if method == "occlusion" else x["single_seed"].get(key, {"mean": None}) for x in a]
         fig.add_trace(go.Bar(x=names, y=[s["mean"] for s in stats], name=label,
                              marker_line=dict(width=[3 if n in highlight else 0 for n in names], color="black"),
-                             error_y=dict(type="data", symmetric=False, visible=True,
-                                          array=[s["high"] - s["mean"] for s in stats],
-                                          arrayminus=[s["mean"] - s["low"] for s in stats])))
+                             error_y=_whiskers(stats)))
     fig.update_layout(barmode="group")
     return lay_out(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)", "regime",
                    "share of total |attribution|", **SIZE)
@@ -103,14 +105,15 @@ FIGURES = {"planted": planted_figure, "context": context_figure, "length": lengt
 FIGURES_WITH_READING = {
     "planted": (planted_figure, "A short polar phrase is planted d tokens before the end of 1,000 test reviews "
                                 "(balanced); the line is how far P(positive) moves between the positive and the "
-                                "negative phrase, mean over seeds, whiskers the 95% interval. A regime whose line "
-                                "falls towards 'start' reacts less to words far from the end."),
+                                "negative phrase, mean over seeds, whiskers the 95% interval over seeds. A regime "
+                                "whose line falls towards 'start' reacts less to words far from the end."),
     "context": (context_figure, "How much the prediction changes when the model reads only the last n tokens "
                                 "from a fresh state: small values at small n mean the end decides the prediction."),
     "length": (length_figure, "Accuracy on all 25,000 test reviews, split by length in tokens; whiskers are the "
                               "95% interval over seeds."),
     "attribution": (attribution_figure, "Of each review's total |attribution|, the share on its first 30 tokens, "
-                                        "by occlusion (every review of the sample) and by integrated gradients "
-                                        "(only reviews where they converged); an even spread would give 30/T "
-                                        "for a review of T tokens."),
+                                        "by occlusion (every review of the sample; mean over seeds, whiskers "
+                                        "over seeds) and by integrated gradients (only reviews where they "
+                                        "converged; seed 0 alone, whiskers over its reviews); an even "
+                                        "spread would give 30/T for a review of T tokens."),
 }

@@ -5,7 +5,7 @@ import streamlit as st
 
 from tbptt_viz.present.lessons import LESSONS, Progress, verdict
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import QUESTION
+from tbptt_viz.present.sentences import question
 from tbptt_viz.ui import gradient_time, memory, model_use, services, training
 from tbptt_viz.ui.widgets import guarded
 
@@ -40,7 +40,7 @@ def apply_lesson(n: int) -> None:
 
 
 def show(review: Review | None) -> None:
-    st.markdown(QUESTION + " Each step asks first; answer, then look at the evidence.")
+    st.markdown(f"**The question.** {question()} Each step asks first; answer, then look at the evidence.")
     teacher = st.session_state.get("teacher", False)
     if teacher:
         st.caption("Teacher mode (teacher=1 in the link): answers are shown at once.")

@@ -8,7 +8,7 @@ from tbptt_viz.gradients import analysis
 from tbptt_viz.present import figures
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import FIRST_N, QUESTION, headline_sentence, opening_sentence, zero_gradient_sentence
+from tbptt_viz.present.sentences import FIRST_N, opening_sentence, question, start_contrast, zero_gradient_sentence
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.model_use import attribution
@@ -19,7 +19,7 @@ from tbptt_viz.ui.widgets import chart, esc, how_to_read, html, strip
 def show(review: Review) -> None:
     T, names = review.T, review.names
     k = jobs.shown_k(T, int(st.session_state.get("k_wanted", 30)))
-    st.markdown(QUESTION + " Three parts answer it, each measured below on this review.")
+    st.markdown(f"**The question.** {question()} Three parts answer it, each measured below on this review.")
     rf = review_flow(review)
     view = analysis.scheme_view(rf, "last-k", k)
     st.subheader("1. Training time: the opening gets exactly zero gradient")
@@ -39,10 +39,11 @@ def show(review: Review) -> None:
     if opening:
         st.markdown(opening)
     st.subheader("3. Across many reviews, and another recipe")
-    contrast = headline_contrast(services.study_results())
+    study = services.study_results()
+    contrast = headline_contrast(study)
     if contrast:
         chart(figures.headline_figure(contrast, highlight=names), key="headline")
-        headline = headline_sentence(contrast)
+        headline = start_contrast(study)
         if headline:
             st.markdown(headline)
         how_to_read("Each bar is one training regime; the whisker is its 95% interval. Chunked training puts a loss "

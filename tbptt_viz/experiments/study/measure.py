@@ -9,7 +9,8 @@ Four measurements per model, each a pure function of (model, encoded reviews, se
 4. `attribution_shares`: share of |attribution| in the first and in the last `edge` tokens.
 
 Accuracy, planted phrases and context use go through `batch_logits`: length-sorted, right-padded batches,
-each row read at its own last real token, so results equal one-review-at-a-time runs (tests check that).
+each row read at its own last real token, so results equal one-review-at-a-time runs up to float32
+rounding (within 2e-6 of a logit on the shipped models; tests/test_facts.py measures it).
 Attribution uses tbptt_viz's own occlusion and integrated gradients, one review at a time. `run_study`
 ties the four together for several models; `study_stats` pools seeds into regimes, `study_report`
 writes the tables and `figures_study` the figures, all from the results dict.
