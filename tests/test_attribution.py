@@ -195,6 +195,7 @@ def test_integrated_gradients_complete_and_equal_a_dense_reference_under_full_ba
     close(tight.scores, dense, 1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,kw", TRUNCATED[:3])
 def test_truncated_integrated_gradients_are_complete_for_their_own_target(model, name, kw):
     """Under a scheme, IG moves each window's tokens from padding to the review with the state entering the

@@ -786,6 +786,7 @@ def test_every_number_in_the_docs_is_a_registered_fact(path):
 FLOW_RTOL = 1e-7   # gradient_flow against plain float64 autograd, per position: measured up to 2.4e-8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ("imdb-full", "imdb-last-k30", "imdb-chunked-k30"))
 def test_gradient_flow_matches_float64_autograd_within_its_stated_tolerance(name):
     worst = 0.0
@@ -803,6 +804,7 @@ def test_gradient_flow_matches_float64_autograd_within_its_stated_tolerance(name
     assert worst < FLOW_RTOL, f"{name}: relative error {worst:.1e}"
 
 
+@pytest.mark.slow
 def test_float32_target_error_is_as_documented():
     """targets.py: float32 per-token gradient terms within ~1e-6 relative (median), up to ~1e-5 where F is steep;
     F within ~1e-7 of |F| + 1 (median), up to ~2e-5 there."""

@@ -386,16 +386,17 @@ def test_regimes_of_orders_the_zoo_and_reads_older_files():
 def test_findings_say_which_differences_hold_in_every_seed():
     from tbptt_viz.experiments.study.report import findings
 
-    comparison = {"a": "imdb-last-k30", "b": "imdb-full",
-                  "accuracy": {"diff": -0.0123, "low": -0.02, "high": -0.004, "p": 3e-20, "seed_pairs": [1, 2, 3],
-                               "all_seeds": True},
-                  "start_contrast": {"ratio": 0.41, "every_seed_pair_lower": True, "every_seed_pair_higher": False}}
-    assert findings({"comparisons": [comparison]}) == (
-        "- imdb-last-k30 vs imdb-full: accuracy lower by 0.0123 [-0.0200, -0.0040], paired p < 1e-16, the same "
-        "sign in all 3 matched seed pair(s); reaction to a phrase at the very start 0.41 times as large; lower in "
-        "every seed pair.")
-    mixed = {**comparison, "accuracy": {**comparison["accuracy"], "diff": 0.001, "p": 0.25, "all_seeds": False},
-             "start_contrast": {"ratio": 1.1, "every_seed_pair_lower": False, "every_seed_pair_higher": False}}
-    line = findings({"comparisons": [mixed, comparison]}).splitlines()[0]
-    assert "accuracy higher by 0.0010" in line and "paired p 0.25" in line and "not the same sign in all 3" in line
-    assert line.endswith("; the seeds overlap.") and findings({}) == ""
+    seeds = {"over": "seeds", "n": 3}
+    lower = {"a": "A", "b": "B",
+             "accuracy": {"per_pair": [-0.01, -0.02, -0.015], "verdict": "lower", "every_seed_pair": "lower",
+                          "over_seeds": {"mean": -0.015, "low": -0.0274, "high": -0.0026, **seeds}},
+             "start_contrast": {"ratio": 0.41, "per_pair": [0.01, -0.02, 0.005], "every_seed_pair": None,
+                                "verdict": "not established with 3 seeds",
+                                "over_seeds": {"mean": -0.00167, "low": -0.04, "high": 0.037, **seeds}}}
+    assert findings({"comparisons": [lower]}) == (
+        "- A minus B: accuracy per matched seed pair: -0.0100, -0.0200, -0.0150, mean -0.0150 [-0.0274, -0.0026] "
+        "over seeds: lower, and negative in every seed pair; phrase at the very start (ratio of means 0.41) per "
+        "matched seed pair: +0.010, -0.020, +0.005, mean -0.002 [-0.040, +0.037] over seeds: not established with "
+        "3 seeds.")
+    pooled_only = {**lower, "accuracy": {k: v for k, v in lower["accuracy"].items() if k != "per_pair"}}
+    assert findings({"comparisons": [pooled_only]}) == "" and findings({}) == ""  # no matched pairs: no line
