@@ -298,14 +298,14 @@ def test_method_agreement_and_sanity_check_render():
     from scipy.stats import spearmanr
 
     from tbptt_viz import load_pretrained
-    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.attribution.methods import METHODS, attribute
 
     at = app({"review": "short-brilliant", "method": "saliency", "view": "What the model uses"})
     at.session_state["sanity"] = True
     at.run()
     assert_clean(at)
     table = at.dataframe[0].value
-    assert list(table.index) == ["occlusion", "integrated_gradients", "saliency", "input_x_gradient"]
+    assert list(table.index) == list(METHODS)  # occlusion, integrated_gradients, saliency, input_x_gradient, shapley
     model = load_pretrained(at.session_state["model"])
     ids = example_ids(at.session_state["model"], "short-brilliant")
     a, b = (abs(attribute(model, ids, m).scores) for m in ("saliency", "occlusion"))

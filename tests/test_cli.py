@@ -248,7 +248,7 @@ def test_cli_attribute_and_probe(model, tmp_path):
         assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error:"), (name, stderr)
 
 
-@pytest.mark.parametrize("args", [["--method", "shapley"], ["--model", "no-such-model"], ["--k", "-3"],
+@pytest.mark.parametrize("args", [["--method", "lime"], ["--model", "no-such-model"], ["--k", "-3"],
                                   ["--backprop", "k1k2", "--k1", "4"]])
 def test_cli_attribute_bad_input_in_process(args, capsys):
     from tbptt_viz.cli import main
@@ -345,3 +345,95 @@ def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1
     assert not (tmp_path / "o.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evidence: exposure-stats, exposure, connectivity, attribute --method shapley
+@pytest.fixture
+def exposure_file(ckpt, tmp_path):
+    """Exposure statistics built by the CLI from a generated train split, for the tiny checkpoint's vocabulary."""
+    rows = [{"text": "the film was good . i love it", "label": 1}, {"text": "love the plot , bad end", "label": 0},
+            {"text": "a good film " * 20 + "love", "label": 1}]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "stats" / "exposure.safetensors"
+    r = run("exposure-stats", "--data-dir", str(tmp_path), "--vocab", str(ckpt / "vocab.json"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    built = json.loads(r.stdout)
+    assert built["reviews"] == 3 and built["bytes"] == out.stat().st_size
+    return out
+
+
+@pytest.mark.slow
+def test_exposure_json_counts_the_generated_split(ckpt, exposure_file):
+    r = run("exposure", "--model", str(ckpt), "--text", "I love the zzz film", "--scheme", "last-k", "--k", "3",
+            "--stats", str(exposure_file), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"tokens", "occurrences", "in_reach", "reviews"} and out["reviews"] == 3
+    assert out["tokens"] == ["i", "love", "the", "zzz", "film"]
+    # last 3 tokens: "i love it", ", bad end", "good film love"; "the" is in none of them, "love" in two
+    assert out["occurrences"] == [1, 3, 2, None, 2] and out["in_reach"] == [1, 2, 0, None, 1]
+    assert out["exact"] and out["in_reach_high"] == out["in_reach"]
+    full = json.loads(run("exposure", "--model", str(ckpt), "--text", "love", "--scheme", "full",
+                          "--stats", str(exposure_file), "--json").stdout)
+    assert full["in_reach"] == full["occurrences"] == [3]
+    table = run("exposure", "--model", str(ckpt), "--text", "love zzz", "--stats", str(exposure_file))
+    assert table.returncode == 0 and "(unknown word)" in table.stdout
+
+
+@pytest.mark.slow
+def test_exposure_refuses_stats_of_another_vocabulary(tmp_path, exposure_file):
+    r = run("exposure", "--model", "imdb-last-k30", "--text", "love", "--stats", str(exposure_file))
+    assert r.returncode == 2 and "another vocabulary" in r.stderr and r.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_connectivity_json_matches_library(ckpt, model):
+    from tbptt_viz import connectivity
+
+    r = run("connectivity", "--model", str(ckpt), "--text", TEXT, "--source", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    c = connectivity(model.float(), torch.tensor(out["ids"]), 2)
+    assert out["positions"][0] == 2 and len(out["state_norm"]) == len(out["ids"]) - 2
+    for key in ("state_norm", "cell_norm", "logit_grad"):
+        np.testing.assert_allclose(out[key], getattr(c, key), rtol=1e-9)
+    assert run("connectivity", "--model", str(ckpt), "--text", TEXT, "--source", "3").returncode == 0
+    mapped = json.loads(run("connectivity", "--model", str(ckpt), "--text", TEXT, "--source", "2", "--map",
+                            "--json").stdout)["logit_grad_map"]
+    assert mapped[2][2:] == pytest.approx(out["logit_grad"], rel=1e-5) and mapped[3][2] is None
+
+
+@pytest.mark.slow
+def test_attribute_shapley_json(ckpt, model):
+    r = run("attribute", "--model", str(ckpt), "--text", TEXT, "--method", "shapley", "--groups", "span",
+            "--span", "2", "--samples", "4", "--repeats", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    T = len(out["tokens"])
+    assert len(out["groups"]) == len(out["standard_error"]) == len(out["group_values"]) == (T + 1) // 2
+    assert len(out["scores"]) == T and out["repeats"] == 3 and out["samples"] == 4
+    assert abs(sum(out["scores"]) - out["target_change"]) < 1e-4 and abs(out["completeness_gap"]) < 1e-4
+    table = run("attribute", "--model", str(ckpt), "--text", TEXT, "--method", "shapley")
+    assert table.returncode == 0 and "exact (every coalition)" in table.stdout
+
+
+@pytest.mark.parametrize("args,says", [
+    (["attribute", "--text", "good", "--method", "shapley", "--samples", "3"], "even"),
+    (["attribute", "--text", "good", "--method", "shapley", "--repeats", "1"], "repeats"),
+    (["attribute", "--text", "good", "--method", "shapley", "--span", "0"], "span"),
+    (["connectivity", "--text", "good film", "--source", "2"], "from 0 to 1"),
+    (["connectivity", "--text", "good film", "--source", "-1"], "source"),
+    (["connectivity", "--text", "good " * 301, "--source", "0", "--map"], "up to 300"),
+    (["exposure", "--text", "good", "--scheme", "k1k2", "--k1", "3"], "k2"),
+    (["exposure", "--text", "good", "--stats", "/nonexistent/e.safetensors"], "missing"),
+    (["exposure-stats", "--out", "/tmp/x.bin", "--data-dir", "/nonexistent"], ".safetensors"),
+])
+def test_evidence_bad_input_is_one_line_and_exit_2(ckpt, args, says, capsys):
+    from tbptt_viz.cli import main
+
+    if args[0] != "exposure-stats":
+        args = [*args, "--model", str(ckpt)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and says in err, err

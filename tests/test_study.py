@@ -400,3 +400,69 @@ def test_findings_say_which_differences_hold_in_every_seed():
         "3 seeds.")
     pooled_only = {**lower, "accuracy": {k: v for k, v in lower["accuracy"].items() if k != "per_pair"}}
     assert findings({"comparisons": [pooled_only]}) == "" and findings({}) == ""  # no matched pairs: no line
+
+
+# ---- issue 23: memory span and words together ---------------------------------------------------------------
+def test_memory_span_is_the_median_of_connectivity_curves(model):
+    from tbptt_viz import connectivity
+    from tbptt_viz.experiments.study.evidence import memory_span
+
+    seqs = seqs_of([30, 12, 41], 5)  # the 12-token review is too short for max_lag 20 and is skipped
+    m = memory_span(model, seqs, max_lag=20, sources=2, threshold=0.5)
+    curves = []
+    for s in (seqs[0], seqs[2]):
+        for S in (0, len(s) - 21):
+            c = connectivity(model, torch.tensor(s), S)
+            curves.append(c.state_norm[:21] / c.state_norm[0])
+    want = np.median(curves, 0)
+    np.testing.assert_allclose(m.median_ratio, want, rtol=1e-6)
+    assert m.pairs == 4 and m.reviews == 2
+    below = np.flatnonzero(want < 0.5)
+    assert m.span == (int(below[0]) if below.size else None)
+    with pytest.raises(ValueError, match="longer than"):
+        memory_span(model, seqs_of([5, 6], 1), max_lag=20)
+
+
+def test_group_vs_occlusion_compares_the_opening_sentence(model, vocab):
+    from tbptt_viz.attribution.probe import occlusion_scores
+    from tbptt_viz.attribution.shapley import group_shapley, sentence_groups
+    from tbptt_viz.experiments.study.evidence import group_vs_occlusion, summarise_together
+
+    texts = ["good film . it was great ! the end", "bad plot and awful actor . not good", "love it"]
+    seqs = [vocab.encode(t.split()) for t in texts]
+    g = group_vs_occlusion(model, seqs)
+    for j, s in enumerate(seqs):
+        groups = sentence_groups(texts[j].split())
+        start, end = groups[0]
+        assert g.opening_tokens[j] == end - start and g.groups[j] == len(groups)
+        assert g.group_value[j] == pytest.approx(group_shapley(model, torch.tensor(s), groups).values[0])
+        assert g.occlusion_sum[j] == pytest.approx(occlusion_scores(model, s)[start:end].sum())
+    assert g.exact.all() and np.array_equal(g.exceeds_clearly, g.exceeds)  # exact: no sampling error
+    summary = summarise_together(g, 2, 8)
+    assert summary["exceeds_fraction"] == pytest.approx(np.mean(np.abs(g.group_value) > np.abs(g.occlusion_sum)))
+    assert summary["n"] == 3
+
+
+def test_study_records_memory_and_together_and_pools_them(model):
+    from tbptt_viz.experiments.study.report import markdown_tables
+    from tbptt_viz.experiments.study.stats import with_regimes
+    from tbptt_viz.present import study_figures as figures_study
+
+    lengths = [40, 45, 22, 35, 50, 70, 30, 26, 33, 61, 28, 44]
+    seqs, labels = seqs_of(lengths, 7), [i % 2 for i in range(12)]
+    settings = study.StudySettings(plant_sample=12, attribution_sample=4, ig_sample=0, attribution_min_len=20,
+                                   attribution_max_len=80, positive_phrase="great film !",
+                                   negative_phrase="awful plot .", memory_sample=5, memory_max_lag=20,
+                                   together_sample=3)
+    res = study.run_study({"tiny": model, "tiny-seed1": model}, seqs, labels, settings)
+    r = res["models"]["tiny"]
+    assert r["memory"]["pairs"] == 10 and len(r["memory"]["median_ratio"]) == 21 and r["together"]["n"] == 3
+    pooled = with_regimes(res)
+    mem = pooled["regimes"]["tiny"]["memory"]
+    assert mem["seeds"] == [0, 1] and mem["median_ratio"] == pytest.approx(r["memory"]["median_ratio"], abs=1e-6)
+    assert pooled["regimes"]["tiny"]["together"]["exceeds_fraction"]["mean"] == pytest.approx(r["together"]["exceeds_fraction"])
+    tables = markdown_tables(pooled)
+    assert "**Memory span**" in tables and "**Words together**" in tables
+    fig = figures_study.memory_figure(pooled)
+    assert len(fig.data) >= 1 and list(fig.data[0].x) == list(range(21))
+    assert figures_study.memory_figure({"models": {}, "regimes": {}}).data == ()  # older studies: an empty figure

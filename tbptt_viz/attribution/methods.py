@@ -14,6 +14,9 @@ Each method credits tokens for a target function F of the review (see `targets`)
 
 Pass target="loss" with backprop="full" to compare full and truncated backprop on the same target.
 Integrated gradients integrate adaptively and carry their own check (`completeness_gap`, `converged`).
+Shapley values credit groups of tokens (sentences or spans) that act together, with occlusion's F and
+baseline, by sampling (`shapley`): each group's value carries its standard error over repeats, the values
+must sum to F(review) - F(baseline), and `converged` says whether the sampling error is within tolerance.
 Every computation works on private copies: the model passed in is only read, so one loaded model can
 serve any number of threads at once.
 """
@@ -32,12 +35,16 @@ from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
 from tbptt_viz.attribution.memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
 from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
 from tbptt_viz.attribution.probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
+from tbptt_viz.attribution.shapley import group_shapley, sentence_groups, span_groups
 from tbptt_viz.core.schemes import Scheme, backprop_count, make_scheme
 from tbptt_viz.attribution.targets import TARGETS, window_target
 
-METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient")
-WITHOUT_BACKWARD = ("occlusion",)
+METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient", "shapley")
+WITHOUT_BACKWARD = ("occlusion", "shapley")
 MAX_EVALUATIONS = 4000  # the most gradient evaluations one integrated-gradients call may be asked for
+# Shapley defaults: 8 independent repeats of one antithetic pair each (16 permutations), and 2 SE per group
+# allowed up to 5% of |F(x) - F(baseline)| + atol (sampling error, not rounding: looser than IG's 1%).
+SHAPLEY_SAMPLES, SHAPLEY_REPEATS, SHAPLEY_RTOL = 2, 8, 0.05
 
 
 @dataclass(frozen=True)
@@ -57,17 +64,25 @@ class Attribution:
     target: str                      # logit | loss: what F is (see the module docstring)
     label_used: int | None           # the loss target's label (given, or the model's own prediction)
     target_value: float | None       # F(review); None for occlusion
-    target_change: float | None      # IG only: F(review) - F(baseline), what the scores should sum to
-    completeness_gap: float | None   # IG only: sum(scores) - target_change
-    tolerance: float | None          # IG only: |gap| allowed, 1% of |target_change| + 0.01
-    converged: bool | None           # IG only: every interval of the path within tolerance
-    evaluations: int | None          # IG only: gradient evaluations spent
+    target_change: float | None      # IG, shapley: F(review) - F(baseline), what the scores should sum to
+    completeness_gap: float | None   # IG, shapley: sum(scores) - target_change
+    tolerance: float | None          # IG: |gap| allowed, 1% of |target_change| + 0.01; shapley: each group's 95%
+                                     # half-width (t over repeats x SE) and |gap| allowed, 5% of it + 0.01
+    converged: bool | None           # IG: every interval of the path within tolerance; shapley: every group's
+                                     # half-width (and the gap) within tolerance
+    evaluations: int | None          # IG: gradient evaluations spent; shapley: coalitions evaluated
     rank_one_intervals: int | None   # IG only: path intervals too steep to integrate, credited along the one
                                      # direction every gradient there shares (see `integrated`)
     path_alpha: np.ndarray | None    # IG only: where F was evaluated along the straight path
     path_value: np.ndarray | None    # IG only: F there
-    has_backward: bool               # False for occlusion
+    has_backward: bool               # False for occlusion and shapley
     note: str | None                 # a short remark for the reader (no truncation, occlusion, ...)
+    groups: np.ndarray | None = None          # shapley only: (G, 2) [start, end) token groups
+    group_values: np.ndarray | None = None    # shapley only: (G,) each group's Shapley value (scores share it)
+    standard_error: np.ndarray | None = None  # shapley only: (G,) over independent repeats (0 when exact)
+    samples: int | None = None                # shapley only: permutations per repeat (None when exact)
+    repeats: int | None = None                # shapley only: independent repeats (None when exact)
+    evaluator_error: float | None = None      # shapley only: float32 batched F vs the float64 model, max |diff|
 
     @property
     def convergence_delta(self) -> float | None:
@@ -85,23 +100,30 @@ def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
 
 def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
               k1: int | None = None, k2: int | None = None, target: str | None = None, label: int | None = None,
-              max_evaluations: int = MAX_EVALUATIONS_DEFAULT, rtol: float = 0.01, atol: float = 0.01,
-              points: int = 4) -> Attribution:
+              max_evaluations: int = MAX_EVALUATIONS_DEFAULT, rtol: float | None = None, atol: float = 0.01,
+              points: int = 4, groups="sentences", samples: int = SHAPLEY_SAMPLES, repeats: int = SHAPLEY_REPEATS,
+              seed: int = 0) -> Attribution:
     """Credit each token of `ids` for a target F (see the module docstring).
 
     Args:
-        method: occlusion | integrated_gradients | saliency | input_x_gradient.
+        method: occlusion | integrated_gradients | saliency | input_x_gradient | shapley.
         backprop: full | last-k | chunked | k1k2, with k (last-k, chunked) or k1, k2 (k1k2): the gradient
-            is taken through that scheme's windows. Occlusion has no backward pass: it returns the plain
-            occlusion scores with a note.
+            is taken through that scheme's windows. Occlusion and shapley have no backward pass: they return
+            their plain scores of the logit with a note.
         target: logit | loss; default logit without truncation, loss (the training step's) with it.
         label: the loss target's label; default the model's own prediction.
         max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance
-            (|gap| <= rtol |F(x) - F(baseline)| + atol) and Gauss-Legendre nodes per interval.
+            (|gap| <= rtol |F(x) - F(baseline)| + atol; rtol default 0.01) and Gauss-Legendre nodes per interval.
+            For shapley, rtol (default 0.05) and atol bound the 95% half-width (t over repeats x standard
+            error) of every group's value. Up to 8 groups shapley is exact (every coalition evaluated).
+        groups, samples, repeats, seed: shapley only. groups: "sentences", a span length (int), or explicit
+            [start, end) spans covering the review; samples: permutations per repeat (even: antithetic pairs);
+            repeats: independent repeats for the standard error; repeat r draws with seed + r.
 
     Maths: occlusion z(x) - z(x with x_t = pad); saliency ||dF/dx_t||; input x gradient x_t . dF/dx_t;
     integrated gradients (x_t - b_t) . int_0^1 dF/dy_t(b + a (x - b)) da with b the pad embeddings, so the
-    scores sum to F(x) - F(b) (the completeness check).
+    scores sum to F(x) - F(b) (the completeness check); shapley: each group's mean marginal contribution
+    over permutations of the groups, which sum to F(x) - F(b) (efficiency).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -109,6 +131,8 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
                                    ("points", points, 1, 64)):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    if rtol is None:
+        rtol = SHAPLEY_RTOL if method == "shapley" else 0.01
     if not (0 <= rtol < 1 and 0 <= atol < 1e3):
         raise ValueError(f"rtol must be in [0, 1) and atol in [0, 1000), got {rtol!r}, {atol!r}")
     scheme = make_scheme(backprop, k, k1, k2)
@@ -131,6 +155,8 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
                 backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, target=target, label_used=label_used,
                 target_change=None, completeness_gap=None, tolerance=None, converged=None, evaluations=None,
                 rank_one_intervals=None, path_alpha=None, path_value=None)
+    if method == "shapley":
+        return _shapley(model, ids, base, groups, samples, repeats, seed, rtol, atol)
     if method in WITHOUT_BACKWARD:
         return Attribution(**base, scores=occlusion_scores(model, ids), windows=None, target_value=None,
                            has_backward=False, note="occlusion has no backward pass, so truncation does not apply: "
@@ -158,6 +184,31 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
                        windows=np.array(windows, dtype=np.int64).reshape(-1, 2), has_backward=True, note=note)
 
 
+def resolve_groups(model: LSTMClassifier, ids: torch.Tensor, groups) -> list[tuple[int, int]]:
+    """"sentences" (needs the model's vocabulary), a span length, or explicit [start, end) spans."""
+    if isinstance(groups, str):
+        if groups != "sentences":
+            raise ValueError(f"groups must be 'sentences', a span length or a list of spans, got {groups!r}")
+        if model.vocab is None:
+            raise ValueError("sentence groups need the model's vocabulary; give a span length instead")
+        return sentence_groups(model.vocab.decode(ids.tolist()))
+    if isinstance(groups, (int, np.integer)) and not isinstance(groups, bool):
+        return span_groups(len(ids), int(groups))
+    return [tuple(map(int, g)) for g in groups]
+
+
+def _shapley(model, ids, base: dict, groups, samples, repeats, seed, rtol, atol) -> Attribution:
+    r = group_shapley(model, ids, resolve_groups(model, ids, groups), samples, repeats, seed, rtol, atol)
+    extra = dict(target_change=r.target_change, completeness_gap=r.completeness_gap, tolerance=r.tolerance,
+                 converged=r.converged, evaluations=r.evaluations)
+    return Attribution(**{**base, **extra}, scores=r.token_scores(len(ids)), windows=None,
+                       target_value=base["logit"], has_backward=False,
+                       note="Shapley values of token groups have no backward pass, so truncation does not apply: "
+                            "each group's value (shared equally among its tokens) is for the logit.",
+                       groups=r.groups, group_values=r.values, standard_error=r.standard_error, samples=r.samples,
+                       repeats=r.repeats, evaluator_error=r.evaluator_error)
+
+
 def steep_step_message(a: Attribution) -> str | None:
     """One sentence when converged integrated gradients credited a step too steep to integrate; else None."""
     if not a.converged or not a.rank_one_intervals:
@@ -174,6 +225,19 @@ def convergence_message(a: Attribution) -> str | None:
     """One sentence for a student when an attribution is not to be trusted; None when it is."""
     if a.converged is not False:
         return None
+    if a.method == "shapley":
+        from scipy.stats import t as student_t
+
+        half = a.standard_error * (student_t.ppf(0.975, a.repeats - 1) if a.repeats else 0.0)
+        worst = int(np.argmax(half))
+        s, e = (int(v) for v in a.groups[worst])
+        if half[worst] <= a.tolerance:
+            return (f"Not to be trusted: the Shapley values should add up to {a.target_change:+.2f} (the change of "
+                    f"the logit) but add up to {a.target_change + a.completeness_gap:+.2f}.")
+        return (f"Not settled: after {a.samples * a.repeats} sampled orders, the value of tokens {s}-{e - 1} is "
+                f"known only to within +-{half[worst]:.2f} (95% over {a.repeats} repeats), more than the tolerance "
+                f"of {a.tolerance:.2f}; the error bars show every group's. Ask for more samples or repeats, or use "
+                f"fewer, longer groups.")
     return (f"Not to be trusted: integrated gradients did not converge here. The scores should add up to "
             f"{a.target_change:+.2f} (the change of the {a.target}) but add up to "
             f"{a.target_change + a.completeness_gap:+.2f}, because along the path from an all-padding review to "

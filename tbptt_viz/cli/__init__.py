@@ -1,17 +1,18 @@
 """Command line: `python -m tbptt_viz SUBCOMMAND ...`. Bad input: one line on stderr, exit 2, before any work.
 
 Subcommands live in modules named for what they serve: engine (train, predict, gradients, models),
-attribution (attribute, probe), study, lab and export; each has a `register(sub)`.
+attribution (attribute, probe), evidence (exposure-stats, exposure, connectivity), study, lab and export;
+each has a `register(sub)`.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from tbptt_viz.cli import attribution, engine, export, lab, study
+from tbptt_viz.cli import attribution, engine, evidence, export, lab, study
 from tbptt_viz.cli.common import CLIError, Parser, emit, positive_int, whole  # noqa: F401 - the package's public helpers
 
-SUBCOMMANDS = (engine, attribution, study, lab, export)
+SUBCOMMANDS = (engine, attribution, evidence, study, lab, export)
 
 
 def build_parser() -> Parser:
@@ -28,6 +29,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     from tbptt_viz.core.checkpoint import CheckpointError
     from tbptt_viz.core.data import DataUnavailable
+    from tbptt_viz.experiments.exposure_store import ExposureFileError
 
     try:
         args = build_parser().parse_args(argv)
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("error: not enough memory for these settings; choose smaller values", file=sys.stderr)
         return 2
-    except (CLIError, CheckpointError, DataUnavailable, ValueError, KeyError, OSError, OverflowError) as e:
+    except (CLIError, CheckpointError, DataUnavailable, ExposureFileError, ValueError, KeyError, OSError,
+            OverflowError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print("error: " + " ".join(str(msg).split()), file=sys.stderr)  # always one line
         return 2

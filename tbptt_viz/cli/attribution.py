@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import torch
 
-from tbptt_viz.attribution.methods import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, attribute, context_probe,
-                          steep_step_message)
+from tbptt_viz.attribution.methods import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, SHAPLEY_REPEATS,
+                                          SHAPLEY_SAMPLES, attribute, context_probe, convergence_message,
+                                          steep_step_message)
 from tbptt_viz.core.schemes import make_scheme
-from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, whole
+from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, even, whole
 from tbptt_viz.cli.engine import review_from_args
 
 
 def cmd_attribute(args) -> int:
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)  # bad settings fail before the model loads
     model, review = review_from_args(args)
+    groups = "sentences" if args.groups == "sentences" else args.span
     a = attribute(model, torch.tensor(review.ids), args.method, scheme.name, scheme.k, scheme.k1, scheme.k2,
-                  target=args.target, label=args.label, points=args.n_steps, max_evaluations=args.max_evaluations)
+                  target=args.target, label=args.label, points=args.n_steps, max_evaluations=args.max_evaluations,
+                  groups=groups, samples=args.samples, repeats=args.repeats, seed=args.seed)
     if args.json:
         emit({"tokens": review.tokens, "ids": a.ids, "scores": a.scores, "prob_positive": a.prob_positive,
               "logit": a.logit, "method": a.method, "backprop": a.backprop, "k": a.k, "k1": a.k1, "k2": a.k2,
@@ -22,20 +25,34 @@ def cmd_attribute(args) -> int:
               "label_used": a.label_used, "target_value": a.target_value, "target_change": a.target_change,
               "completeness_gap": a.completeness_gap, "convergence_delta": a.convergence_delta,
               "tolerance": a.tolerance, "converged": a.converged, "evaluations": a.evaluations,
-              "rank_one_intervals": a.rank_one_intervals, "note": a.note, "was_cut": review.was_cut})
+              "rank_one_intervals": a.rank_one_intervals, "note": a.note, "was_cut": review.was_cut,
+              "groups": a.groups, "group_values": a.group_values, "standard_error": a.standard_error,
+              "samples": a.samples, "repeats": a.repeats, "evaluator_error": a.evaluator_error})
         return 0
     target = "positive logit" if a.target == "logit" else f"training loss against label {a.label_used}"
     print(f"P(positive) = {a.prob_positive:.3f}; {a.method} of the {target}; "
           f"backprop {make_scheme(a.backprop, a.k, a.k1, a.k2).label}")
     if a.note:
         print(a.note)
-    if a.converged is not None:
+    if a.method == "integrated_gradients":
         verdict = "converged" if a.converged else "NOT converged: do not trust these scores"
         print(f"integrated gradients {verdict}: scores sum to {a.scores.sum():+.4f}, F(review) - F(baseline) = "
               f"{a.target_change:+.4f}, completeness gap {a.completeness_gap:+.2e} (tolerance {a.tolerance:.2e}), "
               f"{a.evaluations} gradient evaluations")
         if steep_step_message(a):
             print(steep_step_message(a))
+    if a.groups is not None:
+        how = "exact (every coalition)" if a.repeats is None else \
+            f"{a.samples * a.repeats} sampled orders in {a.repeats} repeats"
+        print(f"Shapley values of {len(a.groups)} groups, {how}: they sum to {a.group_values.sum():+.4f}, "
+              f"F(review) - F(all padding) = {a.target_change:+.4f}; "
+              f"{'converged' if a.converged else 'NOT converged'} (tolerance {a.tolerance:.3f})")
+        if convergence_message(a):
+            print(convergence_message(a))
+        print(f"{'tokens':>11} {'value':>9} {'+-SE':>7}  text")
+        for (s, e), v, se in zip(a.groups.tolist(), a.group_values, a.standard_error):
+            print(f"{s:>5}-{e - 1:<5} {v:>+9.3f} {se:>7.3f}  {' '.join(review.tokens[s:e])[:60]}")
+        return 0
     top = max(abs(a.scores).max(), 1e-300)
     print(f"{'t':>5} {'token':<16} {'score':>11}")
     for t, (tok, v) in enumerate(zip(review.tokens, a.scores)):
@@ -76,6 +93,15 @@ def register(sub) -> None:
     p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=MAX_EVALUATIONS_DEFAULT,
                    help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} "
                         f"(default {MAX_EVALUATIONS_DEFAULT})")
+    p.add_argument("--groups", choices=("sentences", "span"), default="sentences",
+                   help="shapley: group tokens into sentences (default) or spans of --span tokens")
+    p.add_argument("--span", type=whole(1, 2000), default=10, help="shapley: tokens per span with --groups span")
+    p.add_argument("--samples", type=even(2, 1000), default=SHAPLEY_SAMPLES,
+                   help=f"shapley: permutations per repeat, even (antithetic pairs), 2..1000 "
+                        f"(default {SHAPLEY_SAMPLES})")
+    p.add_argument("--repeats", type=whole(2, 1000), default=SHAPLEY_REPEATS,
+                   help=f"shapley: independent repeats for the standard error, 2..1000 (default {SHAPLEY_REPEATS})")
+    p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="shapley: seed of the first repeat (default 0)")
     p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("probe", help="P(positive) from the last n tokens only, and with the first n removed")

@@ -29,6 +29,18 @@ def whole(low: int, high: int | None = None):
     return parse
 
 
+def even(low: int, high: int):
+    """An argparse type: an even whole number in [low, high]."""
+    parse_whole = whole(low, high)
+
+    def parse(value: str) -> int:
+        n = parse_whole(value)
+        if n % 2:
+            raise argparse.ArgumentTypeError(f"must be even (antithetic pairs of permutations), got {n}")
+        return n
+    return parse
+
+
 def real(low: float, high: float, name: str = "a number"):
     """An argparse type: a finite number in [low, high]."""
     def parse(value: str) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 from tbptt_viz.core.checkpoint import available_models
 from tbptt_viz.core.data import load_imdb, seeded_subset
 from tbptt_viz.core.text import tokenize
-from tbptt_viz.cli.common import CLIError, positive_int, whole, writable_path
+from tbptt_viz.cli.common import CLIError, even, positive_int, whole, writable_path
 
 
 def _model_names(value: str | None) -> list[str]:
@@ -79,7 +79,10 @@ def cmd_study(args) -> int:
     encoded, labels = [encoded[i] for i in keep], [rows[i].label for i in keep]
     settings = study.StudySettings(plant_sample=args.plant_sample, attribution_sample=args.attribution_sample,
                                    ig_sample=args.ig_sample, positive_phrase=args.positive_phrase,
-                                   negative_phrase=args.negative_phrase, seed=args.seed)
+                                   negative_phrase=args.negative_phrase, seed=args.seed,
+                                   memory_sample=args.memory_sample, memory_max_lag=args.memory_max_lag,
+                                   together_sample=args.together_sample, together_samples=args.together_samples,
+                                   together_repeats=args.together_repeats)
     for phrase in (args.positive_phrase, args.negative_phrase):
         study.encode_phrase(next(iter(models.values())), phrase)  # refuse unknown words before any work
     ig_models = [n for n in models if regime_of(n)[1] == 0] if args.ig_models is None else \
@@ -89,6 +92,8 @@ def cmd_study(args) -> int:
               f"{', '.join(ig_models) or 'none'}); settings {settings}")
         return 0
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    if args.evidence_only:
+        return evidence_only(models, encoded, labels, settings, out, log, started)
     results = study.run_study(models, encoded, labels, settings, log, ig_models=ig_models)
     results["data"] = {"split": "test", "source": "the IMDB test split (--data-dir or the hub)",
                        "limit": args.limit, "empty_reviews_dropped": len(rows) - len(keep)}
@@ -97,6 +102,34 @@ def cmd_study(args) -> int:
     paths = write_outputs(results, out)
     print(markdown_tables(json.loads(out.read_text())))
     print(f"\nwrote {out} and {', '.join(paths)} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
+    return 0
+
+
+def evidence_only(models, encoded, labels, settings, out: Path, log, started: float) -> int:
+    """Only issue 23's two measurements (memory span, words together): a quick JSON of their own, not a study."""
+    import dataclasses
+
+    from tbptt_viz.experiments.study.evidence import study_evidence
+    from tbptt_viz.experiments.study.measure import CARD_FIELDS, plain
+
+    results = {"settings": plain(dataclasses.asdict(settings)), "reviews": len(encoded), "models": {}}
+    for name, model in models.items():
+        log(f"== {name}")
+        measured, seconds = study_evidence(model, encoded, labels, settings, lambda s: log(f"  {name}: {s}"))
+        card = getattr(model, "card", {}) or {}
+        results["models"][name] = plain({"card": {k: card.get(k) for k in CARD_FIELDS}, **measured,
+                                          "seconds": seconds})
+    results["total_wall_time_s"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(f"{'model':<20} {'K':>5} {'memory span':>12} {'together: exceeds':>18} {'clearly':>8} {'n':>4}")
+    for name, m in results["models"].items():
+        mem, tog = m.get("memory", {}), m.get("together", {})
+        nan = float("nan")
+        print(f"{name:<20} {str(mem.get('training_window')):>5} {str(mem.get('span')):>12} "
+              f"{tog.get('exceeds_fraction', nan):>18.2f} {tog.get('exceeds_clearly_fraction', nan):>8.2f} "
+              f"{tog.get('n', 0):>4}")
+    print(f"\nwrote {out} in {results['total_wall_time_s']:.0f} s", file=sys.stderr)
     return 0
 
 
@@ -124,5 +157,17 @@ def register(sub) -> None:
                                    "--out, pooling seeds; computes nothing else")
     p.add_argument("--seed", type=whole(0, 2**31 - 1), default=0, help="seed for every sample (default 0)")
     p.add_argument("--machine", help="a note on the machine, stored in the JSON")
+    p.add_argument("--memory-sample", type=whole(0, 10_000), default=50,
+                   help="memory span: reviews longer than --memory-max-lag from the planted sample (0: skip; default 50)")
+    p.add_argument("--memory-max-lag", type=whole(1, 2000), default=500,
+                   help="memory span: lags followed from each source word (default 500)")
+    p.add_argument("--together-sample", type=whole(0, 10_000), default=50,
+                   help="opening sentence's Shapley value vs occlusion: first N attribution reviews (0: skip; "
+                        "default 50)")
+    p.add_argument("--together-samples", type=even(2, 1000), default=2,
+                   help="Shapley permutations per repeat, even (default 2)")
+    p.add_argument("--together-repeats", type=whole(2, 1000), default=8, help="Shapley repeats (default 8)")
+    p.add_argument("--evidence-only", action="store_true",
+                   help="run only the memory span and the words-together measurement (quick; writes its own JSON)")
     p.add_argument("--dry-run", action="store_true", help="load models and data, print the plan, compute nothing")
     p.set_defaults(func=cmd_study)

@@ -98,8 +98,35 @@ def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                    "share of total |attribution|", **SIZE)
 
 
+def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
+    """Per regime: the median over (review, source) of ||dh_(S+lag)/dx_S|| relative to lag 0, log y, with the
+    1% line and each regime's training window marked on its own curve. Empty for studies without it."""
+    regimes = {n: r for n, r in regimes_of(results).items() if r.get("memory")}
+    colour = _colours(list(regimes_of(results)))
+    fig = go.Figure()
+    threshold = 0.01
+    for name, r in regimes.items():
+        m = r["memory"]
+        threshold = m["threshold"]
+        strong = _strong(name, highlight)
+        y = [v if v and v > 0 else None for v in m["median_ratio"]]
+        fig.add_trace(go.Scatter(x=m["lags"], y=y, mode="lines", name=f"{name} ({len(m['seeds'])} seed(s))",
+                                 line=dict(color=colour[name], width=2 if strong is None else (4 if strong else 1.5)),
+                                 opacity=1.0 if strong is not False else 0.45))
+        K = m.get("training_window")
+        if K is not None and K <= m["max_lag"] and y[K] is not None:
+            fig.add_trace(go.Scatter(x=[K], y=[y[K]], mode="markers", marker=dict(color=colour[name], size=10,
+                                                                                  symbol="diamond"),
+                                     name=f"{name}: its training window K = {K}", showlegend=False,
+                                     hovertext=f"{name}: training window {K}"))
+    fig.add_hline(y=threshold, line=dict(color="#7f7f7f", dash="dot"), annotation_text=f"{threshold:.0%}")
+    fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
+    return _layout(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
+                   "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)")
+
+
 FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,
-           "attribution": attribution_figure}
+           "attribution": attribution_figure, "memory": memory_figure}
 
 # name -> (figure, how to read it): the app shows the sentence under each figure
 FIGURES_WITH_READING = {

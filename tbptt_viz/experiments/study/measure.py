@@ -1,6 +1,8 @@
 """The IMDB study: can a classifier trained with truncated BPTT use words far from the end of a review?
 
-Four measurements per model, each a pure function of (model, encoded reviews, settings):
+Four measurements per model, each a pure function of (model, encoded reviews, settings), and two more from
+`study.evidence` (issue 23): the memory span beside the training K, and the opening sentence's Shapley value
+against its tokens' occlusion:
 
 1. `accuracy_by_length`: accuracy overall and by review length in tokens.
 2. `planted_shift`: a short polar phrase inserted d tokens before the end; mean change in P(positive).
@@ -293,6 +295,12 @@ class StudySettings:
     attribution_min_len: int = 100    # attribution sample: reviews of min..max tokens
     attribution_max_len: int = 500
     edge: int = 30                    # tokens counted at each end for attribution shares
+    memory_sample: int = 50           # memory span: reviews of the planted sample longer than memory_max_lag
+    memory_max_lag: int = 500         # lags followed from each source (every shipped model falls below 1% within it)
+    memory_sources: int = 2           # sources per review, evenly spaced from the first token
+    together_sample: int = 50         # opening sentence's Shapley value: first N of the attribution sample
+    together_samples: int = 2         # permutations per repeat (antithetic pairs)
+    together_repeats: int = 8         # independent repeats (standard error)
     distances: tuple = PLANT_DISTANCES
     context_sizes: tuple = CONTEXT_SIZES
     positive_phrase: str = POSITIVE_PHRASE
@@ -309,6 +317,9 @@ class StudySettings:
                        "ig_sample of them, reported on all and on the converged ones",
         "correct": "accuracy.correct_bits: one bit per test review (1 = classified correctly), base64 of "
                    "numpy.packbits in review order, for paired tests between models",
+        "memory": "memory span: first lag at which the median over (review, source) of ||dh_{S+lag}/dx_S||_F / "
+                  "||dh_S/dx_S||_F falls below 1% (experiments/study/evidence.py)",
+        "together": "opening sentence's Shapley value (sentences as players) vs the sum of its tokens' occlusion",
     })
 
 
@@ -384,6 +395,10 @@ def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels:
         log(f"integrated gradients on {ig.n} reviews, {np.mean(ig.converged):.0%} converged "
             f"({seconds['integrated_gradients']:.0f} s)")
 
+    from tbptt_viz.experiments.study.evidence import study_evidence
+
+    evidence, spent = study_evidence(model, encoded, labels, settings, log)
+    seconds.update(spent)
     card = getattr(model, "card", {}) or {}
     out = plain({
         "card": {k: card.get(k) for k in CARD_FIELDS},
@@ -391,6 +406,7 @@ def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels:
         "planted": planted,
         "context": context,
         "attribution": attribution,
+        **evidence,
         "seconds": seconds,
     })
     out["accuracy"]["correct_bits"] = pack_bits(correct)

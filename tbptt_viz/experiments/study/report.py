@@ -125,7 +125,36 @@ def markdown_tables(results: dict) -> str:
     for name, r in regimes.items():
         out.append(f"| {name} | " + " | ".join(_cell(r["context"]["mean_abs_diff"][j], 4) for j in cols) + " |")
     out += _attribution_table(results, regimes)
-    return "\n".join(out)
+    return "\n".join(out + evidence_tables(regimes))
+
+
+def evidence_tables(regimes: dict) -> list[str]:
+    """Issue 23's tables (memory span beside K; words acting together), only when the study measured them."""
+    out = []
+    mem = [(n, r["memory"]) for n, r in regimes.items() if r.get("memory")]
+    if mem:
+        m0 = mem[0][1]
+        out += ["", f"**Memory span**: the first lag at which the median ||dh_(S+lag)/dx_S|| falls below "
+                    f"{m0['threshold']:.0%} of its value at the source (followed up to {m0['max_lag']} tokens); "
+                    "mean over the seeds measured [95% interval over seeds]", "",
+                "| regime | training window (K or k2) | memory span (tokens) | seeds measured | seeds without a span "
+                "within the lags |", "|---|---|---|---|---|"]
+        for name, m in mem:
+            out.append(f"| {name} | {m['training_window'] or 'whole review'} | {_cell(m['span'], 0)} | "
+                       f"{', '.join(map(str, m['seeds']))} | {m['without_span']} |")
+    tog = [(n, r["together"]) for n, r in regimes.items() if r.get("together")]
+    if tog:
+        t0 = tog[0][1]
+        out += ["", "**Words together**: the opening sentence's Shapley value against the sum of its tokens' "
+                    f"single-token occlusion (seed {t0['seed']} only, {t0['n_reviews']} reviews of 100-500 tokens; "
+                    "fractions of reviews [Wilson's 95% interval over reviews])", "",
+                "| regime | abs(value) > abs(occlusion sum) | by more than its 95% sampling error | "
+                "median abs(value) / abs(sum) | same sign |", "|---|---|---|---|---|"]
+        for name, t in tog:
+            out.append(f"| {name} | {_cell(t['exceeds_fraction'], 2, REVIEWS)} | "
+                       f"{_cell(t['exceeds_clearly_fraction'], 2, REVIEWS)} | {t['median_ratio']:.2f} | "
+                       f"{_cell(t['same_sign_fraction'], 2, REVIEWS)} |")
+    return out
 
 
 def _attribution_table(results: dict, regimes: dict) -> list[str]:

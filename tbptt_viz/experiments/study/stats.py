@@ -204,6 +204,7 @@ def aggregate(results: dict) -> dict:
             if method == "occlusion":  # measured on every seed: over seeds as well
                 a.update({k: t_interval([h[k] for _, h in have]) for k in ("first_share", "last_share")})
             r["attribution"][method] = a
+        r.update(evidence_pooled(seeds, ms))
         n = results["reviews"]
         r["_per_seed"] = {s: {"accuracy": m["accuracy"]["overall"],
                               "start_contrast": (m["planted"]["contrast"][m["planted"]["distances"].index("start")]
@@ -230,6 +231,30 @@ def compare(ra: dict, rb: dict) -> dict:
                                  "ratio": sa["mean"] / sb["mean"] if sb["mean"] else None,
                                  **matched_difference({s: v["start_contrast"] for s, v in pa.items()},
                                                       {s: v["start_contrast"] for s, v in pb.items()})}
+    return out
+
+
+def evidence_pooled(seeds: list[int], ms: list[dict]) -> dict:
+    """Issue 23's measurements: the memory span (over the seeds that have it) and how often the opening
+    sentence's Shapley value exceeds its tokens' occlusion sum (the lowest seed that has it, with Wilson's
+    intervals over its reviews). Absent from studies run before them."""
+    out = {}
+    mem = [(s, m["memory"]) for s, m in zip(seeds, ms) if m.get("memory", {}).get("pairs")]
+    if mem:
+        first, spans = mem[0][1], [m["span"] for _, m in mem]
+        out["memory"] = {"span": t_interval([v for v in spans if v is not None]), "seeds": [s for s, _ in mem],
+                         "without_span": sum(v is None for v in spans), "max_lag": first["max_lag"],
+                         "threshold": first["threshold"], "training_window": first["training_window"],
+                         "lags": first["lags"],
+                         "median_ratio": [float(np.mean([m["median_ratio"][j] for _, m in mem]))
+                                          for j in range(len(first["lags"]))]}
+    together = [(s, m["together"]) for s, m in zip(seeds, ms) if m.get("together", {}).get("n")]
+    if together:
+        seed, t = together[0]
+        n = t["n"]
+        out["together"] = {"seed": seed, "n_reviews": n, "median_ratio": t["median_ratio"],
+                           **{key: proportion_interval(round(t[key] * n), n, seed)
+                              for key in ("exceeds_fraction", "exceeds_clearly_fraction", "same_sign_fraction")}}
     return out
 
 
