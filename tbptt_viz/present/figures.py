@@ -27,7 +27,7 @@ def nice_ticks(low: float, high: float, n: int = 5) -> list[float]:
     return [float(round(v, 12)) for v in np.arange(start, high + step / 2, step)]
 
 
-def _positive_or_none(a) -> list:
+def positive_or_none(a) -> list:
     """Log axes cannot show 0: exact zeros (no gradient) become gaps."""
     return [float(v) if v > 0 else None for v in np.asarray(a, dtype=float)]
 
@@ -55,7 +55,7 @@ def lay_out(fig: go.Figure, title: str, x: str | None = None, y: str | None = No
     return fig
 
 
-def _built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
+def built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
     """One figure built in one step from plain dicts, laid out like `lay_out`. Plotly then validates the whole
     figure once instead of once per add_trace / add_vrect / update call, which matters for the figures a K
     slider step redraws."""
@@ -89,18 +89,18 @@ def gradient_through_time(view, full, T: int) -> go.Figure:
     t = np.arange(T)
     data = []
     for key, name in (("input", "||dL/dx_t||"), ("hidden", "||dL/dh_t||"), ("cell", "||dL/dc_t||")):
-        data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(full, f"full_{key}_grad_norm")),
+        data.append({"type": "scatter", "x": t, "y": positive_or_none(getattr(full, f"full_{key}_grad_norm")),
                      "mode": "lines+markers" if T == 1 else "lines", "name": f"{name} full BPTT",
                      "line": {"color": COLOURS[key], **FULL_STYLE}})
         if view.scheme != "full":  # under full BPTT the scheme's curves are the dotted ones
-            data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(view, f"{key}_grad_norm")),
+            data.append({"type": "scatter", "x": t, "y": positive_or_none(getattr(view, f"{key}_grad_norm")),
                          "mode": "lines", "name": f"{name} {view.label}",
                          "line": {"color": COLOURS[key], "width": 3}})
     marks = [_band(a - 0.5, b - 0.5, "#bbbbbb", 0.25, f"exactly 0 ({b - a} tokens)")
              for a, b in zero_runs(view.input_grad_norm)]
     if view.scheme == "last-k" and view.k < T:
         marks.append(_vline(T - view.k - 0.5, COLOURS["cut"], f"K={view.k}"))
-    return _built(data, "Gradient through time", "token position t (the prediction is at the right end)",
+    return built(data, "Gradient through time", "token position t (the prediction is at the right end)",
                   "gradient norm (log scale; zero cannot be drawn)", shapes=[m[0] for m in marks],
                   annotations=[m[1] for m in marks], yaxis={"type": "log", "exponentformat": "power"})
 
@@ -129,14 +129,14 @@ def bias_curve(full, k: int | None) -> go.Figure:
             {"type": "scatter", "x": full.sweep_k, "y": full.sweep_relative_error,
              "name": "relative error |G_K - G| / |G|", "line": {"color": "#d62728", "width": 2}}]
     if k is None:
-        return _built(data, "How far is the last-K weight gradient from the full one?", "K (log scale)",
+        return built(data, "How far is the last-K weight gradient from the full one?", "K (log scale)",
                       "cosine / relative error", xaxis={"type": "log"})
     kk = int(min(max(k, 1), len(full.sweep_k)))
     data.append({"type": "scatter", "x": [kk, kk], "y": [full.sweep_cosine[kk - 1], full.sweep_relative_error[kk - 1]],
                  "mode": "markers+text", "marker": {"size": 12, "color": "black"}, "name": f"K = {kk}",
                  "text": [f"{full.sweep_cosine[kk - 1]:.2f}", f"{full.sweep_relative_error[kk - 1]:.2f}"],
                  "textposition": "middle right"})
-    return _built(data, "How far is the truncated weight gradient from the full one?", "K (log scale)",
+    return built(data, "How far is the truncated weight gradient from the full one?", "K (log scale)",
                   "cosine / relative error", xaxis={"type": "log"})
 
 
@@ -153,7 +153,7 @@ def backprop_timeline(view) -> go.Figure:
         {"type": "scatter", "x": ends, "y": np.full(len(ends), view.backprop_count.max() + 0.3), "mode": "markers",
          "name": "a loss (prediction vs label) here",
          "marker": {"symbol": "triangle-down", "size": 10, "color": "#c0392b"}}]
-    return _built(data, f"Backprop count and reach: {view.label}", "token position t", "count",
+    return built(data, f"Backprop count and reach: {view.label}", "token position t", "count",
                   yaxis={"tickvals": nice_ticks(0, int(view.backprop_count.max()) + 1)},
                   yaxis2={"overlaying": "y", "side": "right", "title": {"text": "reach (steps)"}, "showgrid": False,
                           "range": [-1.5, top * 1.08], "tickvals": nice_ticks(0, top)})
@@ -192,7 +192,7 @@ def _half_line(xref: str, yref: str) -> dict:
 
 def context_probe_figure(probes: dict) -> go.Figure:
     """Per model: P(positive) reading only the last n tokens, and with the first n removed."""
-    return _built(_probe_traces(probes), "Context probe: how much of the review does the prediction need?",
+    return built(_probe_traces(probes), "Context probe: how much of the review does the prediction need?",
                   "n (tokens)", "P(positive)", shapes=[_half_line("x domain", "y")], yaxis=PROB_AXIS)
 
 
@@ -208,7 +208,7 @@ def occlusion_probe_figure(tokens, occlusion: dict[str, np.ndarray], probes: dic
     titles = [{"text": text, "xref": "paper", "yref": "paper", "x": 0, "y": y, "yanchor": "bottom", "xanchor": "left",
                "showarrow": False, "font": {"size": 13}}
               for text, y in (("Occlusion: logit drop per token t", 1.0), ("Context probe: P(positive) vs n", 0.42))]
-    return _built(data, "Occlusion and the context probe", "", "logit drop",
+    return built(data, "Occlusion and the context probe", "", "logit drop",
                   shapes=[m[0] for m in marks] + [_half_line("x2 domain", "y2")],
                   annotations=titles + [m[1] for m in marks], height=640,
                   margin={"l": 55, "r": 20, "t": 70, "b": 40},
@@ -229,9 +229,9 @@ def memory_figure(traces: dict, k: int | None = None) -> go.Figure:
         t = np.arange(T)
         influence = np.asarray(trace.influence)
         rel = influence / influence.max() if influence.max() > 0 else influence
-        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(trace.survival), name=f"{name}: direct path (cell)",
+        fig.add_trace(go.Scatter(x=t, y=positive_or_none(trace.survival), name=f"{name}: direct path (cell)",
                                  line=dict(color="#2ca02c", width=3, dash=dash[j % 3])))
-        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(rel), name=f"{name}: all paths (gradient)",
+        fig.add_trace(go.Scatter(x=t, y=positive_or_none(rel), name=f"{name}: all paths (gradient)",
                                  line=dict(color="#9467bd", width=2, dash=dash[j % 3])))
     if k and k < T:
         fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"last K={k}")

@@ -121,8 +121,8 @@ def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                                      hovertext=f"{name}: training window {K}"))
     fig.add_hline(y=threshold, line=dict(color="#7f7f7f", dash="dot"), annotation_text=f"{threshold:.0%}")
     fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
-    return _layout(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
-                   "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)")
+    return lay_out(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
+                   "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)", **SIZE)
 
 
 FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,
