@@ -11,6 +11,8 @@ Debian's chromium with Playwright. Reports medians over --steps interactions:
        a title and a 3-bar plotly chart, opened the same way;
   static demo: a K step (until the strips have changed, and until the charts are redrawn after them), and
        export time and size.
+Writes results/bench/browser.json (the floor page under "baseline"). Goals: a K step <= 250 ms, a method or
+model switch <= 400 ms.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+import bench_json  # noqa: E402
 import local_server  # noqa: E402
 FLAGS = local_server.FLAGS
 IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -39,7 +42,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--port", type=int, default=8766)
+    bench_json.add_arguments(ap)
     args = ap.parse_args()
+    started = bench_json.machine(args.note)
     from playwright.sync_api import sync_playwright
 
     from tbptt_viz.export.site import export_site
@@ -136,6 +141,17 @@ def main() -> None:
               f"over {len(model_switches)}")
         print(f"static demo, K step: strips updated in {med(ksteps) * 1000:.1f} ms, charts redrawn in "
               f"{med(kcharts) * 1000:.0f} ms (medians over {len(ksteps)})")
+        bench_json.write(
+            "browser", "the app in chromium on the same machine as its server, and the static demo (medians)",
+            {"first_chart_s": med(first), "first_strip_s": med(first_strip), "sessions": len(first),
+             "k_step_ms": med(steps) * 1000, "method_switch_ms": med(switches) * 1000,
+             "model_switch_ms": med(model_switches) * 1000, "steps": args.steps,
+             "goals_ms": {"k_step": 250, "method_switch": 400, "model_switch": 400},
+             "static_k_step_strips_ms": med(ksteps) * 1000, "static_k_step_charts_ms": med(kcharts) * 1000,
+             "static_export": {"models": summary["models"], "reviews": summary["reviews"], "files": summary["files"],
+                               "megabytes": summary["bytes"] / 1e6, "seconds": summary["seconds"]}},
+            {"what": "a Streamlit page holding only a title and a 3-bar plotly chart, opened the same way",
+             "first_chart_s": med(floor)}, started, args.out)
     finally:
         for srv in (server, floor_server):
             srv.terminate()

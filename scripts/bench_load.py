@@ -18,7 +18,8 @@ Scenarios, one after the other on the same server:
   (e) (protocol clients) the same page load while another session's 2,000-token review is computed.
 Memory is the sum of PSS (/proc/PID/smaps_rollup) over the server's process tree, sampled every 0.25 s;
 peak and the idle value after (a)-(c) are printed. Each scenario has a time limit and the script ends with
-the server even when one fails.
+the server even when one fails. Writes results/bench/load.json (a page on an idle server under "baseline");
+a short check of the script itself: --sessions 3 --out /tmp/load.json.
 """
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-import local_server
+import bench_json  # noqa: E402
+import local_server  # noqa: E402
 
 FLAGS = local_server.FLAGS
+FIGURES: dict = {}  # what each scenario measured, written to the JSON at the end
+BASELINE: dict = {}
 WORDS = ["the", "film", "was", "slow", "at", "first", "but", "the", "actors", "kept", "it", "alive", "and", "the", "music", "carried", "every", "scene", "while", "the", "plot", "wandered", "through", "a", "small", "town", "where", "nothing", "much", "happened", "until", "the", "ending", "which", "felt", "earned", "and", "warm", "although", "some", "viewers", "will", "find", "it", "dull", "and", "others", "will", "call", "it", "a", "quiet", "triumph", "of", "patient", "storytelling"]
 
 
@@ -107,10 +111,12 @@ async def protocol_scenarios(port: int, n: int, sampler: Sampler, which: str = "
         except Exception as e:  # noqa: BLE001 - reported, not raised
             return float("nan"), f"{type(e).__name__}: {str(e)[:120]}", None
 
-    def report(tag, res, extra=""):
+    def report(tag, res, extra="", name="", **more):
         times, errs = [r[0] for r in res if not r[1]], [r[1] for r in res if r[1]]
         print(f"{tag}: {len(errs)} errors{extra}; whole page sent p50 {med(times):.1f} s, p95 {p95(times):.1f} s; "
               f"memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+        FIGURES[name] = {"sessions": len(res), "errors": len(errs), "page_p50_s": med(times),
+                         "page_p95_s": p95(times), "memory_peak_mb": sampler.peak / 1024, **more}
         if errs:
             print("    e.g. " + errs[0], flush=True)
 
@@ -119,7 +125,7 @@ async def protocol_scenarios(port: int, n: int, sampler: Sampler, which: str = "
     link = "review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30"
     res = await asyncio.gather(*[one(link) for _ in range(n)])
     missing = sum(1 for r in res if r[2] is not None and not r[2].kinds.get("plotly_chart"))
-    report(f"(a) {n} sessions, same link", res, f", {missing} without a chart")
+    report(f"(a) {n} sessions, same link", res, f", {missing} without a chart", "same_link", without_chart=missing)
     queries = [urlencode({"review": "custom", "view": "What the model uses", "text": review(i)}) for i in range(n)]
     res = await asyncio.gather(*[one(q) for q in queries])
     model = load_pretrained("imdb-last-k30")
@@ -132,14 +138,18 @@ async def protocol_scenarios(port: int, n: int, sampler: Sampler, which: str = "
         if len(shown) != len(want) or max(abs(a - b) for a, b in zip(shown, want)) > 1e-6:
             wrong += 1
     report(f"(b) {n} sessions, distinct reviews", res, f", {wrong} with a value differing from the sequential "
-                                                      "computation")
+                                                      "computation", "distinct_reviews", values_off=wrong)
     long_text = " ".join(WORDS * 45)
     res = [await one(urlencode({"review": "custom", "view": v, "text": long_text}))
            for v in ("Start here", "What training sees", "What the model uses", "Memory")]
     print(f"(c) a 2,000-token review on four views: {', '.join(f'{r[0]:.1f} s' for r in res)} "
           f"({sum(1 for r in res if r[1])} errors); memory peak {sampler.peak / 1024:.0f} MB", flush=True)
+    FIGURES["long_review"] = {"views": ["Start here", "What training sees", "What the model uses", "Memory"],
+                              "page_s": [r[0] for r in res], "errors": sum(1 for r in res if r[1]),
+                              "memory_peak_mb": sampler.peak / 1024}
     await asyncio.sleep(2)
     print(f"    memory after (a)-(c), idle: {sampler.last / 1024:.0f} MB", flush=True)
+    FIGURES["memory_idle_after_mb"] = sampler.last / 1024
     if "d" in which:
         await lab_scenario(port, one, probes)
 
@@ -166,6 +176,9 @@ async def lab_scenario(port: int, one, probes: int) -> None:
     print(f"(d) a new review's page: idle {med(idle):.2f} s, while a Lab run trains {med(busy):.2f} s "
           f"({med(busy) / med(idle):.2f}x){'' if not trained else ' (the Lab run ended before the probes did)'}",
           flush=True)
+    BASELINE.update(what="a new review's page on an otherwise idle server", page_s=med(idle), pages=len(idle))
+    FIGURES["beside_lab_run"] = {"page_s": med(busy), "relative_to_idle": med(busy) / med(idle),
+                                 "lab_run_ended_first": trained}
     # (e) the same while another visitor's 2,000-token review is computed
     long_text = " ".join(WORDS * 45) + " a different ending for this run ."
     heavy = asyncio.ensure_future(one(urlencode({"review": "custom", "view": "Start here", "text": long_text})))
@@ -175,6 +188,8 @@ async def lab_scenario(port: int, one, probes: int) -> None:
     await heavy
     print(f"(e) a new review's page while a 2,000-token review is computed: {med(busy):.2f} s "
           f"({med(busy) / med(idle):.2f}x idle){' (the long review ended first)' if done_first else ''}", flush=True)
+    FIGURES["beside_long_review"] = {"page_s": med(busy), "relative_to_idle": med(busy) / med(idle),
+                                     "long_review_ended_first": done_first}
 
 
 def med(x):
@@ -269,21 +284,30 @@ def main() -> None:
     ap.add_argument("--clients", choices=("protocol", "browser"), default="protocol")
     ap.add_argument("--scenarios", default="abcd", help="protocol clients: which of (a)-(d) to run, e.g. d "
                                                         "((d) includes (e), a page beside a 2,000-token review)")
+    bench_json.add_arguments(ap)
     args = ap.parse_args()
+    started = bench_json.machine(args.note)
     server, base = local_server.start(args.port)
+    finished = False  # a run that failed part-way writes no JSON (it would replace a whole one)
     sampler = Sampler(server.pid)
     sampler.start()
     try:
         local_server.settle_warm_up(base)
         print(f"server up, warm-up done: {sampler.last / 1024:.0f} MB (PSS, all processes)", flush=True)
+        FIGURES["memory_after_warm_up_mb"] = sampler.last / 1024
         run = (protocol_scenarios(args.port, args.sessions, sampler, args.scenarios) if args.clients == "protocol"
                else scenarios(base, args.sessions, sampler))
         asyncio.run(asyncio.wait_for(run, timeout=1500))
+        finished = True
     finally:
         sampler.stop = True
         print(f"peak server memory (sum of PSS) over the whole run: {sampler.peak / 1024:.0f} MB")
         server.terminate()
         server.wait(timeout=30)
+        FIGURES.update(memory_peak_mb=sampler.peak / 1024, clients=args.clients, scenarios=args.scenarios)
+    if finished:
+        bench_json.write("load", "a class opening the app at once, server side: errors, time to the whole page, "
+                         "memory (sum of PSS over the server's processes)", FIGURES, BASELINE, started, args.out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Benchmark: what one training epoch costs under each truncation scheme, measured in the same run.
 
 Same reviews, batches, model size and seed for every scheme; prints seconds, tokens/s and the ratio to full
-BPTT. Usage: python scripts/bench_train.py --data-dir PATH [--reviews 2000] [--threads 1]
+BPTT, and writes results/bench/train.json (full BPTT is the baseline).
+Usage: python scripts/bench_train.py --data-dir PATH [--reviews 2000] [--threads 1]
 """
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_json  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -29,8 +33,10 @@ def main() -> None:
     ap.add_argument("--data-dir", required=True, help="folder with train.jsonl[.gz]")
     ap.add_argument("--reviews", type=int, default=2000, help="training reviews per scheme (default 2000)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    bench_json.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    started = bench_json.machine(args.note)
     rows = load_imdb("train", args.data_dir)
     pick = torch.randperm(len(rows), generator=torch.Generator().manual_seed(0))[: args.reviews].tolist()
     rows = [rows[i] for i in pick]
@@ -38,7 +44,7 @@ def main() -> None:
     encoded = [vocab.encode(tokenize(r.text)) for r in rows]
     labels = [r.label for r in rows]
     print(f"{len(rows)} reviews, {sum(map(len, encoded))} tokens, {torch.get_num_threads()} thread(s)")
-    base = None
+    base, rows = None, []
     for name, kw in SCHEMES:
         scheme = make_scheme(name, **kw)
         torch.manual_seed(0)
@@ -49,6 +55,11 @@ def main() -> None:
         base = base or seconds
         print(f"{scheme.label:<26} {seconds:7.1f} s  {stats['tokens_per_s']:>8} tokens/s  "
               f"{seconds / base:5.2f}x full BPTT's time")
+        rows.append({"scheme": scheme.label, "seconds": seconds, "tokens_per_s": stats["tokens_per_s"],
+                     "relative_to_full": seconds / base})
+    bench_json.write("train", "one training epoch under each truncation scheme (same reviews, batches, model, seed)",
+                     {"reviews": len(encoded), "tokens": sum(map(len, encoded)), "rows": rows[1:]},
+                     {"what": "full BPTT, the same epoch", **rows[0]}, started, args.out)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Write every generated document: the blocks of README.md, docs/study.md and docs/lab.md (from results/*.json
-and the model cards), docs/api.md (from the docstrings and the CLI's parsers: scripts/gen_api.py) and
+"""Write every generated document: the blocks of README.md and docs/*.md (from results/*.json, the benchmarks'
+results/bench/*.json and the model cards), docs/api.md (from the docstrings and the CLI's parsers: scripts/gen_api.py) and
 docs/tutorial.ipynb (from docs/tutorial.py: scripts/gen_notebook.py).
 
     python scripts/update_docs.py          # rewrite them
@@ -19,10 +19,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from gen_api import render as render_api  # noqa: E402
 from gen_notebook import NOTEBOOK, SOURCE, notebook  # noqa: E402
 from tbptt_viz.core.checkpoint import model_cards  # noqa: E402
+from tbptt_viz.experiments import speed  # noqa: E402
 from tbptt_viz.experiments.study.report import fill, stale_blocks  # noqa: E402
 from tbptt_viz.present.sentences import generated_blocks  # noqa: E402
 
-DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md")
+DOCS = (ROOT / "README.md", ROOT / "docs" / "study.md", ROOT / "docs" / "lab.md", ROOT / "docs" / "design.md")
 API = ROOT / "docs" / "api.md"
 
 
@@ -38,7 +39,7 @@ def main() -> int:
     blocks = generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
                               json.loads((ROOT / "results" / "lab.json").read_text()),
                               json.loads((ROOT / "results" / "train_lengths.json").read_text()),
-                              {c["name"]: c for c in model_cards()})
+                              {c["name"]: c for c in model_cards()}, speed.load(ROOT / "results" / "bench"))
     stale = {str(p.relative_to(ROOT)): stale_blocks(p, blocks) for p in DOCS if p.exists()}
     files = whole_files()
     for path, text in files.items():

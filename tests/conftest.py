@@ -57,10 +57,7 @@ def reference(model: LSTMClassifier, ids: torch.Tensor, windows, label: int):
     dL/dx (T, E), dL/dh (T, H), dL/dc (T, H) summed over windows, and the LSTM parameter gradients.
     """
     lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
-    with torch.no_grad():
-        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    cell = unrolled_twin(model, torch.float64)
     x = model.embedding.weight.detach()[ids].clone().requires_grad_(True)  # (T, E)
     H = lstm.hidden_size
     y = torch.tensor(float(label), dtype=torch.float64)
@@ -101,10 +98,11 @@ class Unrolled:
     gates: torch.Tensor   # (T, 4, H) activations: input, forget, candidate (tanh), output
 
 
-def unrolled_twin(model: LSTMClassifier) -> torch.nn.LSTMCell:
-    """An nn.LSTMCell sharing nothing but copies of the LSTM's weights (same dtype)."""
+def unrolled_twin(model: LSTMClassifier, dtype: torch.dtype | None = None) -> torch.nn.LSTMCell:
+    """An nn.LSTMCell sharing nothing but copies of the LSTM's weights (in `dtype`, default the LSTM's): the
+    one place the tests copy the weights into a cell for their hand-unrolled loops."""
     lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=lstm.weight_ih_l0.dtype)
+    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=dtype or lstm.weight_ih_l0.dtype)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))

@@ -62,3 +62,55 @@ def test_attribution_change_by_hand():
 
     assert attribution_change([1.0, -1.0, 2.0], [0.0, -1.0, 1.0]) == pytest.approx((1 + 0 + 1) / 4)
     assert attribution_change([0.0, 0.0], [1.0, 0.0]) == 0.0
+
+
+@pytest.mark.parametrize("scheme,method,ready,route", [
+    ("last-k", "occlusion", False, "no-backward"), ("full", "occlusion", True, "no-backward"),
+    ("full", "saliency", False, "no-truncation"), ("full", "integrated_gradients", False, "no-truncation"),
+    ("last-k", "saliency", False, "mask"), ("last-k", "input_x_gradient", True, "mask"),
+    ("last-k", "integrated_gradients", False, "ask"), ("chunked", "integrated_gradients", False, "ask"),
+    ("k1k2", "integrated_gradients", True, "run"), ("last-k", "integrated_gradients", True, "run"),
+    ("chunked", "saliency", False, "run"), ("k1k2", "input_x_gradient", False, "run")])
+def test_truncation_route(scheme, method, ready, route):
+    from tbptt_viz.gradients.analysis import truncation_route
+
+    assert truncation_route(scheme, method, ready) == route
+
+
+def test_masking_is_what_the_mask_route_promises(model):
+    """Where the route says "mask", the masked full attribution equals a truncated run of the same method."""
+    from tbptt_viz.attribution.methods import attribute
+    from tbptt_viz.gradients.analysis import truncate_last_k, truncation_route
+
+    ids = seq(14)
+    for method in ("saliency", "input_x_gradient"):
+        assert truncation_route("last-k", method) == "mask"
+        masked = truncate_last_k(attribute(model, ids, method, target="loss"), 5)
+        np.testing.assert_allclose(masked.scores, attribute(model, ids, method, "last-k", k=5).scores, rtol=1e-9,
+                                   atol=1e-12)
+
+
+def test_picked_view_uses_k_where_the_scheme_has_one_and_asks_for_k1k2_only_under_it(model):
+    from tbptt_viz.gradients.analysis import picked_view
+    from tbptt_viz.gradients.flow import gradient_flow
+
+    ids = seq(20)
+    rf = review_flow(model, ids, 1)
+    asked = []
+
+    def k1k2():
+        asked.append(1)
+        return gradient_flow(model, ids, "k1k2", k1=3, k2=7, label=1)
+
+    for scheme, k in (("last-k", 5), ("chunked", 5)):
+        got = picked_view(rf, scheme, k, k1k2)
+        np.testing.assert_array_equal(got.input_grad_norm, scheme_view(rf, scheme, k).input_grad_norm)
+        assert got.k == k
+    full = picked_view(rf, "full", 5, k1k2)
+    assert full.k == 20 and np.array_equal(full.input_grad_norm, rf.full.full_input_grad_norm) and not asked
+    tbptt = picked_view(rf, "k1k2", 5, k1k2)
+    assert asked == [1] and tbptt.k == 20 and tbptt.label == "TBPTT(k1=3, k2=7)"
+    np.testing.assert_array_equal(tbptt.input_grad_norm, gradient_flow(model, ids, "k1k2", k1=3, k2=7,
+                                                                       label=1).input_grad_norm)
+    with pytest.raises(ValueError):
+        picked_view(rf, "k1k2", 5)

@@ -76,6 +76,7 @@ def documented_keys(gen_api, *words) -> list[str]:
     return keys
 
 
+@pytest.mark.slow
 def test_json_keys_on_the_page_are_what_the_commands_print(gen_api, capsys, ckpt_dir):
     text = "i love this film . the plot was not bad ."
     for command in ("predict", "gradients", "attribute", "probe"):

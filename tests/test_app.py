@@ -13,10 +13,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tbptt_viz.core.checkpoint import pretrained_dir, save_checkpoint
+from tbptt_viz.present.params import VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
-TABS = ["Start here", "Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory",
-        "Model zoo", "Lab"]
 
 
 def app(query: dict | None = None) -> AppTest:
@@ -63,10 +62,11 @@ def test_default_page_opens_on_the_answer_offline():
     assert any(f"**{T - 30} of {T}**" in m.value for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_opening_view_numbers_equal_direct_computations():
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import attribute, context_probe
-    from tbptt_viz.present.page import first_share
+    from tbptt_viz.present.sentences import first_share
 
     at = app()
     assert_clean(at)
@@ -79,16 +79,45 @@ def test_opening_view_numbers_equal_direct_computations():
         assert f"from {probe.prob_positive:.2f} to {probe.prob_without_first_n[30]:.2f}" in sentence
 
 
+def unreached(scheme: str, T: int, k: int, k1: int, k2: int) -> int:
+    """Tokens no loss of the scheme back-propagates to, by the schemes' definitions written out here."""
+    if scheme in ("full", "chunked"):  # chunked: every token lies in some chunk, and its loss reaches it
+        return 0
+    if scheme == "last-k":
+        return max(0, T - k)
+    ends = sorted({*range(k1 - 1, T, k1), T - 1})  # k1k2: a loss every k1 steps (and at the end), k2 steps back
+    return sum(not any(p - k2 < t <= p for p in ends) for t in range(T))
+
+
+# What each view shows when it has drawn: a subheader, a metric, a chart's title or a widget of its own.
+SIGNS = {"Start here": lambda at: any(s.value.startswith("3. Across many reviews") for s in at.subheader),
+         "Lessons": lambda at: at.radio(key="guess_0") is not None and "Check my answer" in [b.label for b in at.button],
+         "What training sees": lambda at: any(m.label == "loss against" for m in at.metric),
+         "Gradient through time": lambda at: any("For every K, the cosine" in c.value for c in at.caption),
+         "What the model uses": lambda at: any(s.value == "Full vs truncated backprop of the training loss"
+                                               for s in at.subheader),
+         "Memory": lambda at: any(m.value.startswith("**imdb-last-k30.** Direct path") for m in at.markdown),
+         "Model zoo": lambda at: len(at.table) == 1,
+         "Lab": lambda at: any(s.value == "Run one configuration live" for s in at.subheader)}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["full", "last-k", "chunked", "k1k2"])
 def test_every_view_renders_for_every_scheme(scheme):
     at = app({"review": "love-then-plot", "scheme": scheme, "k": "30", "k1": "20", "k2": "45"})
-    for tab in TABS:
+    T = len(example_ids("imdb-last-k30", "love-then-plot"))
+    for tab in VIEWS:
         at.session_state["view"] = tab
         at.run()
         assert_clean(at)
+        assert SIGNS[tab](at), tab
+        if tab == "What training sees":
+            zero = next(m.value for m in at.metric if m.label == "tokens with exactly zero gradient")
+            assert zero == f"{unreached(scheme, T, 30, 20, 45)} of {T}"
     assert at.session_state["scheme"] == scheme
 
 
+@pytest.mark.slow
 def test_url_parameters_round_trip():
     q = {"review": "short-awful", "model": "imdb-full", "scheme": "chunked", "k": "5", "method": "saliency"}
     at = app(q)
@@ -99,6 +128,7 @@ def test_url_parameters_round_trip():
     assert at.session_state["method"] == "saliency" and at.session_state["example"] == "short-awful"
 
 
+@pytest.mark.slow
 def test_a_short_review_clips_the_display_not_the_link():
     at = app({"review": "short-awful", "scheme": "last-k", "k": "100", "view": "What training sees"})
     assert_clean(at)
@@ -110,6 +140,7 @@ def test_a_short_review_clips_the_display_not_the_link():
     assert at.session_state["k"] == 100
 
 
+@pytest.mark.slow
 def test_bad_url_values_fall_back_with_visible_notices():
     at = app({"review": "no-such-review", "model": "gpt-9", "scheme": "sideways", "k": "-4", "method": "magic"})
     assert_clean(at)
@@ -127,6 +158,7 @@ PAYLOADS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_nothing_a_visitor_sends_is_interpreted(payload):
     """Review text and URL values reach the page only as escaped HTML, never through Markdown."""
@@ -143,6 +175,7 @@ def test_nothing_a_visitor_sends_is_interpreted(payload):
     assert at.session_state["text"].startswith(payload.split("\r")[0].split("\n")[0])  # what was typed is kept
 
 
+@pytest.mark.slow
 def test_blank_text_gets_a_friendly_message():
     at = app({"review": "custom", "text": "x"})
     at.session_state["text"] = "   "
@@ -151,9 +184,10 @@ def test_blank_text_gets_a_friendly_message():
     assert any("empty" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_long_text_keeps_its_end_by_default_and_says_so():
     text = "the opening line . " * 600 + "and finally a bad ending"  # 2,405 tokens
-    at = app({"review": "custom", "text": text})
+    at = app({"review": "custom", "text": text, "view": "Lessons"})  # the header says it; no view needs computing
     assert_clean(at)
     assert any("only the last 2000" in n for n in notices(at))
     assert at.session_state["keep"] == "last"
@@ -161,6 +195,7 @@ def test_long_text_keeps_its_end_by_default_and_says_so():
     assert any("only the first 2000" in n for n in notices(at))
 
 
+@pytest.mark.slow
 def test_corrupted_weights_show_an_error_not_a_traceback(tmp_path, monkeypatch, model):
     for name in ("imdb-full", "imdb-last-k30"):
         shutil.copytree(pretrained_dir() / name, tmp_path / name)
@@ -174,6 +209,7 @@ def test_corrupted_weights_show_an_error_not_a_traceback(tmp_path, monkeypatch, 
     assert any("sha256" in e and "broken-model" in e for e in notices(at, "error"))
 
 
+@pytest.mark.slow
 def test_a_broken_compare_model_never_breaks_the_default_page(tmp_path, monkeypatch):
     for name in ("imdb-full", "imdb-last-k30", "imdb-last-k10"):
         shutil.copytree(pretrained_dir() / name, tmp_path / name)
@@ -189,6 +225,7 @@ def test_a_broken_compare_model_never_breaks_the_default_page(tmp_path, monkeypa
     assert not notices(at, "error")
 
 
+@pytest.mark.slow
 def test_lessons_ask_first_allow_a_retry_then_reveal_and_set_up_the_evidence_inline():
     at = app({"view": "Lessons"})
     assert_clean(at)
@@ -209,8 +246,11 @@ def test_lessons_ask_first_allow_a_retry_then_reveal_and_set_up_the_evidence_inl
     assert len(teacher.success) + len(teacher.info) >= 5  # every answer shown at once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["last-k", "chunked"])
 def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
+    from tbptt_viz.experiments.lab.runs import LabConfig, cap_for_live, live_run
+
     at = app({"view": "Lab"})
     at.selectbox(key="lab_scheme").set_value(scheme)
     values = {"lab_seq_len": 40, "lab_n_train": 60, "lab_epochs": 2, "lab_hidden": 8, "lab_k": 10}
@@ -219,7 +259,10 @@ def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
     next(b for b in at.button if b.label == "Train live").click().run()
     assert_clean(at)
     metric = next(m for m in at.metric if "test accuracy" in m.label)
-    assert 0.0 <= float(metric.value) <= 1.0
+    config, _ = cap_for_live(LabConfig(task="prefix", scheme=scheme, k=10, seq_len=40, n_train=60, epochs=2,
+                                       hidden=8, clean_last=10, distance=20))
+    assert metric.value == f"{live_run(config, lambda *progress: None).test_accuracy:.3f}"  # the same run, here
+    assert f"({config.task}, {config.scheme_label}, seed 0)" in metric.label
     assert any("tv-strip" in h for h in htmls(at))
     assert at.query_params["lab_scheme"] in (scheme, [scheme]) and at.query_params["lab_epochs"] in ("2", ["2"])
     # a tab round trip keeps the form's values and the run
@@ -230,16 +273,19 @@ def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
     assert at.number_input(key="lab_epochs").value == 2 and any("test accuracy" in m.label for m in at.metric)
 
 
+@pytest.mark.slow
 def test_lab_refuses_a_bad_configuration_with_a_message():
     at = app({"view": "Lab"})
     at.selectbox(key="lab_task").set_value("planted")
     at.number_input(key="lab_distance").set_value(500)
     at.number_input(key="lab_seq_len").set_value(30)
     next(b for b in at.button if b.label == "Train live").click().run()
-    assert not at.exception
-    assert notices(at, "warning") or notices(at, "error")  # capped with a notice, or refused with what to change
+    assert not at.exception and not at.metric  # nothing trained
+    assert notices(at, "error") and "distance 500 must be below seq_len 30" in notices(at, "error")[0]
+    assert "Change the setting and train again" in notices(at, "error")[0]
 
 
+@pytest.mark.slow
 def test_sidebar_scheme_is_hidden_where_it_does_nothing():
     at = app({"view": "Lab"})
     assert not any(r.key == "scheme" for r in at.sidebar.radio)
@@ -247,6 +293,7 @@ def test_sidebar_scheme_is_hidden_where_it_does_nothing():
     assert any(r.key == "scheme" for r in at.sidebar.radio)
 
 
+@pytest.mark.slow
 def test_method_agreement_and_sanity_check_render():
     from scipy.stats import spearmanr
 
@@ -265,6 +312,7 @@ def test_method_agreement_and_sanity_check_render():
     assert table.loc["saliency", "occlusion"] == pytest.approx(round(spearmanr(a, b).statistic, 2), abs=0.011)
 
 
+@pytest.mark.slow
 def test_integrated_gradients_say_whether_they_converged():
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import attribute
@@ -284,6 +332,7 @@ def test_integrated_gradients_say_whether_they_converged():
     assert any(p for p in at.get("plotly_chart"))  # the path chart
 
 
+@pytest.mark.slow
 def test_leaving_k1k2_and_switching_sources_keeps_state():
     at = app({"scheme": "k1k2", "k1": "20", "k2": "45", "view": "What training sees"})
     at.session_state["scheme"] = "last-k"
@@ -306,6 +355,7 @@ def test_leaving_k1k2_and_switching_sources_keeps_state():
     assert at.text_area(key="text").value == "my own words about a film"
 
 
+@pytest.mark.slow
 def test_your_own_text_starts_from_the_review_on_screen():
     from tbptt_viz.core.data import examples
 
@@ -314,6 +364,7 @@ def test_your_own_text_starts_from_the_review_on_screen():
     assert at.text_area(key="text").value == next(e.text for e in examples() if e.id == "short-awful")
 
 
+@pytest.mark.slow
 def test_a_shared_link_reopens_the_same_view():
     at = app()
     at.session_state["source"] = "Your own text"
@@ -330,6 +381,7 @@ def test_a_shared_link_reopens_the_same_view():
         assert again.session_state[key] == at.session_state[key], key
 
 
+@pytest.mark.slow
 def test_zero_gradient_count_shown_equals_tokens_before_the_window():
     from tbptt_viz import gradient_flow, load_pretrained
 
@@ -345,12 +397,14 @@ def test_zero_gradient_count_shown_equals_tokens_before_the_window():
     assert any("tv-legend" in h for h in htmls(at))  # every strip has a numeric legend
 
 
+@pytest.mark.slow
 def test_full_scheme_shows_one_strip():
     at = app({"scheme": "full", "view": "What training sees"})
     assert_clean(at)
     assert sum(h.count('class="tv-strip"') for h in htmls(at)) == 1
 
 
+@pytest.mark.slow
 def test_broken_card_does_not_take_the_app_down(tmp_path, monkeypatch):
     for name in ("imdb-full", "imdb-last-k30"):
         shutil.copytree(pretrained_dir() / name, tmp_path / name)
@@ -361,6 +415,7 @@ def test_broken_card_does_not_take_the_app_down(tmp_path, monkeypatch):
     assert at.session_state["model"] == "imdb-last-k30"
 
 
+@pytest.mark.slow
 def test_zoo_table_shows_every_cards_accuracy_from_the_files():
     import json
 
@@ -373,6 +428,7 @@ def test_zoo_table_shows_every_cards_accuracy_from_the_files():
     assert len(at.get("plotly_chart")) == 4 and sum("How to read this" in c.value for c in at.caption) >= 5
 
 
+@pytest.mark.slow
 def test_url_notices_show_once_and_compare_round_trips():
     at = app({"k": "-3", "compare": "imdb-last-k10", "view": "Nope"})
     assert any("parameter k" in n for n in notices(at)) and any("Nope" in n for n in notices(at))
@@ -383,6 +439,7 @@ def test_url_notices_show_once_and_compare_round_trips():
     assert not notices(at)
 
 
+@pytest.mark.slow
 def test_chunked_attribution_change_shown_equals_a_direct_computation():
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import attribute
@@ -401,6 +458,7 @@ def test_chunked_attribution_change_shown_equals_a_direct_computation():
     assert cut.value == "0%"  # chunked cuts no token off
 
 
+@pytest.mark.slow
 def test_long_review_computes_occlusion_and_probe_on_request():
     at = app({"review": "custom", "text": "the plot moves on . " * 220, "view": "What the model uses"})
     assert_clean(at)
@@ -410,6 +468,7 @@ def test_long_review_computes_occlusion_and_probe_on_request():
     assert len(at.get("plotly_chart")) == charts + 1  # occlusion and the probe: one figure, two panels
 
 
+@pytest.mark.slow
 def test_every_review_view_offers_both_exports():
     # "What the model uses" exports the chosen method's scores and, apart, occlusion with the probe
     for view, n in (("What training sees", 1), ("What the model uses", 2), ("Memory", 1)):
@@ -418,6 +477,7 @@ def test_every_review_view_offers_both_exports():
         assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"] * n, view
 
 
+@pytest.mark.slow
 def test_several_sessions_at_once_get_the_sequential_numbers():
     """Four sessions open distinct custom reviews on 'What the model uses' at the same time; every shown
     number equals a fresh sequential computation (the shared model is never changed)."""
@@ -442,10 +502,16 @@ def test_several_sessions_at_once_get_the_sequential_numbers():
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert not errors
-    model = load_pretrained("imdb-last-k30")
+    models = {name: load_pretrained(name) for name in ("imdb-last-k30", "imdb-full")}
+    assert sorted(results) == [0, 1, 2, 3]
     for i, at in results.items():
         assert_clean(at)
-        ids = torch.tensor(prepare_review(texts[i], model.vocab).ids)
-        a = attribute(model, ids, "integrated_gradients")
+        strips = [h for h in htmls(at) if "integrated gradients of the logit" in h]
+        assert len(strips) == 2  # the chosen model, then the compare model
         said = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
-        assert f"{a.target_change:+.3f}" in said or f"{a.target_change:+.2f}" in said
+        for strip, (name, model) in zip(strips, models.items()):
+            ids = torch.tensor(prepare_review(texts[i], model.vocab).ids)
+            a = attribute(model, ids, "integrated_gradients")
+            shown = [float(v) for v in re.findall(r'data-value="([^"]+)"', strip)]
+            np.testing.assert_allclose(shown, a.scores, rtol=1e-8, atol=1e-12, err_msg=f"{name}, review {i}")
+            assert f"{a.target_change:+.3f}" in said or f"{a.target_change:+.2f}" in said

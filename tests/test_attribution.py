@@ -1,11 +1,6 @@
 """Attributions, context probe and memory trace, each checked against an independent computation:
 plain float64 autograd over a hand-unrolled LSTM with explicit detach(), explicit re-runs, captum."""
 import copy
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +8,11 @@ import torch
 from scipy.stats import spearmanr
 
 from tbptt_viz.attribution.methods import (attribute, context_probe, convergence_message, memory_trace, method_agreement,
-                                   region_shares, sanity_check, truncation_removed_share)
+                                          sanity_check, truncation_removed_share)
 from tbptt_viz.gradients.flow import gradient_flow
-from tbptt_viz.core.checkpoint import save_checkpoint
 from tbptt_viz.core.schemes import SchemeError, make_scheme
 
-from conftest import lstm_step, seq, unroll
+from conftest import lstm_step, seq, unroll, unrolled_twin
 
 T = 17
 TRUNCATED = [("last-k", {"k": 6}), ("chunked", {"k": 5}), ("k1k2", {"k1": 4, "k2": 9}), ("k1k2", {"k1": 6, "k2": 3})]
@@ -34,10 +28,7 @@ def plain_grad(model, x, windows, label=None):
     with an explicit detach() of the state entering s. label None: F = sum of the window logits (with one
     window, the logit); else F = mean over windows of BCE(logit_p, label), the training step's loss."""
     lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
-    with torch.no_grad():
-        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    cell = unrolled_twin(model, torch.float64)
     x = x.detach().clone().requires_grad_(True)
     total = 0.0
     for p, s in windows:
@@ -198,12 +189,13 @@ def test_integrated_gradients_complete_and_equal_a_dense_reference_under_full_ba
     assert abs(ig.completeness_gap) <= ig.tolerance == pytest.approx(0.01 * abs(drop) + 0.01)
     dense = dense_ig(model, ids, [(T - 1, 0)], n=16)
     close(ig.scores, dense, 1e-4)  # the default tolerance bounds the sum's gap (0.013 here), not each token's
-    assert convergence_message(ig) is None and ig.trustworthy
+    assert convergence_message(ig) is None and ig.converged is True
     tight = attribute(model, ids, "integrated_gradients", rtol=0, atol=1e-9)
     assert abs(tight.completeness_gap) <= 1e-9 and tight.converged
     close(tight.scores, dense, 1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,kw", TRUNCATED[:3])
 def test_truncated_integrated_gradients_are_complete_for_their_own_target(model, name, kw):
     """Under a scheme, IG moves each window's tokens from padding to the review with the state entering the
@@ -258,6 +250,7 @@ def steep_model(vocab):
     return m
 
 
+@pytest.mark.slow
 def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     m = steep_model(vocab)
     ids = torch.tensor([2, 3])
@@ -279,7 +272,7 @@ def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     assert ref.sum() == pytest.approx(change, rel=1e-4)
     close(ig.scores, ref, 0.02 * change)
     fixed = attribute(m, ids, "integrated_gradients", max_evaluations=8)  # one pass of 2 x 4 nodes only
-    assert not fixed.converged and convergence_message(fixed) and not fixed.trustworthy
+    assert fixed.converged is False and convergence_message(fixed)
     assert abs(fixed.completeness_gap) > 1
     assert len(ig.path_alpha) == len(ig.path_value) and np.all(np.diff(ig.path_alpha) > 0)
 
@@ -375,14 +368,6 @@ def test_memory_trace_equals_the_unrolled_twin(model):
 
 # ---- summaries -----------------------------------------------------------------------------------
 
-def test_region_shares_by_hand():
-    s = [1.0, -2.0, 0.0, 3.0, -4.0]  # |s| sums to 10
-    assert region_shares(s, 2, 2) == pytest.approx({"first_n": 0.3, "last_k": 0.7, "beyond_k": 0.3})
-    assert region_shares(s, 4, 3) == pytest.approx({"first_n": 0.6, "last_k": 0.7, "beyond_k": 0.3})  # overlap
-    assert region_shares(s, 9, 9) == pytest.approx({"first_n": 1.0, "last_k": 1.0, "beyond_k": 0.0})
-    assert region_shares([0.0, 0.0], 1, 1) == {"first_n": 0.0, "last_k": 0.0, "beyond_k": 0.0}
-
-
 def test_truncation_removed_share_by_hand():
     s = [1.0, -2.0, 0.0, 3.0, -4.0]
     assert truncation_removed_share(s, 2, 5) == pytest.approx(0.3)
@@ -395,8 +380,8 @@ def test_truncation_removed_share_by_hand():
 def test_method_agreement_ranks_absolute_scores():
     agree = method_agreement({"a": [1, 2, 3, 4], "b": [-10, 20, -30, 40], "c": [4, 3, 2, 1], "d": [5, 5, 5, 5]})
     assert agree.methods == ("a", "b", "c", "d")
-    assert agree.pair("a", "b") == pytest.approx(1.0) and agree.pair("a", "c") == pytest.approx(-1.0)
-    assert np.isnan(agree.pair("a", "d")) and np.allclose(np.diag(agree.spearman), 1)
+    assert agree.spearman[0, 1] == pytest.approx(1.0) and agree.spearman[0, 2] == pytest.approx(-1.0)
+    assert np.isnan(agree.spearman[0, 3]) and np.allclose(np.diag(agree.spearman), 1)
     assert np.array_equal(agree.spearman, agree.spearman.T, equal_nan=True)
 
 
@@ -411,85 +396,3 @@ def test_sanity_check_randomizes_a_copy(model):
     assert check.rank_correlation == pytest.approx(spearmanr(np.abs(s), np.abs(r)).statistic)
     assert check.relative_change > 0.05
     close(sanity_check(model, ids, "saliency", seed=1).randomized_scores, r, 0)  # seeded
-
-
-# ---- command line --------------------------------------------------------------------------------
-
-ROOT = Path(__file__).resolve().parent.parent
-TEXT = "i love this film . the plot was not bad and the story was good , the end ."
-
-
-def start(*args):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "tbptt_viz", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-
-
-def test_cli_attribute_and_probe(model, tmp_path):
-    m = copy.deepcopy(model).float()
-    folder = str(tmp_path / "m")
-    save_checkpoint(m, folder, {"scheme": "full"})
-    review = ["--model", folder, "--text", TEXT]
-    # all at once: each process spends most of its time importing torch
-    runs = {
-        "ig": start("attribute", *review, "--method", "integrated_gradients", "--json"),
-        "last-k": start("attribute", *review, "--method", "saliency", "--backprop", "last-k", "--k", "5", "--json"),
-        "table": start("attribute", *review, "--method", "occlusion", "--backprop", "chunked", "--k", "4"),
-        "probe": start("probe", *review, "--json"),
-        "bad k": start("attribute", *review, "--backprop", "last-k", "--k", "0"),
-        "bad scheme": start("attribute", *review, "--backprop", "sideways"),
-        "empty": start("attribute", "--model", folder, "--text", "   "),
-    }
-    out = {}
-    for name, p in runs.items():
-        stdout, stderr = p.communicate(timeout=120)
-        out[name] = (p.returncode, stdout, stderr)
-
-    rc, stdout, stderr = out["ig"]
-    assert rc == 0, stderr
-    ig = json.loads(stdout)
-    ids = torch.tensor(ig["ids"])
-    assert ig["ids"] == m.vocab.encode(ig["tokens"]) and ig["method"] == "integrated_gradients"
-    assert (ig["backprop"], ig["k"], ig["k1"], ig["k2"]) == ("full", None, None, None)
-    lib = attribute(m, ids, "integrated_gradients")
-    close(ig["scores"], lib.scores, 1e-6)
-    assert ig["convergence_delta"] == pytest.approx(lib.convergence_delta, abs=1e-6)
-    assert ig["completeness_gap"] == pytest.approx(lib.completeness_gap, abs=1e-6)
-    assert (ig["converged"], ig["evaluations"], ig["rank_one_intervals"]) == \
-        (lib.converged, lib.evaluations, lib.rank_one_intervals)
-    assert ig["prob_positive"] == pytest.approx(lib.prob_positive, abs=1e-7)
-
-    rc, stdout, stderr = out["last-k"]
-    assert rc == 0, stderr
-    cut = json.loads(stdout)
-    assert (cut["backprop"], cut["k"], cut["method"]) == ("last-k", 5, "saliency")
-    assert cut["scores"][: len(ids) - 5] == [0.0] * (len(ids) - 5) and "last-K" in cut["note"]
-    close(cut["scores"], attribute(m, ids, "saliency", "last-k", k=5).scores, 1e-6)
-    assert cut["convergence_delta"] is None and cut["windows"] == [[len(ids) - 1, len(ids) - 5]]
-
-    rc, stdout, stderr = out["table"]
-    assert rc == 0 and "truncation does not apply" in stdout and "love" in stdout, stderr
-
-    rc, stdout, stderr = out["probe"]
-    assert rc == 0, stderr
-    probe = json.loads(stdout)
-    lib = context_probe(m, ids)
-    assert probe["ids"] == ig["ids"] and probe["last_n"] == list(range(1, len(ids) + 1))
-    close(probe["prob_last_n"], lib.prob_last_n, 1e-7)
-    close(probe["prob_without_first_n"], lib.prob_without_first_n, 1e-7)
-    assert probe["prob_positive"] == pytest.approx(ig["prob_positive"], abs=1e-6)
-
-    for name in ("bad k", "bad scheme", "empty"):
-        rc, stdout, stderr = out[name]
-        assert rc == 2 and stdout == "" and "Traceback" not in stderr, (name, stderr)
-        assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error:"), (name, stderr)
-
-
-@pytest.mark.parametrize("args", [["--method", "lime"], ["--model", "no-such-model"], ["--k", "-3"],
-                                  ["--backprop", "k1k2", "--k1", "4"]])
-def test_cli_bad_input_in_process(args, capsys):
-    from tbptt_viz.cli import main
-
-    assert main(["attribute", "--text", "good film", *args]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error:") and len(err.strip().splitlines()) == 1

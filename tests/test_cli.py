@@ -1,6 +1,9 @@
-"""The engine's CLI, run as a user would: a subprocess, JSON on stdout, one-line errors with exit 2."""
+"""Every CLI command, run as a user would: a subprocess (JSON on stdout, one-line errors with exit 2), or
+`cli.main` in this process where only the refusal is checked."""
+import copy
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -8,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import WORDS
 
 from tbptt_viz import gradient_flow
+from tbptt_viz.attribution.methods import attribute, context_probe
 from tbptt_viz.core.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +35,7 @@ def ckpt(model, tmp_path):
 TEXT = "i love this film . the plot was not bad and the story was good , the end ."
 
 
+@pytest.mark.slow
 def test_gradients_json_matches_library(ckpt, model):
     r = run("gradients", "--model", str(ckpt), "--text", TEXT, "--scheme", "last-k", "--k", "5", "--label", "1",
             "--json")
@@ -46,12 +52,14 @@ def test_gradients_json_matches_library(ckpt, model):
     assert out["input_grad_norm"][: len(out["ids"]) - 5] == [0.0] * (len(out["ids"]) - 5)
 
 
+@pytest.mark.slow
 def test_gradients_table_stdin_and_no_truncation_note(ckpt):
     r = run("gradients", "--model", str(ckpt), "--text", "-", "--k", "500", stdin="good film")
     assert r.returncode == 0, r.stderr
     assert "no truncation" in r.stdout and "good" in r.stdout
 
 
+@pytest.mark.slow
 def test_predict(ckpt, model):
     r = run("predict", "--model", str(ckpt), "--text", TEXT, "--json")
     assert r.returncode == 0, r.stderr
@@ -61,12 +69,14 @@ def test_predict(ckpt, model):
         assert out["prob_positive"] == pytest.approx(torch.sigmoid(model.float()(ids)).item(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_models_json(ckpt):
     r = run("models", "--json", env={"TBPTT_VIZ_PRETRAINED": str(ckpt.parent)})
     cards = json.loads(r.stdout)
     assert [c["name"] for c in cards] == ["tiny"] and cards[0]["k"] == 5 and "test_accuracy" in cards[0]
 
 
+@pytest.mark.slow
 def test_long_text_is_cut_with_notice(ckpt):
     r = run("predict", "--model", str(ckpt), "--text", "good " * 2100)
     assert r.returncode == 0 and "notice:" in r.stderr and "2000" in r.stderr
@@ -83,6 +93,7 @@ def test_long_text_is_cut_with_notice(ckpt):
     ["train", "--out", "/tmp/never", "--data-dir", "/nonexistent/folder"],
     ["train", "--out", "/tmp/never", "--data-dir", ".", "--vocab", "/nonexistent/vocab.json"],
 ])
+@pytest.mark.slow
 def test_bad_input_one_line_exit_2(ckpt, args):
     if "--model" not in args:
         args = [*args, "--model", str(ckpt)] if args[0] != "train" else args
@@ -92,6 +103,7 @@ def test_bad_input_one_line_exit_2(ckpt, args):
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_tampered_weights_exit_2(ckpt):
     p = ckpt / "model.safetensors"
     raw = bytearray(p.read_bytes())
@@ -101,6 +113,7 @@ def test_tampered_weights_exit_2(ckpt):
     assert r.returncode == 2 and "sha256" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_dry_run_on_generated_jsonl(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "test"):
@@ -175,12 +188,185 @@ def test_train_on_empty_files_is_refused(tmp_path, capsys):
     assert not (tmp_path / "m" / "card.json").exists()
 
 
+@pytest.mark.slow
 def test_invalid_utf8_on_stdin_is_refused_with_its_offset(ckpt):
     r = subprocess.run([sys.executable, "-m", "tbptt_viz", "predict", "--model", str(ckpt), "--text", "-"],
                        input=b"good film \xff\xfe bad", capture_output=True, cwd=ROOT, timeout=120,
                        env={**os.environ, "OMP_NUM_THREADS": "1"})
     err = r.stderr.decode()
     assert r.returncode == 2 and "byte 10" in err and err.count("\n") == 1, err
+
+
+def close(a, b, tol=1e-9):
+    np.testing.assert_allclose(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), rtol=tol, atol=tol)
+
+
+# ---- attribute and probe -----------------------------------------------------------------------------------
+
+def start(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "tbptt_viz", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+@pytest.mark.slow
+def test_cli_attribute_and_probe(model, tmp_path):
+    m = copy.deepcopy(model).float()
+    folder = str(tmp_path / "m")
+    save_checkpoint(m, folder, {"scheme": "full"})
+    review = ["--model", folder, "--text", TEXT]
+    # all at once: each process spends most of its time importing torch
+    runs = {
+        "ig": start("attribute", *review, "--method", "integrated_gradients", "--json"),
+        "last-k": start("attribute", *review, "--method", "saliency", "--backprop", "last-k", "--k", "5", "--json"),
+        "table": start("attribute", *review, "--method", "occlusion", "--backprop", "chunked", "--k", "4"),
+        "probe": start("probe", *review, "--json"),
+        "bad k": start("attribute", *review, "--backprop", "last-k", "--k", "0"),
+        "bad scheme": start("attribute", *review, "--backprop", "sideways"),
+        "empty": start("attribute", "--model", folder, "--text", "   "),
+    }
+    out = {}
+    for name, p in runs.items():
+        stdout, stderr = p.communicate(timeout=120)
+        out[name] = (p.returncode, stdout, stderr)
+
+    rc, stdout, stderr = out["ig"]
+    assert rc == 0, stderr
+    ig = json.loads(stdout)
+    ids = torch.tensor(ig["ids"])
+    assert ig["ids"] == m.vocab.encode(ig["tokens"]) and ig["method"] == "integrated_gradients"
+    assert (ig["backprop"], ig["k"], ig["k1"], ig["k2"]) == ("full", None, None, None)
+    lib = attribute(m, ids, "integrated_gradients")
+    close(ig["scores"], lib.scores, 1e-6)
+    assert ig["convergence_delta"] == pytest.approx(lib.convergence_delta, abs=1e-6)
+    assert ig["completeness_gap"] == pytest.approx(lib.completeness_gap, abs=1e-6)
+    assert (ig["converged"], ig["evaluations"], ig["rank_one_intervals"]) == \
+        (lib.converged, lib.evaluations, lib.rank_one_intervals)
+    assert ig["prob_positive"] == pytest.approx(lib.prob_positive, abs=1e-7)
+
+    rc, stdout, stderr = out["last-k"]
+    assert rc == 0, stderr
+    cut = json.loads(stdout)
+    assert (cut["backprop"], cut["k"], cut["method"]) == ("last-k", 5, "saliency")
+    assert cut["scores"][: len(ids) - 5] == [0.0] * (len(ids) - 5) and "last-K" in cut["note"]
+    close(cut["scores"], attribute(m, ids, "saliency", "last-k", k=5).scores, 1e-6)
+    assert cut["convergence_delta"] is None and cut["windows"] == [[len(ids) - 1, len(ids) - 5]]
+
+    rc, stdout, stderr = out["table"]
+    assert rc == 0 and "truncation does not apply" in stdout and "love" in stdout, stderr
+
+    rc, stdout, stderr = out["probe"]
+    assert rc == 0, stderr
+    probe = json.loads(stdout)
+    lib = context_probe(m, ids)
+    assert probe["ids"] == ig["ids"] and probe["last_n"] == list(range(1, len(ids) + 1))
+    close(probe["prob_last_n"], lib.prob_last_n, 1e-7)
+    close(probe["prob_without_first_n"], lib.prob_without_first_n, 1e-7)
+    assert probe["prob_positive"] == pytest.approx(ig["prob_positive"], abs=1e-6)
+
+    for name in ("bad k", "bad scheme", "empty"):
+        rc, stdout, stderr = out[name]
+        assert rc == 2 and stdout == "" and "Traceback" not in stderr, (name, stderr)
+        assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("error:"), (name, stderr)
+
+
+@pytest.mark.parametrize("args", [["--method", "lime"], ["--model", "no-such-model"], ["--k", "-3"],
+                                  ["--backprop", "k1k2", "--k1", "4"]])
+def test_cli_attribute_bad_input_in_process(args, capsys):
+    from tbptt_viz.cli import main
+
+    assert main(["attribute", "--text", "good film", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+# ---- lab -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_cli_lab_run_json_matches_an_in_process_run():
+    flags = ["--task", "any-one", "--scheme", "last-k", "--k", "5", "--ones-frac", "0.2", "--n-train", "64",
+             "--n-test", "20", "--epochs", "2", "--seed", "2"]
+    out = run("lab", "run", *flags, "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert {"test_accuracy", "curve", "config"} <= got.keys()
+    from tbptt_viz.experiments.lab.runs import LabConfig, lab_run
+
+    want = lab_run(LabConfig(task="any-one", scheme="last-k", k=5, ones_in_window_frac=0.2, n_train=64, n_test=20,
+                             epochs=2, seed=2))
+    assert got["config"] == want.config.to_dict()
+    assert got["test_accuracy"] == pytest.approx(want.test_accuracy)
+    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
+    assert len(got["accuracy_by_position"]) == 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["lab", "run", "--short-frac", "2"],  # argparse's check
+                                  ["lab", "run", "--task", "planted", "--distance", "100"],  # LabConfig's check
+                                  ["lab"]])  # no sub-subcommand
+def test_cli_lab_bad_input_is_one_line_and_exit_2(args):
+    out = run(*args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
+
+
+# ---- study -----------------------------------------------------------------------------------------------------
+
+def study_review(rng: random.Random, label: int, n: int) -> str:
+    polar = ["good", "great", "love"] if label else ["bad", "awful", "hate"]
+    return " ".join(rng.choice(WORDS + polar * 4) for _ in range(n))
+
+
+@pytest.fixture
+def imdb_folder(tmp_path):
+    rng = random.Random(0)
+    for split in ("train", "test"):
+        with open(tmp_path / f"{split}.jsonl", "w") as f:
+            for i in range(40):
+                label = i % 2
+                f.write(json.dumps({"text": study_review(rng, label, rng.choice([6, 25, 40, 110, 130])),
+                                    "label": label}) + "\n")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
+    from tbptt_viz.cli import main
+
+    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full", "k": None, "test_accuracy": 0.5})
+    out = tmp_path / "res" / "tiny_study.json"
+    code = main(["study", "--data-dir", str(imdb_folder), "--out", str(out), "--models", str(tmp_path / "m"),
+                     "--limit", "30", "--plant-sample", "10", "--attribution-sample", "4",
+                     "--positive-phrase", "great film !", "--negative-phrase", "awful plot ."])
+    assert code == 0, capsys.readouterr().err
+    res = json.loads(out.read_text())
+    assert set(res) >= {"settings", "models", "total_wall_time_s", "machine", "data", "regimes", "intervals"}
+    assert res["reviews"] == 30 and res["settings"]["plant_sample"] == 10
+    m = res["models"]["m"]
+    assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
+    assert m["attribution"]["occlusion"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
+    assert m["attribution"]["integrated_gradients"]["n"] == 4  # seed 0 (a bare name) gets IG by default
+    from tbptt_viz.present import study_figures as figures_study
+
+    for kind in figures_study.FIGURES:
+        assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()
+
+
+@pytest.mark.parametrize("extra", [["--models", "no-such-model"], ["--models", ","], ["--limit", "0"],
+                                   ["--out", "x.txt"], ["--data-dir", "/no/such/folder"],
+                                   ["--positive-phrase", "great zebra"]])
+def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path, capsys, extra):
+    from tbptt_viz.cli import main
+
+    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
+    args = {"--data-dir": str(imdb_folder), "--out": str(tmp_path / "o.json"), "--models": str(tmp_path / "m"),
+            "--limit": "10"}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        args[flag] = value
+    code = main(["study", *[x for kv in args.items() for x in kv]])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert not (tmp_path / "o.json").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -199,6 +385,7 @@ def exposure_file(ckpt, tmp_path):
     return out
 
 
+@pytest.mark.slow
 def test_exposure_json_counts_the_generated_split(ckpt, exposure_file):
     r = run("exposure", "--model", str(ckpt), "--text", "I love the zzz film", "--scheme", "last-k", "--k", "3",
             "--stats", str(exposure_file), "--json")
@@ -216,11 +403,13 @@ def test_exposure_json_counts_the_generated_split(ckpt, exposure_file):
     assert table.returncode == 0 and "(unknown word)" in table.stdout
 
 
+@pytest.mark.slow
 def test_exposure_refuses_stats_of_another_vocabulary(tmp_path, exposure_file):
     r = run("exposure", "--model", "imdb-last-k30", "--text", "love", "--stats", str(exposure_file))
     assert r.returncode == 2 and "another vocabulary" in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_connectivity_json_matches_library(ckpt, model):
     from tbptt_viz import connectivity
 
@@ -237,6 +426,7 @@ def test_connectivity_json_matches_library(ckpt, model):
     assert mapped[2][2:] == pytest.approx(out["logit_grad"], rel=1e-5) and mapped[3][2] is None
 
 
+@pytest.mark.slow
 def test_attribute_shapley_json(ckpt, model):
     r = run("attribute", "--model", str(ckpt), "--text", TEXT, "--method", "shapley", "--groups", "span",
             "--span", "2", "--samples", "4", "--repeats", "3", "--json")
@@ -269,3 +459,19 @@ def test_evidence_bad_input_is_one_line_and_exit_2(ckpt, args, says, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1 and says in err, err
+
+
+def test_cli_lab_run_update_flag():
+    flags = ["--task", "planted", "--seq-len", "12", "--distance", "3", "--scheme", "chunked", "--k", "4",
+             "--n-train", "16", "--n-test", "10", "--epochs", "1", "--hidden", "4", "--embed", "4"]
+    out = run("lab", "run", *flags, "--update", "per-chunk", "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    from tbptt_viz.experiments.lab.runs import LabConfig, lab_run
+
+    want = lab_run(LabConfig(task="planted", seq_len=12, distance=3, scheme="chunked", k=4, n_train=16, n_test=10,
+                             epochs=1, hidden=4, embed=4, update="per-chunk"))
+    assert got["config"]["update"] == "per-chunk" and got["scheme_label"].endswith("a step per chunk")
+    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
+    bad = run("lab", "run", "--update", "per-epoch")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "per-chunk" in bad.stderr

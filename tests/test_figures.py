@@ -48,11 +48,6 @@ def test_backprop_timeline_marks_every_loss(model):
     assert list(fig.data[2].x) == [4, 9, 14, 19]
 
 
-def test_attribution_bars_and_regions():
-    fig = figures.attribution_bars(["a", "b", "c", "d"], {"m1": np.array([1, 2, 3, 4.0]), "m2": np.zeros(4)}, 2, 1)
-    assert [t.name for t in fig.data] == ["m1", "m2"] and len(fig.layout.shapes) == 2
-
-
 def test_memory_and_probe_figures(model):
     from tbptt_viz.attribution.methods import context_probe, memory_trace
 
@@ -72,8 +67,28 @@ def test_memory_and_probe_figures(model):
 def test_timeline_ticks_are_round(model):
     rf = review_flow(model, seq(40), label=0)
     fig = figures.backprop_timeline(scheme_view(rf, "chunked", 8))
-    for v in fig.layout.yaxis2.tickvals:
-        assert float(v) == int(v) and (int(v) % 5 == 0 or int(v) % 2 == 0 or int(v) == 1)
+    # chunked K=8: every token is reached by one loss, at most K-1 = 7 steps before it
+    assert list(fig.layout.yaxis2.tickvals) == [0, 2, 4, 6] and fig.layout.yaxis2.range == (-1.5, 7 * 1.08)
+    assert list(fig.layout.yaxis.tickvals) == figures.nice_ticks(0, 2)
+
+
+@pytest.mark.parametrize("low,high,n,want", [(0, 21.8, 5, [0, 10, 20]), (0, 1, 5, [0, 0.5, 1.0]),
+                                             (0, 60, 7, [0, 10, 20, 30, 40, 50, 60]), (3, 3, 5, [3.0]),
+                                             (0, 7, 5, [0, 2, 4, 6]), (0, 39, 5, [0, 10, 20, 30, 40]),
+                                             (0, float("nan"), 5, [0.0])])
+def test_nice_ticks_are_round(low, high, n, want):
+    assert figures.nice_ticks(low, high, n) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("low,high,n", [(0, 1, 5), (0, 21.8, 5), (-3.3, 17, 6), (0.001, 0.0042, 5), (5, 1234, 4)])
+def test_nice_ticks_step_is_one_two_or_five_times_a_power_of_ten(low, high, n):
+    ticks = np.array(figures.nice_ticks(low, high, n))
+    steps = np.diff(ticks)
+    assert np.allclose(steps, steps[0]) and ticks[0] >= low - 1e-12 and ticks[-1] <= high + steps[0] / 2 + 1e-12
+    mantissa = steps[0] / 10 ** np.floor(np.log10(steps[0]))
+    assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-9
+    assert steps[0] >= (high - low) / (n - 1) - 1e-12  # no more than n ticks' worth of steps
+    assert ticks[0] - steps[0] < low and ticks[-1] + steps[0] > high  # and they cover the range
 
 
 def test_ig_path_and_headline_figures(model):

@@ -7,7 +7,7 @@ from tbptt_viz import gradient_flow
 from tbptt_viz.gradients.flow import scheme_grid
 from tbptt_viz.core.schemes import make_scheme
 
-from conftest import reference, seq
+from conftest import reference, seq, unrolled_twin
 
 T = 23
 CASES = [("full", {}), ("last-k", {"k": 7}), ("last-k", {"k": 1}), ("chunked", {"k": 7}), ("chunked", {"k": 5}),
@@ -46,10 +46,7 @@ def test_weight_contributions_are_per_step_terms(model):
     for t in (T - 1, T - 4, T - 7):
         Wt = W.clone().requires_grad_(True)
         h = c = torch.zeros(1, 8, dtype=torch.float64)
-        cell = torch.nn.LSTMCell(6, 8, dtype=torch.float64)
-        with torch.no_grad():
-            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(cell, n).copy_(getattr(model.lstm, n + "_l0"))
+        cell = unrolled_twin(model, torch.float64)
         for u in range(T):
             if u == t:
                 a = x[u][None] @ Wt.T + h @ cell.weight_hh.T + cell.bias_ih + cell.bias_hh
@@ -90,10 +87,7 @@ def _private_weight_grad(model, ids, windows, label, t, which):
     from conftest import lstm_step
 
     lstm = model.lstm
-    cell = torch.nn.LSTMCell(lstm.input_size, lstm.hidden_size, dtype=torch.float64)
-    with torch.no_grad():
-        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    cell = unrolled_twin(model, torch.float64)
     x = model.embedding.weight.detach()[ids]
     W = getattr(cell, which).detach().clone().requires_grad_(True)
     losses = []

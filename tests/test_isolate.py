@@ -24,6 +24,7 @@ def test_runs_in_another_process_and_reports_progress():
     assert run_isolated(where, isolate=False) == os.getpid()
 
 
+@pytest.mark.slow
 def test_a_live_run_equals_the_same_run_in_this_thread():
     seen = []
     child = run_isolated(live_run, TINY, progress=lambda *v: seen.append(v))

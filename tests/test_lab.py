@@ -7,9 +7,6 @@ any-one K=5 with 20% of 1s in the window at 1.0 for every position of the 1). Ea
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -136,6 +133,7 @@ def test_sequence_steps_counts_the_lstm_steps_training_runs(kw):
 
 # ---- the claims ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_last_k_never_learns_the_opening_and_never_touches_its_embedding():
     """Claim (1): the opening lies outside every last-K window, so its words get exactly zero gradient
     (their embedding rows end training bit for bit as initialised) and long reviews stay at chance."""
@@ -148,6 +146,7 @@ def test_last_k_never_learns_the_opening_and_never_touches_its_embedding():
     assert not torch.equal(now[ID["film"]], init[ID["film"]])  # filler inside the window did move
 
 
+@pytest.mark.slow
 def test_chunked_training_learns_the_opening():
     """Claim (3): the first chunk's loss reaches the opening; later chunks teach the state to keep it."""
     r = run(**PREFIX, scheme="chunked")
@@ -155,6 +154,7 @@ def test_chunked_training_learns_the_opening():
     assert r.config.scheme_label == "chunked (K=30)"
 
 
+@pytest.mark.slow
 def test_last_k_with_short_reviews_learns_the_opening_for_long_reviews():
     """Claim (1), second half: short examples put the opening inside the window; the test set is long only."""
     r = run(**PREFIX, scheme="last-k", short_frac=0.2)
@@ -192,6 +192,7 @@ def test_any_one_without_a_1_in_the_window_gives_the_1_no_gradient():
     assert torch.equal(r.model.embedding.weight[ID["1"]], build_model(config).embedding.weight[ID["1"]])
 
 
+@pytest.mark.slow
 def test_any_one_with_some_1s_in_the_window_generalises_further_back_than_k():
     """20% of training positives have their 1 in the last 10 positions; last-K with K=5 then classifies
     test 1s at every distance up to 19 steps back, far beyond K (it learns to hold a 1, not where it was)."""
@@ -219,6 +220,35 @@ def test_run_numbers_match_an_independent_per_sequence_evaluation():
 
 # ---- sweep, results file ----------------------------------------------------------------------------------
 
+def test_sweep_configs_are_the_documented_grid():
+    from collections import Counter
+
+    from tbptt_viz.experiments.lab.runs import sweep_configs
+
+    cells = sweep_configs()
+    # prefix: 2 short fractions x (full + 3 schemes x 2 K + per-chunk chunked and k1k2 x 2 K); any-one: 2 fractions
+    # x 3 K; planted: 4 d x 2 schemes; forget-bias: 2 biases x 3 lengths + full
+    assert Counter(g for g, _ in cells) == {"prefix": 2 * (1 + 3 * 2 + 2 * 2), "any-one": 2 * 3, "planted": 4 * 2,
+                                           "forget-bias": 2 * 3 + 1}
+    per_chunk = [c for g, c in cells if c.update == "per-chunk"]
+    assert {(c.scheme, c.k, c.short_frac) for c in per_chunk} == {(s, k, f) for s in ("chunked", "k1k2")
+                                                                  for k in (10, 30) for f in (0.0, 0.2)}
+    prefix = [c for g, c in cells if g == "prefix" and c.update == "per-review"]
+    assert sum(c.scheme == "full" for c in prefix) == 2 and {c.short_frac for c in prefix} == {0.0, 0.2}
+    assert {(c.scheme, c.k) for c in prefix if c.scheme != "full"} == {(s, k) for s in ("last-k", "chunked", "k1k2")
+                                                                       for k in (10, 30)}
+    assert all((c.k1, c.k2) == (c.k, 2 * c.k) for c in prefix if c.scheme == "k1k2")  # TBPTT(k1=K, k2=2K)
+    assert {c.distance for g, c in cells if g == "planted"} == {5, 20, 40, 80}
+    assert {(c.forget_bias, c.seq_len) for g, c in cells if g == "forget-bias" and c.scheme == "last-k"} == \
+        {(fb, T) for fb in (1.0, 3.0) for T in (45, 60, 100)}
+    assert all(c.seed == 0 for _, c in cells)
+    # one configuration sits in two groups: forget-bias's T = 100 at bias 1 is prefix's last-K K=30, no short ones
+    twice = [c for c in {c for _, c in cells} if sum(c == d for _, d in cells) > 1]
+    assert [(c.scheme, c.k, c.seq_len, c.forget_bias, c.short_frac) for c in twice] == [("last-k", 30, 100, 1.0, 0.0)]
+    quick = sweep_configs(quick=True)
+    assert len(quick) == 2 * (1 + 3 + 2) + 2 + 2 * 2 + 2 + 1 and all(c.epochs == 3 and c.n_train == 200 for _, c in quick)
+
+
 def test_sweep_rows_summarise_the_individual_runs(tmp_path):
     cell = LabConfig(task="planted", seq_len=12, distance=3, k=4, n_train=40, n_test=20, epochs=1, hidden=4, embed=4)
     results = run_sweep([("planted", cell), ("again", cell)], seeds=[0, 1])
@@ -233,37 +263,6 @@ def test_sweep_rows_summarise_the_individual_runs(tmp_path):
     path.write_text(json.dumps(results))
     assert load_lab_results(path) == json.loads(json.dumps(results))
     assert load_lab_results(tmp_path / "missing.json") is None
-
-
-# ---- CLI ----------------------------------------------------------------------------------------------------
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "tbptt_viz", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
-
-
-def test_cli_lab_run_json_matches_an_in_process_run():
-    flags = ["--task", "any-one", "--scheme", "last-k", "--k", "5", "--ones-frac", "0.2", "--n-train", "64",
-             "--n-test", "20", "--epochs", "2", "--seed", "2"]
-    out = cli("lab", "run", *flags, "--json")
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
-    assert {"test_accuracy", "curve", "config"} <= got.keys()
-    want = lab_run(LabConfig(task="any-one", scheme="last-k", k=5, ones_in_window_frac=0.2, n_train=64, n_test=20,
-                             epochs=2, seed=2))
-    assert got["config"] == want.config.to_dict()
-    assert got["test_accuracy"] == pytest.approx(want.test_accuracy)
-    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
-    assert len(got["accuracy_by_position"]) == 20
-
-
-@pytest.mark.parametrize("args", [["lab", "run", "--short-frac", "2"],  # argparse's check
-                                  ["lab", "run", "--task", "planted", "--distance", "100"],  # LabConfig's check
-                                  ["lab"]])  # no sub-subcommand
-def test_cli_bad_input_is_one_line_and_exit_2(args):
-    out = cli(*args)
-    assert out.returncode == 2 and out.stdout == ""
-    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
 
 
 # ---- figures ------------------------------------------------------------------------------------------------
@@ -377,20 +376,6 @@ def test_add_to_sweep_keeps_old_rows_and_runs_only_the_missing_cells():
     fresh = run_sweep([("planted", b)], seeds=[0, 1])["rows"][0]
     assert merged["rows"][1]["test_accuracy"] == fresh["test_accuracy"]
     assert merged["added_runs"][0]["cells"] == 1 and merged["seeds"] == [0, 1]
-
-
-def test_cli_lab_run_update_flag():
-    flags = ["--task", "planted", "--seq-len", "12", "--distance", "3", "--scheme", "chunked", "--k", "4",
-             "--n-train", "16", "--n-test", "10", "--epochs", "1", "--hidden", "4", "--embed", "4"]
-    out = cli("lab", "run", *flags, "--update", "per-chunk", "--json")
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
-    want = lab_run(LabConfig(task="planted", seq_len=12, distance=3, scheme="chunked", k=4, n_train=16, n_test=10,
-                             epochs=1, hidden=4, embed=4, update="per-chunk"))
-    assert got["config"]["update"] == "per-chunk" and got["scheme_label"].endswith("a step per chunk")
-    assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
-    bad = cli("lab", "run", "--update", "per-epoch")
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "per-chunk" in bad.stderr
 
 
 def test_prefix_heatmap_has_a_row_per_scheme_and_update_rule():

@@ -1,4 +1,8 @@
-from tbptt_viz.present.params import CUSTOM, DEFAULTS, Settings, parse_query, snap_k, to_query
+import pytest
+
+from tbptt_viz.attribution.methods import METHODS
+from tbptt_viz.present.params import (CUSTOM, DEFAULTS, LAB_FIELDS, Settings, default_compare, imdb_pool, lab_query,
+                                      lab_state, parse_query, snap_k, to_query)
 
 MODELS = ["imdb-full", "imdb-last-k30"]
 EXAMPLES = ["love-then-plot", "short-awful"]
@@ -50,11 +54,11 @@ def test_k_above_the_longest_review_is_clamped():
     assert s.k1 == 2000 and "2000" in notices[0]
 
 
-def test_app_methods_are_the_attribution_methods():
-    from tbptt_viz.attribution.methods import METHODS
-    from tbptt_viz.present.params import METHODS as APP_METHODS
-
-    assert set(APP_METHODS) == set(METHODS)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_attribution_method_is_a_valid_url_value(method):
+    s, notices = parse_query({"method": method}, MODELS, EXAMPLES)
+    assert s.method == method and notices == []
+    assert parse_query({"method": method.upper()}, MODELS, EXAMPLES)[0].method == DEFAULTS.method
 
 
 def test_compare_equal_to_model_is_said_and_dropped():
@@ -72,3 +76,41 @@ def test_lab_update_rule_round_trips_through_the_url_and_bad_values_keep_the_def
     assert lab_state(q)["lab_update"] == "per-chunk"
     assert lab_state({"lab_update": "per-epoch"})["lab_update"] == "per-review"
     assert lab_state({})["lab_update"] == "per-review"
+
+
+def test_default_compare_avoids_the_model_itself_and_broken_ones():
+    models = ["imdb-full", "imdb-last-k30", "imdb-last-k10"]
+    assert default_compare("imdb-last-k30", models) == "imdb-full"
+    assert default_compare("imdb-full", models) == "imdb-last-k30"
+    assert default_compare("imdb-last-k30", models, {"imdb-full"}) == "imdb-last-k10"
+    assert default_compare("only", ["only"]) is None
+
+
+def test_imdb_pool_filters_label_and_length():
+    rows = {"a": ("t", 1, 150), "b": ("t", 0, 150), "c": ("t", 1, 600)}
+    assert imdb_pool(rows, "positive", 100, 300) == ["a"]
+    assert imdb_pool(rows, "any", 100, 1000) == ["a", "b", "c"]
+    assert imdb_pool(rows, "negative", 200, 300) == []
+
+
+def test_lab_query_and_lab_state_round_trip():
+    from tbptt_viz.experiments.lab.runs import LabConfig
+
+    config = LabConfig(task="any-one", scheme="chunked", k=7, seed=3, seq_len=50, short_frac=0.25, clean_last=4,
+                       ones_in_window_frac=0.5, distance=9, n_train=100, epochs=2, hidden=8)
+    q = lab_query(config)
+    assert q["lab_ones_frac"] == "0.5" and q["lab_seq_len"] == "50" and set(q) == {f"lab_{f}" for f in LAB_FIELDS}
+    assert lab_state(q) == {"lab_task": "any-one", "lab_scheme": "chunked", "lab_k": 7, "lab_seed": 3,
+                            "lab_seq_len": 50, "lab_short_frac": 0.25, "lab_clean_last": 4, "lab_ones_frac": 0.5,
+                            "lab_distance": 9, "lab_n_train": 100, "lab_epochs": 2, "lab_hidden": 8,
+                            "lab_update": "per-review"}
+
+
+def test_lab_state_keeps_defaults_for_bad_values():
+    state = lab_state({"lab_task": "nope", "lab_scheme": "sideways", "lab_k": "-1", "lab_epochs": ["3", "x"],
+                       "lab_short_frac": "7", "lab_ones_frac": "nan-ish", "lab_hidden": "1e9"})
+    assert state["lab_task"] == LAB_FIELDS["task"] and state["lab_scheme"] == LAB_FIELDS["scheme"]
+    assert state["lab_k"] == LAB_FIELDS["k"] and state["lab_epochs"] == LAB_FIELDS["epochs"]  # lists: the last
+    assert state["lab_short_frac"] == 1.0 and state["lab_ones_frac"] == LAB_FIELDS["ones_frac"]  # clamped; bad
+    assert state["lab_hidden"] == LAB_FIELDS["hidden"] and lab_state({}) == {f"lab_{f}": v for f, v in
+                                                                            LAB_FIELDS.items()}

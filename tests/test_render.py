@@ -1,6 +1,8 @@
 import re
 
-from tbptt_viz.present.render import token_strip
+import numpy as np
+
+from tbptt_viz.present.render import STRIP_CSS, strip_scale, text_block, token_strip
 
 
 def test_hostile_tokens_are_escaped():
@@ -19,3 +21,17 @@ def test_zero_tokens_hatched_and_boundary_placed():
     assert spans[0].count("tv-zero") == 1 and "tv-first" in spans[0]
     assert spans[2] == "tv-cut" and "tv-last" in spans[3] and "tv-last" in spans[4]
     assert html.index("tv-cut") < html.index(">c<")
+
+
+def test_text_block_escapes_and_keeps_line_breaks():
+    html = text_block('<b>bold</b> & "q"\nline two\n<script>x</script>')
+    body = html[len(STRIP_CSS):]
+    assert html.startswith(STRIP_CSS) and body.startswith('<div class="tv-text">') and body.endswith("</div>")
+    assert body == ('<div class="tv-text">&lt;b&gt;bold&lt;/b&gt; &amp; &quot;q&quot;<br>line two<br>'
+                    '&lt;script&gt;x&lt;/script&gt;</div>')
+    assert text_block("abcdef", limit=3).endswith('<div class="tv-text">abc</div>')
+
+
+def test_strip_scale_is_the_largest_magnitude():
+    assert strip_scale(np.array([1.0, -3.0]), np.array([2.0])) == 3.0 and strip_scale(np.array([])) == 0.0
+    assert strip_scale(np.array([-0.5]), np.array([])) == 0.5 and strip_scale() == 0.0

@@ -13,6 +13,8 @@ from tbptt_viz.attribution.methods import attribute, context_probe, convergence_
 from tbptt_viz.core.data import examples
 from tbptt_viz.core.text import prepare_review
 
+pytestmark = pytest.mark.slow  # the shipped models on whole reviews: seconds each
+
 MODELS = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30")
 REVIEWS = [e for e in examples() if len(e.text.split()) <= 130][:6]
 

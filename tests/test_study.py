@@ -9,10 +9,7 @@ import pytest
 import torch
 from conftest import WORDS
 
-from tbptt_viz import cli
-
 from tbptt_viz.experiments.study import measure as study
-from tbptt_viz.core.checkpoint import save_checkpoint
 
 
 def seqs_of(lengths, seed=0):
@@ -131,22 +128,43 @@ def test_edge_shares_by_hand():
     assert np.isnan(got.first_share[2]) and got.n == 3 and got.method == "m"
 
 
-def test_occlusion_and_ig_shares_come_from_the_attribution_module(model):
-    """The study's shares are edge shares of tbptt_viz's own occlusion and integrated gradients, with IG's
-    convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
-    from tbptt_viz.attribution.methods import attribute
+def logit_of_embedded(model, x):
+    """The logit for embedded inputs x (T, E), with autograd: the function integrated gradients integrate."""
+    out, _ = model.lstm(x[None])
+    return model.head(out[0, -1])[0]
 
+
+def dense_ig_logit(model, ids, nodes=32, intervals=8):
+    """Integrated gradients of the logit from the all-padding review, by a dense composite Gauss-Legendre rule."""
+    x = model.embedding.weight.detach()[torch.tensor(ids)]
+    base = model.embedding.weight.detach()[torch.zeros(len(ids), dtype=torch.long)]
+    a, w = np.polynomial.legendre.leggauss(nodes)
+    total = torch.zeros_like(x)
+    for lo in np.arange(intervals) / intervals:
+        for node, weight in zip(a, w):
+            y = (base + (lo + (node + 1) / (2 * intervals)) * (x - base)).requires_grad_(True)
+            total += weight / (2 * intervals) * torch.autograd.grad(logit_of_embedded(model, y), y)[0]
+    return ((x - base) * total).sum(1).numpy()
+
+
+def test_occlusion_and_ig_shares_equal_plain_recomputations(model):
+    """The study's shares against occlusion by hand (one plain re-run per token) and a dense IG of the logit;
+    IG's convergence, evaluations and gap recorded per review (no silent fallback to another method)."""
     seqs = seqs_of([8, 5, 14], 6)
+    logit = lambda ids: logit_of_embedded(model, model.embedding.weight.detach()[torch.tensor(ids)]).item()  # noqa
     occ = study.occlusion_shares(model, seqs, edge=2)
-    want = study.edge_shares([attribute(model, s, "occlusion").scores for s in seqs], 2, "occlusion")
-    np.testing.assert_allclose(occ.first_share, want.first_share, rtol=1e-12)
+    for j, s in enumerate(seqs):
+        drop = np.abs([logit(s) - logit(s[:t] + [0] + s[t + 1:]) for t in range(len(s))])
+        assert occ.first_share[j] == pytest.approx(drop[:2].sum() / drop.sum(), rel=1e-9)
+        assert occ.last_share[j] == pytest.approx(drop[-2:].sum() / drop.sum(), rel=1e-9)
     assert occ.method == "occlusion" and occ.converged is None
     ig = study.ig_shares(model, seqs, edge=2)
     assert ig.method == "integrated_gradients" and ig.converged.all() and (ig.evaluations >= 8).all()
-    for s, gap in zip(seqs, ig.relative_gap):
-        a = attribute(model, s, "integrated_gradients")
-        assert gap == pytest.approx(abs(a.completeness_gap) / abs(a.target_change)) and gap <= 0.02 + 0.01 / abs(
-            a.target_change)
+    for j, s in enumerate(seqs):
+        ref = np.abs(dense_ig_logit(model, s))
+        assert ig.first_share[j] == pytest.approx(ref[:2].sum() / ref.sum(), abs=1e-4)
+        change = abs(logit(s) - logit([0] * len(s)))
+        assert ig.relative_gap[j] <= 0.01 + 0.01 / change
 
 
 def test_encode_phrase_and_balanced_sample(model):
@@ -173,6 +191,7 @@ def small_settings():
                                attribution_max_len=80, positive_phrase="great film !", negative_phrase="awful plot .")
 
 
+@pytest.mark.slow
 def test_run_study_keys_tables_and_figures(model):
     from tbptt_viz.present import study_figures as figures_study
     from tbptt_viz.experiments.study.report import markdown_tables
@@ -400,39 +419,55 @@ def imdb_folder(tmp_path):
     return tmp_path
 
 
-def test_cli_study_on_a_saved_checkpoint(model, imdb_folder, tmp_path, capsys):
-    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full", "k": None, "test_accuracy": 0.5})
-    out = tmp_path / "res" / "tiny_study.json"
-    code = cli.main(["study", "--data-dir", str(imdb_folder), "--out", str(out), "--models", str(tmp_path / "m"),
-                     "--limit", "30", "--plant-sample", "10", "--attribution-sample", "4",
-                     "--positive-phrase", "great film !", "--negative-phrase", "awful plot ."])
-    assert code == 0, capsys.readouterr().err
-    res = json.loads(out.read_text())
-    assert set(res) >= {"settings", "models", "total_wall_time_s", "machine", "data", "regimes", "intervals"}
-    assert res["reviews"] == 30 and res["settings"]["plant_sample"] == 10
-    m = res["models"]["m"]
-    assert m["card"]["name"] == "m" and m["card"]["scheme"] == "full" and m["card"]["test_accuracy"] == 0.5
-    assert m["attribution"]["occlusion"]["n"] == 4 and sum(m["accuracy"]["count"]) == 30
-    assert m["attribution"]["integrated_gradients"]["n"] == 4  # seed 0 (a bare name) gets IG by default
-    from tbptt_viz.present import study_figures as figures_study
+def test_headline_contrast_from_regimes_and_from_single_models():
+    from tbptt_viz.experiments.study.results import headline_contrast
 
-    for kind in figures_study.FIGURES:
-        assert (tmp_path / "res" / f"tiny_study_{kind}.html").is_file()
+    regimes = {"regimes": {"imdb-full": {"planted": {"start_contrast": {"mean": 0.2, "low": 0.1, "high": 0.3,
+                                                                         "n": 3}}}}}
+    assert headline_contrast(regimes) == {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3,
+                                                        "over": "seeds"}}
+    single = {"models": {"m": {"planted": {"distances": [0, "start"], "contrast": [0.5, 0.2],
+                                           "contrast_sem": [0.01, 0.05]}}}}
+    got = headline_contrast(single)["m"]
+    assert got["mean"] == 0.2 and got["low"] == pytest.approx(0.2 - 1.96 * 0.05) and got["seeds"] == 1
+    assert got["over"] == "reviews"
+    assert headline_contrast(None) is None and headline_contrast({"models": {"m": {"planted": {}}}}) is None
 
 
-@pytest.mark.parametrize("extra", [["--models", "no-such-model"], ["--models", ","], ["--limit", "0"],
-                                   ["--out", "x.txt"], ["--data-dir", "/no/such/folder"],
-                                   ["--positive-phrase", "great zebra"]])
-def test_cli_study_bad_input_exits_2_with_one_line(model, imdb_folder, tmp_path, capsys, extra):
-    save_checkpoint(model.float(), tmp_path / "m", {"scheme": "full"})
-    args = {"--data-dir": str(imdb_folder), "--out": str(tmp_path / "o.json"), "--models": str(tmp_path / "m"),
-            "--limit": "10"}
-    for flag, value in zip(extra[::2], extra[1::2]):
-        args[flag] = value
-    code = cli.main(["study", *[x for kv in args.items() for x in kv]])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
-    assert not (tmp_path / "o.json").exists()
+def test_regimes_of_orders_the_zoo_and_reads_older_files():
+    from tbptt_viz.experiments.study.measure import ZOO_ORDER
+    from tbptt_viz.experiments.study.results import regimes_of
+
+    pooled = {"regimes": {"zz-extra": {}, "imdb-last-k10": {}, "imdb-full": {}, "aa-extra": {}}}
+    assert list(regimes_of(pooled)) == ["imdb-full", "imdb-last-k10", "aa-extra", "zz-extra"]
+    assert ZOO_ORDER.index("imdb-full") < ZOO_ORDER.index("imdb-last-k10")
+    old = {"models": {"m": {"card": {"seed": 2}, "accuracy": {"overall": 0.8, "bins": ["a"], "accuracy": [0.7]},
+                            "planted": {"distances": [0, "start"], "contrast": [0.5, 0.2], "contrast_sem": [0.01, 0.05],
+                                        "n": [100, 100]},
+                            "context": {"sizes": [5], "mean_abs_diff": [0.1]}}}}
+    r = regimes_of(old)["m"]
+    assert r["seeds"] == [2] and r["accuracy"]["overall"]["mean"] == 0.8 and r["attribution"] == {}
+    assert r["planted"]["contrast"][1]["mean"] == 0.2 and r["planted"]["distances"] == [0, "start"]
+    assert r["planted"]["contrast"][1]["over"] == "reviews"  # one model: its interval is over its reviews
+
+
+def test_findings_say_which_differences_hold_in_every_seed():
+    from tbptt_viz.experiments.study.report import findings
+
+    seeds = {"over": "seeds", "n": 3}
+    lower = {"a": "A", "b": "B",
+             "accuracy": {"per_pair": [-0.01, -0.02, -0.015], "verdict": "lower", "every_seed_pair": "lower",
+                          "over_seeds": {"mean": -0.015, "low": -0.0274, "high": -0.0026, **seeds}},
+             "start_contrast": {"ratio": 0.41, "per_pair": [0.01, -0.02, 0.005], "every_seed_pair": None,
+                                "verdict": "not established with 3 seeds",
+                                "over_seeds": {"mean": -0.00167, "low": -0.04, "high": 0.037, **seeds}}}
+    assert findings({"comparisons": [lower]}) == (
+        "- A minus B: accuracy per matched seed pair: -0.0100, -0.0200, -0.0150, mean -0.0150 [-0.0274, -0.0026] "
+        "over seeds: lower, and negative in every seed pair; phrase at the very start (ratio of means 0.41) per "
+        "matched seed pair: +0.010, -0.020, +0.005, mean -0.002 [-0.040, +0.037] over seeds: not established with "
+        "3 seeds.")
+    pooled_only = {**lower, "accuracy": {k: v for k, v in lower["accuracy"].items() if k != "per_pair"}}
+    assert findings({"comparisons": [pooled_only]}) == "" and findings({}) == ""  # no matched pairs: no line
 
 
 # ---- issue 23: memory span and words together ---------------------------------------------------------------

@@ -5,11 +5,29 @@ import pytest
 import torch
 
 from tbptt_viz.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tbptt_viz.core.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb
+from tbptt_viz.core.data import DATA_DIR_ENV, DataUnavailable, examples, load_imdb, seeded_subset
 from tbptt_viz.core.model import ModelConfig, lengths_of
-from tbptt_viz.core.text import MAX_TOKENS, EmptyReview, Vocab, prepare_review, tokenize
+from tbptt_viz.core.text import MAX_TOKENS, EmptyReview, Vocab, clean_text, prepare_review, tokenize
 
 from conftest import unroll
+
+
+def test_clean_text_normalises_every_line_break_and_drops_controls():
+    assert clean_text("a\r\nb\rc\u2028d\u2029e\x85f\x0bg\x0ch") == "a\nb\nc\nd\ne\nf\ng\nh"
+    assert clean_text("x\x00y\x1bz\tw") == "xyz\tw" and clean_text(None) == ""
+
+
+def test_seeded_subset_is_seeded_ordered_and_without_repeats():
+    import numpy as np
+
+    rows = [f"r{i}" for i in range(100)]
+    a = seeded_subset(rows, 10, seed=3)
+    want = [rows[i] for i in sorted(np.random.default_rng(3).choice(100, 10, replace=False))]
+    assert a == want and len(set(a)) == 10 and a == sorted(a, key=rows.index)  # the file's order kept
+    assert a == seeded_subset(rows, 10, seed=3) and a != seeded_subset(rows, 10, seed=4)
+    assert a != rows[:10]  # never simply the first rows (IMDB files are sorted by label)
+    assert seeded_subset(rows, None, 0) is rows and seeded_subset(rows, 100, 0) is rows and \
+        seeded_subset(rows, 0, 0) is rows
 
 
 def test_tokenize():

@@ -51,6 +51,7 @@ def test_pad_and_buckets():
     assert sorted(sum(rng_batches, [])) == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_train_learns_a_trivial_task_and_evaluate_counts(model):
     """The label is the first token: learnable by full BPTT in a few epochs on short sequences."""
     g = torch.Generator().manual_seed(0)

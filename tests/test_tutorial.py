@@ -78,7 +78,7 @@ def test_tutorial_numbers_equal_the_apps_computation(executed):
     from tbptt_viz.core.text import prepare_review
     from tbptt_viz.experiments.lab.runs import LabConfig, lab_run
     from tbptt_viz.gradients import analysis
-    from tbptt_viz.present.page import FIRST_N, first_share
+    from tbptt_viz.present.sentences import FIRST_N, first_share
 
     facts, printed, _ = executed
     K = 30

@@ -89,11 +89,6 @@ class Attribution:
         """The completeness gap under its older name (captum's), kept for scripts that read it."""
         return self.completeness_gap
 
-    @property
-    def trustworthy(self) -> bool:
-        """False only for integrated gradients or Shapley values that did not converge."""
-        return self.converged is not False
-
 
 def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
     value, grad = tg.input_gradient()                      # dF/dx (T, E)
@@ -253,21 +248,6 @@ def convergence_message(a: Attribution) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 # Summaries of score arrays.
 
-def region_shares(scores, first_n: int, last_k: int) -> dict[str, float]:
-    """Fractions of sum |scores| in the first N tokens, in the last K, and before the last K.
-
-    last_k + beyond_k = 1; first_n is counted on its own, so it overlaps the others when N + K > T.
-    All zero when there is no mass (e.g. every score is zero).
-    """
-    mass = np.abs(np.asarray(scores, dtype=np.float64))
-    total = mass.sum()
-    if total == 0:
-        return {"first_n": 0.0, "last_k": 0.0, "beyond_k": 0.0}
-    cut = max(0, len(mass) - max(0, last_k))
-    return {"first_n": float(mass[: max(0, first_n)].sum() / total), "last_k": float(mass[cut:].sum() / total),
-            "beyond_k": float(mass[:cut].sum() / total)}
-
-
 def truncation_removed_share(full_scores, windows_or_k, T: int) -> float:
     """Share of sum |full-backprop scores| on tokens that no window of the truncation reaches.
 
@@ -291,9 +271,6 @@ class MethodAgreement:
 
     methods: tuple[str, ...]
     spearman: np.ndarray  # (M, M)
-
-    def pair(self, a: str, b: str) -> float:
-        return float(self.spearman[self.methods.index(a), self.methods.index(b)])
 
 
 def _spearman(a, b) -> float:

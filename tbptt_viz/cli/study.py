@@ -110,14 +110,14 @@ def evidence_only(models, encoded, labels, settings, out: Path, log, started: fl
     import dataclasses
 
     from tbptt_viz.experiments.study.evidence import study_evidence
-    from tbptt_viz.experiments.study.measure import CARD_FIELDS, _plain
+    from tbptt_viz.experiments.study.measure import CARD_FIELDS, plain
 
-    results = {"settings": _plain(dataclasses.asdict(settings)), "reviews": len(encoded), "models": {}}
+    results = {"settings": plain(dataclasses.asdict(settings)), "reviews": len(encoded), "models": {}}
     for name, model in models.items():
         log(f"== {name}")
         measured, seconds = study_evidence(model, encoded, labels, settings, lambda s: log(f"  {name}: {s}"))
         card = getattr(model, "card", {}) or {}
-        results["models"][name] = _plain({"card": {k: card.get(k) for k in CARD_FIELDS}, **measured,
+        results["models"][name] = plain({"card": {k: card.get(k) for k in CARD_FIELDS}, **measured,
                                           "seconds": seconds})
     results["total_wall_time_s"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -142,9 +142,9 @@ def as_ids(ids) -> torch.Tensor:
 def flush_denormals():
     """Treat subnormal floats (< 1e-38 in float32) as zero inside the block.
 
-    Gradients that vanish over hundreds of steps become subnormal, which this CPU handles ~10x slower
-    (measured: nn.LSTM's backward over 25 rows of 500 steps took 0.57 s instead of 0.06 s). They are
-    far below anything shown. The flag lives in the calling thread's FPU state, so concurrent requests
+    Gradients that vanish over hundreds of steps become subnormal, and many CPUs take a slow microcode
+    path for every operation on a subnormal, so a long review's backward can run several times slower
+    for values far below anything shown. The flag lives in the calling thread's FPU state, so concurrent requests
     do not see each other's setting; PyTorch's default (off) is restored after.
     """
     torch.set_flush_denormal(True)

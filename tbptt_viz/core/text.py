@@ -17,6 +17,18 @@ _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
 
+# Line breaks in every form a visitor can send: CRLF, CR, NEL, LS, PS, VT, FF. Normalised to "\n" before any
+# text is stored, rendered or sent back in a link, so no renderer can see a bare CR as a block break.
+_BREAKS = re.compile(r"\r\n|[\r\x85\u2028\u2029\x0b\x0c]")
+# Other control characters (NUL and friends) are dropped; tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """A visitor's text with line breaks normalised to \\n and control characters removed."""
+    return _CONTROL.sub("", _BREAKS.sub("\n", str(text or "")))
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop IMDB's `<br />` line breaks, split punctuation off words."""
     return _TOKEN.findall(_BREAK.sub(" ", text).lower())

@@ -7,6 +7,7 @@ grid of K values in one reverse loop (`flow.scheme_grid`) and the slider picks a
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
@@ -89,6 +90,39 @@ def scheme_view(rf: ReviewFlow, scheme: str, k: int, k1k2: GradientFlow | None =
     return SchemeView(scheme, kk, sch.label, np.array(windows).reshape(-1, 2), *arrays,
                       backprop_count(windows, T), backprop_reach(windows, T),
                       float(f.sweep_cosine[kk - 1]), float(f.sweep_relative_error[kk - 1]))
+
+
+def picked_view(rf: ReviewFlow, scheme: str, k: int, k1k2: Callable[[], GradientFlow] | None = None) -> SchemeView:
+    """The view a page shows for the chosen (scheme, K): K counts for last-K and chunked (one of
+    k_choices(T)); full BPTT shows the whole review; k1k2 has its own gradient_flow, asked for through
+    `k1k2` (called only under that scheme, so no other scheme pays for it)."""
+    if scheme == "k1k2":
+        if k1k2 is None:
+            raise ValueError("k1k2 needs its gradient_flow result")
+        return scheme_view(rf, scheme, rf.T, k1k2())
+    return scheme_view(rf, scheme, k if scheme in ("last-k", "chunked") else rf.T)
+
+
+def truncation_route(scheme: str, method: str, ready: bool = False) -> str:
+    """How a page gets `method`'s attribution of the training loss under truncation `scheme`:
+
+        "no-backward"    occlusion has no backward pass: nothing to truncate
+        "no-truncation"  full BPTT cuts nothing
+        "mask"           last-K saliency and input x gradient: the full ones masked (`truncate_last_k`),
+                         no model pass
+        "ask"            integrated gradients under truncation take a run of their own (seconds on a long
+                         review): it waits for the visitor to ask, unless `ready` (asked, or already cached)
+        "run"            everything else: one run of `attribute` with that backprop
+    """
+    if method == "occlusion":
+        return "no-backward"
+    if scheme == "full":
+        return "no-truncation"
+    if scheme == "last-k" and method != "integrated_gradients":
+        return "mask"
+    if method == "integrated_gradients" and not ready:
+        return "ask"
+    return "run"
 
 
 def truncate_last_k(full_attribution, k: int):

@@ -55,7 +55,7 @@ def forward(model: LSTMClassifier, ids: torch.Tensor) -> Forward:
     lstm = model.lstm
     x = model.embedding.weight.detach().double()[ids]  # (T, E)
     w_ih, w_hh = lstm.weight_ih_l0.detach().double(), lstm.weight_hh_l0.detach().double()
-    bias = lstm.bias_ih_l0.detach().double() + lstm.bias_hh_l0.detach().double()  # summed in float64, as _lstm64 does
+    bias = lstm.bias_ih_l0.detach().double() + lstm.bias_hh_l0.detach().double()  # summed in float64, as lstm64 does
     H = lstm.hidden_size
     h = lstm64(lstm)(x[None])[0][0]  # (T, H)
     h_prev = torch.cat([x.new_zeros(1, H), h[:-1]])

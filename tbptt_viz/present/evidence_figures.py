@@ -10,23 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from tbptt_viz.present.colours import CUT, SEQUENTIAL_SCALE, WINDOW, model_colour
-from tbptt_viz.present.figures import LIGHT
-
-FRAME = {"height": 380, "margin": {"l": 55, "r": 20, "t": 60, "b": 40},
-         "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 11}}}
-
-
-def _figure(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
-    base = {"template": LIGHT, "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, **FRAME,
-            "shapes": list(shapes), "annotations": list(annotations)}
-    for axis, text in (("xaxis", x), ("yaxis", y)):
-        base[axis] = {"title": {"text": text}, **layout.pop(axis, {})}
-    return go.Figure({"data": data, "layout": {**base, **layout}})
-
-
-def _positive_or_none(a) -> list:
-    return [float(v) if v > 0 else None for v in np.asarray(a, dtype=float)]
-
+from tbptt_viz.present.figures import built, positive_or_none
 
 def exposure_figure(exposures: dict, tokens) -> go.Figure:
     """Per model (its training scheme): for each token, the share of its word's training reviews in which an
@@ -56,7 +40,7 @@ def exposure_figure(exposures: dict, tokens) -> go.Figure:
             data.append({"type": "scatter", "x": t, "y": share, "name": f"{name} ({e.label})", "fill": "tozeroy",
                          "line": {"shape": "hvh", "width": 1.5, "color": colour}, "hovertext": hover,
                          "hoverinfo": "text", "opacity": 0.8})
-    return _figure(data, "Where each word was trained: share of its training reviews where the gradient reached it",
+    return built(data, "Where each word was trained: share of its training reviews where the gradient reached it",
                    "token position t (the prediction is at the right end)", "share of the word's training reviews",
                    yaxis={"range": [0, 1.02], "tickformat": ".0%"}, showlegend=True)
 
@@ -71,9 +55,9 @@ def connectivity_figure(connections: dict, tokens, window: tuple[int, int] | Non
         colour = model_colour(name)
         S = c.source
         hover = [f"t={t} {tokens[t]}" for t in c.positions]
-        data.append({"type": "scatter", "x": c.positions, "y": _positive_or_none(c.state_norm),
+        data.append({"type": "scatter", "x": c.positions, "y": positive_or_none(c.state_norm),
                      "name": f"{name}: ||dh_t/dx_S||", "line": {"color": colour, "width": 3}, "hovertext": hover})
-        data.append({"type": "scatter", "x": c.positions, "y": _positive_or_none(c.logit_grad),
+        data.append({"type": "scatter", "x": c.positions, "y": positive_or_none(c.logit_grad),
                      "name": f"{name}: ||d logit_t/dx_S||", "line": {"color": colour, "width": 2, "dash": "dot"},
                      "hovertext": hover})
     if window is not None:
@@ -87,7 +71,7 @@ def connectivity_figure(connections: dict, tokens, window: tuple[int, int] | Non
                        "line": {"color": CUT, "dash": "dash"}})
         notes.append({"xref": "x", "yref": "paper", "x": S, "y": 1, "text": f"source: {tokens[S]}",
                       "showarrow": False, "xanchor": "left", "yanchor": "top", "font": {"color": CUT}})
-    return _figure(data, "How strongly one word moves every later state", "token position t",
+    return built(data, "How strongly one word moves every later state", "token position t",
                    "norm (log scale)", shapes=shapes, annotations=notes,
                    xaxis={"range": [-0.5, len(tokens) - 0.5]}, yaxis={"type": "log", "exponentformat": "power"})
 
@@ -102,7 +86,7 @@ def logit_grad_map_figure(m, tokens) -> go.Figure:
     data = [{"type": "heatmap", "z": z, "x": np.arange(T), "y": np.arange(T), "colorscale": SEQUENTIAL_SCALE,
              "colorbar": {"title": {"text": "log10"}, "thickness": 12},
              "hovertemplate": "source %{y}, t %{x}: 10^%{z:.2f}<extra></extra>"}]
-    return _figure(data, "Every word's pull on every later prediction", "position t read (prediction if it ended here)",
+    return built(data, "Every word's pull on every later prediction", "position t read (prediction if it ended here)",
                    "source word S", yaxis={"autorange": "reversed"}, height=460)
 
 
@@ -125,5 +109,5 @@ def shapley_figure(a, tokens, occlusion: np.ndarray | None = None, name: str | N
         data.append({"type": "scatter", "x": centre, "y": sums, "mode": "markers", "name": "sum of its tokens' "
                      "single-token occlusion", "marker": {"symbol": "diamond", "size": 9, "color": "#444444"}})
     how = "exact" if a.repeats is None else f"{a.samples * a.repeats} sampled orders, 95% bars over {a.repeats} repeats"
-    return _figure(data, f"Words together: Shapley value of each group ({how})", "token position t",
+    return built(data, f"Words together: Shapley value of each group ({how})", "token position t",
                    "change of the logit", showlegend=True, bargap=0)

@@ -5,8 +5,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 FULL_STYLE = dict(dash="dot", width=2)
-# A light template of a few lines: plotly's "plotly_white" spells out defaults for every trace type, which
-# made each figure's build and its JSON (7.5 KB for a 6-bar chart) cost 50 ms a page run on this CPU.
+# A light template of a few lines: plotly's "plotly_white" spells out defaults for every trace type, so each
+# figure's build and its JSON would carry them all.
 LIGHT = {"layout": {"plot_bgcolor": "white", "paper_bgcolor": "white",
                     "xaxis": {"gridcolor": "#e8e8e8", "zerolinecolor": "#cfcfcf", "linecolor": "#cfcfcf",
                               "automargin": True},
@@ -15,38 +15,51 @@ LIGHT = {"layout": {"plot_bgcolor": "white", "paper_bgcolor": "white",
 COLOURS = {"input": "#ff7f0e", "hidden": "#1f77b4", "cell": "#2ca02c", "full": "#7f7f7f", "cut": "#c0392b"}
 
 
-def round_ticks(low: float, high: float) -> list[float]:
-    """Readable tick values: 1, 2 or 5 times a power of ten (whole numbers where the axis counts)."""
-    from tbptt_viz.present.page import nice_ticks
+def nice_ticks(low: float, high: float, n: int = 5) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten) spanning [low, high], about n of them; the last may
+    pass `high` by up to half a step (an axis whose range reaches past its data shows it)."""
+    if not np.isfinite(low) or not np.isfinite(high) or high <= low:
+        return [float(low)]
+    raw = (high - low) / max(1, n - 1)
+    mag = 10 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    start = np.ceil(low / step) * step
+    return [float(round(v, 12)) for v in np.arange(start, high + step / 2, step)]
 
-    return nice_ticks(low, high)
 
-
-def _positive_or_none(a) -> list:
+def positive_or_none(a) -> list:
     """Log axes cannot show 0: exact zeros (no gradient) become gaps."""
     return [float(v) if v > 0 else None for v in np.asarray(a, dtype=float)]
 
 
-# Legends below the plot and titles that wrap: readable on a 390-px phone screen too.
-_FRAME = {"height": 380, "margin": {"l": 55, "r": 20, "t": 60, "b": 40},
-          "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top", "font": {"size": 11}}}
+def frame(height: int = 380, margin: tuple[int, int, int, int] = (55, 20, 60, 40), legend_y: float = -0.22) -> dict:
+    """Height, margins (left, right, top, bottom) and a legend below the plot: on a 390-px phone screen a
+    legend beside the plot would take half its width."""
+    left, right, top, bottom = margin
+    return {"height": height, "margin": {"l": left, "r": right, "t": top, "b": bottom},
+            "legend": {"orientation": "h", "x": 0, "y": legend_y, "yanchor": "top", "font": {"size": 11}}}
 
 
-def _title(text: str) -> dict:
+def title_of(text: str) -> dict:
+    """A figure title left-aligned, so that a long one wraps on a phone instead of running off both sides."""
     return {"text": text, "x": 0, "xanchor": "left", "font": {"size": 15}}
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
+def lay_out(fig: go.Figure, title: str, x: str | None = None, y: str | None = None, *, height: int = 380,
+            margin: tuple[int, int, int, int] = (55, 20, 60, 40), legend_y: float = -0.22, **layout) -> go.Figure:
+    """The one layout of every figure: the light template, a left-aligned title, axis titles (where given),
+    `frame`'s size and legend, then any further layout."""
     fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
-    fig.update_layout(title=_title(title), xaxis_title=x, yaxis_title=y, **_FRAME, **kw)
+    axes = {name: text for name, text in (("xaxis_title", x), ("yaxis_title", y)) if text is not None}
+    fig.update_layout(title=title_of(title), **axes, **frame(height, margin, legend_y), **layout)
     return fig
 
 
-def _built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
-    """One figure built in one step from plain dicts, laid out like `_layout`. Plotly validates the whole
-    figure once instead of once per add_trace / add_vrect / update call: 3 ms instead of 16-40 ms here,
-    which matters for the figures a K slider step redraws."""
-    base = {"template": LIGHT, "title": _title(title), **_FRAME, "shapes": list(shapes),
+def built(data: list[dict], title: str, x: str, y: str, shapes=(), annotations=(), **layout) -> go.Figure:
+    """One figure built in one step from plain dicts, laid out like `lay_out`. Plotly then validates the whole
+    figure once instead of once per add_trace / add_vrect / update call, which matters for the figures a K
+    slider step redraws."""
+    base = {"template": LIGHT, "title": title_of(title), **frame(), "shapes": list(shapes),
             "annotations": list(annotations)}
     for axis, text in (("xaxis", x), ("yaxis", y)):
         base[axis] = {"title": {"text": text}, **layout.pop(axis, {})}
@@ -76,18 +89,18 @@ def gradient_through_time(view, full, T: int) -> go.Figure:
     t = np.arange(T)
     data = []
     for key, name in (("input", "||dL/dx_t||"), ("hidden", "||dL/dh_t||"), ("cell", "||dL/dc_t||")):
-        data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(full, f"full_{key}_grad_norm")),
+        data.append({"type": "scatter", "x": t, "y": positive_or_none(getattr(full, f"full_{key}_grad_norm")),
                      "mode": "lines+markers" if T == 1 else "lines", "name": f"{name} full BPTT",
                      "line": {"color": COLOURS[key], **FULL_STYLE}})
         if view.scheme != "full":  # under full BPTT the scheme's curves are the dotted ones
-            data.append({"type": "scatter", "x": t, "y": _positive_or_none(getattr(view, f"{key}_grad_norm")),
+            data.append({"type": "scatter", "x": t, "y": positive_or_none(getattr(view, f"{key}_grad_norm")),
                          "mode": "lines", "name": f"{name} {view.label}",
                          "line": {"color": COLOURS[key], "width": 3}})
     marks = [_band(a - 0.5, b - 0.5, "#bbbbbb", 0.25, f"exactly 0 ({b - a} tokens)")
              for a, b in zero_runs(view.input_grad_norm)]
     if view.scheme == "last-k" and view.k < T:
         marks.append(_vline(T - view.k - 0.5, COLOURS["cut"], f"K={view.k}"))
-    return _built(data, "Gradient through time", "token position t (the prediction is at the right end)",
+    return built(data, "Gradient through time", "token position t (the prediction is at the right end)",
                   "gradient norm (log scale; zero cannot be drawn)", shapes=[m[0] for m in marks],
                   annotations=[m[1] for m in marks], yaxis={"type": "log", "exponentformat": "power"})
 
@@ -116,14 +129,14 @@ def bias_curve(full, k: int | None) -> go.Figure:
             {"type": "scatter", "x": full.sweep_k, "y": full.sweep_relative_error,
              "name": "relative error |G_K - G| / |G|", "line": {"color": "#d62728", "width": 2}}]
     if k is None:
-        return _built(data, "How far is the last-K weight gradient from the full one?", "K (log scale)",
+        return built(data, "How far is the last-K weight gradient from the full one?", "K (log scale)",
                       "cosine / relative error", xaxis={"type": "log"})
     kk = int(min(max(k, 1), len(full.sweep_k)))
     data.append({"type": "scatter", "x": [kk, kk], "y": [full.sweep_cosine[kk - 1], full.sweep_relative_error[kk - 1]],
                  "mode": "markers+text", "marker": {"size": 12, "color": "black"}, "name": f"K = {kk}",
                  "text": [f"{full.sweep_cosine[kk - 1]:.2f}", f"{full.sweep_relative_error[kk - 1]:.2f}"],
                  "textposition": "middle right"})
-    return _built(data, "How far is the truncated weight gradient from the full one?", "K (log scale)",
+    return built(data, "How far is the truncated weight gradient from the full one?", "K (log scale)",
                   "cosine / relative error", xaxis={"type": "log"})
 
 
@@ -140,10 +153,10 @@ def backprop_timeline(view) -> go.Figure:
         {"type": "scatter", "x": ends, "y": np.full(len(ends), view.backprop_count.max() + 0.3), "mode": "markers",
          "name": "a loss (prediction vs label) here",
          "marker": {"symbol": "triangle-down", "size": 10, "color": "#c0392b"}}]
-    return _built(data, f"Backprop count and reach: {view.label}", "token position t", "count",
-                  yaxis={"tickvals": round_ticks(0, int(view.backprop_count.max()) + 1)},
+    return built(data, f"Backprop count and reach: {view.label}", "token position t", "count",
+                  yaxis={"tickvals": nice_ticks(0, int(view.backprop_count.max()) + 1)},
                   yaxis2={"overlaying": "y", "side": "right", "title": {"text": "reach (steps)"}, "showgrid": False,
-                          "range": [-1.5, top * 1.08], "tickvals": round_ticks(0, top)})
+                          "range": [-1.5, top * 1.08], "tickvals": nice_ticks(0, top)})
 
 
 def _score_traces(tokens, rows: dict[str, np.ndarray]) -> list[dict]:
@@ -177,22 +190,9 @@ def _half_line(xref: str, yref: str) -> dict:
             "line": {"color": "#bbb", "width": 1}}
 
 
-def attribution_bars(tokens, rows: dict[str, np.ndarray], first_n: int = 30, last_k: int = 0,
-                     title: str = "Attribution per token") -> go.Figure:
-    """Per-token scores of one or more attributions (e.g. two models) over the same positions."""
-    T = len(tokens)
-    marks = []
-    if first_n:
-        marks.append(_band(-0.5, min(first_n, T) - 0.5, "#7b3fa0", 0.08, f"first {first_n}"))
-    if 0 < last_k < T:
-        marks.append(_band(T - last_k - 0.5, T - 0.5, "#1f77b4", 0.08, f"last {last_k}", where="right"))
-    return _built(_score_traces(tokens, rows), title, "token position t", "score", shapes=[m[0] for m in marks],
-                  annotations=[m[1] for m in marks], showlegend=True)
-
-
 def context_probe_figure(probes: dict) -> go.Figure:
     """Per model: P(positive) reading only the last n tokens, and with the first n removed."""
-    return _built(_probe_traces(probes), "Context probe: how much of the review does the prediction need?",
+    return built(_probe_traces(probes), "Context probe: how much of the review does the prediction need?",
                   "n (tokens)", "P(positive)", shapes=[_half_line("x domain", "y")], yaxis=PROB_AXIS)
 
 
@@ -208,14 +208,14 @@ def occlusion_probe_figure(tokens, occlusion: dict[str, np.ndarray], probes: dic
     titles = [{"text": text, "xref": "paper", "yref": "paper", "x": 0, "y": y, "yanchor": "bottom", "xanchor": "left",
                "showarrow": False, "font": {"size": 13}}
               for text, y in (("Occlusion: logit drop per token t", 1.0), ("Context probe: P(positive) vs n", 0.42))]
-    return _built(data, "Occlusion and the context probe", "", "logit drop",
+    return built(data, "Occlusion and the context probe", "", "logit drop",
                   shapes=[m[0] for m in marks] + [_half_line("x2 domain", "y2")],
                   annotations=titles + [m[1] for m in marks], height=640,
                   margin={"l": 55, "r": 20, "t": 70, "b": 40},
                   xaxis={"anchor": "y"}, yaxis={"domain": [0.56, 0.98]},
                   xaxis2={"anchor": "y2", "title": {"text": "n (tokens)"}},
                   yaxis2={"domain": [0.0, 0.38], **PROB_AXIS, "title": {"text": "P(positive)"}},
-                  legend={**_FRAME["legend"], "y": -0.12})
+                  legend={**frame()["legend"], "y": -0.12})
 
 
 def memory_figure(traces: dict, k: int | None = None) -> go.Figure:
@@ -229,14 +229,14 @@ def memory_figure(traces: dict, k: int | None = None) -> go.Figure:
         t = np.arange(T)
         influence = np.asarray(trace.influence)
         rel = influence / influence.max() if influence.max() > 0 else influence
-        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(trace.survival), name=f"{name}: direct path (cell)",
+        fig.add_trace(go.Scatter(x=t, y=positive_or_none(trace.survival), name=f"{name}: direct path (cell)",
                                  line=dict(color="#2ca02c", width=3, dash=dash[j % 3])))
-        fig.add_trace(go.Scatter(x=t, y=_positive_or_none(rel), name=f"{name}: all paths (gradient)",
+        fig.add_trace(go.Scatter(x=t, y=positive_or_none(rel), name=f"{name}: all paths (gradient)",
                                  line=dict(color="#9467bd", width=2, dash=dash[j % 3])))
     if k and k < T:
         fig.add_vline(x=T - k - 0.5, line=dict(color=COLOURS["cut"], dash="dash"), annotation_text=f"last K={k}")
     fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
-    return _layout(fig, "Memory: the cell's direct path and every path", "token position t",
+    return lay_out(fig, "Memory: the cell's direct path and every path", "token position t",
                    "fraction surviving / relative influence (log)")
 
 
@@ -248,7 +248,7 @@ def ig_path_figure(attributions: dict) -> go.Figure:
             continue
         fig.add_trace(go.Scatter(x=a.path_alpha, y=a.path_value, mode="lines+markers", marker=dict(size=4),
                                  name=f"{name} ({'converged' if a.converged else 'not converged'})"))
-    return _layout(fig, "The function integrated gradients integrate, along its path",
+    return lay_out(fig, "The function integrated gradients integrate, along its path",
                    "alpha (0 = all padding, 1 = the review)", "F (logit or loss)")
 
 
@@ -263,5 +263,5 @@ def headline_figure(contrast: dict, highlight: tuple[str, ...] = ()) -> go.Figur
     fig = go.Figure(go.Bar(x=names, y=means, marker_color=colours,
                            error_y=dict(type="data", array=err_hi, arrayminus=err_lo, visible=True),
                            hovertext=[f"{contrast[n]['seeds']} seed(s)" for n in names]))
-    return _layout(fig, "A polar phrase at the very start: how far it moves the prediction",
+    return lay_out(fig, "A polar phrase at the very start: how far it moves the prediction",
                    "model (trained with)", f"contrast in P(positive) (95% interval over {' or '.join(sorted(over))})")

@@ -7,28 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-
-from tbptt_viz.present.figures import LIGHT
 from plotly.subplots import make_subplots
 
-from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.core.per_chunk import UPDATES
+from tbptt_viz.core.schemes import SCHEME_NAMES, SCHEMES
+from tbptt_viz.present.figures import lay_out
 
 # In the sweep, TBPTT runs with k2 = 2 k1 and the heatmap columns are k1: say so in the row label.
 LAB_SCHEME_NAMES = {**SCHEME_NAMES, "k1k2": "TBPTT(k1=K, k2=2K)"}
 
-SCHEME_ORDER = ("full", "last-k", "chunked", "k1k2")
 UPDATE_SUFFIX = {"per-review": "", "per-chunk": ",<br>a step per chunk"}  # heatmap row labels
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    # panels stacked, titles left-aligned and wrapped, legends below: readable on a 390-px phone screen
-    fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-                      margin=dict(l=60, r=20, t=80, b=60),
-                      legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font=dict(size=11)))
-    return fig
+ROOM = {"margin": (60, 20, 80, 60), "legend_y": -0.15}  # stacked panels: room for their titles and colour bars
 
 
 def rows_of(results: dict, group: str) -> list[dict]:
@@ -56,7 +48,7 @@ def prefix_heatmaps(results: dict) -> go.Figure:
     rows = rows_of(results, "prefix")
     shorts = sorted({r["config"]["short_frac"] for r in rows})
     ks = sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] != "full"})
-    schemes = [(s, u) for s in SCHEME_ORDER for u in UPDATES if any(row_kind(r) == (s, u) for r in rows)]
+    schemes = [(s, u) for s in SCHEMES for u in UPDATES if any(row_kind(r) == (s, u) for r in rows)]
     T = rows[0]["config"]["seq_len"]
     fig = make_subplots(rows=len(shorts), cols=1, shared_xaxes=True, vertical_spacing=0.12,
                         subplot_titles=[f"{s:.0%} short training examples" for s in shorts])
@@ -82,8 +74,8 @@ def prefix_heatmaps(results: dict) -> go.Figure:
                                  colorbar=dict(title="accuracy", orientation="h", y=-0.25, len=0.6)), row=col, col=1)
         fig.update_yaxes(title_text="training scheme", autorange="reversed", row=col, col=1)
     fig.update_xaxes(title_text="K (window / chunk length)", row=len(shorts), col=1)
-    return _layout(fig, f"prefix task: accuracy on {T}-token test sequences<br>(mean ± sample SD over seeds; "
-                        "0.5 = chance)", height=max(260, 50 * len(schemes)) * len(shorts) + 120)
+    return lay_out(fig, f"prefix task: accuracy on {T}-token test sequences<br>(mean ± sample SD over seeds; "
+                        "0.5 = chance)", height=max(260, 50 * len(schemes)) * len(shorts) + 120, **ROOM)
 
 
 def any_one_by_position(results: dict) -> go.Figure:
@@ -112,8 +104,8 @@ def any_one_by_position(results: dict) -> go.Figure:
         fig.update_yaxes(title_text="accuracy on test positives", range=[-0.05, 1.05], row=col, col=1)
     fig.update_xaxes(title_text="steps from the 1 to the end (0 = last token)", range=[-0.5, L - 0.5],
                      row=len(fracs), col=1)
-    return _layout(fig, f"any-one (L={L}): how far back does a 1 still count?<br>(shaded: the last M={M} positions)",
-                   height=300 * len(fracs) + 160)
+    return lay_out(fig, f"any-one (L={L}): how far back does a 1 still count?<br>(shaded: the last M={M} positions)",
+                   height=300 * len(fracs) + 160, **ROOM)
 
 
 def planted_by_distance(results: dict) -> go.Figure:
@@ -132,7 +124,7 @@ def planted_by_distance(results: dict) -> go.Figure:
     T = rows[0]["config"]["seq_len"]
     fig.update_xaxes(title_text="distance d from the decisive word to the last token")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return _layout(fig, f"planted: one word decides, d steps before the end of {T} tokens<br>(mean ± sample SD over seeds)")
+    return lay_out(fig, f"planted: one word decides, d steps before the end of {T} tokens<br>(mean ± sample SD over seeds)", **ROOM)
 
 
 def forget_bias_figure(results: dict) -> go.Figure:
@@ -150,7 +142,7 @@ def forget_bias_figure(results: dict) -> go.Figure:
                                  line=dict(color=COLOURS[n % len(COLOURS)])))
     fig.update_xaxes(title_text="sequence length T (the opening lies T-3 steps before the end)")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return _layout(fig, "prefix, no short examples: does anything learn the opening? (mean ± sample SD over seeds)")
+    return lay_out(fig, "prefix, no short examples: does anything learn the opening? (mean ± sample SD over seeds)", **ROOM)
 
 
 def training_curve(result) -> go.Figure:
@@ -164,4 +156,4 @@ def training_curve(result) -> go.Figure:
     fig.update_layout(xaxis_title="epoch", yaxis_title="training loss",
                       yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1.05]))
     c = result.config
-    return _layout(fig, f"{c.task}: {c.scheme_label}, T={c.seq_len}")
+    return lay_out(fig, f"{c.task}: {c.scheme_label}, T={c.seq_len}", **ROOM)

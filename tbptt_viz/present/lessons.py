@@ -1,7 +1,18 @@
-"""Guided lessons: each a one-click preset, a short explanation and a predict-then-reveal question."""
+"""Guided lessons: each a one-click preset, a short explanation and a predict-then-reveal question.
+
+A visitor's place in one lesson is a `Progress`, changed only by its pure transitions (`check`, `reset`), so
+the rules of asking, retrying and revealing are tested without a page:
+
+    Progress()  --check(wrong), tries left-->  Progress(tries=1)               the page says "try again"
+                --check(right)------------->  Progress(revealed, right)       the answer and its evidence
+                --check(wrong), no tries--->  Progress(revealed, not right)   the answer and its evidence
+    any         --reset-------------------->  Progress()
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+MAX_TRIES = 2  # checked answers before the answer is shown anyway (None: as many as the visitor likes)
 
 
 @dataclass(frozen=True)
@@ -91,3 +102,39 @@ LESSONS = (
         "timeline shows every token reached by exactly one loss. The Model zoo compares models trained each way.",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one visitor stands on one lesson's question."""
+
+    tries: int = 0                # answers checked so far
+    revealed: bool = False        # the answer and its evidence are shown
+    right: bool | None = None     # whether the last checked answer was right (None: nothing checked yet)
+
+    def check(self, lesson: Lesson, choice: int, max_tries: int | None = MAX_TRIES) -> Progress:
+        """The visitor checks option `choice`: a right answer, or the last try allowed, reveals the answer."""
+        if self.revealed:
+            return self
+        right = choice == lesson.answer
+        tries = self.tries + 1
+        return replace(self, tries=tries, right=right,
+                       revealed=right or (max_tries is not None and tries >= max_tries))
+
+    @property
+    def retry(self) -> bool:
+        """A wrong answer was checked and another try is allowed."""
+        return self.right is False and not self.revealed
+
+    def reset(self) -> Progress:
+        return Progress()
+
+
+def verdict(progress: Progress, lesson: Lesson, choice: int | None, teacher: bool = False) -> bool | None:
+    """What the lesson shows: None while its answer is hidden, else whether the visitor's answer is right
+    (in teacher mode every answer is shown at once: the option chosen now decides, none chosen is not right)."""
+    if not (teacher or progress.revealed):
+        return None
+    if progress.right is not None:
+        return progress.right
+    return choice is not None and choice == lesson.answer

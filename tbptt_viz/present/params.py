@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from tbptt_viz.attribution.methods import METHODS  # the order the app offers them, occlusion first
 from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.schemes import SCHEMES
 from tbptt_viz.core.text import MAX_TOKENS
 from tbptt_viz.core.per_chunk import UPDATES
 
-from tbptt_viz.attribution.methods import METHODS  # noqa: E402 - the order the app offers them, occlusion first
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
 MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
+
+# The page's views (its tabs, and the values of the `view` URL parameter), in the order the page shows them.
+VIEWS = ("Start here", "Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory",
+         "Model zoo", "Lab")
+SCHEME_VIEWS = VIEWS[:6]  # the views where the truncation scheme means something
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,23 @@ def to_query(s: Settings) -> dict[str, str]:
     if s.review == CUSTOM:
         q["text"] = s.text[:MAX_URL_TEXT]
     return q
+
+
+def default_compare(model: str, models: list[str], broken: set[str] = frozenset()) -> str | None:
+    """The model shown beside `model`: imdb-full (or imdb-last-k30 beside it), else any working one."""
+    working = [m for m in models if m != model and m not in broken]
+    for preferred in ("imdb-full", "imdb-last-k30"):
+        if preferred in working:
+            return preferred
+    return working[0] if working else None
+
+
+def imdb_pool(rows: dict, label: str, lo: int, hi: int) -> list[str]:
+    """IMDB ids whose label matches `label` (any | positive | negative) and whose word count is in [lo, hi].
+
+    `rows`: {id: (text, label, words)}."""
+    wanted = {"any": (0, 1), "positive": (1,), "negative": (0,)}[label]
+    return [rid for rid, (_, y, n) in rows.items() if y in wanted and lo <= n <= hi]
 
 
 def snap_k(k: int, choices: list[int]) -> int:

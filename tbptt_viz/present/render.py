@@ -19,6 +19,12 @@ STRIP_CSS = """<style>
 </style>"""
 
 
+def strip_scale(*arrays) -> float:
+    """One colour scale for strips that are compared: the largest |value| among them (0 when all are empty)."""
+    values = [float(np.max(np.abs(a))) for a in arrays if len(a)]
+    return max(values, default=0.0)
+
+
 def _fmt(v: float) -> str:
     return f"{v:.2g}" if v and (abs(v) < 0.01 or abs(v) >= 1000) else f"{v:.2f}".rstrip("0").rstrip(".")
 

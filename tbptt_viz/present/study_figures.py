@@ -9,32 +9,10 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from tbptt_viz.present.figures import LIGHT
+from tbptt_viz.experiments.study.results import regimes_of
+from tbptt_viz.present.figures import lay_out
 
-ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60",
-         "imdb-chunked-k30-per-chunk")
-
-
-def regimes_of(results: dict) -> dict:
-    """The pooled regimes; an older results file without them gives one pseudo-regime per model."""
-    if results.get("regimes"):
-        names = sorted(results["regimes"], key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
-        return {n: results["regimes"][n] for n in names}
-    from tbptt_viz.experiments.study.stats import review_interval, t_interval
-
-    out = {}
-    for name, m in results["models"].items():  # one model each: intervals over its reviews where it has an SEM
-        p = m["planted"]
-        out[name] = {"seeds": [m["card"].get("seed", 0)],
-                     "accuracy": {"overall": t_interval([m["accuracy"]["overall"]]), "bins": m["accuracy"]["bins"],
-                                  "by_length": [t_interval([a]) for a in m["accuracy"]["accuracy"]]},
-                     "planted": {"distances": p["distances"],
-                                 "contrast": [review_interval(c, s, n) for c, s, n in
-                                              zip(p["contrast"], p["contrast_sem"], p["n"])]},
-                     "context": {"sizes": m["context"]["sizes"],
-                                 "mean_abs_diff": [t_interval([v]) for v in m["context"]["mean_abs_diff"]]},
-                     "attribution": {}}
-    return out
+SIZE = {"height": 420, "legend_y": -0.25}  # a little taller than the review figures: one legend row per regime
 
 
 def _colours(names) -> dict[str, str]:
@@ -42,14 +20,6 @@ def _colours(names) -> dict[str, str]:
 
     palette = qualitative.D3
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
-
-
-def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.layout.template = LIGHT  # replaces the default template (update_layout would merge into it)
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), xaxis_title=x, yaxis_title=y,
-                      height=420, margin=dict(l=55, r=20, t=60, b=40),
-                      legend=dict(orientation="h", x=0, y=-0.25, yanchor="top", font=dict(size=11)))
-    return fig
 
 
 def _whiskers(stats) -> dict:
@@ -81,9 +51,9 @@ def planted_figure(results: dict, highlight: tuple = ()) -> go.Figure:
         _band(fig, x, r["planted"]["contrast"], f"{name} ({len(r['seeds'])} seed(s))", colour[name],
               _strong(name, highlight))
     fig.update_xaxes(type="category")
-    return _layout(fig, "Planted phrase: how far back does each regime react?",
+    return lay_out(fig, "Planted phrase: how far back does each regime react?",
                    "tokens after the phrase (d; 'start' = before the first token)",
-                   "P(pos | positive phrase) - P(pos | negative phrase)")
+                   "P(pos | positive phrase) - P(pos | negative phrase)", **SIZE)
 
 
 def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -94,8 +64,8 @@ def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
         _band(fig, [str(s) for s in r["context"]["sizes"]], r["context"]["mean_abs_diff"], name, colour[name],
               _strong(name, highlight))
     fig.update_xaxes(type="category")
-    return _layout(fig, "Context use: reading only the last n tokens", "tokens read (n)",
-                   "mean |P(pos | last n) - P(pos | whole)|")
+    return lay_out(fig, "Context use: reading only the last n tokens", "tokens read (n)",
+                   "mean |P(pos | last n) - P(pos | whole)|", **SIZE)
 
 
 def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -108,7 +78,7 @@ def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                              marker_color=colour[name], opacity=1.0 if _strong(name, highlight) is not False else 0.45,
                              error_y=_whiskers(stats)))
     fig.update_layout(barmode="group")
-    return _layout(fig, "Accuracy by review length", "review length (tokens)", "accuracy")
+    return lay_out(fig, "Accuracy by review length", "review length (tokens)", "accuracy", **SIZE)
 
 
 def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -124,8 +94,8 @@ def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                              marker_line=dict(width=[3 if n in highlight else 0 for n in names], color="black"),
                              error_y=_whiskers(stats)))
     fig.update_layout(barmode="group")
-    return _layout(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)", "regime",
-                   "share of total |attribution|")
+    return lay_out(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)", "regime",
+                   "share of total |attribution|", **SIZE)
 
 
 def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -151,8 +121,8 @@ def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                                      hovertext=f"{name}: training window {K}"))
     fig.add_hline(y=threshold, line=dict(color="#7f7f7f", dash="dot"), annotation_text=f"{threshold:.0%}")
     fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
-    return _layout(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
-                   "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)")
+    return lay_out(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
+                   "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)", **SIZE)
 
 
 FIGURES = {"planted": planted_figure, "context": context_figure, "length": length_figure,

@@ -8,7 +8,7 @@ goes through one `ComputeService`:
 
 - Workers are threads. The computations are reentrant (they never change a shared model), torch releases
   the GIL inside its kernels, and threads share the loaded weights, so two workers use both cores of this
-  machine at a fraction of the memory of worker processes (each would hold its own ~220 MB of torch).
+  machine at a fraction of the memory of worker processes (each would hold its own copy of torch).
 - Jobs run by priority: a visitor's request (0) before start-up warm-up work (10); FIFO within one.
 - A cached value is the sequential computation's value: keys name everything a result depends on, and a
   failed computation is not cached (the next request tries again). The cache is bounded by entries and by
@@ -27,35 +27,9 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any, Callable, Hashable
 
+from tbptt_viz.serving.memory import limit_malloc_arenas, release_free_memory
+
 USER, WARMUP = 0, 10
-
-
-def _libc():
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-def limit_malloc_arenas(n: int = 2) -> None:
-    """Cap glibc's malloc arenas. By default every thread that allocates may get its own arena (up to 8 per
-    core), and freed memory stays in them: a server whose page runs each start a thread held 0.6-1.0 GB of
-    PSS after the same warm-up, run to run. Linux only; elsewhere nothing happens."""
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(-8, n)  # M_ARENA_MAX
-
-
-def release_free_memory() -> None:
-    """Hand memory that malloc holds but no longer uses back to the system (glibc's malloc_trim)."""
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
 
 
 def nbytes(obj, _depth: int = 0) -> int:
@@ -84,7 +58,7 @@ def nbytes(obj, _depth: int = 0) -> int:
 class Ticket:
     """A handle on one requested computation."""
 
-    def __init__(self, service: "ComputeService", key: Hashable, future: Future):
+    def __init__(self, service: ComputeService, key: Hashable, future: Future):
         self._service, self.key, self.future = service, key, future
 
     def done(self) -> bool:
@@ -260,7 +234,7 @@ class ModelStore:
     """Loaded models by name, each loaded once and then only read (shared by every visitor and worker).
 
     A model that fails to load is remembered as broken (with its message) so the page can pick another
-    compare model and say so once; `forget_broken` lets an operator retry after fixing the files.
+    compare model and say so once; a later request tries to load it again.
     """
 
     def __init__(self, loader: Callable[[str], Any]):
@@ -281,7 +255,3 @@ class ModelStore:
             self.broken.pop(name, None)
             self._models[name] = model
             return model
-
-    def forget_broken(self) -> None:
-        with self._lock:
-            self.broken.clear()

@@ -324,16 +324,16 @@ class StudySettings:
     })
 
 
-def _plain(obj):
+def plain(obj):
     """Dataclass/numpy -> JSON-ready lists and floats, nan -> None."""
     if hasattr(obj, "__dataclass_fields__"):
         obj = asdict(obj)
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
+        return plain(obj.tolist())
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
@@ -401,7 +401,7 @@ def study_model(model: LSTMClassifier, encoded: Sequence[Sequence[int]], labels:
     evidence, spent = study_evidence(model, encoded, labels, settings, log)
     seconds.update(spent)
     card = getattr(model, "card", {}) or {}
-    out = _plain({
+    out = plain({
         "card": {k: card.get(k) for k in CARD_FIELDS},
         "accuracy": accuracy,
         "planted": planted,
@@ -452,7 +452,7 @@ def run_study(models: dict[str, LSTMClassifier], encoded: Sequence[Sequence[int]
         results[name] = study_model(model, encoded, labels, settings, ig_models is None or name in ig_models,
                                     lambda s: log(f"  {name}: {s}"))
         results[name]["wall_time_s"] = round(time.perf_counter() - t, 1)
-    return _plain({
+    return plain({
         "question": "Can an LSTM trained with truncated BPTT (last-K, chunked, k1k2) use words far from the end?",
         "settings": settings,
         "reviews": len(encoded),

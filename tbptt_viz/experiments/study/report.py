@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tbptt_viz.experiments.study.results import regimes_of
 from tbptt_viz.experiments.study.stats import REVIEWS, SEEDS
-from tbptt_viz.present.study_figures import regimes_of
 
 SAME_SIGN = "the same sign in every seed pair"
 MATCHED = ("matched seed pairs: seed s of both regimes starts from the same initial weights and sees the training "

@@ -282,10 +282,10 @@ INTERVALS = ("Every interval is 95% and says what it is over. Over seeds: the t-
 def with_regimes(results: dict, pairs=PAIRS) -> dict:
     """The results dict with `regimes` (pooled over seeds) and `comparisons` recomputed, JSON-ready. Keys the
     results carry beyond these (new measurements) pass through untouched."""
-    from tbptt_viz.experiments.study.measure import _plain
+    from tbptt_viz.experiments.study.measure import plain
 
     regimes = aggregate(results)
     comps = comparisons(regimes, pairs)
     for r in regimes.values():
         r.pop("_per_seed")
-    return {**results, "regimes": _plain(regimes), "comparisons": _plain(comps), "intervals": INTERVALS}
+    return {**results, "regimes": plain(regimes), "comparisons": plain(comps), "intervals": INTERVALS}

@@ -1,0 +1,174 @@
+"""The speed figures the README and docs/design.md quote, written from the benchmarks' JSON (results/bench/).
+
+Each benchmark script writes results/bench/<name>.json (scripts/bench_json.py: "figures", "baseline",
+"machine", "date", "command"); `blocks` turns them into the docs' generated blocks, so a figure in the docs is
+always the last run's and tests/test_docs.py fails when a block is stale. A benchmark this module has no
+formatter for may carry its own one-line "summary" (and "what") for the table.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "train")  # the table's rows, in this order
+
+
+def load(folder: Path) -> dict[str, dict]:
+    """{name: the benchmark's JSON} for every results/bench/*.json."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def _ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def flow_rows(b: dict) -> list[tuple[str, str]]:
+    naive = {r["T"]: r for r in b["baseline"]["rows"]}
+    parts = [f"T={r['T']}: {_s(r['seconds'])} vs {_s(naive[r['T']]['seconds'])} ({r['speedup']:.0f}x)"
+             for r in b["figures"]["rows"] if r["T"] >= 500]
+    last = b["figures"]["rows"][-1]
+    return [("`gradient_flow` with the whole last-K sweep vs one autograd backward per K",
+             "; ".join(parts) + f", {last['peak_mb']:.0f} MB at T={last['T']}")]
+
+
+def attribution_rows(b: dict) -> list[tuple[str, str]]:
+    rows = {r["T"]: r for r in b["figures"]["rows"]}
+    mid = rows.get(500) or next(iter(rows.values()))
+    names = (("occlusion", "occlusion"), ("integrated_gradients", "IG"), ("saliency", "saliency"),
+             ("input_x_gradient", "input x gradient"), ("context_probe", "probe"), ("memory_trace", "memory"))
+    each = ", ".join(f"{label} {mid[key]['wall_ms'] / 1000:.2f}" for key, label in names)
+    total = mid["all four methods + probe + memory trace"]
+    text = f"{total['wall_ms'] / 1000:.2f} s wall, {total['cpu_ms'] / 1000:.2f} s CPU ({each}, wall)"
+    if 2000 in rows:
+        text += (f"; at T=2000 occlusion {rows[2000]['occlusion']['wall_ms'] / 1000:.1f} s and the probe "
+                 f"{rows[2000]['context_probe']['wall_ms'] / 1000:.1f} s")
+    out = [(f"the four attribution methods + probe + memory trace, T={mid['T']} ({b['figures']['model']})", text)]
+    base = {r["T"]: r for r in b["baseline"]["rows"]}.get(mid["T"])
+    if base:
+        one, many = base.get("feature_ablation_1_per_call"), next(
+            (v for k, v in base.items() if k.startswith("feature_ablation_") and k != "feature_ablation_1_per_call"),
+            None)
+        parts = []
+        if one:
+            parts.append(f"{one['speedup_cpu']:.1f}x less CPU time than its default (one perturbation per call)")
+        if many:
+            parts.append(f"{many['speedup_cpu']:.1f}x less than batched")
+        diff = max(v["max_difference"] for v in (one, many) if v)
+        probe = base["probe_one_run_per_n"]
+        out.append((f"occlusion vs captum `FeatureAblation`, and the context probe vs one model call per n, "
+                    f"T={mid['T']}", ", ".join(parts) + f"; max difference {diff:.1g}; the probe "
+                    f"{probe['speedup_cpu']:.1f}x less CPU time"))
+    return out
+
+
+def app_rows(b: dict) -> list[tuple[str, str]]:
+    f, base = b["figures"], b["baseline"]
+    steps = "; ".join(f"{_ms(v['median_ms'])} on '{view}'" for view, v in f["apptest_k_step"].items())
+    return [(f"the app's server side, a new {f['review_tokens']}-token review and a K step",
+             f"every view's computations {f['new_review_all_views_ms'] / 1000:.2f} s; a K step slices the "
+             f"precomputed arrays in {f['k_slice_median_us']:.0f} us instead of a model pass "
+             f"({_ms(base['k_step_ms'])}); a whole page run after a K step (AppTest, median) {steps}")]
+
+
+def browser_rows(b: dict) -> list[tuple[str, str]]:
+    f, floor = b["figures"], b["baseline"]
+    export = f["static_export"]
+    return [("the app in chromium (on the same machine as the server): K step; method switch; model switch; first "
+             "chart of a fresh session",
+             f"{_ms(f['k_step_ms'])}; {_ms(f['method_switch_ms'])}; {_ms(f['model_switch_ms'])}; "
+             f"{f['first_chart_s']:.2f} s, against {floor['first_chart_s']:.2f} s in the same run for a Streamlit "
+             f"page holding only a title and a 3-bar chart (medians; goals: a K step within "
+             f"{f['goals_ms']['k_step']} ms, a switch within {f['goals_ms']['method_switch']} ms)"),
+            ("the static demo",
+             f"{export['megabytes']:.1f} MB for {export['models']} models x {export['reviews']} reviews, exported in "
+             f"{export['seconds']:.0f} s; on a K change the strips update in {_ms(f['static_k_step_strips_ms'])} "
+             f"and the charts are redrawn {_ms(f['static_k_step_charts_ms'])} after")]
+
+
+def load_rows(b: dict) -> list[tuple[str, str]]:
+    f = b["figures"]
+    parts = []
+    if "same_link" in f:
+        parts.append(f"{f['same_link']['sessions']} sessions on one example link: whole page p95 "
+                     f"{f['same_link']['page_p95_s']:.1f} s")
+    if "distinct_reviews" in f:
+        d = f["distinct_reviews"]
+        parts.append(f"{d['sessions']} distinct reviews: p95 {d['page_p95_s']:.1f} s, {d['errors']} errors, "
+                     f"{d['values_off']} values off")
+    parts.append(f"peak {f['memory_peak_mb'] / 1024:.2f} GB PSS")
+    if "beside_lab_run" in f:
+        parts.append(f"a page beside a live Lab run {f['beside_lab_run']['relative_to_idle']:.2f}x, beside a "
+                     f"2,000-token review {f['beside_long_review']['relative_to_idle']:.2f}x")
+    return [("a class at once, server side (protocol clients)", "; ".join(parts))]
+
+
+def train_rows(b: dict) -> list[tuple[str, str]]:
+    f = b["figures"]
+    each = ", ".join(f"{r['scheme']} {r['relative_to_full']:.2f}x" for r in f["rows"])
+    return [(f"one training epoch on {f['reviews']} IMDB reviews, each scheme against full BPTT "
+             f"({_s(b['baseline']['seconds'])})", each)]
+
+
+FORMATTERS = {"flow": flow_rows, "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
+              "load": load_rows, "train": train_rows}
+
+
+def speed_table(benches: dict[str, dict]) -> str:
+    """design.md's table: one row per figure, its script, and under it where and when each was measured."""
+    lines = ["| what | script | measured |", "|---|---|---|"]
+    names = [n for n in ORDER if n in benches] + sorted(n for n in benches if n not in ORDER)
+    for name in names:
+        b = benches[name]
+        rows = FORMATTERS[name](b) if name in FORMATTERS else [(b.get("what", name), b.get("summary", ""))]
+        lines += [f"| {what} | `scripts/bench_{name}.py` | {text} |" for what, text in rows]
+    lines.append("")
+    lines += [f"- `{name}` ({benches[name]['date']}): {benches[name]['machine']}; `{benches[name]['command']}`"
+              for name in names]
+    return "\n".join(lines)
+
+
+def class_figures(benches: dict[str, dict]) -> str:
+    """The README's figures for a class opening the app at once (bench_load, and bench_browser's floor)."""
+    floor = benches.get("browser", {}).get("baseline", {}).get("first_chart_s")
+    drawing = (f"while a student's browser adds its own drawing: {floor:.1f} s for a fresh tab of even a one-chart "
+               "Streamlit page on the benchmark machine's chromium" if floor else
+               "while a student's browser adds its own drawing")
+    if "load" not in benches:
+        return (f"Measured with `scripts/bench_load.py` (one server; its clients speak Streamlit's own websocket "
+                f"protocol, so the figures are the server's, {drawing}): not yet run on this version of the code; "
+                "`python scripts/bench_load.py` writes results/bench/load.json and `python scripts/update_docs.py` "
+                "puts its figures here.")
+    b = benches["load"]
+    f = b["figures"]
+    lines = [f"Measured with `scripts/bench_load.py` on {b['machine']} ({b['date']}; one server; the clients speak "
+             f"Streamlit's own websocket protocol from another process, so the figures are the server's, "
+             f"{drawing}):"]
+    if "same_link" in f:
+        s = f["same_link"]
+        lines.append(f"- {s['sessions']} sessions opening the same example link at once: {s['errors']} errors, the "
+                     f"whole page sent to each within {s['page_p95_s']:.1f} s (p95).")
+    if "distinct_reviews" in f:
+        d = f["distinct_reviews"]
+        lines.append(f"- {d['sessions']} sessions opening distinct 200-word reviews on \"What the model uses\" at "
+                     f"once: {d['errors']} errors, {d['values_off']} scores differing from a sequential computation, "
+                     f"the whole page sent within {d['page_p95_s']:.1f} s (p95; {d['page_p50_s']:.1f} s median).")
+    idle = f" ({f['memory_idle_after_mb'] / 1024:.2f} GB idle after)" if "memory_idle_after_mb" in f else ""
+    lines.append(f"- Memory, the sum of PSS over the server's processes: at most {f['memory_peak_mb'] / 1024:.2f} GB "
+                 f"through the whole run{idle}.")
+    if "beside_lab_run" in f:
+        lines.append(f"- Another visitor's new review takes {f['beside_lab_run']['relative_to_idle']:.2f}x as long as "
+                     f"on an idle server while a Lab run trains, and {f['beside_long_review']['relative_to_idle']:.2f}x "
+                     "while someone's 2,000-token review is computed.")
+    if "same_link" in f:
+        lines.append("")
+        lines.append(f"Per replica, plan on a class of about {f['same_link']['sessions']} opening the app at once.")
+    return "\n".join(lines)
+
+
+def blocks(benches: dict[str, dict]) -> dict[str, str]:
+    """The generated blocks: `speed_table` (docs/design.md) and `speed_class` (README.md)."""
+    return {"speed_table": speed_table(benches), "speed_class": class_figures(benches)}

@@ -1,0 +1,192 @@
+"""The job schema: what each view computes, under a key that names everything the result depends on.
+
+    JobKey       one computation: its kind, the model, the token ids and the settings it needs
+    run(key)     computes what a key names (the compute service calls it on a worker)
+    kind_of      the service's kind: "long" reviews and "lab" runs are capped, so a worker stays free
+    view_jobs    what a view asks for, in the order it waits for them; the page queues them all at once
+                 before the view waits for the first (prefetch), so they run on every worker together
+    warm_up_jobs what the default views ask for on an example review, queued at start-up at low priority
+
+The views ask for `view_jobs` and nothing else (tests/test_jobs.py records what the service receives during a
+page run), so prefetch and warm-up compute exactly what the page then shows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tbptt_viz.present.params import DEFAULTS, snap_k
+from tbptt_viz.present.review import Review
+
+LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
+KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab")
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """One computation. Two equal keys always give equal results, so the service computes each once."""
+
+    kind: str                       # one of KINDS
+    model: str = ""                 # a shipped model's name ("" for a Lab run, whose model is trained by it)
+    ids: tuple[int, ...] = ()       # (T,) token ids in that model's vocabulary
+    label: int | None = None        # the training loss's label (None: the model's own prediction)
+    method: str | None = None       # attr, sanity: the attribution method
+    backprop: str = "full"          # attr: the scheme whose windows the gradient is taken through
+    k: int | None = None            # attr: K of last-k / chunked
+    k1: int | None = None           # k1k2, attr: TBPTT(k1, k2)'s settings
+    k2: int | None = None
+    target: str | None = None       # attr: logit | loss (None: the method's default)
+    config: tuple = ()              # lab: the LabConfig's (field, value) pairs, sorted
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown job kind {self.kind!r}; one of {KINDS}")
+
+
+def flow(model: str, ids, label: int | None = None) -> JobKey:
+    """The review's gradient flow: full BPTT with the last-K sweep and chunked on the K grid."""
+    return JobKey("flow", model, tuple(ids), label)
+
+
+def k1k2(model: str, ids, label: int | None, k1: int, k2: int) -> JobKey:
+    return JobKey("k1k2", model, tuple(ids), label, k1=int(k1), k2=int(k2))
+
+
+def attribution(model: str, ids, method: str, backprop: str = "full", k: int | None = None, k1: int | None = None,
+                k2: int | None = None, target: str | None = None, label: int | None = None) -> JobKey:
+    """`attribute(model, ids, method, backprop, k, k1, k2, target, label)`."""
+    return JobKey("attr", model, tuple(ids), label, method, backprop, k, k1, k2, target)
+
+
+def probe(model: str, ids) -> JobKey:
+    return JobKey("probe", model, tuple(ids))
+
+
+def memory(model: str, ids) -> JobKey:
+    return JobKey("memory", model, tuple(ids))
+
+
+def prediction(model: str, ids) -> JobKey:
+    """P(positive): one forward pass, for the page's header."""
+    return JobKey("prob", model, tuple(ids))
+
+
+def sanity(model: str, ids, method: str) -> JobKey:
+    """The model-parameter randomisation test of `method`."""
+    return JobKey("sanity", model, tuple(ids), method=method)
+
+
+def lab(config) -> JobKey:
+    """A live Lab run of `config` (a LabConfig); it is computed by the function the page passes with it."""
+    return JobKey("lab", config=tuple(sorted(config.to_dict().items())))
+
+
+def run(key: JobKey, models) -> Any:
+    """Compute what `key` names; `models`: a ModelStore (its models are only read)."""
+    import torch
+
+    if key.kind == "lab":
+        raise ValueError("a Lab run is computed by the function its page passes with the key")
+    model, ids = models.get(key.model), torch.tensor(key.ids)
+    if key.kind == "flow":
+        from tbptt_viz.gradients.analysis import review_flow
+
+        return review_flow(model, ids, key.label)
+    if key.kind == "k1k2":
+        from tbptt_viz.gradients.flow import gradient_flow
+
+        return gradient_flow(model, ids, "k1k2", k1=key.k1, k2=key.k2, label=key.label)
+    if key.kind == "prob":
+        return model.prob_positive(ids)
+    from tbptt_viz.attribution import methods
+
+    if key.kind == "attr":
+        return methods.attribute(model, ids, key.method, key.backprop, key.k, key.k1, key.k2, key.target, key.label)
+    if key.kind == "probe":
+        return methods.context_probe(model, ids)
+    if key.kind == "memory":
+        return methods.memory_trace(model, ids)
+    return methods.sanity_check(model, ids, key.method)
+
+
+def kind_of(key: JobKey) -> str:
+    """The compute service's kind: "lab" for a live run; "long" for a review of more than LONG_REVIEW tokens
+    (the app lets at most one worker run those, so another is always free for everyone else's pages), except
+    the header's one forward pass, which never waits behind long jobs; else "analysis"."""
+    if key.kind == "lab":
+        return "lab"
+    return "long" if key.kind != "prob" and len(key.ids) > LONG_REVIEW else "analysis"
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """What the views' jobs depend on besides the review: the session's settings and switches."""
+
+    scheme: str = DEFAULTS.scheme
+    k: int = DEFAULTS.k             # the K the visitor chose; a view shows the nearest of k_choices(T)
+    k1: int = DEFAULTS.k1
+    k2: int = DEFAULTS.k2
+    method: str = DEFAULTS.method
+    long_review: bool = False       # "What the model uses": occlusion and the probe asked for on a long review
+    truncated: bool = True          # "What the model uses": the truncated attribution shown
+    sanity: bool = False            # "What the model uses": the methods' agreement and sanity check asked for
+
+
+def shown_k(T: int, k: int) -> int:
+    """The K a view shows for the chosen `k` on a T-token review: the nearest one the slider offers."""
+    from tbptt_viz.gradients.analysis import k_choices
+
+    return snap_k(k, k_choices(T))
+
+
+def truncation_settings(s: ViewSettings, T: int) -> tuple[int | None, int | None, int | None]:
+    """(k, k1, k2) of the truncated attribution under the chosen scheme."""
+    return (None, s.k1, s.k2) if s.scheme == "k1k2" else (shown_k(T, s.k), None, None)
+
+
+def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> list[JobKey]:
+    """Every job `view` asks for on `review`, in the order it waits for them (the header's prediction aside).
+
+    Jobs behind a button (integrated gradients under truncation) are not listed: they run when asked."""
+    from tbptt_viz.attribution.methods import METHODS
+    from tbptt_viz.gradients.analysis import truncation_route
+
+    m, ids, names = review.model, review.ids, review.names
+    occlusion = [attribution(n, review.ids_of(n), "occlusion") for n in names]
+    probes = [probe(n, review.ids_of(n)) for n in names]
+    if view == "Start here":
+        keys = [flow(m, ids, review.label), *occlusion, *probes]
+    elif view in ("What training sees", "Gradient through time"):
+        keys = [flow(m, ids, review.label)] + ([k1k2(m, ids, review.label, s.k1, s.k2)] if s.scheme == "k1k2" else [])
+    elif view == "What the model uses":
+        keys = [attribution(n, review.ids_of(n), s.method) for n in names]
+        route = truncation_route(s.scheme, s.method)
+        if s.truncated and route in ("mask", "ask", "run"):
+            keys.append(attribution(m, ids, s.method, target="loss"))
+            if route == "run":
+                keys.append(attribution(m, ids, s.method, s.scheme, *truncation_settings(s, review.T), target="loss"))
+        if s.sanity:
+            keys += [attribution(m, ids, method) for method in METHODS] + [sanity(m, ids, s.method)]
+        if review.T <= LONG_REVIEW or s.long_review:
+            keys += occlusion + probes
+    elif view == "Memory":
+        keys = [memory(n, review.ids_of(n)) for n in names] + occlusion
+    else:
+        keys = []
+    return list(dict.fromkeys(keys))  # each once, in order
+
+
+# The views an example's default page shows; the start-up warm-up computes what they ask for.
+WARM_VIEWS = ("Start here", "What training sees", "What the model uses", "Memory")
+
+
+def warm_up_jobs(model: str, ids, label: int | None) -> list[JobKey]:
+    """What the default views ask for on one example under `model`, alone or beside another model (as the
+    compare model it is asked for the same attributions, probe and memory trace), with the loss against the
+    example's label and against the model's own prediction, after the header's prediction."""
+    keys = [prediction(model, ids)]
+    for loss_label in (label, None):
+        review = Review(model, None, tuple(ids), (), (), loss_label)
+        keys += [key for view in WARM_VIEWS for key in view_jobs(view, review)]
+    return list(dict.fromkeys(keys))
+

@@ -1,0 +1,124 @@
+"""Lab: the precomputed sweep of tiny LSTMs on synthetic tasks, and one configuration trained live."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from tbptt_viz.core.schemes import SCHEME_NAMES
+from tbptt_viz.experiments.lab.runs import (
+    LIVE_CAPS,
+    TASKS,
+    LabConfig,
+    LabConfigError,
+    cap_for_live,
+    live_run,
+    load_lab_results,
+)
+from tbptt_viz.gradients import analysis
+from tbptt_viz.gradients.flow import gradient_flow
+from tbptt_viz.present import figures, lab_figures, params
+from tbptt_viz.present.sentences import lab_progress_note
+from tbptt_viz.serving import jobs
+from tbptt_viz.serving.isolate import run_isolated
+from tbptt_viz.ui import services
+from tbptt_viz.ui.state import sync_url
+from tbptt_viz.ui.training import training_strips
+from tbptt_viz.ui.widgets import chart, guarded, how_to_read, notice
+
+SWEEP_FIGURES = ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure")
+
+
+def show() -> None:
+    st.markdown("Tiny LSTMs trained in seconds on synthetic tasks built to test the answers' claims, with the "
+                "same truncation schemes and training code as the IMDB models.")
+    results = load_lab_results()
+    if results is None:
+        st.info("The precomputed sweep (results/lab.json) is not in this installation; live runs still work.")
+    else:
+        for name in SWEEP_FIGURES:
+            guarded(name, lambda fn=getattr(lab_figures, name): chart(fn(results), key=f"lab_{name}"))
+        how_to_read("Accuracy on long test sequences, mean over seeds with the sample standard deviation over seeds "
+                    "in the hover text; chance is 0.5. A scheme that never back-propagates to the decisive tokens "
+                    "usually stays at chance, but not always: a trace of an early token carried by the recurrence "
+                    "into the window can be learned there (see the forget-bias rows).")
+    st.subheader("Run one configuration live")
+    try:
+        config = lab_form()
+        if config is not None:
+            train_live(config)
+    except (LabConfigError, ValueError) as e:
+        notice("error", f"This configuration cannot run: {e}. Change the setting and train again.")
+    runs = st.session_state.get("lab_runs", [])
+    if runs:
+        show_runs(runs)
+
+
+def train_live(config: LabConfig) -> None:
+    """Train `config` (capped for a shared server) through the compute service, one live run at a time, in a
+    child process forked from the server: it never competes for the server's interpreter lock, so other
+    visitors' pages stay as fast as on an idle server. Keeps the two newest runs in the session."""
+    config, notices = cap_for_live(config)
+    for n in notices:
+        notice("warning", n)
+    done: dict = {"done": 0, "total": 1}
+
+    def report(d, t, loss):
+        done.update(done=d, total=t, loss=loss)
+
+    result = services.compute(
+        jobs.lab(config), fn=lambda: run_isolated(live_run, config, progress=report),
+        progress=lambda ahead: (min(1.0, done["done"] / max(1, done["total"])),
+                                lab_progress_note(ahead, done["done"], done["total"])))
+    runs = st.session_state.setdefault("lab_runs", [])
+    runs.append(result)
+    del runs[:-2]
+    sync_url(**params.lab_query(config))
+
+
+def show_runs(runs: list) -> None:
+    """The newest runs' accuracy and curves, and a test sequence through the newest tiny model."""
+    for col, result in zip(st.columns(len(runs)), runs[::-1]):
+        with col:
+            c = result.config
+            st.metric(f"test accuracy ({c.task}, {c.scheme_label}, seed {c.seed})", f"{result.test_accuracy:.3f}",
+                      help=f"trained in {result.wall_time_s:.1f} s")
+            chart(lab_figures.training_curve(result), key=f"lab_curve_{id(result)}")
+    result = runs[-1]
+    c = result.config
+    ids = torch.tensor([int(i) for i in result.sample_ids])
+    rf = analysis.review_flow(result.model, ids, result.sample_label)
+    k = params.snap_k(c.k or rf.T, analysis.k_choices(rf.T))
+    view = analysis.picked_view(rf, c.scheme, k, lambda: gradient_flow(
+        result.model, ids, "k1k2", k1=c.k1, k2=c.k2, label=result.sample_label))
+    st.markdown(f"**A test sequence through the newest tiny model** (P(positive) = {rf.full.prob_positive:.3f})")
+    training_strips(result.sample_tokens, rf, view)
+    chart(figures.gradient_through_time(view, rf.full, rf.T), key="lab_through_time")
+
+
+def lab_form() -> LabConfig | None:
+    """The live-run form, its values kept in the session and the URL; returns a LabConfig when submitted."""
+    with st.form("lab_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        task = c1.selectbox("Task", TASKS, key="lab_task",
+                            help="prefix: the label is in the opening 'i love/hate this'. any-one: is there a 1 "
+                                 "anywhere? planted: the decisive word sits d steps from the end.")
+        scheme = c2.selectbox("Scheme", list(SCHEME_NAMES), format_func=SCHEME_NAMES.get, key="lab_scheme")
+        k = c3.number_input("K (or k1)", 1, 500, key="lab_k")
+        seed = c4.number_input("Seed", 0, 10_000, key="lab_seed")
+        c1, c2, c3, c4 = st.columns(4)
+        seq_len = c1.number_input("Sequence length (0 = task default)", 0, 10_000, key="lab_seq_len")
+        short_frac = c2.slider("prefix: short examples", 0.0, 1.0, step=0.05, key="lab_short_frac")
+        clean_last = c3.number_input("any-one: no 1 in the last M", 0, 1000, key="lab_clean_last")
+        ones_frac = c4.slider("any-one: fraction with a 1 there", 0.0, 1.0, step=0.05, key="lab_ones_frac")
+        c1, c2, c3, c4 = st.columns(4)
+        distance = c1.number_input("planted: distance d", 0, 10_000, key="lab_distance")
+        n_train = c2.number_input("Training sequences", 2, 100_000, key="lab_n_train")
+        epochs = c3.number_input("Epochs", 1, 1000, key="lab_epochs")
+        hidden = c4.number_input("Hidden size", 1, 1024, key="lab_hidden")
+        st.caption("Live runs are capped so that one visitor cannot hold a shared server for minutes (one runs at a "
+                   "time; others wait their turn): " + ", ".join(f"{k} <= {v}" for k, v in LIVE_CAPS.items()) + ".")
+        if not st.form_submit_button("Train live"):
+            return None
+    return LabConfig(task=task, scheme=scheme, k=int(k), seq_len=int(seq_len) or None, short_frac=float(short_frac),
+                     clean_last=int(clean_last), ones_in_window_frac=float(ones_frac), distance=int(distance),
+                     n_train=int(n_train), epochs=int(epochs), hidden=int(hidden), seed=int(seed))

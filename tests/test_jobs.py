@@ -1,0 +1,213 @@
+"""The job schema: each key computes what it names, each view's job list is what the page then asks the
+service for (recorded during real page runs), and warm-up and prefetch request exactly those keys."""
+from __future__ import annotations
+
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import seq
+
+from tbptt_viz.present.review import Review
+from tbptt_viz.serving import jobs
+from tbptt_viz.serving.jobs import LONG_REVIEW, JobKey, ViewSettings, kind_of, view_jobs, warm_up_jobs
+
+ROOT = Path(__file__).resolve().parent.parent
+IDS, OTHER = (5, 6, 7, 8) * 10, (9, 10, 11, 12) * 10  # 40 tokens, one sequence per model's vocabulary
+REVIEW = Review("m", "c", IDS, OTHER, ("w",) * 40, 1, "r")
+
+
+def test_job_kind_marks_long_reviews_only():
+    long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
+    assert kind_of(jobs.attribution("m", long_ids, "occlusion")) == "long"
+    assert kind_of(jobs.flow("m", long_ids)) == "long" and kind_of(jobs.sanity("m", long_ids, "saliency")) == "long"
+    assert kind_of(jobs.probe("m", short_ids)) == "analysis"
+    assert kind_of(jobs.prediction("m", long_ids)) == "analysis"  # one forward pass: the header never waits
+
+    class Config:
+        def to_dict(self):
+            return {"seed": 0, "task": "prefix"}
+
+    lab = jobs.lab(Config())
+    assert kind_of(lab) == "lab" and lab.config == (("seed", 0), ("task", "prefix")) and lab == jobs.lab(Config())
+
+
+def test_keys_are_hashable_values_and_unknown_kinds_are_refused():
+    a = jobs.attribution("m", [1, 2], "saliency", "chunked", 5, target="loss")
+    assert a == jobs.attribution("m", (1, 2), "saliency", "chunked", 5, None, None, "loss") and hash(a) == hash(
+        jobs.attribution("m", (1, 2), "saliency", "chunked", 5, target="loss"))
+    assert a != jobs.attribution("m", (1, 2), "saliency", "chunked", 5) and a.ids == (1, 2)
+    assert jobs.flow("m", (1,), None) != jobs.flow("m", (1,), 0)
+    with pytest.raises(ValueError, match="unknown job kind"):
+        JobKey("gradients", "m", (1,))
+
+
+def test_run_computes_what_each_key_names(model):
+    """Each kind against its function called directly on the same model and ids."""
+    from tbptt_viz import attribute, context_probe, gradient_flow, memory_trace
+    from tbptt_viz.attribution.methods import sanity_check
+    from tbptt_viz.gradients.analysis import review_flow
+
+    class Store:
+        def get(self, name):
+            assert name == "tiny"
+            return model
+
+    ids = seq(15)
+    t = tuple(ids.tolist())
+    rf = jobs.run(jobs.flow("tiny", t, 1), Store())
+    np.testing.assert_array_equal(rf.chunked.input_grad_norm, review_flow(model, ids, 1).chunked.input_grad_norm)
+    np.testing.assert_array_equal(jobs.run(jobs.k1k2("tiny", t, 0, 3, 7), Store()).input_grad_norm,
+                                  gradient_flow(model, ids, "k1k2", k1=3, k2=7, label=0).input_grad_norm)
+    got = jobs.run(jobs.attribution("tiny", t, "saliency", "last-k", 4, target="loss", label=1), Store())
+    np.testing.assert_array_equal(got.scores, attribute(model, ids, "saliency", "last-k", 4, target="loss",
+                                                        label=1).scores)
+    assert got.k == 4 and got.target == "loss" and got.label_used == 1
+    np.testing.assert_array_equal(jobs.run(jobs.probe("tiny", t), Store()).prob_last_n,
+                                  context_probe(model, ids).prob_last_n)
+    np.testing.assert_array_equal(jobs.run(jobs.memory("tiny", t), Store()).influence, memory_trace(model, ids).influence)
+    with torch.no_grad():
+        assert jobs.run(jobs.prediction("tiny", t), Store()) == pytest.approx(torch.sigmoid(model(ids[None])).item())
+    assert jobs.run(jobs.sanity("tiny", t, "saliency"), Store()).relative_change == \
+        sanity_check(model, ids, "saliency").relative_change
+    with pytest.raises(ValueError):
+        jobs.run(JobKey("lab"), Store())
+
+
+def test_view_jobs_list_what_each_view_waits_for_in_order():
+    from tbptt_viz.attribution.methods import METHODS
+
+    occ = [jobs.attribution("m", IDS, "occlusion"), jobs.attribution("c", OTHER, "occlusion")]
+    probes = [jobs.probe("m", IDS), jobs.probe("c", OTHER)]
+    flow = jobs.flow("m", IDS, 1)
+    assert view_jobs("Start here", REVIEW) == [flow, *occ, *probes]
+    assert view_jobs("What training sees", REVIEW) == [flow] == view_jobs("Gradient through time", REVIEW)
+    assert view_jobs("What training sees", REVIEW, ViewSettings(scheme="k1k2", k1=4, k2=9)) == \
+        [flow, jobs.k1k2("m", IDS, 1, 4, 9)]
+    assert view_jobs("What the model uses", REVIEW) == [*occ, *probes]  # occlusion: nothing to truncate
+    saliency = [jobs.attribution("m", IDS, "saliency"), jobs.attribution("c", OTHER, "saliency")]
+    loss = jobs.attribution("m", IDS, "saliency", target="loss")
+    assert view_jobs("What the model uses", REVIEW, ViewSettings(method="saliency")) == [*saliency, loss, *occ, *probes]
+    # chunked: the truncated attribution runs; K is the slider's nearest value to the chosen one (37 -> 40 here)
+    chunked = ViewSettings(scheme="chunked", k=37, method="saliency")
+    assert view_jobs("What the model uses", REVIEW, chunked) == [
+        *saliency, loss, jobs.attribution("m", IDS, "saliency", "chunked", 40, None, None, "loss"), *occ, *probes]
+    k1k2 = ViewSettings(scheme="k1k2", k1=4, k2=9, method="input_x_gradient", truncated=True)
+    assert jobs.attribution("m", IDS, "input_x_gradient", "k1k2", None, 4, 9, "loss") in \
+        view_jobs("What the model uses", REVIEW, k1k2)
+    ig = ViewSettings(method="integrated_gradients", scheme="chunked")  # its truncated run waits for a click
+    assert view_jobs("What the model uses", REVIEW, ig)[2] == jobs.attribution("m", IDS, "integrated_gradients",
+                                                                                target="loss")
+    assert len(view_jobs("What the model uses", REVIEW, ig)) == 7
+    assert view_jobs("What the model uses", REVIEW, ViewSettings(method="saliency", truncated=False)) == \
+        [*saliency, *occ, *probes]
+    assert view_jobs("What the model uses", REVIEW, ViewSettings(scheme="full", method="saliency")) == \
+        [*saliency, *occ, *probes]
+    sanity = view_jobs("What the model uses", REVIEW, ViewSettings(sanity=True))
+    others = [m for m in METHODS if m != "occlusion"]  # every method the agreement table compares
+    assert sanity == [*occ, *(jobs.attribution("m", IDS, m) for m in others),
+                      jobs.sanity("m", IDS, "occlusion"), *probes]  # each key once, where it is first asked for
+    assert view_jobs("Memory", REVIEW) == [jobs.memory("m", IDS), jobs.memory("c", OTHER), *occ]
+    assert view_jobs("Model zoo", REVIEW) == view_jobs("Lab", REVIEW) == view_jobs("Lessons", REVIEW) == []
+    alone = Review("m", None, IDS, (), (), None)
+    assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0]]
+
+
+def test_a_long_review_waits_for_a_click_before_occlusion_and_the_probe():
+    long = Review("m", None, tuple(range(2, LONG_REVIEW + 3)), (), (), None)
+    assert all(k.kind != "probe" for k in view_jobs("What the model uses", long))
+    assert jobs.probe("m", long.ids) in view_jobs("What the model uses", long, ViewSettings(long_review=True))
+
+
+def test_warm_up_requests_exactly_what_the_default_views_ask_for_on_every_pair_of_models():
+    ids = {"a": IDS, "b": OTHER, "c": (3, 4) * 20}
+    warm = {key for name in ids for key in warm_up_jobs(name, ids[name], 1)}
+    asked = {jobs.prediction(name, ids[name]) for name in ids}  # each page's header
+    for model, compare in permutations(ids, 2):
+        for label in (1, None):  # the loss against the true label, or the model's own prediction
+            review = Review(model, compare, ids[model], ids[compare], (), label)
+            asked |= {key for view in jobs.WARM_VIEWS for key in view_jobs(view, review)}
+    assert warm == asked
+
+
+def test_the_app_warms_every_example_under_every_shipped_model(monkeypatch):
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.core.data import examples
+    from tbptt_viz.core.text import prepare_review
+    from tbptt_viz.serving.service import WARMUP, ModelStore
+    from tbptt_viz.ui import services
+
+    shipped = ["imdb-last-k30", "imdb-full"]  # two of the shipped models: what loops over all of them is the same
+    monkeypatch.setattr(services, "available_models", lambda: shipped)
+
+    class Recorder:
+        def __init__(self):
+            self.requests = []
+
+        def request(self, key, fn, kind, priority):
+            self.requests.append((key, kind, priority))
+
+    svc = Recorder()
+    services.warm_up(svc, ModelStore(load_pretrained))
+    want = [key for name in shipped for ex in examples()
+            for key in warm_up_jobs(name, prepare_review(ex.text, load_pretrained(name).vocab).ids, ex.label)]
+    assert [key for key, _, _ in svc.requests] == want
+    assert {p for _, _, p in svc.requests} == {WARMUP} and all(k == kind_of(key) for key, k, _ in svc.requests)
+
+
+# ---- what the page asks for -------------------------------------------------------------------------------
+
+def page_review(query: dict) -> Review:
+    """The Review the page builds for an example and its two models, built here from the files."""
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.core.data import examples
+    from tbptt_viz.core.text import prepare_review
+
+    ex = next(e for e in examples() if e.id == query.get("review", "love-then-plot"))
+    model, compare = query.get("model", "imdb-last-k30"), query.get("compare", "imdb-full")
+    prepared = prepare_review(ex.text, load_pretrained(model).vocab)
+    return Review(model, compare, tuple(prepared.ids), tuple(load_pretrained(compare).vocab.encode(prepared.tokens)),
+                  tuple(prepared.tokens), ex.label, ex.id)
+
+
+PAGES = [
+    {"view": "Start here"}, {"view": "What training sees"}, {"view": "Gradient through time"},
+    {"view": "What the model uses"}, {"view": "Memory"}, {"view": "Model zoo"},
+    {"view": "What training sees", "scheme": "k1k2", "k1": "20", "k2": "45"},
+    {"view": "What the model uses", "review": "short-brilliant", "scheme": "chunked", "k": "5", "method": "saliency"},
+    {"view": "What the model uses", "review": "short-awful", "method": "input_x_gradient"},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", PAGES, ids=lambda q: "-".join(q.values()))
+def test_prefetch_and_the_views_ask_for_exactly_the_view_jobs(query, monkeypatch):
+    """Record every key the compute service receives during a page run: with prefetch off, the view's own
+    requests; with it on, nothing more. Both equal `view_jobs` (and the header's prediction)."""
+    from streamlit.testing.v1 import AppTest
+
+    from tbptt_viz.serving.service import ComputeService
+    from tbptt_viz.ui import services
+
+    asked = []
+    request = ComputeService.request
+    monkeypatch.setattr(ComputeService, "request", lambda self, key, *a, **kw: (asked.append(key),
+                                                                                request(self, key, *a, **kw))[1])
+    prefetch = services.prefetch
+    monkeypatch.setattr(services, "prefetch", lambda *a: None)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    review = page_review(query)
+    q = {k: query[k] for k in ("scheme", "method") if k in query}
+    settings = ViewSettings(**q, **{k: int(query[k]) for k in ("k", "k1", "k2") if k in query})
+    want = {jobs.prediction(review.model, review.ids), *view_jobs(query["view"], review, settings)}
+    assert set(asked) == want
+    asked.clear()
+    monkeypatch.setattr(services, "prefetch", prefetch)
+    at.run()
+    assert set(asked) == want

@@ -1,0 +1,81 @@
+"""The page's sentences, each against numbers worked out here from the same inputs."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tbptt_viz.present import sentences as say
+
+
+def trace(survival, influence, forget_mean):
+    return SimpleNamespace(survival=np.asarray(survival, float), influence=np.asarray(influence, float),
+                           forget_mean=np.asarray(forget_mean, float))
+
+
+def test_first_share():
+    assert say.first_share([1.0, -1.0, 2.0], 1) == pytest.approx(0.25) and say.first_share([0.0], 1) == 0.0
+    scores = np.r_[np.full(30, 2.0), np.full(70, -1.0)]  # default n = 30: 60 of 130
+    assert say.first_share(scores) == pytest.approx(60 / 130)
+
+
+def test_memory_sentence_states_what_the_trace_holds():
+    t = trace([0.0123, 0.5, 1.0], [1.0, 3.0, 4.0], [0.2, 0.4, 0.9])
+    s = say.memory_sentence(t)
+    assert "a fraction 0.012 is left" in s and "the first 3 tokens hold 100%" in s and "Occlusion" not in s
+    long = trace(np.linspace(0.1, 1, 40), np.r_[np.ones(30), np.full(10, 3.0)], np.ones(40))
+    s = say.memory_sentence(long, np.r_[np.zeros(30), np.ones(10)])
+    assert f"the first 30 tokens hold {30 / 60:.0%}" in s and "Occlusion puts 0% of its |effect| on them." in s
+    assert "hold 0%" in say.memory_sentence(trace([1.0], [0.0], [1.0]))  # no influence at all: no division
+
+
+def test_forget_gate_sentence_is_the_mean_over_the_first_tokens():
+    t = trace(np.ones(40), np.ones(40), np.r_[np.full(30, 0.25), np.full(10, 0.95)])
+    assert say.forget_gate_sentence(t) == "mean forget gate over the first 30 tokens: 0.25"
+    assert say.forget_gate_sentence(t, n=40) == f"mean forget gate over the first 40 tokens: {(30 * .25 + 10 * .95) / 40:.2f}"
+    assert say.forget_gate_sentence(trace([1, 1], [1, 1], [0.5, 0.7])) == "mean forget gate over the first 2 tokens: 0.60"
+
+
+def test_zero_gradient_sentence_counts_exact_zeros():
+    view = SimpleNamespace(k=3, input_grad_norm=np.array([0.0, 0.0, 1e-12, 2.0, 3.0]))
+    full = SimpleNamespace(full_input_grad_norm=np.array([0.000123, 1, 1, 2, 3.0]))
+    s = say.zero_gradient_sentence(view, full)
+    assert "K = 3, **2 of 5** tokens" in s and "the first token gets 0.00012." in s  # 1e-12 is not zero
+
+
+def test_opening_sentence_per_model():
+    probe = SimpleNamespace(prob_positive=0.91, prob_without_first_n=np.linspace(0.9, 0.1, 40))
+    s = say.opening_sentence({"a": np.r_[np.ones(30), np.ones(10)], "b": np.r_[np.zeros(30), np.ones(10)]},
+                             {"a": probe, "b": probe}, 40)
+    assert s == ("On this review — a: 75% of |occlusion| on the first 30 tokens; without them P(positive) goes from "
+                 f"0.91 to {np.linspace(0.9, 0.1, 40)[30]:.2f}; b: 0% of |occlusion| on the first 30 tokens; without "
+                 f"them P(positive) goes from 0.91 to {np.linspace(0.9, 0.1, 40)[30]:.2f}.")
+    short = SimpleNamespace(prob_positive=0.5, prob_without_first_n=np.array([0.5, 0.4, 0.3]))
+    assert "first 3 tokens" in say.opening_sentence({"a": np.ones(3)}, {"a": short}, 3) and \
+        "to 0.30" in say.opening_sentence({"a": np.ones(3)}, {"a": short}, 3)  # at most T - 1 removed
+    assert say.opening_sentence({"a": np.ones(1)}, {"a": short}, 1) == ""
+
+
+def test_convergence_caption_only_for_converged_integrated_gradients():
+    ig = SimpleNamespace(converged=True, target="logit", target_change=0.5, completeness_gap=-0.001,
+                         tolerance=0.015, evaluations=24, rank_one_intervals=0)
+    assert say.convergence_caption(ig).startswith("Integrated gradients converged: the scores add up to the logit's "
+                                                  "change +0.500 within 0.001 (tolerance 0.015; 24 gradient")
+    assert say.convergence_caption(SimpleNamespace(converged=None)) is None
+    assert say.convergence_caption(SimpleNamespace(converged=False)) is None
+
+
+def test_queue_and_progress_notes():
+    assert say.queue_note("the probe", 0) == "Computing the probe... running now."
+    assert say.queue_note("the probe", 2).endswith("2 request(s) from other visitors are ahead of yours.")
+    assert say.lab_progress_note(1, 0, 10) == "1 run(s) ahead of yours" and say.lab_progress_note(0, 3, 10) == \
+        "batch 3/10" and say.lab_progress_note(1, 3, 10) == "batch 3/10"
+
+
+def test_model_descriptions_and_zoo_rows_come_from_the_cards():
+    cards = {"m": {"name": "m", "label": "last-K (K=30)", "scheme": "last-k", "test_accuracy": 0.8771, "epochs": 6,
+                   "seed": 0}, "n": {"name": "n", "scheme": "full"}}
+    assert say.describe_model("m", cards["m"]) == "m · last-K (K=30) · acc 0.877"
+    assert say.describe_model("n", cards["n"]) == "n · full" and say.describe_model("x", {}) == "x · ?"
+    assert say.zoo_rows(cards) == [
+        {"model": "m", "scheme": "last-K (K=30)", "test accuracy": 0.8771, "epochs": 6, "seed": 0},
+        {"model": "n", "scheme": "full", "test accuracy": None, "epochs": None, "seed": None}]
