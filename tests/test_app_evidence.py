@@ -273,6 +273,7 @@ def test_zoo_shows_the_memory_span_beside_each_k_and_says_what_is_not_measured(m
     from scipy import stats
 
     half = stats.t.ppf(0.975, 2) * np.std([38, 45, 52], ddof=1) / np.sqrt(3)  # the 95% t-interval over 3 seeds
-    assert table.loc["imdb-last-k30", "memory span (study, tokens)"] == f"45 [{45 - half:.0f}, {45 + half:.0f}] over seeds"
+    want = f"45 [{45 - half:.0f}, {45 + half:.0f}] over seeds"
+    assert table.loc["imdb-last-k30", "memory span (study, tokens)"] == want
     assert any(m.value.strip() == "\n".join(evidence_tables(regimes_of(study))).strip() for m in at.markdown)
     assert any("Memory span" in json.dumps(f["layout"]["title"]) for f in figures(at))

@@ -246,6 +246,10 @@ PAGES = [
     {"view": "What training sees", "scheme": "k1k2", "k1": "20", "k2": "45"},
     {"view": "What the model uses", "review": "short-brilliant", "scheme": "chunked", "k": "5", "method": "saliency"},
     {"view": "What the model uses", "review": "short-awful", "method": "input_x_gradient"},
+    {"view": "What training sees", "scheme": "chunked", "source": "4"},
+    {"view": "What training sees", "scheme": "k1k2", "k1": "40", "k2": "10"},
+    {"view": "Memory", "review": "short-brilliant", "source": "7"},
+    {"view": "What the model uses", "review": "short-awful", "method": "shapley"},
 ]
 
 
@@ -272,7 +276,7 @@ def test_prefetch_and_the_views_ask_for_exactly_the_view_jobs(query, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     review = page_review(query)
     q = {k: query[k] for k in ("scheme", "method") if k in query}
-    settings = ViewSettings(**q, **{k: int(query[k]) for k in ("k", "k1", "k2") if k in query})
+    settings = ViewSettings(**q, **{k: int(query[k]) for k in ("k", "k1", "k2", "source") if k in query})
     want = {jobs.prediction(review.model, review.ids), *view_jobs(query["view"], review, settings)}
     assert set(asked) == want
     asked.clear()

@@ -105,8 +105,8 @@ def reached_window(scheme: str, T: int, k: int | None = None, k1: int | None = N
 def exposure_bounds_note(e) -> str:
     """Under TBPTT with k2 < k1, what the exposure counts are (the shipped statistics bound them)."""
     return (f"Under TBPTT(k1 = {e.k1}, k2 = {e.k2}) the gradient reaches a token only in the last k2 tokens before "
-            f"each loss, and losses fall every k1 = {e.k1} tokens: whether an occurrence lies in such a stretch depends on "
-            f"its position counted in steps of k1, which the shipped statistics do not record. So the counts here are "
+            f"each loss, and losses fall every k1 = {e.k1} tokens: whether an occurrence lies in such a stretch "
+            f"depends on its position counted in steps of k1, which the shipped statistics do not record. So the counts here are "
             f"bounds: at least the reviews in which the word lies within the last {e.k2} tokens (the final loss "
             f"reaches those), at most every review that contains it. The strip shows the lower bound.")
 

@@ -103,8 +103,8 @@ def logit_map_part(review: Review) -> None:
         st.caption(f"The map of every word's pull on every later prediction is drawn for reviews up to "
                    f"{MAX_MAP_TOKENS} tokens; this one has {review.T}.")
         return
-    if not st.toggle("Show every word's pull on every later prediction (one backward pass per model, about a "
-                     "second)", key="logit_map"):
+    if not st.toggle("Show every word's pull on every later prediction (one batched backward pass per model)",
+                     key="logit_map"):
         return
     cols = st.columns(len(review.names))
     for col, n in zip(cols, review.names):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import METHODS, convergence_message, method_agreement, truncation_removed_share
+from tbptt_viz.attribution.methods import (METHODS, SHAPLEY_REPEATS, convergence_message, method_agreement,
+                                           truncation_removed_share)
+from tbptt_viz.attribution.shapley import EXACT_GROUPS, MAX_GROUPS
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
@@ -133,11 +135,12 @@ def shapley_controls() -> None:
     c1, c2 = st.columns(2)
     c1.selectbox("Groups", SHAPLEY_SPANS, key="shapley_span",
                  format_func=lambda v: "sentences" if v == 0 else f"spans of {v} tokens",
-                 help="The players: each sentence, or consecutive spans of a fixed length (at most 200 groups).")
+                 help=f"The players: each sentence, or consecutive spans of a fixed length (at most {MAX_GROUPS} "
+                      "groups).")
     c2.selectbox("Sampled orders per repeat", SHAPLEY_SAMPLES, key="shapley_samples",
-                 help="Each of 8 independent repeats averages this many orders of the groups (pairs: an order and "
-                      "its reverse); more orders shrink the error bars and take proportionally longer. Up to 8 "
-                      "groups every coalition is evaluated instead: exact.")
+                 help=f"Each of {SHAPLEY_REPEATS} independent repeats averages this many orders of the groups (pairs: "
+                      "an order and its reverse); more orders shrink the error bars and take proportionally longer. "
+                      f"Up to {EXACT_GROUPS} groups every coalition is evaluated instead: exact.")
 
 
 def shapley_part(review: Review, out: dict) -> None:
@@ -157,9 +160,10 @@ def shapley_part(review: Review, out: dict) -> None:
     how_to_read("Shapley values treat each group (a sentence, or a span) as one player: its value is the average "
                 "change of the logit when the group joins the others, over random orders of the groups, with removed "
                 "groups replaced by padding. The values add up to the logit's change from an all-padding review. "
-                "Each bar is one group, as wide as its tokens; the whisker is its 95% interval over 8 independent "
-                "repeats. The diamond is the sum of its tokens' single-token occlusion: where a verdict is said "
-                "several times, removing one word changes little, while the group together matters more.")
+                f"Each bar is one group, as wide as its tokens; the whisker is its 95% interval over "
+                f"{SHAPLEY_REPEATS} independent repeats (none when exact). The diamond is the sum of its tokens' "
+                "single-token occlusion: where a verdict is said several times, removing one word can change little "
+                "while the group together matters.")
 
 
 def truncation_section(review: Review, method: str) -> None:

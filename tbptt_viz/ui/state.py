@@ -28,7 +28,8 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
     st.session_state.update(
         initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme,
         k=s.k, k_wanted=s.k, k1=s.k1, k2=s.k2, compare=s.compare or None, method=s.method, text=s.text,
-        keep="last", word=s.source, word_token=None, teacher=str(st.query_params.get("teacher", "")) in ("1", "true", "yes"),
+        keep="last", word=s.source, word_token=None,
+        teacher=str(st.query_params.get("teacher", "")) in ("1", "true", "yes"),
         example=s.review if s.review in example_ids else example_ids[0],
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
