@@ -214,6 +214,49 @@ def test_lessons_ask_first_then_set_up_the_evidence(server, page):
     no_exception(page)
 
 
+def connectivity_chart(page):
+    return page.locator(".js-plotly-plot").filter(has_text="How strongly one word moves")
+
+
+def test_the_followed_word_redraws_connectivity_and_the_evidence_views_draw(server, page, tmp_path):
+    """Memory: another word in the picker redraws the curves (their source mark) and goes into the link; the
+    exposure, Shapley and zoo sections draw. Screenshots: evidence_*.png."""
+    page.goto(f"{server}/?view=Memory&review=love-then-plot&scheme=last-k&k=30", wait_until="networkidle")
+    page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+    wait_idle(page)
+    connectivity_chart(page).wait_for(timeout=60_000)
+    assert "source: love" in connectivity_chart(page).inner_text()
+    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Follow the word")
+    picker.click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    connectivity_chart(page).wait_for(timeout=60_000)
+    assert "source: this" in connectivity_chart(page).inner_text()  # token 2 of "i love this film ."
+    assert "source=2" in page.url
+    no_exception(page)
+    shot(page, "evidence_memory", tmp_path)
+
+    open_tab(page, "What training sees")
+    page.get_by_text("Where each word was trained").wait_for(timeout=60_000)
+    assert page.get_by_text("'this' occurs in").count() >= 2  # the followed word is shared by the views
+    no_exception(page)
+    shot(page, "evidence_training", tmp_path)
+
+    page.goto(f"{server}/?view=What+the+model+uses&review=love-then-plot&method=shapley", wait_until="networkidle")
+    page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.locator(".js-plotly-plot").filter(has_text="Words together").first.wait_for(timeout=60_000)
+    assert page.get_by_text("Together, the opening").count() == 2
+    no_exception(page)
+    shot(page, "evidence_model_uses", tmp_path)
+
+    open_tab(page, "Model zoo")
+    page.get_by_text("How far each model carries a word").wait_for(timeout=60_000)
+    no_exception(page)
+    shot(page, "evidence_zoo", tmp_path)
+
+
 def test_hostile_text_and_links_are_shown_as_text(server, page):
     from urllib.parse import quote
 
