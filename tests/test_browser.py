@@ -218,6 +218,18 @@ def connectivity_chart(page):
     return page.locator(".js-plotly-plot").filter(has_text="How strongly one word moves")
 
 
+def section_shot(page, top, name: str, tmp_dir: Path) -> None:
+    """A screenshot of the window scrolled so that `top` (a heading's text, or a locator) is at its top: the page
+    scrolls inside its main block, so a full-page shot stops at the first screen."""
+    where = page.get_by_role("heading", name=top) if isinstance(top, str) else top
+    where.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    folder = os.environ.get("TBPTT_VIZ_SCREENSHOTS")
+    target = (ROOT / folder) if folder else tmp_dir
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"))
+
+
 def test_the_followed_word_redraws_connectivity_and_the_evidence_views_draw(server, page, tmp_path):
     """Memory: another word in the picker redraws the curves (their source mark) and goes into the link; the
     exposure, Shapley and zoo sections draw. Screenshots: evidence_*.png."""
@@ -235,13 +247,13 @@ def test_the_followed_word_redraws_connectivity_and_the_evidence_views_draw(serv
     assert "source: this" in connectivity_chart(page).inner_text()  # token 2 of "i love this film ."
     assert "source=2" in page.url
     no_exception(page)
-    shot(page, "evidence_memory", tmp_path)
+    section_shot(page, "How far a word travels", "evidence_memory", tmp_path)
 
     open_tab(page, "What training sees")
     page.get_by_text("Where each word was trained").wait_for(timeout=60_000)
     assert page.get_by_text("'this' occurs in").count() >= 2  # the followed word is shared by the views
     no_exception(page)
-    shot(page, "evidence_training", tmp_path)
+    section_shot(page, "Where each word was trained", "evidence_training", tmp_path)
 
     page.goto(f"{server}/?view=What+the+model+uses&review=love-then-plot&method=shapley", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
@@ -249,12 +261,13 @@ def test_the_followed_word_redraws_connectivity_and_the_evidence_views_draw(serv
     page.locator(".js-plotly-plot").filter(has_text="Words together").first.wait_for(timeout=60_000)
     assert page.get_by_text("Together, the opening").count() == 2
     no_exception(page)
-    shot(page, "evidence_model_uses", tmp_path)
+    section_shot(page, page.locator('[data-testid="stSelectbox"]').filter(has_text="Groups"), "evidence_model_uses",
+                 tmp_path)
 
     open_tab(page, "Model zoo")
     page.get_by_text("How far each model carries a word").wait_for(timeout=60_000)
     no_exception(page)
-    shot(page, "evidence_zoo", tmp_path)
+    section_shot(page, "How far each model carries a word, and words together", "evidence_zoo", tmp_path)
 
 
 def test_hostile_text_and_links_are_shown_as_text(server, page):

@@ -89,7 +89,9 @@ def reach_part(review: Review, scheme: str, k: int) -> None:
                 "(dashed) and the prediction the model would make if the review ended there (dotted), at every later "
                 "position, on a log scale: the forward pass carries every word to the end, truncated or not. The "
                 "shaded band is what the training loss at the end back-propagated through under the chosen scheme "
-                "and K: a model that learned to carry words further than that band did so from other reviews.")
+                "and K. Under truncation no training gradient spans more than K tokens (k2 under TBPTT): where a "
+                "curve stays high far beyond that, the model carries the word further than any training loss "
+                "reached back.")
     before = np.full(S, np.nan)  # a word cannot move an earlier state: blank before the source
     export_buttons("connectivity", review.tokens, {f"{key} ({n})": np.concatenate([before, getattr(conns[n], key)])
                                                    for n in names for key in ("state_norm", "cell_norm", "logit_grad")},

@@ -107,8 +107,8 @@ def exposure_section(review: Review, k: int) -> None:
     tips = [f"{tok}: unknown word" if o < 0 else f"{tok}: in reach in {r:,} of its {o:,} training reviews"
             + ("" if chosen.exact else f" (at most {h:,})")
             for tok, o, r, h in zip(review.tokens, chosen.occurrences, chosen.in_reach, chosen.in_reach_high)]
-    strip(review.tokens, chosen.share, f"{chosen.label}: of the training reviews containing each word (of "
-          f"{chosen.reviews:,}), the share in which the gradient reached it (hatched: none)",
+    strip(review.tokens, chosen.share, f"{chosen.label}: of the training reviews that contain each word, the share "
+          f"in which the gradient reached it (hatched: none; {chosen.reviews:,} training reviews in all)",
           scale=1.0, value_name="share in reach", zero_is_cut=True, tips=tips)
     bounded = [e for e in (chosen, *trained.values()) if not e.exact]
     if bounded:
