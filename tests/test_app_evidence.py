@@ -187,6 +187,13 @@ def test_picking_a_word_redraws_and_the_map_comes_on_request(monkeypatch):
     m = logit_grad_map(load_pretrained(MODELS[0]), ids).logit_grad
     z = np.array([values(row) for row in maps[0]["data"][0]["z"]], dtype=float)
     np.testing.assert_allclose(z, np.log10(m), rtol=1e-9)  # NaN (t < S) in the same places
+    # the K slider redraws the training window only: every key it asks for is cached (no model pass)
+    asked.clear()
+    at.select_slider(key="k").set_value(5).run()
+    fig = next(f for f in figures(clean(at)) if "How strongly one word moves" in json.dumps(f["layout"]["title"]))
+    band = next(s for s in fig["layout"]["shapes"] if s["type"] == "rect")
+    assert (band["x0"], band["x1"]) == (len(ids) - 5 - 0.5, len(ids) - 1 + 0.5)
+    assert asked and all(cached for _, cached in asked), [k.kind for k, c in asked if not c]
 
 
 def study_with_evidence() -> dict:

@@ -127,7 +127,8 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     open_tab(page, "What training sees")
     page.locator(".tv-strip").first.wait_for(timeout=30_000)
     assert page.locator(".tv-zero").count() > 50  # the opening is hatched: exactly zero gradient
-    assert page.locator(".tv-cut").count() == 1 and page.locator(".tv-legend").count() == 2
+    # two gradient strips (one cut), then the exposure strip of "Where each word was trained"
+    assert page.locator(".tv-cut").count() == 1 and page.locator(".tv-legend").count() == 3
     # under last-K the count/reach chart waits for a click (the strips already show its one loss)
     assert page.locator(".js-plotly-plot").count() == 0
     page.get_by_text("Show the chart of losses reaching each token").click()
@@ -148,7 +149,7 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     no_exception(page)
     # the export is built on click, named after the settings, and holds the per-token numbers
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download CSV").click()
+        page.get_by_role("button", name="Download CSV").first.click()  # the gradients' (the exposure's follows)
     name = download.value.suggested_filename
     assert name.startswith("tbptt_viz_gradients_imdb-last-k30_love-then-plot_last-k_") and name.endswith(".csv")
     assert Path(download.value.path()).read_text().startswith("t,token,steps_from_end,full_input_grad_norm")
