@@ -19,7 +19,7 @@ from tbptt_viz.present.params import DEFAULTS, snap_k
 from tbptt_viz.present.review import Review
 
 LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
-KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab")
+KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "connectivity", "lab")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class JobKey:
     k1: int | None = None           # k1k2, attr: TBPTT(k1, k2)'s settings
     k2: int | None = None
     target: str | None = None       # attr: logit | loss (None: the method's default)
+    source: int | None = None       # connectivity: the source token's position
     config: tuple = ()              # lab: the LabConfig's (field, value) pairs, sorted
 
     def __post_init__(self):
@@ -76,6 +77,11 @@ def sanity(model: str, ids, method: str) -> JobKey:
     return JobKey("sanity", model, tuple(ids), method=method)
 
 
+def connectivity(model: str, ids, source: int) -> JobKey:
+    """`connectivity(model, ids, source)`: how strongly token `source` moves every later state."""
+    return JobKey("connectivity", model, tuple(ids), source=int(source))
+
+
 def lab(config) -> JobKey:
     """A live Lab run of `config` (a LabConfig); it is computed by the function the page passes with it."""
     return JobKey("lab", config=tuple(sorted(config.to_dict().items())))
@@ -106,6 +112,10 @@ def run(key: JobKey, models) -> Any:
         return methods.context_probe(model, ids)
     if key.kind == "memory":
         return methods.memory_trace(model, ids)
+    if key.kind == "connectivity":
+        from tbptt_viz.attribution.connectivity import connectivity as connectivity_of
+
+        return connectivity_of(model, ids, key.source)
     return methods.sanity_check(model, ids, key.method)
 
 
@@ -130,6 +140,7 @@ class ViewSettings:
     long_review: bool = False       # "What the model uses": occlusion and the probe asked for on a long review
     truncated: bool = True          # "What the model uses": the truncated attribution shown
     sanity: bool = False            # "What the model uses": the methods' agreement and sanity check asked for
+    source: int | None = None       # "How far a word reaches": the chosen word's position (None: none chosen)
 
 
 def shown_k(T: int, k: int) -> int:
@@ -171,6 +182,9 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
             keys += occlusion + probes
     elif view == "Memory":
         keys = [memory(n, review.ids_of(n)) for n in names] + occlusion
+    elif view == "How far a word reaches":  # a lesson's evidence: the chosen word's connectivity, both models
+        keys = [] if s.source is None or not 0 <= s.source < review.T else \
+            [connectivity(n, review.ids_of(n), s.source) for n in names]
     else:
         keys = []
     return list(dict.fromkeys(keys))  # each once, in order
