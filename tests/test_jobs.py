@@ -72,6 +72,11 @@ def test_run_computes_what_each_key_names(model):
         assert jobs.run(jobs.prediction("tiny", t), Store()) == pytest.approx(torch.sigmoid(model(ids[None])).item())
     assert jobs.run(jobs.sanity("tiny", t, "saliency"), Store()).relative_change == \
         sanity_check(model, ids, "saliency").relative_change
+    from tbptt_viz import connectivity
+
+    reach = jobs.run(jobs.connectivity("tiny", t, 4), Store())
+    np.testing.assert_array_equal(reach.state_norm, connectivity(model, ids, 4).state_norm)
+    assert reach.source == 4 and jobs.connectivity("tiny", t, 4).source == 4
     with pytest.raises(ValueError):
         jobs.run(JobKey("lab"), Store())
 
@@ -111,6 +116,11 @@ def test_view_jobs_list_what_each_view_waits_for_in_order():
                       jobs.sanity("m", IDS, "occlusion"), *probes]  # each key once, where it is first asked for
     assert view_jobs("Memory", REVIEW) == [jobs.memory("m", IDS), jobs.memory("c", OTHER), *occ]
     assert view_jobs("Model zoo", REVIEW) == view_jobs("Lab", REVIEW) == view_jobs("Lessons", REVIEW) == []
+    # the lessons' own evidence: the chosen word's connectivity for both models; exposure needs no model pass
+    assert view_jobs("How far a word reaches", REVIEW, ViewSettings(source=3)) == [
+        jobs.connectivity("m", IDS, 3), jobs.connectivity("c", OTHER, 3)]
+    assert view_jobs("How far a word reaches", REVIEW) == view_jobs("Where words were trained", REVIEW) == []
+    assert view_jobs("How far a word reaches", REVIEW, ViewSettings(source=40)) == []  # past the review's end
     alone = Review("m", None, IDS, (), (), None)
     assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0]]
 

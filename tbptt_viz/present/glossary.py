@@ -53,6 +53,12 @@ GLOSSARY = (
     Term("hidden state", ("cell state", "state"),
          "What the LSTM carries from one token to the next (h_t and c_t): everything it keeps of the words read "
          "so far."),
+    Term("forget gate", ("forget gates",),
+         "The LSTM's gate that decides how much of the cell state is kept from one token to the next; a product "
+         "of forget gates near 1 keeps what was written long ago."),
+    Term("Jacobian", (),
+         "The matrix of how each number of one state changes with each number of another; the backward pass "
+         "multiplies one per step, which can shrink (vanish) or keep the gradient."),
     Term("logit", ("logit drop",),
          "The model's score before the sigmoid: P(positive) = 1 / (1 + exp(-logit)). Positive means a positive "
          "prediction."),
@@ -82,6 +88,9 @@ GLOSSARY = (
     Term("Shapley value", ("Shapley",),
          "Credit for a group of words acting together: the average change in the prediction when the group joins "
          "the others, over many random orders."),
+    Term("McNemar's p", ("McNemar",),
+         "A test of whether two models trained from the same seed err on different test reviews more often than "
+         "chance would give: a small p says the pair differs on these reviews (not that the regimes differ)."),
     Term("interval over seeds", ("95% interval", "seed", "seeds"),
          "Each training regime was trained from several random starts (seeds); a 95% interval over seeds says "
          "where the regime's mean lies, given how much the seeds differ."),

@@ -73,12 +73,11 @@ LESSONS = (
          "It is non-zero but far smaller: it fades on its way back through the review",
          "It is non-zero and larger than the last token's"),
         2,
-        "Larger, on this review and model: the sentence under the chart gives the ratio for '{word}', and the "
+        "Larger, on this review and model: the sentence below gives the ratio for '{word}', and the "
         "dotted ||dL/dx_t|| curve shows the gradient position by position. The gradient flows back through every "
         "path of the LSTM, not only the cell's forget gates. Try other reviews and models: on some it fades by "
         "orders of magnitude.",
-        hint="Read the dotted ||dL/dx_t|| curve at the left end (token {word_t}) and at the right end, or the "
-             "sentence under the chart.",
+        hint="Read the dotted ||dL/dx_t|| curve at the left end (token {word_t}) and at the right end.",
     ),
     Lesson(
         "3. Where early words are learned: short reviews and late mentions",
@@ -110,10 +109,10 @@ LESSONS = (
          "Nearly all of them: '{word}' is a common word",
          "Exactly half: the window covers half of a typical review"),
         1,
-        "A minority, but not none. The sentences above the chart give both counts for '{word}' from the whole IMDB "
+        "A minority, but not none. The sentences below give both counts for '{word}' from the whole IMDB "
         "training split. Those reviews are where its embedding was trained; the chart shows the same for every "
         "other word of this review, and for the compared model's scheme.",
-        hint="Read the sentence for imdb-last-k30: divide the second count by the first.",
+        hint="Hover '{word}' (token {word_t}) in imdb-last-k30's curve: what share of its training reviews?",
     ),
     Lesson(
         "5. Prediction time: early words still pass through the state",
@@ -150,7 +149,7 @@ LESSONS = (
          "It grows with distance: later states depend more on early words",
          "It is zero from the start: a word that got no gradient has no effect"),
         1,
-        "No. The curve runs on past the shaded {k} tokens and fades gradually; the sentence under the chart says "
+        "No. The curve runs on past the shaded {k} tokens and fades gradually; the sentences below say "
         "after how many tokens it falls below 1% of its size at the word.",
         hint="Follow imdb-last-k30's solid curve past the right edge of the shaded band.",
     ),

@@ -146,8 +146,9 @@ def show(review: Review | None) -> None:
         st.button("Load this lesson's review and model again", key="lesson_reload", on_click=apply_lesson, args=(n,))
         return
     st.write(lesson.explain)
-    guarded(lesson.tab, EVIDENCE[lesson.tab], review, lesson)
-    ask(n, lesson, teacher)
+    found: list[str] = []  # the evidence's computed sentences: they state the answer, so they come with it
+    guarded(lesson.tab, lambda: found.extend(EVIDENCE[lesson.tab](review, lesson) or ()))
+    ask(n, lesson, teacher, found, review.names)
 
 
 def lesson_label(n: int) -> str:
@@ -156,8 +157,9 @@ def lesson_label(n: int) -> str:
     return LESSONS[n].title + mark
 
 
-def ask(n: int, lesson: Lesson, teacher: bool) -> None:
-    """The question under the evidence, the check, the hint after a wrong answer, and the answer."""
+def ask(n: int, lesson: Lesson, teacher: bool, found: list[str], names: tuple) -> None:
+    """The question under the evidence, the check, the hint after a wrong answer, and the answer with the
+    evidence's computed sentences (`found`) and the lesson's numbers from the study."""
     st.markdown(f"**{lesson.question}**")
     guess = st.radio("Your answer", lesson.options, index=None, key=f"guess_{n}", label_visibility="collapsed")
     choice = None if guess is None else lesson.options.index(guess)
@@ -179,9 +181,11 @@ def ask(n: int, lesson: Lesson, teacher: bool) -> None:
         st.success("Right. " + lesson.reveal)
     else:
         st.info("The answer: " + lesson.options[lesson.answer] + ". " + lesson.reveal)
+    for sentence in found:
+        paragraph(sentence, names)
     numbers = lesson_numbers(lesson)
     if numbers:
-        paragraph(numbers, (lesson.preset.get("model", ""), lesson.preset.get("compare", "")))
+        paragraph(numbers, names)
 
 
 def lesson_numbers(lesson: Lesson) -> str:
@@ -199,63 +203,61 @@ def k_of(review: Review) -> int:
     return jobs.shown_k(review.T, int(st.session_state.get("k_wanted", 30)))
 
 
-def training_evidence(review: Review, lesson: Lesson) -> None:
+def training_evidence(review: Review, lesson: Lesson) -> list[str]:
     scheme = st.session_state.scheme
     rf, view = training.scheme_view(review, scheme, k_of(review))
     training.training_strips(review.tokens, rf, view)
     if view.scheme in ("chunked", "k1k2"):
         chart(figures.backprop_timeline(view), key="lesson_timeline")
+    return []
 
 
-def gradient_evidence(review: Review, lesson: Lesson) -> None:
+def gradient_evidence(review: Review, lesson: Lesson) -> list[str]:
     rf, view = training.scheme_view(review, st.session_state.scheme, k_of(review))
     chart(figures.gradient_through_time(view, rf.full, review.T), key="lesson_through_time")
     t = word_position(lesson, review.tokens)
-    if t is not None:
-        paragraph(gradient_ratio_sentence(rf.full.full_input_grad_norm, t, review.tokens[t]), review.names)
+    return [] if t is None else [gradient_ratio_sentence(rf.full.full_input_grad_norm, t, review.tokens[t])]
 
 
-def overview_evidence(review: Review, lesson: Lesson) -> None:
+def overview_evidence(review: Review, lesson: Lesson) -> list[str]:
     rf = training.review_flow(review)
     occ = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in review.names}
     probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}")
               for n in review.names}
     ov = overview(review.tokens, review.model, rf, k_of(review), occ, probes, lesson.preset.get("k", 30))
     chart(overview_figure(ov), key="lesson_overview")
-    for sentence in (use_overview(ov), opening_overview(ov)):
-        paragraph(sentence, review.names)
+    return [use_overview(ov), opening_overview(ov)]
 
 
-def exposure_evidence(review: Review, lesson: Lesson) -> None:
+def exposure_evidence(review: Review, lesson: Lesson) -> list[str]:
     from tbptt_viz.ui.start_here import word_exposure_for
 
     cards = services.cards()
     exposures = {n: word_exposure_for(n, review.ids_of(n), cards.get(n, {})) for n in review.names}
-    t = word_position(lesson, review.tokens)
-    if t is not None:
-        for name, e in exposures.items():
-            paragraph(exposure_line(name, e, review.tokens, t), review.names)
     chart(evidence_figures.exposure_figure(exposures, review.tokens), key="lesson_exposure")
+    how_to_read("Hover a word for its two counts: the training reviews that contain it, and those in which the "
+                "training gradient reached it under each model's scheme.")
+    t = word_position(lesson, review.tokens)
+    return [] if t is None else [exposure_line(name, e, review.tokens, t) for name, e in exposures.items()]
 
 
-def connectivity_evidence(review: Review, lesson: Lesson) -> None:
+def connectivity_evidence(review: Review, lesson: Lesson) -> list[str]:
     t = word_position(lesson, review.tokens)
     if t is None:
         st.info("This review does not contain the lesson's word.")
-        return
+        return []
     k = int(lesson.preset.get("k", 30))
     found = {n: services.compute(jobs.connectivity(n, review.ids_of(n), t), f"how far '{review.tokens[t]}' reaches "
                                  f"in {n}") for n in review.names}
     window = (t, min(t + k - 1, review.T - 1))
     chart(evidence_figures.connectivity_figure(found, review.tokens, window=window,
-                                               window_label=f"{k} tokens after the word (K)"), key="lesson_reach")
-    cards = services.cards()
-    for name, c in found.items():
-        card = cards.get(name, {})
-        trained = card.get("k") if card.get("scheme") == "last-k" else None
-        paragraph(connectivity_sentence(c, review.tokens, name, trained), review.names)
+                                               window_label=""), key="lesson_reach")
     how_to_read("Solid: ||dh_t/dx_S||, how strongly the word moves the hidden state at each later token t; dotted: "
                 "how strongly it moves the prediction the model would make if the review ended at t. Log axis.")
+    cards = services.cards()
+    return [connectivity_sentence(c, review.tokens, name, cards.get(name, {}).get("k")
+                                  if cards.get(name, {}).get("scheme") == "last-k" else None)
+            for name, c in found.items()]
 
 
 EVIDENCE = {"What training sees": training_evidence, "Gradient through time": gradient_evidence,
