@@ -134,8 +134,11 @@ def show(review: Review | None) -> None:
     st.session_state.lesson_pick = n
     pick, reset = st.columns([4, 1], vertical_alignment="bottom")
     pick.selectbox("Lesson", list(range(len(LESSONS))), key="lesson_pick", index=None, on_change=on_pick,
-                   placeholder="Pick a lesson to open it", format_func=lesson_label)
+                   placeholder="Pick a lesson to open it", format_func=lambda j: LESSONS[j].title)
     reset.button("Reset all lessons", key="lesson_reset_all", on_click=reset_all)
+    done = progress_note()
+    if done:
+        st.caption(done)
     if n is None:
         st.info("Pick a lesson: it loads its review, model and scheme, shows the evidence, then asks a question.")
         return
@@ -151,10 +154,14 @@ def show(review: Review | None) -> None:
     ask(n, lesson, teacher, found, review.names)
 
 
-def lesson_label(n: int) -> str:
-    p = progress(n)
-    mark = " (answered)" if p.revealed else f" ({p.tries} tr{'y' if p.tries == 1 else 'ies'})" if p.tries else ""
-    return LESSONS[n].title + mark
+def progress_note() -> str:
+    """Where the visitor stands over all lessons (the lesson menu's labels stay fixed: a widget's options are
+    its identity)."""
+    answered = [str(j + 1) for j in range(len(LESSONS)) if progress(j).revealed]
+    tried = [str(j + 1) for j in range(len(LESSONS)) if progress(j).tries and not progress(j).revealed]
+    parts = ([f"answered: {', '.join(answered)}"] if answered else []) + ([f"tried: {', '.join(tried)}"]
+                                                                         if tried else [])
+    return "Lessons " + "; ".join(parts) + "." if parts else ""
 
 
 def ask(n: int, lesson: Lesson, teacher: bool, found: list[str], names: tuple) -> None:
@@ -230,11 +237,11 @@ def overview_evidence(review: Review, lesson: Lesson) -> list[str]:
 
 
 def exposure_evidence(review: Review, lesson: Lesson) -> list[str]:
-    from tbptt_viz.ui.start_here import word_exposure_for
+    from tbptt_viz.ui.start_here import widest_first, word_exposure_for
 
     cards = services.cards()
     exposures = {n: word_exposure_for(n, review.ids_of(n), cards.get(n, {})) for n in review.names}
-    chart(evidence_figures.exposure_figure(exposures, review.tokens), key="lesson_exposure")
+    chart(evidence_figures.exposure_figure(widest_first(exposures), review.tokens), key="lesson_exposure")
     how_to_read("Hover a word for its two counts: the training reviews that contain it, and those in which the "
                 "training gradient reached it under each model's scheme.")
     t = word_position(lesson, review.tokens)

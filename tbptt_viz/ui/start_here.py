@@ -2,6 +2,7 @@
 evidence word by word, where each word was trained, the study over many reviews and another recipe."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tbptt_viz.core.bounds import whole_number
@@ -120,12 +121,21 @@ def where_trained(review: Review, ov: Overview) -> None:
     if t is not None:
         for name, e in exposures.items():
             paragraph(exposure_line(name, e, review.tokens, t), review.names)
-    chart(evidence_figures.exposure_figure(exposures, review.tokens), key="exposure")
+    chart(evidence_figures.exposure_figure(widest_first(exposures), review.tokens), key="exposure")
     how_to_read("For each word of this review, the share of the training reviews containing it in which the "
                 "training gradient reached it under each model's own scheme (from the shipped statistics of the "
                 "IMDB training split). A word's embedding is one vector: it is trained wherever the word falls "
                 f"inside a window, and read wherever it appears. The word in the sentence above is the opening's "
                 f"word that moves the models most (largest |occlusion| in the first {max(ov.n, 1)} tokens).")
+
+
+def widest_first(exposures: dict) -> dict:
+    """The models in the order their filled areas are drawn: the widest reach first, so that a full-BPTT model's
+    100% never covers a truncated model's smaller shares."""
+    def reach(e) -> float:
+        share = e.share
+        return float(np.nanmean(share)) if np.any(np.isfinite(share)) else 0.0
+    return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
 
 
 def word_exposure_for(name: str, ids, card: dict):
