@@ -74,9 +74,8 @@ LESSONS = (
          "It is non-zero and larger than the last token's"),
         2,
         "Larger, on this review and model: the sentence below gives the ratio for '{word}', and the "
-        "dotted ||dL/dx_t|| curve shows the gradient position by position. The gradient flows back through every "
-        "path of the LSTM, not only the cell's forget gates. Try other reviews and models: on some it fades by "
-        "orders of magnitude.",
+        "dotted ||dL/dx_t|| curve shows the gradient position by position. Full BPTT cuts nothing, so the "
+        "curve has no grey band of exact zeros. Pick other reviews and models in the sidebar to compare.",
         hint="Read the dotted ||dL/dx_t|| curve at the left end (token {word_t}) and at the right end.",
     ),
     Lesson(

@@ -19,7 +19,8 @@ def show(highlight: tuple = ()) -> None:
     st.table(pd.DataFrame(zoo_rows(cards)).set_index("model"))
     how_to_read("Each model has the same vocabulary, architecture and number of epochs; only the truncation used "
                 "in training differs. Accuracy is on all 25,000 IMDB test reviews. The study below gives each "
-                "regime's mean over its seeds with a 95% interval; the chosen and compare models are drawn strong.")
+                "regime's mean over its seeds with a 95% interval over seeds; the chosen and compare models are "
+                "drawn strong.")
     study = services.study_results()
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
