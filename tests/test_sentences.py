@@ -35,26 +35,6 @@ def test_forget_gate_sentence_is_the_mean_over_the_first_tokens():
     assert say.forget_gate_sentence(trace([1, 1], [1, 1], [0.5, 0.7])) == "mean forget gate over the first 2 tokens: 0.60"
 
 
-def test_zero_gradient_sentence_counts_exact_zeros():
-    view = SimpleNamespace(k=3, input_grad_norm=np.array([0.0, 0.0, 1e-12, 2.0, 3.0]))
-    full = SimpleNamespace(full_input_grad_norm=np.array([0.000123, 1, 1, 2, 3.0]))
-    s = say.zero_gradient_sentence(view, full)
-    assert "K = 3, **2 of 5** tokens" in s and "the first token gets 0.00012." in s  # 1e-12 is not zero
-
-
-def test_opening_sentence_per_model():
-    probe = SimpleNamespace(prob_positive=0.91, prob_without_first_n=np.linspace(0.9, 0.1, 40))
-    s = say.opening_sentence({"a": np.r_[np.ones(30), np.ones(10)], "b": np.r_[np.zeros(30), np.ones(10)]},
-                             {"a": probe, "b": probe}, 40)
-    assert s == ("On this review — a: 75% of |occlusion| on the first 30 tokens; without them P(positive) goes from "
-                 f"0.91 to {np.linspace(0.9, 0.1, 40)[30]:.2f}; b: 0% of |occlusion| on the first 30 tokens; without "
-                 f"them P(positive) goes from 0.91 to {np.linspace(0.9, 0.1, 40)[30]:.2f}.")
-    short = SimpleNamespace(prob_positive=0.5, prob_without_first_n=np.array([0.5, 0.4, 0.3]))
-    assert "first 3 tokens" in say.opening_sentence({"a": np.ones(3)}, {"a": short}, 3) and \
-        "to 0.30" in say.opening_sentence({"a": np.ones(3)}, {"a": short}, 3)  # at most T - 1 removed
-    assert say.opening_sentence({"a": np.ones(1)}, {"a": short}, 1) == ""
-
-
 def test_convergence_caption_only_for_converged_integrated_gradients():
     ig = SimpleNamespace(converged=True, target="logit", target_change=0.5, completeness_gap=-0.001,
                          tolerance=0.015, evaluations=24, rank_one_intervals=0)

@@ -124,5 +124,7 @@ def test_a_lesson_sets_up_its_evidence_then_asks(server, browser, tmp_path):
     page.get_by_text("Right. Exactly zero.").wait_for(timeout=10_000)
     assert page.get_by_role("tab", selected=True).inner_text().strip() == "Lessons"
     no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 1500})  # the picture: the evidence, the question, the answer
+    page.wait_for_timeout(800)
     shot(page, "lesson_1", tmp_path)
     page.close()

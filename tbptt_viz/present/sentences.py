@@ -154,30 +154,6 @@ def first_share(scores, n: int = FIRST_N) -> float:
     return float(mass[:n].sum() / total) if total > 0 else 0.0
 
 
-def zero_gradient_sentence(view, full) -> str:
-    """Start here, part 1: how many tokens get exactly zero gradient under last-K, against full BPTT's first.
-
-    `view`: the last-K SchemeView; `full`: the review's full-BPTT GradientFlow."""
-    T = len(view.input_grad_norm)
-    zero = int(np.sum(view.input_grad_norm == 0))
-    return (f"Under last-K with K = {view.k}, **{zero} of {T}** tokens of this review get a gradient of exactly "
-            f"0.0 from its loss; under full BPTT the first token gets {full.full_input_grad_norm[0]:.2g}. "
-            "A last-K model learns opening words only where they fall inside some review's last K tokens.")
-
-
-def opening_sentence(occlusion: dict, probes: dict, T: int) -> str:
-    """Start here, part 2: per model, occlusion's share on the opening and P(positive) without it.
-
-    `occlusion`: {model: scores (T,)}; `probes`: {model: ContextProbe}. Empty for a one-token review."""
-    if T <= 1:
-        return ""
-    n_first = min(FIRST_N, T - 1)
-    parts = [f"{n}: {first_share(occlusion[n]):.0%} of |occlusion| on the first {min(FIRST_N, T)} tokens; "
-             f"without them P(positive) goes from {probes[n].prob_positive:.2f} to "
-             f"{probes[n].prob_without_first_n[n_first]:.2f}" for n in occlusion]
-    return "On this review — " + "; ".join(parts) + "."
-
-
 def memory_sentence(trace, occlusion_scores=None) -> str:
     """What the Memory view measures, as computed for this review (no claim that is not on the page)."""
     T = len(trace.survival)

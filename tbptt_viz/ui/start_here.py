@@ -46,7 +46,7 @@ def keep_opening() -> None:
 def show(review: Review) -> None:
     T, names = review.T, review.names
     k = jobs.shown_k(T, int(st.session_state.get("k_wanted", 30)))
-    question_block("The figure answers it on this review; the sentences beside it say what it shows.")
+    question_block("The figure answers it on this review; the sentences with it say what it shows.")
     rf = review_flow(review)  # the jobs in view_jobs("Start here") order: flow, occlusion, probes
     occ = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in names}
     probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
