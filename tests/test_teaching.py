@@ -250,6 +250,14 @@ def test_the_evidence_lessons_draw_exposure_and_connectivity(n):
         assert "'love' (token 1): its effect on imdb-last-k30's hidden state" in after
 
 
+def test_a_bad_lesson_in_the_link_says_so():
+    at = app({"view": "Lessons", "lesson": "<b>99</b>"})
+    clean(at)
+    assert any("URL parameter lesson must be a lesson number from 1 to 7" in h.value for h in at.get("html"))
+    assert at.selectbox(key="lesson_pick").value is None and not any("<b>" in h.value for h in at.get("html")
+                                                                       if "tv-notice" in h.value)
+
+
 def test_a_lesson_whose_review_was_changed_offers_to_load_it_again():
     at = app({"view": "Lessons", "lesson": "1"})
     at.session_state["example"] = "short-awful"

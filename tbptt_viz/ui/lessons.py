@@ -22,7 +22,7 @@ from tbptt_viz.serving.jobs import ViewSettings
 from tbptt_viz.ui import services, training
 from tbptt_viz.ui.model_use import attribution
 from tbptt_viz.ui.prose import paragraph, question_block
-from tbptt_viz.ui.widgets import chart, guarded, how_to_read
+from tbptt_viz.ui.widgets import chart, guarded, how_to_read, notice
 
 LESSON_KEY = "lesson"  # URL parameter: the open lesson, 1..len(LESSONS)
 
@@ -70,8 +70,13 @@ def open_from_url(view: str) -> None:
         return
     st.session_state.lesson_url_read = True
     raw = str(st.query_params.get(LESSON_KEY, ""))
-    if view == "Lessons" and raw.isdigit() and 1 <= int(raw) <= len(LESSONS):
+    if view != "Lessons" or not raw:
+        return
+    if raw.isdigit() and 1 <= int(raw) <= len(LESSONS):
         apply_lesson(int(raw) - 1)
+    else:
+        notice("warning", f"URL parameter {LESSON_KEY} must be a lesson number from 1 to {len(LESSONS)}; pick a "
+                          "lesson from the list instead.")
 
 
 def reset_lesson(n: int) -> None:
