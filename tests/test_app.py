@@ -269,17 +269,22 @@ def test_method_agreement_and_sanity_check_render():
 
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import METHODS, attribute
+    from tbptt_viz.present.params import METHOD_NAMES
 
     at = app({"review": "short-brilliant", "method": "saliency", "view": "What the model uses"})
     at.session_state["sanity"] = True
     at.run()
     assert_clean(at)
     table = at.dataframe[0].value
-    assert list(table.index) == list(METHODS)  # occlusion, integrated_gradients, saliency, input_x_gradient, shapley
+    assert list(table.index) == [METHOD_NAMES[m] for m in METHODS]  # every method of the menu, shapley included
     model = load_pretrained(at.session_state["model"])
     ids = example_ids(at.session_state["model"], "short-brilliant")
     a, b = (abs(attribute(model, ids, m).scores) for m in ("saliency", "occlusion"))
-    assert table.loc["saliency", "occlusion"] == pytest.approx(round(spearmanr(a, b).statistic, 2), abs=0.011)
+    assert table.loc[METHOD_NAMES["saliency"], METHOD_NAMES["occlusion"]] == pytest.approx(
+        round(spearmanr(a, b).statistic, 2), abs=0.011)
+    c = abs(attribute(model, ids, "shapley", groups="sentences", samples=2).scores)
+    assert table.loc[METHOD_NAMES["shapley"], METHOD_NAMES["occlusion"]] == pytest.approx(
+        round(spearmanr(c, b).statistic, 2), abs=0.011)
 
 
 @pytest.mark.slow
@@ -371,7 +376,8 @@ def test_zero_gradient_count_shown_equals_tokens_before_the_window():
 def test_full_scheme_shows_one_strip():
     at = app({"scheme": "full", "view": "What training sees"})
     assert_clean(at)
-    assert sum(h.count('class="tv-strip"') for h in htmls(at)) == 1
+    gradient = [h for h in htmls(at) if "||dL/dx_t||" in h]  # the exposure strip below it is another view's
+    assert sum(h.count('class="tv-strip"') for h in gradient) == 1
 
 
 @pytest.mark.slow
@@ -440,8 +446,9 @@ def test_long_review_computes_occlusion_and_probe_on_request():
 
 @pytest.mark.slow
 def test_every_review_view_offers_both_exports():
-    # "What the model uses" exports the chosen method's scores and, apart, occlusion with the probe
-    for view, n in (("What training sees", 1), ("What the model uses", 2), ("Memory", 1)):
+    # "What the model uses" exports the chosen method's scores and, apart, occlusion with the probe; "What
+    # training sees" the gradients and the exposure; "Memory" the traces and the connectivity curves
+    for view, n in (("What training sees", 2), ("What the model uses", 2), ("Memory", 2)):
         at = app({"review": "short-awful", "view": view})
         assert_clean(at)
         assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"] * n, view
@@ -476,7 +483,7 @@ def test_several_sessions_at_once_get_the_sequential_numbers():
     assert sorted(results) == [0, 1, 2, 3]
     for i, at in results.items():
         assert_clean(at)
-        strips = [h for h in htmls(at) if "integrated gradients of the logit" in h]
+        strips = [h for h in htmls(at) if "Integrated gradients of the logit" in h]
         assert len(strips) == 2  # the chosen model, then the compare model
         said = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
         for strip, (name, model) in zip(strips, models.items()):

@@ -242,10 +242,11 @@ def overview_evidence(review: Review, lesson: Lesson) -> list[str]:
 
 
 def exposure_evidence(review: Review, lesson: Lesson) -> list[str]:
-    from tbptt_viz.ui.start_here import widest_first, word_exposure_for
+    from tbptt_viz.ui.start_here import trained_exposures, widest_first
 
-    cards = services.cards()
-    exposures = {n: word_exposure_for(n, review.ids_of(n), cards.get(n, {})) for n in review.names}
+    exposures, problems = trained_exposures(review)
+    for problem in problems:
+        st.caption(f"Training exposure is not available for {problem}")
     chart(evidence_figures.exposure_figure(widest_first(exposures), review.tokens), key="lesson_exposure")
     how_to_read("Hover a word for its two counts: the training reviews that contain it, and those in which the "
                 "training gradient reached it under each model's scheme.")

@@ -104,14 +104,7 @@ def word_by_word(review: Review, rf: analysis.ReviewFlow, ov: Overview) -> None:
 def where_trained(review: Review, ov: Overview) -> None:
     """Part 1's evidence: where in the training set each word of this review received gradient, per model."""
     st.subheader("Where were these words trained?")
-    cards = services.cards()
-    exposures, problems = {}, []
-    for name in review.names:
-        card = cards.get(name, {})
-        try:
-            exposures[name] = word_exposure_for(name, review.ids_of(name), card)
-        except (ValueError, OSError, RuntimeError) as e:
-            problems.append(f"{name}: {e}")
+    exposures, problems = trained_exposures(review)
     for problem in problems:
         st.caption(f"Training exposure is not available for {problem}")
     if not exposures:
@@ -138,14 +131,17 @@ def widest_first(exposures: dict) -> dict:
     return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
 
 
-def word_exposure_for(name: str, ids, card: dict):
-    """`word_exposure` under the model's own training scheme, from its card (no model pass: counts only)."""
-    from tbptt_viz.experiments.exposure import word_exposure
-
-    if "scheme" not in card:
-        raise ValueError("its card does not say how it was trained")
-    return word_exposure(services.get_model(name), ids, card["scheme"], card.get("k"), card.get("k1"),
-                         card.get("k2"))
+def trained_exposures(review: Review) -> tuple[dict, list[str]]:
+    """({model: its words' training exposure under its own scheme}, problems): lookups in the shipped statistics
+    through the service (no model pass); a model whose statistics do not fit (another vocabulary, a length cap)
+    gives a problem to show instead."""
+    found, problems = {}, []
+    for name in review.names:
+        try:
+            found[name] = services.compute(jobs.exposure(name, review.ids_of(name)), f"training exposure for {name}")
+        except (ValueError, OSError, RuntimeError) as e:
+            problems.append(f"{name}: {e}")
+    return found, problems
 
 
 def across_reviews(names: tuple) -> None:
