@@ -304,6 +304,7 @@ def test_copy_link_and_glossary_on_every_view_and_presentation_mode():
         clean(at)
         copy = [h.value for h in at.get("html") if 'id="tv-copy-link"' in h.value]
         assert len(copy) == 1 and "navigator.clipboard.writeText(url)" in copy[0] and "window.location.href" in copy[0]
+        assert copy[0].count("<script") == 1  # our own, the only script the page holds (see test_app)
         assert [p.proto.popover.label for p in at.get("popover")] == ["Glossary"]
         words = "".join(m.value for m in at.markdown)
         assert all(f"**{t.term}**" in words for t in GLOSSARY)

@@ -35,8 +35,8 @@ html{font-size:21px}
 </style>"""
 
 # The copy button runs in the page itself (st.html with JavaScript allowed): it reads the address bar when
-# clicked, so it copies the view as it is then. Where the Clipboard API is refused (a plain-http deployment),
-# it falls back to selecting a text field and the browser's copy command, and else shows the link to copy.
+# clicked, so it copies the view as it is then. Where the Clipboard API is missing or refused (a plain-http
+# deployment), it falls back to selecting a text field and the browser's copy command, and else shows the link.
 COPY_BUTTON = """<div class="tv-tools"><button type="button" class="tv-copy" id="tv-copy-link"
  title="Copy the link to this view, with every setting">Copy link</button><span
  class="tv-copy-status" id="tv-copy-status" aria-live="polite"></span></div>
@@ -48,18 +48,24 @@ COPY_BUTTON = """<div class="tv-tools"><button type="button" class="tv-copy" id=
   const status = document.getElementById("tv-copy-status");
   button.dataset.url = window.location.href;
   button.addEventListener("mouseenter", () => { button.dataset.url = window.location.href; });
-  button.addEventListener("click", async () => {
+  const done = (copied, url) => { status.textContent = copied ? "Link copied" : "Copy this link: " + url; };
+  const fallback = (url) => {
+    const field = document.createElement("textarea");
+    field.value = url; field.setAttribute("readonly", ""); field.style.position = "fixed"; field.style.opacity = "0";
+    document.body.appendChild(field); field.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+    field.remove();
+    done(copied, url);
+  };
+  button.addEventListener("click", () => {
     const url = window.location.href;
     button.dataset.url = url;
-    let copied = false;
-    try { await navigator.clipboard.writeText(url); copied = true; } catch (e) {
-      const field = document.createElement("textarea");
-      field.value = url; field.setAttribute("readonly", ""); field.style.position = "fixed"; field.style.opacity = "0";
-      document.body.appendChild(field); field.select();
-      try { copied = document.execCommand("copy"); } catch (e2) { copied = false; }
-      field.remove();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(url).then(() => done(true, url), () => fallback(url));
+    } else {
+      fallback(url);
     }
-    status.textContent = copied ? "Link copied" : "Copy this link: " + url;
   });
 })();
 </script>"""
