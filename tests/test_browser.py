@@ -122,7 +122,7 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exception(page)
     assert page.get_by_role("tab", selected=True).inner_text().strip() == "Start here"  # a picture first
-    shot(page, "start_here", tmp_path)
+    shot(page, "start_here_page", tmp_path)  # docs/start_here.png is the first screen: test_teaching_browser.py
 
     open_tab(page, "What training sees")
     page.locator(".tv-strip").first.wait_for(timeout=30_000)
@@ -190,29 +190,11 @@ def test_every_view_fits_a_phone(server, browser, tmp_path):
         no_horizontal_overflow(pg)
         tabs = pg.get_by_role("tab")
         assert tabs.count() == 8 and pg.get_by_role("tab", name=tab).is_visible()  # the tab bar scrolls to it
-        shot(pg, "phone_" + tab.lower().replace(" ", "_"), tmp_path)
+        shot(pg, "phone_" + tab.lower().replace(" ", "_") + ("_page" if tab == "Start here" else ""), tmp_path)
     pg.close()
 
 
-def test_lessons_ask_first_then_set_up_the_evidence(server, page):
-    page.goto(f"{server}/?view=Lessons", wait_until="networkidle")
-    page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
-    wait_idle(page)
-    from tbptt_viz.present.lessons import LESSONS
-
-    lesson = LESSONS[0]
-    expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
-    assert expander.get_by_role("button", name="Set up the evidence").count() == 0  # the question comes first
-    expander.get_by_text(lesson.options[lesson.answer], exact=True).click()
-    wait_idle(page)
-    expander.get_by_role("button", name="Check my answer").click()
-    wait_idle(page)
-    expander.get_by_role("button", name="Set up the evidence").click()
-    wait_idle(page)
-    page.locator(".tv-strip").first.wait_for(timeout=60_000)
-    assert page.get_by_role("tab", selected=True).inner_text().strip() == "Lessons"  # the question stays in view
-    assert expander.get_by_text(lesson.question).is_visible()
-    no_exception(page)
+# The lessons in a browser (set up, then ask): tests/test_teaching_browser.py.
 
 
 def connectivity_chart(page):

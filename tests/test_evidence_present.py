@@ -12,6 +12,7 @@ from tbptt_viz.experiments.exposure import build_exposure, vocab_sha256
 from tbptt_viz.present import evidence_figures as figs
 from tbptt_viz.present.colours import model_colour
 from tbptt_viz.present.evidence_lessons import EVIDENCE_LESSONS
+from tbptt_viz.present.lessons import word_position
 from tbptt_viz.present.evidence_sentences import (connectivity_sentence, exposure_sentence, shapley_sentence,
                                                  span_of)
 
@@ -108,8 +109,9 @@ def test_connectivity_lesson_answer_holds_for_the_shipped_model():
     lesson = EVIDENCE_LESSONS[1]
     model = load_pretrained(lesson.preset["model"])
     r = review(lesson.preset["review"], model)
-    assert r.tokens[lesson.preset["source"]] == "love"
-    c = connectivity(model, torch.tensor(r.ids), lesson.preset["source"])
+    source = word_position(lesson, r.tokens)
+    assert r.tokens[source] == "love"
+    c = connectivity(model, torch.tensor(r.ids), source)
     K = lesson.preset["k"]
     span = span_of(c.state_norm)
     assert span is None or span > K  # it reaches past the window: "No"

@@ -125,7 +125,8 @@ def test_view_jobs_list_what_each_view_waits_for_in_order():
     occ = [jobs.attribution("m", IDS, "occlusion"), jobs.attribution("c", OTHER, "occlusion")]
     probes = [jobs.probe("m", IDS), jobs.probe("c", OTHER)]
     flow = jobs.flow("m", IDS, 1)
-    assert view_jobs("Start here", REVIEW) == [flow, *occ, *probes]
+    trained = [jobs.exposure("m", IDS), jobs.exposure("c", OTHER)]  # each model's own scheme, from its card
+    assert view_jobs("Start here", REVIEW) == [flow, *occ, *probes, *trained]
     assert view_jobs("Gradient through time", REVIEW) == [flow]
     # exposure: every K of the slider at once under last-K and chunked, then each model's own training scheme
     trained = [jobs.exposure("m", IDS), jobs.exposure("c", OTHER)]
@@ -177,8 +178,16 @@ def test_view_jobs_list_what_each_view_waits_for_in_order():
         assert jobs.connectivity("m", IDS, 3) in view_jobs("Memory", REVIEW, ViewSettings(source=gone))
     assert jobs.connectivity("m", IDS, 39) in view_jobs("Memory", REVIEW, ViewSettings(source=39))  # from a link
     assert view_jobs("Model zoo", REVIEW) == view_jobs("Lab", REVIEW) == view_jobs("Lessons", REVIEW) == []
+    # the lessons' own evidence: the chosen word's connectivity for both models; exposure needs no model pass
+    assert view_jobs("How far a word reaches", REVIEW, ViewSettings(source=5)) == [
+        jobs.connectivity("m", IDS, 5), jobs.connectivity("c", OTHER, 5)]
+    assert view_jobs("Where words were trained", REVIEW) == trained
+    # no word, or one past the review's end: the word the views follow by default ("awful", position 3)
+    assert view_jobs("How far a word reaches", REVIEW) == view_jobs("How far a word reaches", REVIEW,
+                                                                     ViewSettings(source=40)) == [
+        jobs.connectivity("m", IDS, 3), jobs.connectivity("c", OTHER, 3)]
     alone = Review("m", None, IDS, (), (), None)
-    assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0]]
+    assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0], trained[0]]
 
 
 def test_a_long_review_waits_for_a_click_before_occlusion_and_the_probe():

@@ -224,8 +224,13 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
     m, ids, names = review.model, review.ids, review.names
     occlusion = [attribution(n, review.ids_of(n), "occlusion") for n in names]
     probes = [probe(n, review.ids_of(n)) for n in names]
-    if view == "Start here":
-        keys = [flow(m, ids, review.label), *occlusion, *probes]
+    if view == "Start here":  # the overview's flow, occlusion and probes; then each model's training exposure
+        keys = [flow(m, ids, review.label), *occlusion, *probes, *(exposure(n, review.ids_of(n)) for n in names)]
+    elif view == "Where words were trained":  # a lesson's evidence: each model's exposure under its own scheme
+        keys = [exposure(n, review.ids_of(n)) for n in names]
+    elif view == "How far a word reaches":  # a lesson's evidence: the lesson's word's connectivity, both models
+        source = source_position(s.source, review.tokens)
+        keys = [connectivity(n, review.ids_of(n), source) for n in names]
     elif view in ("What training sees", "Gradient through time"):
         keys = [flow(m, ids, review.label)] + ([k1k2(m, ids, review.label, s.k1, s.k2)] if s.scheme == "k1k2" else [])
         if view == "What training sees":

@@ -30,7 +30,7 @@ def show(highlight: tuple = ()) -> None:
                 "in training differs. Accuracy is on all 25,000 IMDB test reviews. 'Trained through' is how far one "
                 "training loss back-propagated (K, or k2 for TBPTT); the memory span is how far the trained model "
                 "carries a word forward (see below). The study below gives each regime's mean over its seeds with "
-                "a 95% interval; the chosen and compare models are drawn strong.")
+                "a 95% interval over seeds; the chosen and compare models are drawn strong.")
     if study is None:
         st.info("The IMDB study (results/imdb_study.json) is not in this installation.")
         return
