@@ -7,8 +7,9 @@ than float64 can resolve there (its spacing is 5.6e-17): no quadrature can follo
 import numpy as np
 import pytest
 
-from tbptt_viz.attribution.methods import MAX_EVALUATIONS
-from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
+from scipy.special import erf
+
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, gauss_kronrod, integrate
 
 STEP, WIDTH, A = 0.3, 1e-16, 0.15
 rng = np.random.default_rng(0)
@@ -151,9 +152,115 @@ def test_the_rank_one_bound_covers_float32_error_that_every_node_shares():
     z /= np.linalg.norm(z)
     u = 0.1 / np.sqrt(n) * ones + np.sqrt(1 - 0.01 / n) * z       # unit, sum(u) = 0.1
     seen = u + 1e-6 * g.normal(size=n)                             # the same float32 error at every node
-    nodes, weights = np.polynomial.legendre.leggauss(4)
-    block = np.array([5.0, 40.0, 900.0, 30.0])[:, None] * seen       # a steep interval: one direction, any slopes
+    nodes, kronrod, gauss = gauss_kronrod(4)
+    block = np.array([5.0, 40.0, 900.0, 30.0, 7.0, 3.0, 60.0, 11.0, 2.0])[:, None] * seen  # one direction, any slopes
     iv = _Interval(0.3, 0.3 + 1e-4, 0.0, 5.0, steep=True)
-    iv.settle(weights, block, variation=5.0, fast=True)
+    iv.settle(kronrod, gauss, block, variation=5.0, fast=True)
     assert iv.rank_one
     assert np.linalg.norm(iv.credits - 5.0 * u / u.sum()) <= iv.error
+
+
+# ---- every token's error, not only the sum's ------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 15, 64])
+def test_gauss_kronrod_nodes_hold_the_gauss_rule_and_integrate_polynomials_to_degree_3n_plus_1(n):
+    nodes, kronrod, gauss = gauss_kronrod(n)
+    assert len(nodes) == 2 * n + 1 and np.all(np.diff(nodes) > 0) and np.all(kronrod > 0)
+    xg, wg = np.polynomial.legendre.leggauss(n)
+    np.testing.assert_array_equal(nodes[gauss != 0], xg)      # the Gauss rule is embedded, node for node
+    np.testing.assert_array_equal(gauss[gauss != 0], wg)
+    for d in range(3 * n + 2):                                  # Legendre P_d integrates to 2 (d = 0) or 0
+        p = np.polynomial.legendre.legval(nodes, [0] * d + [1])
+        assert kronrod @ p == pytest.approx(2.0 if d == 0 else 0.0, abs=1e-13)
+    if n == 7:  # QUADPACK's 15-point Kronrod rule (Piessens et al. 1983), its outermost node and weight
+        assert nodes[-1] == pytest.approx(0.991455371120812639, abs=1e-15)
+        assert kronrod[-1] == pytest.approx(0.022935322010529224, abs=1e-15)
+
+
+class Swapping:
+    """Per-token terms g_t(alpha) = c_t + s_t cos(k alpha) with sum_t s_t = 0: F is linear, so any rule gets
+    every interval's sum exactly while each token oscillates. Exact credits: c_t + s_t sin(k) / k. This is the
+    audit's failure: the sums match after one pass, single tokens do not."""
+
+    def __init__(self, k=25.0, T=6):
+        g = np.random.default_rng(3)
+        self.k, self.c = k, g.normal(size=T)
+        s = g.normal(size=T)
+        self.s = 5 * (s - s.mean())
+
+    def values(self, alphas, fast=False):
+        return np.asarray(alphas, dtype=np.float64) * self.c.sum()
+
+    def path_gradients(self, alphas, fast=False):
+        a = np.asarray(alphas, dtype=np.float64)
+        return self.values(a), self.c + np.cos(self.k * a)[:, None] * self.s
+
+    def exact(self):
+        return self.c + self.s * np.sin(self.k) / self.k
+
+
+def test_a_path_whose_sums_agree_while_tokens_do_not_is_integrated_per_token():
+    target = Swapping()
+    exact = target.exact()
+    # one pass of 4-point Gauss-Legendre on two halves: every sum is right, the tokens are not
+    x, w = np.polynomial.legendre.leggauss(4)
+    one_pass = sum(0.25 * (w[:, None] * target.path_gradients(0.25 * x + mid)[1]).sum(0) for mid in (0.25, 0.75))
+    assert one_pass.sum() == pytest.approx(exact.sum(), abs=1e-12)
+    tol = 0.01 * abs(exact.sum()) + 0.01
+    assert np.linalg.norm(one_pass - exact) > 10 * tol
+    r = integrate(target)
+    assert r.tolerance == pytest.approx(tol) and r.converged and r.error_estimate <= r.tolerance
+    assert np.linalg.norm(r.scores - exact) <= r.tolerance
+    assert np.linalg.norm(r.token_error) <= r.error_estimate
+    assert r.evaluations > 2 * 9  # two rules agreed per token only after splitting
+    # the estimate follows the tolerance: a tight one is met, per token
+    tight = integrate(target, rtol=0, atol=1e-9)
+    assert tight.converged and np.linalg.norm(tight.scores - exact) <= 1e-9
+
+
+class HiddenBump:
+    """A smooth path plus a narrow bump of F' (width 1e-3 at alpha = 0.37) along its own direction v, which
+    neither rule's nodes on the starting intervals come near: their per-token difference misses it, and only the
+    interval's completeness gap (F(b) - F(a) from a forward pass sees the bump) says it is there."""
+
+    CENTRE, WIDTH, HEIGHT = 0.37, 1e-3, 2.0
+
+    def __init__(self, T=5):
+        g = np.random.default_rng(4)
+        self.c, self.v = g.normal(size=T), np.abs(g.normal(size=T))
+
+    def _bump(self, a):
+        return self.HEIGHT * np.exp(-((a - self.CENTRE) / self.WIDTH) ** 2)
+
+    def _bump_integral(self, a):
+        return self.HEIGHT * self.WIDTH * np.sqrt(np.pi) / 2 * (erf((a - self.CENTRE) / self.WIDTH)
+                                                                 - erf(-self.CENTRE / self.WIDTH))
+
+    def values(self, alphas, fast=False):
+        a = np.asarray(alphas, dtype=np.float64)
+        return a * self.c.sum() + self._bump_integral(a) * self.v.sum()
+
+    def path_gradients(self, alphas, fast=False):
+        a = np.asarray(alphas, dtype=np.float64)
+        return self.values(a), self.c + self._bump(a)[:, None] * self.v
+
+    def exact(self):
+        return self.c + self._bump_integral(1.0) * self.v
+
+
+def test_a_bump_between_the_nodes_is_caught_by_the_interval_sums():
+    target = HiddenBump()
+    nodes, _, _ = gauss_kronrod(4)
+    first = np.concatenate([0.25 * nodes + 0.25, 0.25 * nodes + 0.75])
+    assert np.abs(first - HiddenBump.CENTRE).min() > 5 * HiddenBump.WIDTH  # the first pass cannot see it
+    r = integrate(target, rtol=0, atol=1e-4)
+    assert r.converged and np.linalg.norm(r.scores - target.exact()) <= r.tolerance
+    assert r.evaluations > 2 * 9
+
+
+def test_converged_is_the_error_estimate_within_the_tolerance():
+    for target in (Swapping(), HiddenBump(), TurningStep(0.03), FakeTarget(rotate=True)):
+        r = integrate(target, max_evaluations=400)
+        assert r.converged == (r.error_estimate <= r.tolerance)
+        assert r.error_estimate >= np.linalg.norm(r.token_error) and r.token_error.shape == r.scores.shape
+        assert r.evaluations <= 400

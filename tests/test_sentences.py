@@ -37,9 +37,12 @@ def test_forget_gate_sentence_is_the_mean_over_the_first_tokens():
 
 def test_convergence_caption_only_for_converged_integrated_gradients():
     ig = SimpleNamespace(converged=True, target="logit", target_change=0.5, completeness_gap=-0.001,
-                         tolerance=0.015, evaluations=24, rank_one_intervals=0)
-    assert say.convergence_caption(ig).startswith("Integrated gradients converged: the scores add up to the logit's "
-                                                  "change +0.500 within 0.001 (tolerance 0.015; 24 gradient")
+                         tolerance=0.015, evaluations=24, rank_one_intervals=0, error_estimate=0.0042,
+                         scores=np.zeros(7))
+    assert say.convergence_caption(ig) == (
+        "Integrated gradients converged: the scores' estimated error is 0.0042 (the root of the summed squared "
+        "errors of all 7 tokens, so no single score is off by more), within the tolerance of 0.015; they add up to "
+        "the logit's change +0.500 within 0.001 (24 gradient evaluations).")
     assert say.convergence_caption(SimpleNamespace(converged=None)) is None
     assert say.convergence_caption(SimpleNamespace(converged=False)) is None
 

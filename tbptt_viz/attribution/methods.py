@@ -13,7 +13,8 @@ Each method credits tokens for a target function F of the review (see `targets`)
     chunked:  each token is credited through the loss at the end of its own chunk
 
 Pass target="loss" with backprop="full" to compare full and truncated backprop on the same target.
-Integrated gradients integrate adaptively and carry their own check (`completeness_gap`, `converged`).
+Integrated gradients integrate adaptively and carry their own check (`error_estimate` per token against
+`tolerance`, `converged`, and `completeness_gap`).
 Shapley values credit groups of tokens (sentences or spans) that act together, with occlusion's F and
 baseline, by sampling (`shapley`): each group's value carries its standard error over repeats, the values
 must sum to F(review) - F(baseline), and `converged` says whether the sampling error is within tolerance.
@@ -31,7 +32,8 @@ import numpy as np
 import torch
 
 from tbptt_viz.gradients.flow import forward
-from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
+from tbptt_viz.attribution.integrated import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT,  # noqa: F401 - the caps
+                                              integrate)                                 # live there
 from tbptt_viz.attribution.memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
 from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
 from tbptt_viz.attribution.probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
@@ -41,7 +43,6 @@ from tbptt_viz.attribution.targets import TARGETS, window_target
 
 METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient", "shapley")
 WITHOUT_BACKWARD = ("occlusion", "shapley")
-MAX_EVALUATIONS = 4000  # the most gradient evaluations one integrated-gradients call may be asked for
 # Shapley defaults: 8 independent repeats of one antithetic pair each (16 permutations), and 2 SE per group
 # allowed up to 5% of |F(x) - F(baseline)| + atol (sampling error, not rounding: looser than IG's 1%).
 SHAPLEY_SAMPLES, SHAPLEY_REPEATS, SHAPLEY_RTOL = 2, 8, 0.05
@@ -66,13 +67,16 @@ class Attribution:
     target_value: float | None       # F(review); None for occlusion
     target_change: float | None      # IG, shapley: F(review) - F(baseline), what the scores should sum to
     completeness_gap: float | None   # IG, shapley: sum(scores) - target_change
-    tolerance: float | None          # IG: |gap| allowed, 1% of |target_change| + 0.01; shapley: each group's 95%
-                                     # half-width (t over repeats x SE) and |gap| allowed, 5% of it + 0.01
-    converged: bool | None           # IG: every interval of the path within tolerance; shapley: every group's
-                                     # half-width (and the gap) within tolerance
+    tolerance: float | None          # IG: the error allowed, 1% of |target_change| + 0.01; shapley: each group's
+                                     # 95% half-width (t over repeats x SE) and |gap| allowed, 5% of it + 0.01
+    converged: bool | None           # IG: error_estimate <= tolerance, so every token's score within it; shapley:
+                                     # every group's half-width (and the gap) within tolerance
     evaluations: int | None          # IG: gradient evaluations spent; shapley: coalitions evaluated
     rank_one_intervals: int | None   # IG only: path intervals too steep to integrate, credited along the one
                                      # direction every gradient there shares (see `integrated`)
+    error_estimate: float | None     # IG only: estimated L2 error of the scores over tokens (see `integrated`)
+    token_error: np.ndarray | None   # IG only: (T,) each token's estimated quadrature error (rank-one stretches'
+                                     # bounds are in error_estimate only: they are not per token)
     path_alpha: np.ndarray | None    # IG only: where F was evaluated along the straight path
     path_value: np.ndarray | None    # IG only: F there
     has_backward: bool               # False for occlusion and shapley
@@ -112,8 +116,9 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
             their plain scores of the logit with a note.
         target: logit | loss; default logit without truncation, loss (the training step's) with it.
         label: the loss target's label; default the model's own prediction.
-        max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance
-            (|gap| <= rtol |F(x) - F(baseline)| + atol; rtol default 0.01) and Gauss-Legendre nodes per interval.
+        max_evaluations, rtol, atol, points: integrated gradients' evaluation cap, tolerance (the scores'
+            estimated L2 error over tokens <= rtol |F(x) - F(baseline)| + atol; rtol default 0.01) and
+            Gauss-Legendre nodes n per interval (each interval evaluates the 2n + 1 Gauss-Kronrod nodes).
             For shapley, rtol (default 0.05) and atol bound the 95% half-width (t over repeats x standard
             error) of every group's value. Up to 8 groups shapley is exact (every coalition evaluated).
         groups, samples, repeats, seed: shapley only. groups: "sentences", a span length (int), or explicit
@@ -154,7 +159,7 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
     base = dict(ids=ids.numpy(), method=method, prob_positive=1 / (1 + math.exp(-logit)), logit=logit,
                 backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, target=target, label_used=label_used,
                 target_change=None, completeness_gap=None, tolerance=None, converged=None, evaluations=None,
-                rank_one_intervals=None, path_alpha=None, path_value=None)
+                rank_one_intervals=None, error_estimate=None, token_error=None, path_alpha=None, path_value=None)
     if method == "shapley":
         return _shapley(model, ids, base, groups, samples, repeats, seed, rtol, atol)
     if method in WITHOUT_BACKWARD:
@@ -173,9 +178,9 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
             r = integrate(tg, points=points, rtol=rtol, atol=atol, max_evaluations=max_evaluations)
             value = float(tg.values([1.0])[0])
             extra = dict(target_change=r.target_change, completeness_gap=r.completeness_gap, tolerance=r.tolerance,
-                         converged=r.converged, evaluations=r.evaluations,
-                         rank_one_intervals=r.rank_one_intervals, path_alpha=r.path_alpha,
-                         path_value=r.path_value)
+                         converged=r.converged, evaluations=r.evaluations, error_estimate=r.error_estimate,
+                         token_error=r.token_error, rank_one_intervals=r.rank_one_intervals,
+                         path_alpha=r.path_alpha, path_value=r.path_value)
             scores = r.scores
         else:
             scores, value = _gradient_scores(method, tg)
@@ -238,11 +243,31 @@ def convergence_message(a: Attribution) -> str | None:
                 f"known only to within +-{half[worst]:.2f} (95% over {a.repeats} repeats), more than the tolerance "
                 f"of {a.tolerance:.2f}; the error bars show every group's. Ask for more samples or repeats, or use "
                 f"fewer, longer groups.")
-    return (f"Not to be trusted: integrated gradients did not converge here. The scores should add up to "
-            f"{a.target_change:+.2f} (the change of the {a.target}) but add up to "
-            f"{a.target_change + a.completeness_gap:+.2f}, because along the path from an all-padding review to "
-            f"this one the {a.target} jumps more steeply than any number of steps can follow "
-            f"({a.evaluations} gradient evaluations). The chart of F along the path shows where.")
+    return (f"Not to be trusted: integrated gradients did not converge here. The scores' estimated error is "
+            f"{a.error_estimate:.2g} (the root of the summed squared errors of all {len(a.scores)} tokens), above "
+            f"the tolerance of {a.tolerance:.2g}; they add up to {a.target_change + a.completeness_gap:+.2f} where "
+            f"they should add up to {a.target_change:+.2f} (the change of the {a.target}). Along the path from an "
+            f"all-padding review to this one the {a.target} changes more steeply than {a.evaluations} gradient "
+            f"evaluations could follow. The chart of F along the path shows where."
+            + (f" The least certain score is token {worst}'s, off by up to about {a.token_error[worst]:.2g}."
+               if (worst := least_certain_token(a)) is not None else ""))
+
+
+def least_certain_token(a: Attribution) -> int | None:
+    """The position whose integrated-gradients score has the largest per-token error estimate; None for other
+    methods or when no token has one (every stretch credited as rank one)."""
+    if a.token_error is None or not np.any(a.token_error > 0):
+        return None
+    return int(np.argmax(a.token_error))
+
+
+def ig_check(a: Attribution) -> dict | None:
+    """Integrated gradients' own check as plain numbers (for exports); None for the other methods."""
+    if a.method != "integrated_gradients":
+        return None
+    return {"converged": a.converged, "error_estimate": a.error_estimate, "tolerance": a.tolerance,
+            "completeness_gap": a.completeness_gap, "target_change": a.target_change, "evaluations": a.evaluations,
+            "rank_one_intervals": a.rank_one_intervals}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ def cmd_attribute(args) -> int:
               "windows": a.windows, "has_backward": a.has_backward, "target": a.target,
               "label_used": a.label_used, "target_value": a.target_value, "target_change": a.target_change,
               "completeness_gap": a.completeness_gap, "convergence_delta": a.convergence_delta,
-              "tolerance": a.tolerance, "converged": a.converged, "evaluations": a.evaluations,
-              "rank_one_intervals": a.rank_one_intervals, "note": a.note, "was_cut": review.was_cut,
+              "tolerance": a.tolerance, "error_estimate": a.error_estimate, "token_error": a.token_error,
+              "converged": a.converged, "evaluations": a.evaluations, "rank_one_intervals": a.rank_one_intervals,
+              "note": a.note, "was_cut": review.was_cut,
               "groups": a.groups, "group_values": a.group_values, "standard_error": a.standard_error,
               "samples": a.samples, "repeats": a.repeats, "evaluator_error": a.evaluator_error})
         return 0
@@ -36,9 +37,10 @@ def cmd_attribute(args) -> int:
         print(a.note)
     if a.method == "integrated_gradients":
         verdict = "converged" if a.converged else "NOT converged: do not trust these scores"
-        print(f"integrated gradients {verdict}: scores sum to {a.scores.sum():+.4f}, F(review) - F(baseline) = "
-              f"{a.target_change:+.4f}, completeness gap {a.completeness_gap:+.2e} (tolerance {a.tolerance:.2e}), "
-              f"{a.evaluations} gradient evaluations")
+        print(f"integrated gradients {verdict}: estimated error {a.error_estimate:.2e} (L2 over tokens; tolerance "
+              f"{a.tolerance:.2e}); scores sum to {a.scores.sum():+.4f}, F(review) - F(baseline) = "
+              f"{a.target_change:+.4f}, completeness gap {a.completeness_gap:+.2e}; {a.evaluations} gradient "
+              "evaluations")
         if steep_step_message(a):
             print(steep_step_message(a))
     if a.groups is not None:
@@ -89,7 +91,8 @@ def register(sub) -> None:
                         "(default, and required, under a truncated --backprop)")
     p.add_argument("--label", type=whole(0, 1), help="the loss target's label (default: the model's prediction)")
     p.add_argument("--n-steps", type=whole(1, 64), default=4,
-                   help="integrated gradients: Gauss-Legendre points per path interval, 1..64 (default 4)")
+                   help="integrated gradients: Gauss-Legendre points n per path interval (each interval evaluates "
+                        "the 2n+1 Gauss-Kronrod nodes), 1..64 (default 4)")
     p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=MAX_EVALUATIONS_DEFAULT,
                    help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} "
                         f"(default {MAX_EVALUATIONS_DEFAULT})")

@@ -9,8 +9,11 @@ dL/dW_ih = sum_t d_t x_t^T, dL/dW_hh = sum_t d_t h_{t-1}^T, dL/db = sum_t d_t, a
 Under last-K, d_t for t >= T-K equals full BPTT's d_t (it only depends on later steps) and is zero
 before, so every K's truncated gradient is a partial sum of one full pass's terms: no backward per K.
 
-Everything here runs in float64 on copies of the weights, so the numbers match an independent float64
-autograd computation to ~1e-12.
+Everything here runs in float64 on copies of the weights. Against an independent float64 computation (a
+hand-unrolled nn.LSTMCell loop under autograd) the per-position norms agree to a relative 1e-8: on the shipped
+models and six embedded examples under full, last-30 and chunked-30 backprop, within 1.4e-8 of the largest
+norm and 3.2e-8 entry by entry (entries above a thousandth of the largest); rounding grows along the recursion
+through the LSTM's Jacobians. The tests hold 1e-9 on small models.
 """
 from __future__ import annotations
 

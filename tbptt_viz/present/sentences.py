@@ -175,16 +175,18 @@ def forget_gate_sentence(trace, n: int = FIRST_N) -> str:
 
 
 def convergence_caption(a) -> str | None:
-    """Under converged integrated gradients: what was checked (the sum, its tolerance, the evaluations spent)
-    and any steep step; None for a method without that check. A run that did not converge gets
-    `attribution.methods.convergence_message` instead."""
+    """Under converged integrated gradients: what was checked (the scores' per-token error estimate against the
+    tolerance, their sum, the evaluations spent) and any steep step; None for a method without that check. A run
+    that did not converge gets `attribution.methods.convergence_message` instead."""
     from tbptt_viz.attribution.methods import steep_step_message
 
     if not a.converged:
         return None
-    return (f"Integrated gradients converged: the scores add up to the {a.target}'s change "
-            f"{a.target_change:+.3f} within {abs(a.completeness_gap):.2g} (tolerance {a.tolerance:.2g}; "
-            f"{a.evaluations} gradient evaluations). {steep_step_message(a) or ''}")
+    return (f"Integrated gradients converged: the scores' estimated error is {a.error_estimate:.2g} (the root of "
+            f"the summed squared errors of all {len(a.scores)} tokens, so no single score is off by more), within "
+            f"the tolerance of {a.tolerance:.2g}; they add up to the {a.target}'s change {a.target_change:+.3f} "
+            f"within {abs(a.completeness_gap):.2g} ({a.evaluations} gradient evaluations). "
+            f"{steep_step_message(a) or ''}").strip()
 
 
 def queue_note(what: str, ahead: int) -> str:

@@ -106,7 +106,8 @@ def method_part(review: Review) -> None:
     export_buttons("attribution", review.tokens, {f"{method} ({n})": out[n].scores for n in names},
                    {**review.meta, "method": method, "compare": review.compare,
                     **{f"{'shapley' if method == 'shapley' else 'ig'} ({n})": {
-                        "converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
+                        "converged": out[n].converged, "error_estimate": out[n].error_estimate,
+                        "tolerance": out[n].tolerance, "completeness_gap": out[n].completeness_gap,
                         "evaluations": out[n].evaluations, "rank_one_intervals": out[n].rank_one_intervals,
                         "groups": out[n].groups, "group_values": out[n].group_values,
                         "standard_error": out[n].standard_error, "samples": out[n].samples,
@@ -205,10 +206,14 @@ def truncation_section(review: Review, method: str) -> None:
               f"{analysis.attribution_change(full.scores, trunc.scores):.0%}",
               help="sum |truncated - full| / sum |full|")
     if method == "integrated_gradients":
-        st.caption(f"Both are integrated gradients of the same target, each checked against its own: full "
-                   f"{full.completeness_gap:+.2g} of {full.target_change:+.3f}, truncated {trunc.completeness_gap:+.2g} "
-                   f"of {trunc.target_change:+.3f} (the windows' tokens moved from padding with their entering state "
-                   "held). Within those gaps, the difference between the strips is the truncation, not the method.")
+        st.caption(f"Both are integrated gradients of the same target, each checked against its own: estimated "
+                   f"error (L2 over tokens) full {full.error_estimate:.2g} of tolerance {full.tolerance:.2g}, "
+                   f"truncated {trunc.error_estimate:.2g} of {trunc.tolerance:.2g}; completeness gap full "
+                   f"{full.completeness_gap:+.2g} of {full.target_change:+.3f}, truncated "
+                   f"{trunc.completeness_gap:+.2g} of {trunc.target_change:+.3f} (the windows' tokens moved from "
+                   "padding with their entering state held). Within those errors, the difference between the "
+                   "strips is the truncation, not the method.")
+        convergence_note(full)
         convergence_note(trunc)
     else:
         st.caption("Both strips are exact gradients of the same training loss; the difference is the truncation alone.")

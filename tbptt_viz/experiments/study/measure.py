@@ -247,6 +247,7 @@ class AttributionShares:
     converged: np.ndarray | None = None     # (R,) bool, integrated gradients only
     evaluations: np.ndarray | None = None   # (R,) gradient evaluations, integrated gradients only
     relative_gap: np.ndarray | None = None  # (R,) |completeness gap| / |F(x) - F(baseline)|
+    relative_error: np.ndarray | None = None  # (R,) per-token error estimate (L2) / tolerance: converged iff <= 1
     rank_one: np.ndarray | None = None      # (R,) path intervals credited as rank one (integrated.py)
 
 
@@ -271,7 +272,8 @@ def occlusion_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge:
 def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 30, points: int = 4,
               max_evaluations: int = MAX_EVALUATIONS_DEFAULT) -> AttributionShares:
     """Integrated gradients of the logit per review (tbptt_viz.attribution: adaptive, float64), with each
-    review's convergence, evaluations and relative completeness gap recorded next to its shares."""
+    review's convergence, evaluations, per-token error estimate (over its tolerance) and relative completeness
+    gap recorded next to its shares."""
     from tbptt_viz.attribution.methods import attribute
 
     results = [attribute(model, list(s), "integrated_gradients", points=points, max_evaluations=max_evaluations)
@@ -280,6 +282,7 @@ def ig_shares(model: LSTMClassifier, seqs: Sequence[Sequence[int]], edge: int = 
     return edge_shares([r.scores for r in results], edge, "integrated_gradients",
                        converged=np.array([r.converged for r in results]),
                        evaluations=np.array([r.evaluations for r in results]), relative_gap=np.array(gaps),
+                       relative_error=np.array([r.error_estimate / r.tolerance for r in results]),
                        rank_one=np.array([r.rank_one_intervals for r in results]))
 
 
@@ -428,6 +431,8 @@ def _share_summary(shares: AttributionShares, settings: StudySettings) -> dict:
                     "evaluations_p95": float(np.percentile(shares.evaluations, 95)),
                     "relative_gap_median": float(np.median(shares.relative_gap)),
                     "relative_gap_max": float(np.max(shares.relative_gap)),
+                    "error_to_tolerance_median": float(np.median(shares.relative_error)),
+                    "error_to_tolerance_max": float(np.max(shares.relative_error)),
                     "rank_one_fraction": _mean((shares.rank_one > 0).astype(float)),
                     "first_share_converged": _mean(shares.first_share[ok]),
                     "last_share_converged": _mean(shares.last_share[ok])})

@@ -163,6 +163,9 @@ def _attribution_table(results: dict, regimes: dict) -> list[str]:
         return []
     s = results.get("settings", {})
     lo, hi = s.get("attribution_min_len", 100), s.get("attribution_max_len", 500)
+    # the per-token error column exists for studies run with per-token error control (issue #22)
+    per_token = any("error_to_tolerance_median" in a.get("integrated_gradients", {}).get("single_seed", {})
+                    for _, a in rows)
     out = ["", f"**Share of |attribution| on the first {s.get('edge', 30)} tokens** (balanced reviews of {lo}-{hi} "
                "tokens). Occlusion ran on every seed; integrated gradients (IG) on seed 0 alone, so its columns are "
                "one model's numbers with 95% intervals over that model's reviews (Wilson's for fractions), "
@@ -171,16 +174,20 @@ def _attribution_table(results: dict, regimes: dict) -> list[str]:
            "reviews] | IG, all reviews, seed 0 only [interval over reviews] | IG, converged reviews, seed 0 only "
            "[interval over reviews] | IG converged fraction, seed 0 only [interval over reviews] | IG evaluations, "
            "seed 0 only (median over reviews) | IG reviews with a step credited as rank one, seed 0 only "
-           "[interval over reviews] |", "|---|---|---|---|---|---|---|---|"]
+           "[interval over reviews] |" + (" IG per-token error estimate / tolerance, seed 0 only (median over "
+                                         "reviews) |" if per_token else ""),
+           "|---|---|---|---|---|---|---|---|" + ("---|" if per_token else "")]
     for name, a in rows:
         occ, ig = a.get("occlusion", {}), a.get("integrated_gradients", {}).get("single_seed", {})
         one = occ.get("single_seed", {})
         ev = ig.get("evaluations_median", {}).get("mean")
+        err = ig.get("error_to_tolerance_median", {}).get("mean")
         out.append(f"| {name} | {_cell(occ.get('first_share'))} | {_cell(one.get('first_share'), over=REVIEWS)} | "
                    f"{_cell(ig.get('first_share'), over=REVIEWS)} | "
                    f"{_cell(ig.get('first_share_converged'), over=REVIEWS)} | "
                    f"{_cell(ig.get('converged_fraction'), 2, REVIEWS)} | {'-' if ev is None else f'{ev:.0f}'} | "
-                   f"{_cell(ig.get('rank_one_fraction'), 2, REVIEWS)} |")
+                   f"{_cell(ig.get('rank_one_fraction'), 2, REVIEWS)} |"
+                   + ((" - |" if err is None else f" {err:.2f} |") if per_token else ""))
     return out
 
 

@@ -163,8 +163,9 @@ def _single_seed(method: str, seed: int, m: dict) -> dict:
         out["converged_fraction"] = proportion_interval(round(m["converged_fraction"] * n), n, seed)
     if "rank_one_fraction" in m:
         out["rank_one_fraction"] = proportion_interval(round(m["rank_one_fraction"] * n), n, seed)
-    if "evaluations_median" in m:  # a median over reviews: the study stores no spread for it
-        out["evaluations_median"] = review_interval(m["evaluations_median"], None, n, seed)
+    for key in ("evaluations_median", "error_to_tolerance_median"):  # medians over reviews: no spread stored
+        if key in m:  # error_to_tolerance_median: studies with per-token error control (issue #22)
+            out[key] = review_interval(m[key], None, n, seed)
     return out
 
 
