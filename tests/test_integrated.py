@@ -105,12 +105,16 @@ class TurningStep:
         return self.LEFT * self._log(STEP) * self.u + self.RIGHT * self._log(1 - STEP) * self.right
 
 
-@pytest.mark.parametrize("turn", [0.0, 0.003, 0.03, 0.3])
+@pytest.mark.parametrize("turn", [0.0, 0.001, 0.003, 0.03, 0.3])
 def test_a_rank_one_credit_is_only_claimed_where_its_bound_holds(turn):
     target = TurningStep(turn)
     r = integrate(target)
     error = np.linalg.norm(r.scores - target.exact())
-    if turn <= 0.003:
+    # the bound lets the direction between two nodes stray as far as neighbouring nodes differ (a step's own
+    # direction may lie beyond every node's): at turn 0.001 the credits are 0.0011 from exact and the estimate
+    # is 0.105 of a tolerance of 0.105; at 0.003 they are 0.0010 off but the estimate is 0.111 against 0.107,
+    # so that result says it did not converge: a false alarm, on the safe side
+    if turn <= 0.001:
         assert r.converged and r.rank_one_intervals >= 1
     if r.converged and r.rank_one_intervals:
         assert error <= r.tolerance, f"converged with rank one, but the credits are off by {error:.3g}"
@@ -139,10 +143,12 @@ def test_smooth_paths_never_use_the_rank_one_estimate():
     np.testing.assert_allclose(r.scores, np.sin(3.0) * U + C, atol=1e-10)
 
 
-def test_the_rank_one_bound_covers_float32_error_that_every_node_shares():
-    """float32 gradients carry an error common to all nodes (the float32 copy is a slightly different function);
-    the nodes' spread cannot see it, and w = rho / sum(rho) amplifies it when sum(rho) is small."""
-    from tbptt_viz.attribution.integrated import _Interval
+def test_float32_gradients_carry_their_rounding_and_never_give_a_rank_one_credit():
+    """float32 gradients carry an error common to all nodes (the float32 copy is a slightly different function),
+    which neither the nodes' spread nor the Kronrod - Gauss difference can see: a float32 interval counts
+    GRAD_EPS of its nodes' gradient norms in its error, and is never credited as rank one (beside a step float32
+    gradients are off by up to 9%, far beyond any bound's rounding). The same interval in float64 is."""
+    from tbptt_viz.attribution.integrated import GRAD_EPS, _Interval
 
     g = np.random.default_rng(2)
     n = 2000
@@ -151,13 +157,70 @@ def test_the_rank_one_bound_covers_float32_error_that_every_node_shares():
     z -= (z @ ones) * ones
     z /= np.linalg.norm(z)
     u = 0.1 / np.sqrt(n) * ones + np.sqrt(1 - 0.01 / n) * z       # unit, sum(u) = 0.1
-    seen = u + 1e-6 * g.normal(size=n)                             # the same float32 error at every node
+    slopes = np.array([5.0, 40.0, 900.0, 30.0, 7.0, 3.0, 60.0, 11.0, 2.0])  # one direction, any slopes
     nodes, kronrod, gauss = gauss_kronrod(4)
-    block = np.array([5.0, 40.0, 900.0, 30.0, 7.0, 3.0, 60.0, 11.0, 2.0])[:, None] * seen  # one direction, any slopes
-    iv = _Interval(0.3, 0.3 + 1e-4, 0.0, 5.0, steep=True)
-    iv.settle(kronrod, gauss, block, variation=5.0, fast=True)
-    assert iv.rank_one
-    assert np.linalg.norm(iv.credits - 5.0 * u / u.sum()) <= iv.error
+    fast = _Interval(0.3, 0.3 + 1e-4, 0.0, 5.0, steep=True)
+    fast.settle(kronrod, gauss, slopes[:, None] * (u + 1e-6 * g.normal(size=n)), variation=5.0, fast=True)
+    assert not fast.rank_one and fast.fast
+    half = 0.5e-4
+    rounding = GRAD_EPS * half * sum(k * s * np.linalg.norm(u) for k, s in zip(kronrod, slopes))
+    assert fast.rounding == pytest.approx(rounding, rel=1e-5) and fast.error >= fast.rounding
+    exact = _Interval(0.3, 0.3 + 1e-4, 0.0, 5.0, steep=True)
+    exact.settle(kronrod, gauss, slopes[:, None] * u, variation=5.0, fast=False)
+    assert exact.rank_one and exact.rounding == 0.0
+    assert np.linalg.norm(exact.credits - 5.0 * u / u.sum()) <= exact.error
+
+
+class Float32Like(FakeTarget):
+    """The step of FakeTarget(rotate=False) with float32's measured errors when asked for `fast`: within 1e-4
+    of the step the shipped models' float32 gradients were off by up to 9% and F by up to 5.7% of |F| + 1
+    (tests/test_facts.py), elsewhere by 1e-6; here 10% and 6% near the step. Interval ends must come from
+    float64, and nothing near the step may rest on float32."""
+
+    def __init__(self):
+        super().__init__(rotate=False)
+        self.noise = np.random.default_rng(5)
+
+    def values(self, alphas, fast=False):
+        v = super().values(alphas)
+        if fast:
+            near = np.abs(np.asarray(alphas, dtype=np.float64) - STEP) < 1e-4
+            v = v + np.where(near, 0.06, 1e-6) * (np.abs(v) + 1) * self.noise.choice([-1.0, 1.0], size=len(v))
+        return v
+
+    def path_gradients(self, alphas, fast=False):
+        v, terms = super().path_gradients(alphas)
+        if fast:
+            near = np.abs(np.asarray(alphas, dtype=np.float64) - STEP) < 1e-4
+            rel = np.where(near, 0.1, 1e-6)[:, None] * np.linalg.norm(terms, axis=1, keepdims=True)
+            terms = terms + rel * self.noise.normal(size=terms.shape) / np.sqrt(terms.shape[1])
+        return self.values(alphas, fast), terms
+
+
+def test_float32_error_beside_a_step_does_not_reach_a_converged_result():
+    target = Float32Like()
+    r = integrate(target)
+    assert r.converged and r.rank_one_intervals >= 1
+    assert np.linalg.norm(r.scores - target.exact()) <= r.tolerance
+    assert r.target_change == pytest.approx(target.exact().sum(), abs=1e-12)   # float64 ends
+
+
+def test_float32_rounding_above_half_the_tolerance_switches_to_float64():
+    class Steep(FakeTarget):  # a smooth path with large gradients: float32's share of the tolerance is large
+        calls = []
+
+        def values(self, alphas, fast=False):
+            return 100 * np.sin(3 * np.asarray(alphas, dtype=np.float64))
+
+        def path_gradients(self, alphas, fast=False):
+            a = np.asarray(alphas, dtype=np.float64)
+            self.calls.append(fast)
+            return self.values(a), 300 * np.cos(3 * a)[:, None] * U
+
+    target = Steep(rotate=False)
+    r = integrate(target, rtol=0, atol=1e-3)   # float32 rounding alone: 1e-5 * integral of |g| ~ 3e-3
+    assert r.converged and np.linalg.norm(r.scores - 100 * np.sin(3.0) * U) <= 1e-3
+    assert target.calls[0] is True and target.calls[-1] is False
 
 
 # ---- every token's error, not only the sum's ------------------------------------------------------

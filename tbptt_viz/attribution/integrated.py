@@ -58,8 +58,9 @@ FAST_WIDTH = 1e-5  # intervals at least this wide run the LSTM in float32 (4-5x 
                    # resolve steep steps in float64, which float32 path points cannot (6e-8 relative rounding)
 FAST_TOLERANCE = 1e-4  # tolerances below this integrate in float64 throughout
 TINY_SUM = 1e-3        # rank one needs sum_t u_t (for a unit u) at least this far from 0
-F_EPS = 1e-6           # relative rounding of a value of F (float32 scans; float64 is far below)
-GRAD_EPS = 1e-5        # relative error of a float32 gradient (measured ~1e-6; kept 10x wider)
+F_EPS = 1e-12          # relative rounding of a float64 value of F at an interval's end (see below)
+GRAD_EPS = 1e-5        # relative error of a float32 gradient away from located steps (see below)
+ROUNDING_SHARE = 0.5   # float32 rounding above this share of the tolerance: integrate in float64 instead
 MAX_EVALUATIONS = 20000         # the most gradient evaluations one call may be asked for (CLI, library)
 MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge: on 200 IMDB test
                                 # reviews (scripts/bench_ig.py) 6 of imdb-full's did not converge, the other models'
@@ -137,9 +138,18 @@ class _Interval:
     credits: np.ndarray | None = None      # (T,)
     token_error: np.ndarray | None = None  # (T,) |Kronrod - Gauss| per token; None when credited as rank one
     gap: float = np.inf                    # |sum(credits) - (F(b) - F(a))|
-    error: float = np.inf                  # ||token_error||_2 + gap, or the rank-one bound
+    error: float = np.inf                  # ||token_error||_2 + gap + rounding, or the rank-one bound
+    rounding: float = 0.0                  # float32 gradients' error bound (L2 over tokens); 0 in float64
     rank_one: bool = False
     steep: bool = True                     # F's change seen at the nodes is concentrated between two of them
+    near_a: bool = False                   # a located step lies at or just beyond a (or inside: see `_cut`)
+    near_b: bool = False                   # likewise at b
+    fast: bool = False                     # integrated with float32 gradients
+
+    def may_be_fast(self) -> bool:
+        """float32 gradients only on wide intervals away from every located step: within 1e-4 of a step their
+        error reaches 9% (see FAST_WIDTH)."""
+        return self.b - self.a >= FAST_WIDTH and not (self.near_a or self.near_b)
 
     def settle(self, kronrod: np.ndarray, gauss: np.ndarray, block: np.ndarray, variation: float,
                rank_one: bool = True, fast: bool = False) -> None:
@@ -147,14 +157,18 @@ class _Interval:
         its per-token error estimate, or, on a steep interval, the rank-one estimate where its bound is smaller
         (see the module docstring)."""
         change, half = self.fb - self.fa, (self.b - self.a) / 2
+        self.fast = fast
         self.credits = half * (kronrod @ block)                               # (T,)
         self.token_error = np.abs(self.credits - half * (gauss @ block))       # (T,)
         self.gap = abs(float(self.credits.sum() - change))
-        self.error, self.rank_one = float(np.linalg.norm(self.token_error)) + self.gap, False
         norms = np.linalg.norm(block, axis=1)
+        # float32 gradients: each node's error is at most GRAD_EPS of its norm, so the credits' (L2) at most
+        # half * sum_i k_i GRAD_EPS ||g_i||; both rules share it, so their difference cannot see it
+        self.rounding = GRAD_EPS * half * float(kronrod @ norms) if fast else 0.0
+        self.error, self.rank_one = float(np.linalg.norm(self.token_error)) + self.gap + self.rounding, False
         rows = block[norms > 0] / norms[norms > 0, None]
-        if not (rank_one and self.steep) or len(rows) < 2:
-            return
+        if not (rank_one and self.steep) or fast or len(rows) < 2:
+            return  # rank one only from float64 gradients: beside a step float32's are off by up to 9%
         rows *= np.where(rows @ rows[int(np.argmax(norms[norms > 0]))] < 0, -1.0, 1.0)[:, None]
         u = (kronrod[norms > 0] * norms[norms > 0]) @ rows  # weighted as the integral weighs them: by |g|
         u /= np.linalg.norm(u)
@@ -166,10 +180,8 @@ class _Interval:
         # how far w strays from w_bar: the farthest node, plus what lies between two nodes (the step itself
         # among it) may stray further by as much as two neighbouring nodes differ
         spread = float(np.linalg.norm(ws - w, axis=1).max() + np.linalg.norm(np.diff(ws, axis=0), axis=1).max())
-        # rounding: F's values, and float32 gradients' error shared by every node, which the spread cannot see
-        # and which w = rho / sum(rho) amplifies by up to 1 + sqrt(T) / |sum(u)|
-        rounding = F_EPS * (abs(self.fa) + abs(self.fb) + 1) + (
-            GRAD_EPS * abs(change) * (1 + np.sqrt(len(u)) / abs(total)) if fast else 0.0)
+        # rounding: F's float64 values at the two ends (the change that w shares out)
+        rounding = F_EPS * (abs(self.fa) + abs(self.fb) + 1)
         bound = max(variation, abs(change)) * spread + rounding * float(np.linalg.norm(w))
         if bound < self.error:
             self.credits, self.token_error, self.gap = change * w, None, 0.0
@@ -181,7 +193,7 @@ def _estimate(intervals) -> tuple[float, np.ndarray]:
     quad = [iv for iv in intervals if not iv.rank_one]
     T = len(intervals[0].credits)
     token = np.sum([iv.token_error for iv in quad], axis=0) if quad else np.zeros(T)
-    scalar = sum(iv.gap for iv in quad) + sum(iv.error for iv in intervals if iv.rank_one)
+    scalar = sum(iv.gap + iv.rounding for iv in quad) + sum(iv.error for iv in intervals if iv.rank_one)
     return float(np.linalg.norm(token)) + scalar, token
 
 
@@ -201,11 +213,14 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
     nodes, kronrod, gauss = gauss_kronrod(points)
     per = len(nodes)
     samples: dict[float, float] = {}
+    exact: set[float] = set()  # alphas whose F is float64's: every interval end (scans may be float32)
 
     def values(alphas, fast=False):
-        alphas = [float(a) for a in alphas if float(a) not in samples]
+        alphas = [float(a) for a in alphas if float(a) not in (samples if fast else exact)]
         for a, v in zip(alphas, target.values(alphas, fast) if alphas else []):
             samples[a] = float(v)
+        if not fast:
+            exact.update(alphas)
 
     edges = np.linspace(0.0, 1.0, initial + 1)
     values(edges, fast=False)
@@ -216,7 +231,7 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
     def quadrature(intervals):
         nonlocal evaluations
         for fast in (True, False):
-            group = [iv for iv in intervals if (fast_ok and iv.b - iv.a >= FAST_WIDTH) == fast]
+            group = [iv for iv in intervals if (fast_ok and iv.may_be_fast()) == fast]
             if not group:
                 continue
             alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in group])
@@ -238,6 +253,14 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         estimate, token = _estimate(intervals)
         if estimate <= tol:
             break
+        if fast_ok and sum(iv.rounding for iv in intervals) > ROUNDING_SHARE * tol:
+            # splitting does not shrink float32's error (it scales with the integral of |g|): go float64
+            fast_ok = False
+            redo = [iv for iv in intervals if iv.fast]
+            if evaluations + len(redo) * per > max_evaluations:
+                break
+            quadrature(redo)
+            continue
         if any(iv.error > tol and iv.b - iv.a <= MIN_WIDTH for iv in intervals):
             break  # F jumps within float64's resolution: no quadrature can be complete, so stop spending
         # split the worst intervals until what is left unsplit would be within SPLIT_TARGET of the tolerance
@@ -251,7 +274,7 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
             if iv.rank_one:
                 scalar -= iv.error
             else:
-                token, scalar = token - iv.token_error, scalar - iv.gap
+                token, scalar = token - iv.token_error, scalar - iv.gap - iv.rounding
         split = split[: (max_evaluations - evaluations) // (3 * per)]  # the worst ones that the cap still allows
         if not split:
             break
@@ -278,16 +301,24 @@ def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[_Interval]
     Only an interval whose nodes saw a step is scanned. A step (one ninth of the scan holding most of the
     change) is cut out with its two outer pieces, so repeated cuts narrow it ninefold each and grade the
     pieces towards it; each round checks whether the step's interval is already accurate (often as rank one)
-    before narrowing it further.
+    before narrowing it further. The scan may run in float32 (it only locates the step); the new ends are
+    float64 values, since the pieces' changes F(b) - F(a) are what their credits are checked against and what
+    a rank-one piece shares out. The step's piece and both pieces beside it are marked near the step, and so
+    is whichever half of a near piece touches its near end: they take float64 gradients.
     """
-    cuts = [iv.a, (iv.a + iv.b) / 2, iv.b]
+    a, b = iv.a, iv.b
+    pieces = [(a, (a + b) / 2, iv.near_a, False), ((a + b) / 2, b, False, iv.near_b)]
     if iv.steep:
-        grid = np.linspace(iv.a, iv.b, SCAN + 1)
-        values(grid[1:-1], fast=fast_ok and iv.b - iv.a >= FAST_WIDTH * SCAN)
+        grid = np.linspace(a, b, SCAN + 1)
+        values(grid[1:-1], fast=fast_ok and b - a >= FAST_WIDTH * SCAN)
         jumps = np.abs(np.diff([samples[float(g)] for g in grid]))
         j = int(np.argmax(jumps))
-        step = jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()
-        cuts = [iv.a, float(grid[j]), float(grid[j + 1]), iv.b] if step else [iv.a, float(grid[SCAN // 2]), iv.b]
-    values(cuts[1:-1], fast=fast_ok and iv.b - iv.a >= FAST_WIDTH * 2)  # already known after a scan
-    cuts = sorted(set(cuts))
-    return [_Interval(a, b, samples[a], samples[b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        if jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum():
+            lo, hi = float(grid[j]), float(grid[j + 1])
+            pieces = [(a, lo, iv.near_a, True), (lo, hi, True, True), (hi, b, True, iv.near_b)]
+        else:
+            mid = float(grid[SCAN // 2])
+            pieces = [(a, mid, iv.near_a, False), (mid, b, False, iv.near_b)]
+    pieces = [p for p in pieces if p[1] > p[0]]  # a step in the first or last ninth leaves no outer piece
+    values([p[0] for p in pieces[1:]], fast=False)
+    return [_Interval(lo, hi, samples[lo], samples[hi], near_a=na, near_b=nb) for lo, hi, na, nb in pieces]
