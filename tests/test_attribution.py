@@ -7,8 +7,9 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from tbptt_viz.attribution.methods import (attribute, context_probe, convergence_message, memory_trace, method_agreement,
-                                          sanity_check, truncation_removed_share)
+from tbptt_viz.attribution.methods import (attribute, context_probe, convergence_message, ig_check,
+                                          least_certain_token, memory_trace, method_agreement, sanity_check,
+                                          truncation_removed_share)
 from tbptt_viz.gradients.flow import gradient_flow
 from tbptt_viz.core.schemes import SchemeError, make_scheme
 
@@ -188,7 +189,9 @@ def test_integrated_gradients_complete_and_equal_a_dense_reference_under_full_ba
     assert ig.completeness_gap == pytest.approx(ig.scores.sum() - drop, abs=1e-12)
     assert abs(ig.completeness_gap) <= ig.tolerance == pytest.approx(0.01 * abs(drop) + 0.01)
     dense = dense_ig(model, ids, [(T - 1, 0)], n=16)
-    close(ig.scores, dense, 1e-4)  # the default tolerance bounds the sum's gap (0.013 here), not each token's
+    close(ig.scores, dense, 1e-4)
+    assert np.linalg.norm(ig.scores - dense) <= ig.error_estimate <= ig.tolerance  # every token, in L2
+    assert ig.token_error.shape == (T,) and np.linalg.norm(ig.token_error) <= ig.error_estimate
     assert convergence_message(ig) is None and ig.converged is True
     tight = attribute(model, ids, "integrated_gradients", rtol=0, atol=1e-9)
     assert abs(tight.completeness_gap) <= 1e-9 and tight.converged
@@ -271,9 +274,17 @@ def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     ref = (x * ref).sum(1).numpy()
     assert ref.sum() == pytest.approx(change, rel=1e-4)
     close(ig.scores, ref, 0.02 * change)
-    fixed = attribute(m, ids, "integrated_gradients", max_evaluations=8)  # one pass of 2 x 4 nodes only
+    fixed = attribute(m, ids, "integrated_gradients", max_evaluations=8)  # the first pass only (2 x 9 nodes)
     assert fixed.converged is False and convergence_message(fixed)
-    assert abs(fixed.completeness_gap) > 1
+    assert abs(fixed.completeness_gap) > 1 and fixed.error_estimate > fixed.tolerance
+    assert f"{fixed.error_estimate:.2g}" in convergence_message(fixed)
+    assert ig.error_estimate <= ig.tolerance and convergence_message(ig) is None
+    worst = least_certain_token(fixed)
+    assert worst == int(np.argmax(fixed.token_error)) and f"token {worst}'s" in convergence_message(fixed)
+    assert ig_check(ig) == {"converged": True, "error_estimate": ig.error_estimate, "tolerance": ig.tolerance,
+                            "completeness_gap": ig.completeness_gap, "target_change": ig.target_change,
+                            "evaluations": ig.evaluations, "rank_one_intervals": ig.rank_one_intervals}
+    assert ig_check(attribute(m, ids, "saliency")) is None and least_certain_token(attribute(m, ids, "saliency")) is None
     assert len(ig.path_alpha) == len(ig.path_value) and np.all(np.diff(ig.path_alpha) > 0)
 
 

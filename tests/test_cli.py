@@ -242,6 +242,10 @@ def test_cli_attribute_and_probe(model, tmp_path):
     assert ig["completeness_gap"] == pytest.approx(lib.completeness_gap, abs=1e-6)
     assert (ig["converged"], ig["evaluations"], ig["rank_one_intervals"]) == \
         (lib.converged, lib.evaluations, lib.rank_one_intervals)
+    assert ig["error_estimate"] == pytest.approx(lib.error_estimate, rel=1e-3, abs=1e-6)
+    assert ig["tolerance"] == pytest.approx(lib.tolerance, rel=1e-6)
+    close(ig["token_error"], lib.token_error, 1e-6)
+    assert ig["converged"] == (ig["error_estimate"] <= ig["tolerance"])
     assert ig["prob_positive"] == pytest.approx(lib.prob_positive, abs=1e-7)
 
     rc, stdout, stderr = out["last-k"]
