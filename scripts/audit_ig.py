@@ -51,7 +51,8 @@ def integrator_at(rev: str):
     src = shown.stdout
     module = types.ModuleType(f"integrated_{rev}")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(src.replace("from .targets", "from tbptt_viz.attribution.targets"), module.__name__, "exec"), module.__dict__)
+    src = src.replace("from .targets", "from tbptt_viz.attribution.targets")
+    exec(compile(src, module.__name__, "exec"), module.__dict__)
     return module
 
 

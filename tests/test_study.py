@@ -10,6 +10,7 @@ import torch
 from conftest import WORDS
 
 from tbptt_viz.experiments.study import measure as study
+from tbptt_viz.attribution.methods import attribute
 
 
 def seqs_of(lengths, seed=0):
@@ -165,6 +166,8 @@ def test_occlusion_and_ig_shares_equal_plain_recomputations(model):
         assert ig.first_share[j] == pytest.approx(ref[:2].sum() / ref.sum(), abs=1e-4)
         change = abs(logit(s) - logit([0] * len(s)))
         assert ig.relative_gap[j] <= 0.01 + 0.01 / change
+        a = attribute(model, s, "integrated_gradients")
+        assert ig.relative_error[j] == pytest.approx(a.error_estimate / a.tolerance) and ig.relative_error[j] <= 1
 
 
 def test_encode_phrase_and_balanced_sample(model):
@@ -211,6 +214,8 @@ def test_run_study_keys_tables_and_figures(model):
     assert "integrated_gradients" not in res["models"]["other"]["attribution"]
     ig = r["attribution"]["integrated_gradients"]
     assert ig["points"] == 4 and 0 <= ig["converged_fraction"] <= 1 and ig["evaluations_median"] >= 8
+    assert 0 <= ig["error_to_tolerance_median"] <= ig["error_to_tolerance_max"]
+    assert (ig["error_to_tolerance_max"] <= 1) == (ig["converged_fraction"] == 1)  # converged iff within tolerance
     direct = study.accuracy_by_length(lengths, study.batch_logits(model, seqs), labels)
     assert r["accuracy"]["overall"] == pytest.approx(direct.overall, abs=1e-6)
     right = (study.batch_logits(model, seqs) > 0).astype(int) == np.array(labels)
@@ -224,6 +229,10 @@ def test_run_study_keys_tables_and_figures(model):
     assert acc["low"] == pytest.approx(acc["high"], abs=1e-9)
     json.dumps(pooled, allow_nan=False)
     table = markdown_tables(pooled)
+    one = pooled["regimes"]["tiny"]["attribution"]["integrated_gradients"]["single_seed"]
+    assert one["error_to_tolerance_median"]["mean"] == pytest.approx(ig["error_to_tolerance_median"])
+    assert "IG per-token error estimate / tolerance, seed 0 only (median over reviews)" in table
+    assert f" {ig['error_to_tolerance_median']:.2f} |" in table
     assert "| tiny | 0, 1 |" in table and "| other | 0 |" in table and "(1 seed, no interval)" in table
     fig = figures_study.planted_figure(pooled)
     assert len(fig.data) == 2 and "tokens after the phrase" in fig.layout.xaxis.title.text
