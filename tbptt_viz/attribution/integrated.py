@@ -311,7 +311,9 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
                 scalar -= iv.error
             else:
                 token, scalar = token - iv.token_error, scalar - iv.gap - iv.rounding
-        split = split[: (max_evaluations - evaluations) // (3 * per)]  # the worst ones that the cap still allows
+        # the worst ones that the cap still allows: each makes up to 3 pieces, a float32 piece costs its centre's
+        # float64 check too, and one that fails it its nodes again in float64
+        split = split[: (max_evaluations - evaluations) // (3 * (2 * per + 1))]
         if not split:
             break
         new = []

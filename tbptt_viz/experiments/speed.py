@@ -113,8 +113,24 @@ def train_rows(b: dict) -> list[tuple[str, str]]:
              f"({_s(b['baseline']['seconds'])})", each)]
 
 
-FORMATTERS = {"flow": flow_rows, "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
-              "load": load_rows, "train": train_rows}
+def ig_rows(b: dict) -> list[tuple[str, str]]:
+    f, base = b["figures"], b["baseline"]["models"]
+    ms = f["models"]
+
+    def span(key, fmt, of=ms):
+        values = [m[key] for m in of.values()]
+        return f"{min(values):{fmt}}-{max(values):{fmt}}"
+
+    return [(f"integrated gradients with per-token error control on {f['reviews']} seeded IMDB test reviews (last "
+             f"{f['length']} tokens), {len(ms)} models",
+             f"converged on {span('converged_fraction', '.0%')} (per model); median {span('evaluations_p50', '.0f')} "
+             f"gradient evaluations, p95 {span('evaluations_p95', '.0f')}; median {span('seconds_p50', '.2f')} s per "
+             f"review, {span('seconds_ratio_p50_to_fixed', '.1f')}x the fixed 50-point rule's time in the same run; "
+             f"that rule was within tolerance per token on {span('within_tolerance_per_token', '.0%', base)}")]
+
+
+FORMATTERS = {"flow": flow_rows, "attribution": attribution_rows, "ig": ig_rows, "app": app_rows,
+              "browser": browser_rows, "load": load_rows, "train": train_rows}
 
 
 def speed_table(benches: dict[str, dict]) -> str:
