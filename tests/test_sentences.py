@@ -41,8 +41,8 @@ def test_convergence_caption_only_for_converged_integrated_gradients():
                          scores=np.zeros(7))
     assert say.convergence_caption(ig) == (
         "Integrated gradients converged: the scores' estimated error is 0.0042 (the root of the summed squared "
-        "errors of all 7 tokens, so no single score is off by more), within the tolerance of 0.015; they add up to "
-        "the logit's change +0.500 within 0.001 (24 gradient evaluations).")
+        "errors of all 7 tokens, so no single score is estimated to be off by more), within the tolerance of 0.015; "
+        "they add up to the logit's change +0.500 within 0.001 (24 gradient evaluations).")
     assert say.convergence_caption(SimpleNamespace(converged=None)) is None
     assert say.convergence_caption(SimpleNamespace(converged=False)) is None
 

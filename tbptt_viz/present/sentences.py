@@ -183,9 +183,9 @@ def convergence_caption(a) -> str | None:
     if not a.converged:
         return None
     return (f"Integrated gradients converged: the scores' estimated error is {a.error_estimate:.2g} (the root of "
-            f"the summed squared errors of all {len(a.scores)} tokens, so no single score is off by more), within "
-            f"the tolerance of {a.tolerance:.2g}; they add up to the {a.target}'s change {a.target_change:+.3f} "
-            f"within {abs(a.completeness_gap):.2g} ({a.evaluations} gradient evaluations). "
+            f"the summed squared errors of all {len(a.scores)} tokens, so no single score is estimated to be off by "
+            f"more), within the tolerance of {a.tolerance:.2g}; they add up to the {a.target}'s change "
+            f"{a.target_change:+.3f} within {abs(a.completeness_gap):.2g} ({a.evaluations} gradient evaluations). "
             f"{steep_step_message(a) or ''}").strip()
 
 
