@@ -49,9 +49,10 @@ error was 4e-7 (median) and at most 7e-6 farther than 1e-2 from it, up to 4e-4 w
 1e-4; F's, relative to |F| + 1, up to 9e-7, 2e-5 and 5.7% there. So:
   - every interval end is a float64 value (a float32 scan only locates a step), since the ends give the gaps
     d and the change a rank-one interval shares out;
-  - rank one only from float64 gradients, and the pieces beside a located step run in float64;
-  - a float32 interval checks its centre node against one float64 gradient and is redone in float64 (with
-    the pieces later cut from it) unless they agree within GRAD_CHECK; a kept one counts
+  - rank one only from float64 gradients, and the piece holding a located step runs in float64;
+  - a float32 interval checks one node against a float64 gradient (the node nearest a located step beside it,
+    else its centre) and is redone in float64 (with the pieces later cut from it) unless they agree within
+    GRAD_CHECK; a kept one counts
     GRAD_EPS * (b - a) / 2 * sum_i k_i ||g_i|| in its error, which both rules share and their difference
     cannot see; where those counts pass ROUNDING_SHARE of the tolerance, the rest runs in float64.
 """
@@ -166,9 +167,14 @@ class _Interval:
     float64: bool = False                  # float32 failed its check here (or on the interval this came from)
 
     def may_be_fast(self) -> bool:
-        """float32 gradients only on wide intervals away from every located step (within 1e-4 of a step their
+        """float32 gradients only on wide intervals that do not hold a located step (within 1e-4 of a step their
         error reaches 9%), and not where float32 has failed its check before (see GRAD_CHECK)."""
-        return self.b - self.a >= FAST_WIDTH and not (self.near_a or self.near_b or self.float64)
+        return self.b - self.a >= FAST_WIDTH and not ((self.near_a and self.near_b) or self.float64)
+
+    def check_node(self, per: int) -> int:
+        """The node a float32 pass checks against float64: the one nearest a located step beside the interval
+        (float32 is worst there), else the centre."""
+        return 0 if self.near_a else per - 1 if self.near_b else per // 2
 
     def settle(self, kronrod: np.ndarray, gauss: np.ndarray, block: np.ndarray, variation: float,
                rank_one: bool = True, fast: bool = False) -> None:
@@ -265,10 +271,11 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         if fast:
             alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in fast])
             at_nodes, terms = target.path_gradients(alphas, fast=True)  # (n points,), (n points, T)
-            # each float32 interval checks its centre node (the Kronrod rule's middle one) against float64
-            _, check = target.path_gradients(alphas[per // 2 :: per], fast=False)   # (intervals, T)
+            # each float32 interval checks one node against float64: the one nearest a located step, else the centre
+            at = np.array([j * per + iv.check_node(per) for j, iv in enumerate(fast)])
+            _, check = target.path_gradients(alphas[at], fast=False)   # (intervals, T)
             evaluations += len(alphas) + len(fast)
-            centre = terms[per // 2 :: per]
+            centre = terms[at]
             norm = np.linalg.norm(check, axis=1)
             off = np.linalg.norm(centre - check, axis=1) > GRAD_CHECK * norm
             for iv, bad in zip(fast, off):
@@ -342,8 +349,9 @@ def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[_Interval]
     pieces towards it; each round checks whether the step's interval is already accurate (often as rank one)
     before narrowing it further. The scan may run in float32 (it only locates the step); the new ends are
     float64 values, since the pieces' changes F(b) - F(a) are what their credits are checked against and what
-    a rank-one piece shares out. The step's piece and both pieces beside it are marked near the step, and so
-    is whichever half of a near piece touches its near end: they take float64 gradients.
+    a rank-one piece shares out. The step's piece and both pieces beside it are marked near the step on its
+    side, and so is whichever half of a near piece touches its near end: the step's piece takes float64
+    gradients, the others check the node nearest the step (see `may_be_fast`, `check_node`).
     """
     a, b = iv.a, iv.b
     pieces = [(a, (a + b) / 2, iv.near_a, False), ((a + b) / 2, b, False, iv.near_b)]
