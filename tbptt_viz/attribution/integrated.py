@@ -49,10 +49,13 @@ error was 4e-7 (median) and at most 7e-6 farther than 1e-2 from it, up to 4e-4 w
 1e-4; F's, relative to |F| + 1, up to 9e-7, 2e-5 and 5.7% there. So:
   - every interval end is a float64 value (a float32 scan only locates a step), since the ends give the gaps
     d and the change a rank-one interval shares out;
-  - rank one only from float64 gradients, and the piece holding a located step runs in float64;
-  - a float32 interval checks one node against a float64 gradient (the node nearest a located step beside it,
-    else its centre) and is redone in float64 (with the pieces later cut from it) unless they agree within
-    GRAD_CHECK; a kept one counts
+  - near a step the float32 error is almost all in the gradient's size, not its direction (float32 shifts the
+    step along alpha): there the directions were within 3.8e-6 (unit vectors, L2) where the gradients were 9%
+    off, so the rank-one estimate, which takes only directions from the nodes and the change from float64
+    ends, may use float32 nodes, counting GRAD_DIRECTION_EPS in its rounding;
+  - a float32 interval checks its node of largest gradient against a float64 gradient; unless they agree
+    within GRAD_CHECK its quadrature is not used (only rank one may be), and if rank one does not apply
+    either it is redone in float64, as are the pieces later cut from it; a kept quadrature counts
     GRAD_EPS * (b - a) / 2 * sum_i k_i ||g_i|| in its error, which both rules share and their difference
     cannot see; where those counts pass ROUNDING_SHARE of the tolerance, the rest runs in float64.
 """
@@ -74,7 +77,10 @@ TINY_SUM = 1e-3        # rank one needs sum_t u_t (for a unit u) at least this f
 F_EPS = 1e-5           # rounding of a float64 F, relative to |F| + 1: two float64 computations of F at the same
                        # alphas (this target's and tests/ig_reference.py's) on 16 embedded-example paths agreed
                        # to 1.1e-16 down to 1e-12 from the steepest point, to 1.1e-5 at 1e-13 (MIN_WIDTH)
-GRAD_CHECK = 1e-5      # a float32 interval is kept when its centre's gradient is within this of float64's
+GRAD_CHECK = 1e-5      # a float32 interval's quadrature is kept when its steepest node is within this of float64
+GRAD_DIRECTION_EPS = 1e-5  # error of a float32 gradient's direction (unit vectors, L2): within 1e-1 of the
+                       # steepest point of 16 embedded-example paths at most 3.8e-6, also where the gradient itself
+                       # was off by 9% (float32 shifts the step along alpha, the direction stays)
 GRAD_EPS = 1e-4        # a kept float32 interval's credit error, L2 over tokens, as a share of
                        # (b - a) / 2 * sum_i k_i ||g_i||: on 15 seeded IMDB test reviews x imdb-last-k30, -chunked-k30
                        # and -last-k10, 161 kept intervals, median 2e-7, at most 2.4e-5 (scripts/
@@ -161,26 +167,18 @@ class _Interval:
     rounding: float = 0.0                  # float32 gradients' error bound (L2 over tokens); 0 in float64
     rank_one: bool = False
     steep: bool = True                     # F's change seen at the nodes is concentrated between two of them
-    near_a: bool = False                   # a located step lies at or just beyond a (or inside: see `_cut`)
-    near_b: bool = False                   # likewise at b
     fast: bool = False                     # integrated with float32 gradients
     float64: bool = False                  # float32 failed its check here (or on the interval this came from)
 
     def may_be_fast(self) -> bool:
-        """float32 gradients only on wide intervals that do not hold a located step (within 1e-4 of a step their
-        error reaches 9%), and not where float32 has failed its check before (see GRAD_CHECK)."""
-        return self.b - self.a >= FAST_WIDTH and not ((self.near_a and self.near_b) or self.float64)
-
-    def check_node(self, per: int) -> int:
-        """The node a float32 pass checks against float64: the one nearest a located step beside the interval
-        (float32 is worst there), else the centre."""
-        return 0 if self.near_a else per - 1 if self.near_b else per // 2
+        return self.b - self.a >= FAST_WIDTH and not self.float64
 
     def settle(self, kronrod: np.ndarray, gauss: np.ndarray, block: np.ndarray, variation: float,
-               rank_one: bool = True, fast: bool = False) -> None:
+               rank_one: bool = True, fast: bool = False, quadrature: bool = True) -> None:
         """Credits from the gradients `block` (2n+1 points, T) at the Gauss-Kronrod nodes: the Kronrod rule with
         its per-token error estimate, or, on a steep interval, the rank-one estimate where its bound is smaller
-        (see the module docstring)."""
+        (see the module docstring). quadrature=False: float32 failed its check, so only the rank-one estimate,
+        which uses the gradients' directions alone, may be taken (error inf otherwise)."""
         change, half = self.fb - self.fa, (self.b - self.a) / 2
         self.fast = fast
         self.credits = half * (kronrod @ block)                               # (T,)
@@ -191,9 +189,11 @@ class _Interval:
         # half * sum_i k_i GRAD_EPS ||g_i||; both rules share it, so their difference cannot see it
         self.rounding = GRAD_EPS * half * float(kronrod @ norms) if fast else 0.0
         self.error, self.rank_one = float(np.linalg.norm(self.token_error)) + self.gap + self.rounding, False
+        if not quadrature:
+            self.error = np.inf
         rows = block[norms > 0] / norms[norms > 0, None]
-        if not (rank_one and self.steep) or fast or len(rows) < 2:
-            return  # rank one only from float64 gradients: beside a step float32's are off by up to 9%
+        if not (rank_one and self.steep) or len(rows) < 2:
+            return
         rows *= np.where(rows @ rows[int(np.argmax(norms[norms > 0]))] < 0, -1.0, 1.0)[:, None]
         u = (kronrod[norms > 0] * norms[norms > 0]) @ rows  # weighted as the integral weighs them: by |g|
         u /= np.linalg.norm(u)
@@ -205,8 +205,11 @@ class _Interval:
         # how far w strays from w_bar: the farthest node, plus what lies between two nodes (the step itself
         # among it) may stray further by as much as two neighbouring nodes differ
         spread = float(np.linalg.norm(ws - w, axis=1).max() + np.linalg.norm(np.diff(ws, axis=0), axis=1).max())
-        # rounding: F's float64 values at the two ends (the change that w shares out)
-        rounding = F_EPS * (abs(self.fa) + abs(self.fb) + 1)
+        # rounding: F's float64 values at the two ends (the change that w shares out), and the error of float32
+        # gradients' directions, shared by every node, which the spread cannot see and which w = rho / sum(rho)
+        # amplifies by up to 1 + sqrt(T) / |sum(u)|
+        rounding = F_EPS * (abs(self.fa) + abs(self.fb) + 1) + (
+            GRAD_DIRECTION_EPS * abs(change) * (1 + np.sqrt(len(u)) / abs(total)) if fast else 0.0)
         bound = max(variation, abs(change)) * spread + rounding * float(np.linalg.norm(w))
         if bound < self.error:
             self.credits, self.token_error, self.gap = change * w, None, 0.0
@@ -253,7 +256,7 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
     fast_ok = tol >= FAST_TOLERANCE  # float32's own error (~1e-6 of the change) must be far below the tolerance
     evaluations = 0
 
-    def settle(group, alphas, at_nodes, terms, fast):
+    def settle(group, alphas, at_nodes, terms, fast, trusted=None):
         seen = np.array(sorted(samples))
         for j, iv in enumerate(group):
             here = slice(j * per, (j + 1) * per)
@@ -262,7 +265,8 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
             gaps = np.abs(np.diff([v for _, v in path]))
             variation = float(gaps.sum())   # F's variation seen on [a, b]
             iv.steep = bool(variation > 0 and gaps.max() >= 0.5 * variation)
-            iv.settle(kronrod, gauss, terms[here], variation, rank_one, fast)
+            iv.settle(kronrod, gauss, terms[here], variation, rank_one, fast,
+                      quadrature=True if trusted is None else bool(trusted[j]))
 
     def quadrature(intervals):
         nonlocal evaluations
@@ -271,19 +275,18 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         if fast:
             alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in fast])
             at_nodes, terms = target.path_gradients(alphas, fast=True)  # (n points,), (n points, T)
-            # each float32 interval checks one node against float64: the one nearest a located step, else the centre
-            at = np.array([j * per + iv.check_node(per) for j, iv in enumerate(fast)])
+            # each float32 interval checks its node of largest gradient (float32 is worst where F is steepest)
+            # against float64; where they differ, only the rank-one estimate (directions only) may use them
+            norms = np.linalg.norm(terms, axis=1).reshape(len(fast), per)
+            at = np.arange(len(fast)) * per + norms.argmax(1)
             _, check = target.path_gradients(alphas[at], fast=False)   # (intervals, T)
             evaluations += len(alphas) + len(fast)
-            centre = terms[at]
-            norm = np.linalg.norm(check, axis=1)
-            off = np.linalg.norm(centre - check, axis=1) > GRAD_CHECK * norm
-            for iv, bad in zip(fast, off):
-                iv.float64 = iv.float64 or bool(bad)   # and its pieces after it: float32 is unreliable here
-            kept = [j for j in range(len(fast)) if not off[j]]
-            rows = np.concatenate([np.arange(j * per, (j + 1) * per) for j in kept]) if kept else np.zeros(0, int)
-            settle([fast[j] for j in kept], alphas[rows], at_nodes[rows], terms[rows], True)
-            slow += [fast[j] for j in range(len(fast)) if off[j]]
+            trusted = np.linalg.norm(terms[at] - check, axis=1) <= GRAD_CHECK * np.linalg.norm(check, axis=1)
+            settle(fast, alphas, at_nodes, terms, True, trusted)
+            for iv in fast:
+                if not np.isfinite(iv.error):   # float32 is unreliable here, and for the pieces cut from it
+                    iv.float64 = True
+                    slow.append(iv)
         if slow:
             alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in slow])
             at_nodes, terms = target.path_gradients(alphas, fast=False)
@@ -323,9 +326,10 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         split = split[: (max_evaluations - evaluations) // (3 * (2 * per + 1))]
         if not split:
             break
-        new = []
-        for i in split:
-            new += _cut(intervals[i], samples, values, fast_ok)
+        pieces = [(lo, hi, intervals[i].float64) for i in split
+                  for lo, hi in _cut(intervals[i], samples, values, fast_ok)]
+        values(sorted({x for lo, hi, _ in pieces for x in (lo, hi)}), fast=False)  # every new end, in one batch
+        new = [_Interval(lo, hi, samples[lo], samples[hi], float64=f64) for lo, hi, f64 in pieces]
         quadrature(new)
         intervals = [iv for j, iv in enumerate(intervals) if j not in set(split)] + new
         intervals.sort(key=lambda iv: iv.a)
@@ -341,32 +345,24 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
                         path_value=np.array([samples[a] for a in alphas]))
 
 
-def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[_Interval]:
+def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[tuple[float, float]]:
     """Split one interval: around a steep step if a forward scan finds one, else in two.
 
     Only an interval whose nodes saw a step is scanned. A step (one ninth of the scan holding most of the
     change) is cut out with its two outer pieces, so repeated cuts narrow it ninefold each and grade the
     pieces towards it; each round checks whether the step's interval is already accurate (often as rank one)
     before narrowing it further. The scan may run in float32 (it only locates the step); the new ends are
-    float64 values, since the pieces' changes F(b) - F(a) are what their credits are checked against and what
-    a rank-one piece shares out. The step's piece and both pieces beside it are marked near the step on its
-    side, and so is whichever half of a near piece touches its near end: the step's piece takes float64
-    gradients, the others check the node nearest the step (see `may_be_fast`, `check_node`).
+    float64 values (the caller evaluates every round's new ends in one batch), since the pieces' changes
+    F(b) - F(a) are what their credits are checked against and what a rank-one piece shares out.
     """
     a, b = iv.a, iv.b
-    pieces = [(a, (a + b) / 2, iv.near_a, False), ((a + b) / 2, b, False, iv.near_b)]
+    cuts = [a, (a + b) / 2, b]
     if iv.steep:
         grid = np.linspace(a, b, SCAN + 1)
         values(grid[1:-1], fast=fast_ok and b - a >= FAST_WIDTH * SCAN)
         jumps = np.abs(np.diff([samples[float(g)] for g in grid]))
         j = int(np.argmax(jumps))
-        if jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum():
-            lo, hi = float(grid[j]), float(grid[j + 1])
-            pieces = [(a, lo, iv.near_a, True), (lo, hi, True, True), (hi, b, True, iv.near_b)]
-        else:
-            mid = float(grid[SCAN // 2])
-            pieces = [(a, mid, iv.near_a, False), (mid, b, False, iv.near_b)]
-    pieces = [p for p in pieces if p[1] > p[0]]  # a step in the first or last ninth leaves no outer piece
-    values([p[0] for p in pieces[1:]], fast=False)
-    return [_Interval(lo, hi, samples[lo], samples[hi], near_a=na, near_b=nb, float64=iv.float64)
-            for lo, hi, na, nb in pieces]
+        step = jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()
+        cuts = [a, float(grid[j]), float(grid[j + 1]), b] if step else [a, float(grid[SCAN // 2]), b]
+    cuts = sorted(set(cuts))
+    return list(zip(cuts[:-1], cuts[1:]))
