@@ -84,7 +84,8 @@ GRAD_DIRECTION_EPS = 1e-5  # error of a float32 gradient's direction (unit vecto
 GRAD_EPS = 1e-4        # a kept float32 interval's credit error, L2 over tokens, as a share of
                        # (b - a) / 2 * sum_i k_i ||g_i||: on 15 seeded IMDB test reviews x imdb-last-k30, -chunked-k30
                        # and -last-k10, 161 kept intervals, median 2e-7, at most 2.4e-5 (scripts/
-                       # measure_ig_precision.py); single nodes there were off by up to 3.4e-4
+                       # measure_ig_precision.py; measured when the check was at the centre node, a weaker check
+                       # than the steepest node's); single nodes there were off by up to 3.4e-4
 ROUNDING_SHARE = 0.5   # float32 rounding above this share of the tolerance: integrate in float64 instead
 MAX_EVALUATIONS = 20000         # the most gradient evaluations one call may be asked for (CLI, library)
 MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge: on 200 IMDB test
