@@ -51,10 +51,21 @@ def test_a_speed_row_is_its_json():
             "baseline": {"rows": [{"T": 100, "seconds": 0.09}, {"T": 500, "seconds": 8.2}, {"T": 2000, "seconds": 307}]},
             "machine": "m", "date": "d", "command": "c"}
     assert speed.flow_rows(flow)[0][1] == "T=500: 0.15 s vs 8.2 s (54x); T=2000: 0.74 s vs 307 s (414x), 134 MB at T=2000"
-    other = {"what": "integrated gradients on 200 reviews", "summary": "converged on 100%", "machine": "m",
+    other = {"what": "float32 against float64", "summary": "3x faster", "machine": "m",
              "date": "d", "command": "c", "figures": {}, "baseline": {}}
-    table = speed.speed_table({"ig": other})
-    assert "| integrated gradients on 200 reviews | `scripts/bench_ig.py` | converged on 100% |" in table
+    table = speed.speed_table({"precision": other})
+    assert "| float32 against float64 | `scripts/bench_precision.py` | 3x faster |" in table
+    one = {"converged_fraction": 0.97, "evaluations_p50": 100, "evaluations_p95": 900, "seconds_p50": 0.5,
+           "seconds_ratio_p50_to_fixed": 2.0}
+    ig = {"figures": {"reviews": 200, "length": 500, "models": {"a": one, "b": {**one, "converged_fraction": 1.0,
+                                                                                "seconds_p50": 0.25}}},
+          "baseline": {"models": {"a": {"within_tolerance_per_token": 0.3}, "b": {"within_tolerance_per_token": 0.5}}},
+          "machine": "m", "date": "d", "command": "c"}
+    assert speed.ig_rows(ig) == [("integrated gradients with per-token error control on 200 seeded IMDB test reviews "
+                                  "(last 500 tokens), 2 models",
+                                  "converged on 97%-100% (per model); median 100-100 gradient evaluations, p95 900-900; "
+                                  "median 0.25-0.50 s per review, 2.0-2.0x the fixed 50-point rule's time in the same "
+                                  "run; that rule was within tolerance per token on 30%-50%")]
     assert "not yet run" in speed.class_figures({})
 
 
