@@ -5,10 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import METHODS, convergence_message, method_agreement, truncation_removed_share
+from tbptt_viz.attribution.methods import (
+    METHODS,
+    convergence_message,
+    method_agreement,
+    truncation_removed_share,
+)
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import figures
+from tbptt_viz.present.colours import SIGNED_WORDS
+from tbptt_viz.present.names import method_name
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import FIRST_N, convergence_caption, first_share
@@ -16,12 +23,20 @@ from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.controls import k_control
 from tbptt_viz.ui.state import sync_url, view_settings
-from tbptt_viz.ui.widgets import chart, esc, export_buttons, guarded, how_to_read, html, strip
+from tbptt_viz.ui.widgets import (
+    chart,
+    esc,
+    export_buttons,
+    guarded,
+    how_to_read,
+    html,
+    strip,
+)
 
 
 def attribution(model: str, ids, method: str, *args, **kw):
     return services.compute(jobs.attribution(model, ids, method, *args, **kw),
-                            f"{method.replace('_', ' ')} for {model}")
+                            f"{method_name(method)} for {model}")
 
 
 def show(review: Review) -> None:
@@ -57,8 +72,8 @@ def attribution_strips(review: Review, method: str) -> dict:
         a = out[n]
         with col:
             html(f"<b>{esc(n)}</b> · P(positive) = {a.prob_positive:.3f}")
-            strip(review.tokens, a.scores, f"{method.replace('_', ' ')} of the logit (green: towards positive, red: "
-                  f"towards negative; purple underline: first {FIRST_N})", scale=scale, signed=True,
+            strip(review.tokens, a.scores, f"{method_name(method)} of the logit ({SIGNED_WORDS}; grey underline: "
+                  f"first {FIRST_N})", scale=scale, signed=True,
                   value_name="score", first_n=FIRST_N, note=" (one scale for both models)")
             st.caption(f"first {FIRST_N} tokens: {first_share(a.scores):.0%} of |attribution|")
             convergence_note(a)
@@ -75,7 +90,7 @@ def convergence_note(a) -> None:
 
 
 def method_part(review: Review) -> None:
-    method = st.selectbox("Attribution method", METHODS, key="method",
+    method = st.selectbox("Attribution method", METHODS, key="method", format_func=method_name,
                           help="occlusion: replace one token by padding and re-run (exact, the default). Gradient "
                                "methods add detail; integrated gradients check their own completeness.")
     sync_url(method=method)
@@ -103,9 +118,10 @@ def method_part(review: Review) -> None:
         if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
             agreement = method_agreement({m: attribution(review.model, review.ids, m).scores for m in METHODS})
             check = services.compute(jobs.sanity(review.model, review.ids, method), "the sanity check")
-            st.dataframe(pd.DataFrame(agreement.spearman, index=agreement.methods, columns=agreement.methods).round(2))
+            shown = [method_name(m) for m in agreement.methods]
+            st.dataframe(pd.DataFrame(agreement.spearman, index=shown, columns=shown).round(2))
             st.caption(f"Spearman rank correlation of |scores| between methods. Randomising the LSTM's weights "
-                       f"(Adebayo et al. 2018) changes {method}'s scores by {check.relative_change:.0%} "
+                       f"(Adebayo et al. 2018) changes {method_name(method)}'s scores by {check.relative_change:.0%} "
                        f"(rank correlation with the trained model's {check.rank_correlation:.2f}): a method that "
                        "barely changes would be explaining the input, not the model.")
 
@@ -134,12 +150,12 @@ def truncation_section(review: Review, method: str) -> None:
         if route == "ask":
             return
     trunc = analysis.truncate_last_k(full, k) if route == "mask" else \
-        services.compute(key, f"{method.replace('_', ' ')} for {model}")
+        services.compute(key, f"{method_name(method)} for {model}")
     boundary = T - k if scheme == "last-k" and k < T else None
     scale = strip_scale(full.scores, trunc.scores)
     target = f"the training loss against label {full.label_used}"
     strip(review.tokens, full.scores, f"{model}: full backprop of {target}", scale=scale, signed=True,
-          value_name="score", note=" (green lowers the loss)")
+          value_name="score", note=" (blue lowers the loss)")
     strip(review.tokens, trunc.scores, f"{model}: backprop {SCHEME_NAMES[scheme]} of {target}", scale=scale,
           signed=True, value_name="score", boundary=boundary, zero_is_cut=True, boundary_text=f" K={k}")
     c1, c2 = st.columns(2)
