@@ -74,7 +74,7 @@ def plotly_js() -> str:
 def figure_problems(page, figures: dict, width: int, dark: bool = False) -> list[str]:
     """Draw each figure (name -> plotly JSON dict) alone at `width` px in `page` with the app's chart toolbar, as
     Streamlit does (the page's font and text colour), and return `problems` for all of them."""
-    from tbptt_viz.ui.widgets import CHART_CONFIG
+    from tbptt_viz.present.figures import CHART_CONFIG
 
     colour = "#fafafa" if dark else "#31333f"
     page.set_content(f'<html><body style="margin:0;font-family:sans-serif;background:{"#0e1117" if dark else "#fff"}">'

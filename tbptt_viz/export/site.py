@@ -6,6 +6,9 @@ writes site/index.html (page, styles and script), site/plotly.min.js (bundled, n
 data/<review>__<model>.js per pair. Data files are scripts, not JSON fetched at view time, so the page opens
 from the file system (file:// forbids fetch) as well as from any static host.
 
+The look is the app's too: the page's colours, strip styles and chart layouts are generated here from
+`present.colours`, `present.render` and `present.figures` (`page_style`), never copied into the page by hand.
+
 The numbers are the app's: each file holds what `analysis.review_flow`, occlusion, the context probe and the
 memory trace return for that pair (full BPTT's per-position norms, chunked's for every offered K, the last-K
 sweep), plus the traces of the app's own K-independent figures (bias curve, probe, memory). The page derives
@@ -24,13 +27,24 @@ import torch
 
 from tbptt_viz.gradients import analysis
 
-from tbptt_viz.present import figures
+from tbptt_viz.present import colours, figures, render
 from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 from tbptt_viz.core.checkpoint import available_models, load_pretrained
 from tbptt_viz.core.data import examples
 from tbptt_viz.core.text import prepare_review
 
 ASSETS = Path(__file__).resolve().parent / "static"
+
+
+def page_css() -> str:
+    """The page's style sheet: its own layout rules (static/demo.css) with the colours of the visual language put
+    in for their names (/*surface:light*/ and the like), then the app's strip styles (render.strip_css)."""
+    css = (ASSETS / "demo.css").read_text()
+    for theme, t in colours.THEMES.items():
+        for key, value in t.items():
+            css = css.replace(f"/*{key}:{theme}*/", value if isinstance(value, str) else colours.hex_of(value))
+    css = css.replace("/*cut*/", colours.CUT)
+    return css + render.strip_css()
 SIG = 5  # significant digits kept in the data files (the page shows 2-3)
 
 
@@ -45,10 +59,12 @@ def _arr(a) -> list:
 
 
 def _traces(fig) -> list[dict]:
-    """A figure's traces as plain JSON (its layout comes from the page, like the app's)."""
+    """A figure's traces as plain JSON (its layout comes from `page_style`, made by the app's own functions)."""
     out = []
     for trace in fig.data:
-        t = {"type": trace.type, "name": trace.name, "mode": getattr(trace, "mode", None)}
+        t = {"type": trace.type, "name": trace.name, "mode": getattr(trace, "mode", None),
+             "xaxis": getattr(trace, "xaxis", None), "yaxis": getattr(trace, "yaxis", None),
+             "showlegend": getattr(trace, "showlegend", None)}
         t["line"] = {k: v for k, v in trace.line.to_plotly_json().items()} if getattr(trace, "line", None) else None
         for key in ("x", "y"):
             values = getattr(trace, key)
@@ -84,6 +100,48 @@ def pair_data(model, review) -> dict:
     }
 
 
+def _layout(fig) -> dict:
+    """A figure's layout as plain JSON, without its template (the page adds the theme's text colour)."""
+    layout = json.loads(fig.layout.to_json())
+    layout.pop("template", None)
+    return layout
+
+
+def page_style(models: list[str]) -> dict:
+    """What the page draws with, from the app's own modules: the colours (`colours.palette`, each model's colour),
+    the K marks of the slider's ruler, and each chart's layout as `present.figures` lays it out (titles broken for
+    a phone, legend and colour bar below, axis titles); the page adds only what changes with K."""
+    empty = figures.built([], "", "", "")
+    template = json.loads(json.dumps(figures.TEMPLATE["layout"]))
+    return {
+        "palette": colours.palette(), "model_colours": {m: colours.model_colour(m) for m in models},
+        "k_marks": list(render.K_MARKS), "template": template, "chart_config": figures.CHART_CONFIG,
+        "layouts": {
+            "timeline": _layout(figures.built([], "Losses reaching each token", "token position t (the prediction "
+                                              "is at the right end)", "losses reaching x_t",
+                                              yaxis2={"overlaying": "y", "side": "right", "showgrid": False,
+                                                      "rangemode": "tozero", "automargin": True,
+                                                      "title": figures.axis_title("reach (steps)", "yaxis2")})),
+            "through_time": _layout(figures.built([], "Gradient through time", "token position t (the prediction "
+                                                  "is at the right end)", "gradient norm (log scale; zero cannot "
+                                                  "be drawn)", yaxis={"type": "log", "exponentformat": "power"},
+                                                  height=440)),
+            "bias": _layout(figures.bias_curve(_SweepStub(), None)),
+            "occlusion": _layout(figures.built([], "Occlusion: logit drop when the token is replaced by padding",
+                                               "token position t (the prediction is at the right end)",
+                                               "logit drop")),
+            "probe": _layout(figures.context_probe_figure({})),
+            "memory": _layout(figures.memory_figure({})),
+        },
+        "empty": _layout(empty),
+    }
+
+
+class _SweepStub:
+    """No data: `bias_curve`'s layout alone."""
+    sweep_k = sweep_cosine = sweep_relative_error = ()
+
+
 def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: None) -> dict:
     """Write the static site to `out`; returns a summary (files, bytes, seconds)."""
     started = time.perf_counter()
@@ -105,7 +163,9 @@ def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: 
         log(f"{name}: {len(reviews)} reviews")
     page = (ASSETS / "index.html").read_text()
     page = page.replace("/*INDEX*/", json.dumps(index).replace("</", "<\\/"))
-    page = page.replace("/*CSS*/", (ASSETS / "demo.css").read_text())
+    style = page_style(models)
+    page = page.replace("/*STYLE*/", json.dumps(style).replace("</", "<\\/"))
+    page = page.replace("/*CSS*/", page_css())
     page = page.replace("/*JS*/", (ASSETS / "demo.js").read_text())
     (out / "index.html").write_text(page)
     import plotly

@@ -16,9 +16,14 @@ TEMPLATE = {"layout": {"paper_bgcolor": colours.TRANSPARENT, "plot_bgcolor": col
                        "font": {"size": 12}, "xaxis": AXIS, "yaxis": AXIS}}
 LIGHT = TEMPLATE  # the name earlier code used
 
+# A short toolbar (download as PNG; Streamlit adds full screen): the full one would need a wider strip above the
+# title on a phone. The app's charts and the static demo's use it.
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
+    "zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]}
+
 # How many characters a line of each label holds on a 390-px phone (a chart there is about 358 px wide and, with
 # its legend below, about 220 px tall): longer labels are broken at spaces onto more lines.
-TITLE_CHARS, X_CHARS, Y_CHARS = 42, 48, 34
+TITLE_CHARS, X_CHARS, Y_CHARS = 40, 36, 26
 TOOLBAR = 30  # px at the top right that the chart's toolbar covers: the title starts below it
 
 

@@ -43,6 +43,12 @@ def strip_css() -> str:
         "color:var(--tv-muted);background:var(--tv-surface);margin:-0.4rem 0 0.6rem;padding:0 0.25rem}"
         ".tv-legend .bar{width:9rem;height:0.6rem;border-radius:0.2rem}"
         ".tv-text{overflow-wrap:anywhere;white-space:normal;font-size:0.9rem}"
+        # the K slider's ruler (k_ticks) in place of its two end labels
+        ".st-key-k [data-testid=stSliderTickBar]{display:none}"
+        ".tv-ticks{display:block;position:relative;height:1.1rem;font-size:0.75rem;opacity:0.8}"
+        ".stElementContainer .tv-ticks{margin:-1.1rem 0.55rem 0}"  # in the app: right under the slider's track
+        ".tv-ticks span{position:absolute;top:0;transform:translateX(-50%);white-space:nowrap}"
+        ".tv-ticks span:first-child{transform:none}.tv-ticks span:last-child{transform:translateX(-100%)}"
     )
 
 
@@ -66,6 +72,25 @@ def legend(scale: float, signed: bool = False, value_name: str = "value", note: 
     return (f'<div class="tv-legend"><span>{html.escape(value_name)}:</span><span>{low}</span>'
             f'<span class="bar" style="background:{bar}"></span><span>{high}</span>'
             f'<span>{html.escape(note)}</span></div>')
+
+
+K_MARKS = (1, 5, 10, 30, 100, 300, 1000)  # the round K values the slider's ruler names, when offered
+
+
+def k_ticks(choices) -> str:
+    """A ruler of readable K values under the K slider (a select_slider names only its two ends): each mark at its
+    option's place along the track, whose options are evenly spaced; the review's length last, as "T (all)".
+    It replaces the slider's own two end labels (hidden by STRIP_CSS for the widget keyed "k")."""
+    choices = list(choices)
+    n = len(choices)
+    if n < 2:
+        return ""
+    marks = [i for i, k in enumerate(choices) if k in K_MARKS and i < n - 1] + [n - 1]
+    if len(marks) > 1 and marks[-1] - marks[-2] < n / 12:  # too close to the end label to read: drop it
+        marks.pop(-2)
+    spans = "".join(f'<span style="left:{100 * i / (n - 1):.2f}%">{choices[i]}{" (all)" if i == n - 1 else ""}</span>'
+                    for i in marks)
+    return f'<div class="tv-ticks" aria-hidden="true">{spans}</div>'  # styled by STRIP_CSS, sent once a page
 
 
 def text_block(text: str, limit: int = 20000) -> str:

@@ -15,7 +15,7 @@ from tbptt_viz.present.colours import NEUTRAL, model_colour
 from tbptt_viz.present.figures import lay_out
 from tbptt_viz.present.names import method_name
 
-SIZE = {"height": 480}  # taller than the review figures: the legend below takes a row per regime on a phone
+SIZE = {"height": 520}  # taller than the review figures: the legend below takes a row per regime on a phone
 
 
 def _colours(names) -> dict[str, str]:
@@ -56,7 +56,7 @@ def planted_figure(results: dict, highlight: tuple = ()) -> go.Figure:
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
     return lay_out(fig, "Planted phrase: how far back does each regime react?",
                    "d = tokens between the phrase and the end ('start': the phrase opens the review)",
-                   "P(pos | positive phrase) - P(pos | negative phrase)", **SIZE)
+                   "contrast: P(pos | positive phrase) - P(pos | negative)", **SIZE)
 
 
 def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
