@@ -45,8 +45,8 @@ def gallery(model) -> dict:
     out["ig_path_figure"] = figures.ig_path_figure(ig)
     study = load_results("imdb_study.json")
     out["headline_figure"] = figures.headline_figure(headline_contrast(study), highlight=NAMES)
-    for name, make in study_figures.FIGURES.items():
-        out[f"study.{name}"] = make(study, NAMES)
+    for make in study_figures.FIGURES.values():
+        out[f"study.{make.__name__}"] = make(study, NAMES)
     lab = load_results("lab.json")
     for name in ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure"):
         out[f"lab.{name}"] = getattr(lab_figures, name)(lab)
