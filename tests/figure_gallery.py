@@ -17,6 +17,7 @@ from tbptt_viz.experiments.exposure import build_exposure, vocab_sha256
 from tbptt_viz.experiments.study.results import headline_contrast
 from tbptt_viz.gradients.analysis import review_flow, scheme_view
 from tbptt_viz.present import evidence_figures, figures, lab_figures, study_figures
+from tbptt_viz.present.overview import overview, overview_figure
 
 # long enough for the labels and bands of a real review, short enough for milliseconds
 T = 60
@@ -65,4 +66,6 @@ def gallery(model) -> dict:
     words = tokens[:30]
     a = attribute(model, torch.tensor(model.vocab.encode(words)), "shapley", groups=3)
     out["shapley_figure"] = evidence_figures.shapley_figure(a, words, occlusion_scores(model, seq(30)), name=NAMES[1])
+    ov = overview(tokens, NAMES[0], rf, 20, {n: occ[n] for n in NAMES}, probes, 10)
+    out["overview_figure"] = overview_figure(ov)
     return out

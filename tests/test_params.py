@@ -114,3 +114,26 @@ def test_lab_state_keeps_defaults_for_bad_values():
     assert state["lab_short_frac"] == 1.0 and state["lab_ones_frac"] == LAB_FIELDS["ones_frac"]  # clamped; bad
     assert state["lab_hidden"] == LAB_FIELDS["hidden"] and lab_state({}) == {f"lab_{f}": v for f, v in
                                                                             LAB_FIELDS.items()}
+
+
+def test_source_is_a_token_position_with_a_notice_for_bad_values():
+    from tbptt_viz.core.text import MAX_TOKENS
+
+    s, notices = parse_query({"source": "12"}, MODELS, EXAMPLES)
+    assert s.source == 12 and notices == [] and to_query(s)["source"] == "12"
+    assert parse_query(to_query(s), MODELS, EXAMPLES) == (s, [])
+    assert "source" not in to_query(DEFAULTS)  # no chosen word: the default word, nothing in the link
+    for bad in ("abc", "-1", "1.5", str(MAX_TOKENS), "<b>3</b>"):
+        s, notices = parse_query({"source": bad}, MODELS, EXAMPLES)
+        assert s.source is None and len(notices) == 1 and "source is not a token position" in notices[0], bad
+
+
+def test_the_followed_word_defaults_to_the_first_sentiment_bearing_word():
+    from tbptt_viz.present.params import default_source, source_position
+
+    tokens = ("the", "film", "was", "Wonderful", "and", "awful")
+    assert default_source(tokens) == 3 and default_source(("a", "plain", "plot")) == 0 and default_source(()) == 0
+    assert source_position(None, tokens) == 3
+    assert source_position(1, tokens) == 1 and source_position((1, "film"), tokens) == 1  # a link's, a pick's
+    assert source_position((1, "plot"), tokens) == 3  # picked on another review: that word is not there
+    assert source_position(6, tokens) == 3 and source_position(-1, tokens) == 3  # not a position of this review

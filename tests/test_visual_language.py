@@ -90,10 +90,11 @@ def gallery_json():
 
 
 def test_the_gallery_holds_every_figure_function(gallery_json):
-    from tbptt_viz.present import evidence_figures, lab_figures, study_figures
+    from tbptt_viz.present import evidence_figures, lab_figures, overview, study_figures
 
     drawn = {name.split("[")[0] for name in gallery_json}
-    for module, prefix in ((figures, ""), (study_figures, "study."), (lab_figures, "lab."), (evidence_figures, "")):
+    for module, prefix in ((figures, ""), (study_figures, "study."), (lab_figures, "lab."), (evidence_figures, ""),
+                           (overview, "")):
         for fn in [n for n in dir(module) if n.endswith(("_figure", "_curve", "_heatmaps", "_position", "_distance",
                                                          "_timeline", "_time"))
                    and callable(getattr(module, n)) and getattr(module, n).__module__ == module.__name__]:
@@ -112,8 +113,8 @@ def test_every_trace_names_its_colour(gallery_json):
     bare = []
     for name, fig in gallery_json.items():
         for i, t in enumerate(fig["data"]):
-            if t["type"] == "heatmap":
-                assert "colorscale" in t, name
+            if t["type"] == "heatmap":  # its own scale, or a shared colour axis's
+                assert "colorscale" in t or "colorscale" in fig["layout"].get(t.get("coloraxis", "-"), {}), name
                 continue
             if not ((t.get("line") or {}).get("color") or (t.get("marker") or {}).get("color")):
                 bare.append(f"{name} trace {i} ({t.get('name')})")

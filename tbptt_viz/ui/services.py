@@ -58,7 +58,8 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
         except CheckpointError:
             continue
         for ex in examples():
-            for key in jobs.warm_up_jobs(name, prepare_review(ex.text, vocab).ids, ex.label):
+            prepared = prepare_review(ex.text, vocab)
+            for key in jobs.warm_up_jobs(name, prepared.ids, ex.label, prepared.tokens):
                 svc.request(key, lambda key=key: jobs.run(key, models), jobs.kind_of(key), priority=WARMUP)
 
 
