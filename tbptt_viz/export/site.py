@@ -2,9 +2,13 @@
 
     python -m tbptt_viz export --out site/
 
-writes site/index.html (page, styles and script), site/plotly.min.js (bundled, never fetched) and one
-data/<review>__<model>.js per pair. Data files are scripts, not JSON fetched at view time, so the page opens
-from the file system (file:// forbids fetch) as well as from any static host.
+writes site/index.html (page, styles and script), site/plotly.min.js (bundled, never fetched), one
+data/<review>__<model>.js per pair and one data/<review>__<model>__<compare>.start.js per pair and compare model
+(Start here's overview). Data files are scripts, not JSON fetched at view time, so the page opens from the file
+system (file:// forbids fetch) as well as from any static host.
+
+The page is guided as the app is (`export.guide`): Start here (the overview figure and its sentences) and the
+Lessons (their texts, evidence and answers), all computed here by the app's own functions.
 
 The look is the app's too: the page's colours, strip styles and chart layouts are generated here from
 `present.colours`, `present.render` and `present.figures` (`page_style`), never copied into the page by hand.
@@ -25,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tbptt_viz.export import guide
 from tbptt_viz.gradients import analysis
-
 from tbptt_viz.present import colours, figures, render
 from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 from tbptt_viz.core.checkpoint import available_models, load_pretrained
@@ -73,24 +77,33 @@ def _traces(fig) -> list[dict]:
     return out
 
 
-def pair_data(model, review) -> dict:
-    """Everything the static page shows for one (model, review), from the functions the app calls."""
+def computed(model, review) -> guide.Computed:
+    """The app's jobs for one (model, review): the training gradients, occlusion and the context probe."""
     prepared = prepare_review(review.text, model.vocab)
     ids = torch.tensor(prepared.ids)
-    rf = analysis.review_flow(model, ids, None)
+    return guide.Computed(model=model, tokens=tuple(prepared.tokens), ids=tuple(prepared.ids),
+                          rf=analysis.review_flow(model, ids, None), occlusion=attribute(model, ids, "occlusion").scores,
+                          probe=context_probe(model, ids))
+
+
+def pair_data(model, review, done: guide.Computed | None = None) -> dict:
+    """Everything the static page shows for one (model, review), from the functions the app calls (`done`: what
+    `computed` already returned for the pair)."""
+    done = done or computed(model, review)
+    ids = torch.tensor(done.ids)
+    rf = done.rf
     f, grid = rf.full, rf.chunked
-    occ = attribute(model, ids, "occlusion")
-    probe = context_probe(model, ids)
+    probe = done.probe
     trace = memory_trace(model, ids)
     return {
-        "tokens": list(prepared.tokens), "T": rf.T, "prob": _num(f.prob_positive), "label_used": f.label_used,
+        "tokens": list(done.tokens), "T": rf.T, "prob": _num(f.prob_positive), "label_used": f.label_used,
         "ks": [int(k) for k in grid.ks],
         "full": {"input": _arr(f.full_input_grad_norm), "hidden": _arr(f.full_hidden_grad_norm),
                  "cell": _arr(f.full_cell_grad_norm)},
         "chunked": {"input": [_arr(r) for r in grid.input_grad_norm], "hidden": [_arr(r) for r in grid.hidden_grad_norm],
                     "cell": [_arr(r) for r in grid.cell_grad_norm]},
         "sweep": {"cosine": _arr(f.sweep_cosine), "relative_error": _arr(f.sweep_relative_error)},
-        "occlusion": _arr(occ.scores),
+        "occlusion": _arr(done.occlusion),
         "probe": {"last_n": _arr(probe.prob_last_n), "without_first_n": _arr(probe.prob_without_first_n)},
         "memory": {"survival": _arr(trace.survival), "influence": _arr(trace.influence),
                    "forget": _arr(trace.forget_mean)},
@@ -142,6 +155,12 @@ class _SweepStub:
     sweep_k = sweep_cosine = sweep_relative_error = ()
 
 
+def write_data(path: Path, key: str, data: dict) -> None:
+    """One data file: a script that hands `data` to the page under `key` (a script, not JSON: file:// pages
+    cannot fetch)."""
+    path.write_text(f"TBPTT.add({json.dumps(key)}, {json.dumps(data, separators=(',', ':'))});\n")
+
+
 def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: None) -> dict:
     """Write the static site to `out`; returns a summary (files, bytes, seconds)."""
     started = time.perf_counter()
@@ -150,17 +169,27 @@ def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: 
     models = models or available_models()
     reviews = examples()
     index = {"models": [], "reviews": [{"id": r.id, "title": r.title, "label": r.label} for r in reviews]}
+    done: dict[str, dict[str, guide.Computed]] = {r.id: {} for r in reviews}
     for name in models:
         model = load_pretrained(name)
         card = getattr(model, "card", {}) or {}
         index["models"].append({"name": name, "label": card.get("label", name),
                                 "test_accuracy": card.get("test_accuracy")})
         for r in reviews:
-            data = pair_data(model, r)
+            done[r.id][name] = computed(model, r)
+    for name in models:
+        for r in reviews:
+            data = pair_data(done[r.id][name].model, r, done[r.id][name])
             key = f"{r.id}|{name}"
-            (out / "data" / f"{r.id}__{name}.js").write_text(
-                f"TBPTT.add({json.dumps(key)}, {json.dumps(data, separators=(',', ':'))});\n")
+            write_data(out / "data" / f"{r.id}__{name}.js", key, data)
+            # Start here for each compare model (one model alone: Start here shows it alone), in a file of its
+            # own: the page loads it only when Start here is open
+            for m in [m for m in models if m != name] or [name]:
+                start = guide.start_here(done[r.id][name], name, {} if m == name else {m: done[r.id][m]})
+                write_data(out / "data" / f"{r.id}__{name}__{m}.start.js", f"{key}|{m}|start", start)
         log(f"{name}: {len(reviews)} reviews")
+    index.update(guide.page_text())
+    index["lessons"] = guide.lessons(done.__getitem__, models)
     page = (ASSETS / "index.html").read_text()
     page = page.replace("/*INDEX*/", json.dumps(index).replace("</", "<\\/"))
     style = page_style(models)

@@ -19,6 +19,15 @@ from tbptt_viz.present.colours import (
 from tbptt_viz.present.figures import built, colour_bar, mark_line, positive_or_none
 
 
+def widest_first(exposures: dict) -> dict:
+    """The models in the order their filled areas are drawn: the widest reach first, so that a full-BPTT model's
+    100% never covers a truncated model's smaller shares."""
+    def reach(e) -> float:
+        share = e.share
+        return float(np.nanmean(share)) if np.any(np.isfinite(share)) else 0.0
+    return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
+
+
 def exposure_figure(exposures: dict, tokens) -> go.Figure:
     """Per model (its training scheme): for each token, the share of its word's training reviews in which an
     occurrence lay inside the reach of the training gradient (in_reach / occurrences), as filled steps.

@@ -7,12 +7,14 @@ const STYLE = window.TBPTT_STYLE, PAL = STYLE.palette;
 const STORE = {};
 const TBPTT = { add(key, data) { STORE[key] = data; } };
 window.TBPTT = TBPTT;
-const VIEWS = ["What training sees", "Gradient through time", "What the model uses", "Memory"];
+const VIEWS = ["Start here", "Lessons", "What training sees", "Gradient through time", "What the model uses", "Memory"];
+// the lessons, filled and computed at export (export/guide.py): texts, preset, evidence, answer
+const LESSONS = INDEX.lessons || [];
 const SCHEME_LABEL = { "full": "full BPTT", "last-k": "last-K", "chunked": "chunked" };
 const FIRST_N = 30;
 const $ = (id) => document.getElementById(id);
 const state = { review: INDEX.reviews[0].id, model: "imdb-last-k30", compare: "imdb-full", scheme: "last-k",
-                k: 30, view: VIEWS[0] };
+                k: 30, view: VIEWS[0], lesson: null };
 
 // ---- settings <-> URL hash (the app's parameter names)
 function readHash() {
@@ -28,20 +30,38 @@ function readHash() {
   const k = parseInt(q.get("k"), 10);
   if (k >= 1 && k <= 2000) state.k = k;
   if (VIEWS.includes(q.get("view"))) state.view = q.get("view");
+  const n = parseInt(q.get("lesson"), 10);
+  // a link to a lesson opens it as the app does: its review, model and scheme loaded
+  if (state.view === "Lessons" && LESSONS.some((l) => l.number === n)) applyLesson(n);
+}
+function applyLesson(n) {
+  const lesson = LESSONS.find((l) => l.number === n), p = lesson.preset;
+  state.review = p.review; state.model = p.model;
+  if (p.compare) state.compare = p.compare;
+  if (p.scheme) state.scheme = p.scheme;
+  if (p.k) state.k = p.k;
+  state.view = "Lessons"; state.lesson = n;
 }
 function writeHash() {
   const q = new URLSearchParams({ review: state.review, model: state.model, compare: state.compare,
                                   scheme: state.scheme, k: String(state.k), view: state.view });
+  if (state.view === "Lessons" && state.lesson !== null) q.set("lesson", String(state.lesson));
   history.replaceState(null, "", "#" + q.toString());
 }
 
 // ---- data files, loaded as scripts (works from file:// where fetch does not)
 function load(review, model) {
-  const key = review + "|" + model;
+  return loadFile(review + "|" + model, encodeURIComponent(review) + "__" + encodeURIComponent(model) + ".js");
+}
+function loadStart(review, model, compare) {  // Start here's overview for (review, model, compare)
+  return loadFile([review, model, compare, "start"].join("|"),
+                  [review, model, compare].map(encodeURIComponent).join("__") + ".start.js");
+}
+function loadFile(key, file) {
   if (STORE[key]) return Promise.resolve(STORE[key]);
   return new Promise((resolve, reject) => {
     const s = document.createElement("script");
-    s.src = "data/" + encodeURIComponent(review) + "__" + encodeURIComponent(model) + ".js";
+    s.src = "data/" + file;
     s.onload = () => resolve(STORE[key]);
     s.onerror = () => reject(new Error("missing data for " + key));
     document.head.appendChild(s);
@@ -179,6 +199,109 @@ function kTicks(ks) {
   })));
 }
 
+// ---- the guided part: Start here and the Lessons, as export/guide.py computed them
+const startCompare = () => (state.compare !== state.model ? state.compare : state.model);
+function say(parent, text, cls) {
+  const p = document.createElement("p"); p.className = cls || "say"; p.textContent = text; parent.appendChild(p); return p;
+}
+function question(parent) {
+  const p = say(parent, "", "question");
+  const b = document.createElement("b"); b.textContent = "The question. ";
+  p.append(b, document.createTextNode(INDEX.question));
+}
+// an exported figure, drawn with the page's theme (its text colour) and the app's toolbar
+function figure(parent, id, fig) {
+  const theme = PAL.themes[DARK.matches ? "dark" : "light"];
+  chart(parent, id, fig.data, { ...fig.layout, font: { ...(fig.layout.font || {}), color: theme.ink } });
+}
+function drawStart(view, start) {
+  question(view);
+  const cols = document.createElement("div"); cols.className = "start"; view.appendChild(cols);
+  const left = document.createElement("div"), right = document.createElement("div");
+  cols.append(left, right);
+  figure(left, "start_overview", start.figure);
+  start.sentences.forEach((s) => say(right, s));
+  say(right, `Start here shows K = ${start.k} and an opening of ${start.n} tokens, as the app opens; the other ` +
+    "views follow the K slider.", "read");
+}
+
+// a visitor's place in one lesson (present.lessons.Progress): any number of tries, a hint after a wrong one
+const PROGRESS = {}, CHOICE = {};
+const fresh = () => ({ tries: 0, revealed: false, right: null, wrong: [], gaveUp: false });
+const progressOf = (n) => PROGRESS[n] || (PROGRESS[n] = fresh());
+function check(lesson) {
+  const p = progressOf(lesson.number), choice = CHOICE[lesson.number];
+  if (p.revealed || choice === undefined) return;
+  p.tries += 1; p.right = choice === lesson.answer;
+  if (p.right) p.revealed = true; else p.wrong.push(choice);
+  draw();
+}
+function giveUp(lesson) { const p = progressOf(lesson.number); if (!p.revealed) { p.revealed = true; p.gaveUp = true; } draw(); }
+function resetLesson(n) { PROGRESS[n] = fresh(); delete CHOICE[n]; }
+function button(parent, text, onclick, disabled) {
+  const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.onclick = onclick;
+  b.disabled = Boolean(disabled); parent.appendChild(b); return b;
+}
+// the menu, then the open lesson's title, explanation and evidence; returns where the page's own view goes
+// (null when there is nothing more to draw)
+function drawLesson(view, lesson) {
+  question(view);
+  const bar = document.createElement("div"); bar.className = "lesson-bar"; view.appendChild(bar);
+  const label = document.createElement("label"); label.textContent = "Lesson ";
+  const menu = document.createElement("select"); menu.id = "lesson";
+  const none = document.createElement("option"); none.value = ""; none.textContent = "Pick a lesson to open it";
+  menu.appendChild(none);
+  LESSONS.forEach((l) => { const o = document.createElement("option"); o.value = String(l.number); o.textContent = l.title; menu.appendChild(o); });
+  menu.value = lesson ? String(lesson.number) : "";
+  menu.onchange = () => { if (menu.value) { applyLesson(+menu.value); render(); } };
+  label.appendChild(menu); bar.appendChild(label);
+  button(bar, "Reset all lessons", () => { LESSONS.forEach((l) => resetLesson(l.number)); draw(); });
+  const answered = LESSONS.filter((l) => progressOf(l.number).revealed).map((l) => l.number);
+  const tried = LESSONS.filter((l) => progressOf(l.number).tries && !progressOf(l.number).revealed).map((l) => l.number);
+  const parts = (answered.length ? ["answered: " + answered.join(", ")] : []).concat(tried.length ? ["tried: " + tried.join(", ")] : []);
+  if (parts.length) say(view, "Lessons " + parts.join("; ") + ".", "read");
+  if (!lesson) { say(view, "Pick a lesson: it loads its review, model and scheme, shows the evidence, then asks a question.", "note"); return null; }
+  const h = document.createElement("h2"); h.textContent = lesson.title; view.appendChild(h);
+  const p = lesson.preset;
+  if (state.review !== p.review || state.model !== p.model) {
+    say(view, "The settings now show another review or model than this lesson's.", "note");
+    button(view, "Load this lesson's review and model again", () => { applyLesson(lesson.number); render(); });
+    return null;
+  }
+  say(view, lesson.explain);
+  if (lesson.missing) say(view, lesson.missing, "read");
+  const evidence = document.createElement("div"); evidence.className = "evidence"; view.appendChild(evidence);
+  if (lesson.figure) figure(evidence, "lesson_figure", lesson.figure);
+  return evidence;
+}
+// the question under the evidence: the options, the check, the hint after a wrong answer, the answer
+function ask(view, lesson) {
+  const n = lesson.number, p = progressOf(n);
+  const box = document.createElement("fieldset"); box.className = "ask"; view.appendChild(box);
+  const legend = document.createElement("legend"); legend.textContent = lesson.question; box.appendChild(legend);
+  lesson.options.forEach((text, i) => {
+    const label = document.createElement("label"), input = document.createElement("input");
+    input.type = "radio"; input.name = "lesson-" + n; input.value = String(i); input.checked = CHOICE[n] === i;
+    input.onchange = () => { CHOICE[n] = i; draw(); };
+    label.append(input, document.createTextNode(" " + text)); box.appendChild(label);
+  });
+  const buttons = document.createElement("div"); buttons.className = "buttons"; box.appendChild(buttons);
+  if (!p.revealed) {
+    button(buttons, "Check my answer", () => check(lesson), CHOICE[n] === undefined);
+    if (p.tries > 0) button(buttons, "Show the answer", () => giveUp(lesson));
+  }
+  button(buttons, "Reset this lesson", () => { resetLesson(n); draw(); });
+  if (p.right === false && !p.revealed) {
+    const tried = [...new Set(p.wrong)].map((c) => `'${lesson.options[c]}'`).join(", ");
+    say(box, `Not quite (${p.tries} tr${p.tries === 1 ? "y" : "ies"} so far; not ${tried}). Hint: ${lesson.hint}`, "hint");
+  }
+  if (!p.revealed) return;
+  say(box, (p.right ? "Right. " : "The answer: " + lesson.options[lesson.answer] + ". ") + lesson.reveal,
+      p.right ? "right" : "answer");
+  lesson.found.forEach((s) => say(box, s));
+  if (lesson.numbers) say(box, lesson.numbers);
+}
+
 // ---- views
 function draw() {
   const d = STORE[state.review + "|" + state.model], c = STORE[state.review + "|" + state.compare];
@@ -187,20 +310,33 @@ function draw() {
   const ks = d.ks.concat(d.ks.includes(T) ? [] : [T]);
   const K = state.scheme === "full" ? T : snapK(state.k, ks);
   const kInput = $("k");
-  kInput.max = String(ks.length - 1); kInput.value = String(ks.indexOf(K)); kInput.disabled = state.scheme === "full";
+  const start = state.view === "Start here" ? STORE[[state.review, state.model, startCompare(), "start"].join("|")] : null;
+  kInput.max = String(ks.length - 1); kInput.value = String(ks.indexOf(K));
+  kInput.disabled = state.scheme === "full" || Boolean(start);
+  $("scheme").disabled = Boolean(start);
   kTicks(ks);
-  $("kval").textContent = state.scheme === "full" ? "-" : String(K) + (K !== state.k ? ` (K=${state.k} kept in the link)` : "");
+  $("kval").textContent = start ? `Start here shows K = ${start.k}`
+    : state.scheme === "full" ? "-" : String(K) + (K !== state.k ? ` (K=${state.k} kept in the link)` : "");
   const arr = schemeArrays(d, state.scheme, K);
   const wins = windows(state.scheme, K, T);
   const { count, reach } = countReach(wins, T);
   const zero = arr.input.filter((v) => v === 0).length;
   $("summary").textContent = `${T} tokens · ${state.model} says P(positive) = ${d.prob.toFixed(3)} · ` +
     `${SCHEME_LABEL[state.scheme]}${state.scheme === "full" ? "" : " K=" + K}: ${zero} of ${T} tokens get exactly zero gradient`;
-  const view = $("view");
-  view.replaceChildren();
+  $("view").replaceChildren();
   pending = [];
+  if (start) { drawStart($("view"), start); flushCharts(); return; }
+  let shown = state.view, view = $("view"), lesson = null;
+  if (state.view === "Lessons") {
+    lesson = LESSONS.find((l) => l.number === state.lesson) || null;
+    view = drawLesson($("view"), lesson);
+    if (!view) { flushCharts(); return; }
+    shown = lesson.draws;
+  }
   const label = `${SCHEME_LABEL[state.scheme]}${state.scheme === "full" ? "" : " (K=" + K + ")"}`;
-  if (state.view === "What training sees") {
+  if (!shown) {
+    // the lesson's evidence is a figure computed at export
+  } else if (shown === "What training sees") {
     const fullScale = Math.max(...d.full.input);
     if (state.scheme === "full" || K >= T) {
       strip(view, d.tokens, d.full.input, { label: "Full BPTT: ||dL/dx_t|| (no truncation: one strip)", scale: fullScale, valueName: "||dL/dx_t||" });
@@ -221,7 +357,7 @@ function draw() {
       { type: "scatter", mode: "markers", x: ends, y: ends.map(() => Math.max(...count) + 0.3), name: "a loss (prediction vs label) here",
         marker: { symbol: "triangle-down", size: 10, color: PAL.cut } }], LAYOUT("timeline"));
     read(view, `${label}: the filled steps count how many loss terms back-propagate to each token; the grey line is the longest distance from the token to such a loss.`);
-  } else if (state.view === "Gradient through time") {
+  } else if (shown === "Gradient through time") {
     const t = [...Array(T).keys()];
     // as figures.gradient_through_time: the scheme in the model's colour, full BPTT grey, one dash per quantity
     const own = modelColour(state.model), dash = { input: "solid", hidden: "dash", cell: "dot" };
@@ -244,7 +380,7 @@ function draw() {
       name: "K = " + K, marker: { size: 12, color: PAL.cut, symbol: "diamond" }, text: [d.sweep.cosine[K - 1].toFixed(2), d.sweep.relative_error[K - 1].toFixed(2)], textposition: "middle right" });
     chart(view, "bias", recolour(bias, state.model), LAYOUT("bias"));
     read(view, "For every K, the cosine between the last-K and the full gradient of the LSTM's weights, and their relative distance.");
-  } else if (state.view === "What the model uses") {
+  } else if (shown === "What the model uses") {
     const cols = document.createElement("div"); cols.className = "cols"; view.appendChild(cols);
     const scale = Math.max(...d.occlusion.map(Math.abs), ...c.occlusion.map(Math.abs));
     for (const [name, x] of [[state.model, d], [state.compare, c]]) {
@@ -264,6 +400,7 @@ function draw() {
                            ...rename(recolour(c.figures.memory, state.compare), state.compare)], LAYOUT("memory"));
     read(view, "Each model in its own colour. Solid: the product of forget gates from each position to the end (the cell's direct path). Dotted: the gradient of the prediction with respect to each input, every path at once, relative to its largest value.");
   }
+  if (lesson) ask($("view"), lesson);
   flushCharts();
 }
 
@@ -271,7 +408,9 @@ function render() {
   writeHash();
   for (const b of $("views").children) b.setAttribute("aria-selected", String(b.textContent === state.view));
   for (const [id, v] of [["review", state.review], ["model", state.model], ["compare", state.compare], ["scheme", state.scheme]]) $(id).value = v;
-  Promise.all([load(state.review, state.model), load(state.review, state.compare)]).then(draw)
+  const files = [load(state.review, state.model), load(state.review, state.compare)];
+  if (state.view === "Start here") files.push(loadStart(state.review, state.model, startCompare()));
+  Promise.all(files).then(draw)
     .catch((e) => { $("view").textContent = "Could not load the data: " + e.message; });
 }
 
