@@ -36,7 +36,7 @@ SIZES = {"phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
 # view -> (URL parameters that put its charts on screen, the name of its screenshot at desktop size)
 VIEWS = {
     "Start here": ("", "start_here"),
-    "Lessons": ("&teacher=1", "lessons"),
+    "Lessons": ("&teacher=1&lesson=2", "lessons"),  # a lesson open (its link loads it), its evidence a chart
     "What training sees": ("&scheme=chunked", "training_view"),  # chunked: its chart is drawn without a click
     "Gradient through time": ("&scheme=last-k&k=30", "gradient_through_time"),
     "What the model uses": ("&scheme=last-k", "what_the_model_uses"),
@@ -121,16 +121,6 @@ def open_view(page, server: str, view: str, query: str) -> None:
     page.goto(f"{server}/?view={view.replace(' ', '+')}{query}", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=90_000)
     wait_idle(page)
-    if view == "Lessons":  # a lesson open with its evidence drawn: the first whose evidence has a chart
-        from tbptt_viz.present.lessons import LESSONS
-
-        n = next((i for i, lesson in enumerate(LESSONS) if lesson.tab != "What training sees"), 0)
-        expander = page.locator('[data-testid="stExpander"]').filter(has_text=LESSONS[n].title)
-        if not expander.get_by_role("button", name=re.compile("Set up")).count():
-            expander.get_by_text(LESSONS[n].title).first.click()
-            wait_idle(page)
-        expander.get_by_role("button", name=re.compile("Set up")).first.click()
-        wait_idle(page)
     if view == "Lab":  # a live run drawn: its curve and the gradient views of its tiny model
         before = page.locator(".js-plotly-plot").count()
         page.get_by_role("button", name="Train live").click()
@@ -222,12 +212,80 @@ def test_the_static_demo_keeps_its_charts_clear(site, browser, size):
                   f"&scheme={scheme}&k=30&view={view.replace(' ', '+')}")
         page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
         page.wait_for_timeout(600)
-        found += problems(page.evaluate(CHART_BOXES), f"[static {size}] {view}: ")
-        found += ruler_problems(page, f"[static {size}] {view}")
-        width, scroll = page.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
-        if scroll > width + 2:
-            found.append(f"[static {size}] {view}: the page is {scroll}px wide on a {width}px screen")
+        found += static_problems(page, f"[static {size}] {view}")
         shot(page, name if size == "desktop" else "phone_" + name)
+    context.close()
+    assert not errors and not found, "\n".join(errors + found)
+
+
+CONTROLS_FIT = """() => {
+  const panel = document.querySelector('#controls').getBoundingClientRect();
+  const out = [];
+  for (const el of document.querySelectorAll('#controls select, #controls input, #lesson')) {
+    const r = el.getBoundingClientRect(), within = el.id === 'lesson' ? el.closest('#view').getBoundingClientRect() : panel;
+    if (r.width && (r.left < within.left - 1 || r.right > within.right + 1)) out.push(`${el.id}: ${Math.round(r.left)}-${Math.round(r.right)} outside ${Math.round(within.left)}-${Math.round(within.right)}`);
+  }
+  return out;
+}"""
+
+
+def static_problems(page, where: str) -> list[str]:
+    """What a reader of the static demo would see break: chart parts overlapping or cut, the K ruler's marks,
+    a menu wider than its panel, a page wider than the screen."""
+    found = problems(page.evaluate(CHART_BOXES), f"{where}: ") + ruler_problems(page, where)
+    found += [f"{where}: menu {m}" for m in page.evaluate(CONTROLS_FIT)]
+    width, scroll = page.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+    if scroll > width + 2:
+        found.append(f"{where}: the page is {scroll}px wide on a {width}px screen")
+    return found
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_static_demo_is_guided_and_keeps_clear(site, browser, size):
+    """Start here and a lesson from their links, at 390x844 and 1440x900: the overview figure and its sentences,
+    the lesson set up (its review, model and scheme, its evidence) then asking; a wrong answer gives the hint,
+    tries go on, the right one reveals, reset clears; nothing overlaps, is cut or runs off the screen."""
+    from tbptt_viz.present.lessons import LESSONS
+
+    context = browser.new_context(**SIZES[size])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    home = site.joinpath("index.html").as_uri()
+    page.goto(home + "#view=Start+here&review=love-then-plot&model=imdb-last-k30&compare=imdb-full")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(800)
+    assert page.get_by_role("tab", name="Start here").get_attribute("aria-selected") == "true"
+    assert page.locator("text.gtitle").first.text_content().startswith("This review, token by token")
+    assert page.locator(".say").count() == 3 and "view=Start+here" in page.url
+    found = static_problems(page, f"[static {size}] Start here")
+    shot(page, "static_start_here" if size == "desktop" else "phone_static_start_here")
+    for n in (3, 5):  # a lesson drawn by the page's own view (3), one whose evidence is an exported figure (5)
+        lesson = LESSONS[n - 1]
+        page.goto(home + f"#view=Lessons&lesson={n}")
+        page.locator(".ask").wait_for(timeout=30_000)
+        page.wait_for_timeout(800)
+        assert f"lesson={n}" in page.url and f"review={lesson.preset['review']}" in page.url
+        assert f"model={lesson.preset['model']}" in page.url and page.locator("h2").text_content() == lesson.title
+        assert page.locator(".tv-strip" if lesson.tab == "What training sees" else ".js-plotly-plot").count()
+        found += static_problems(page, f"[static {size}] lesson {n}")
+        if n == 3:
+            shot(page, "static_lesson" if size == "desktop" else "phone_static_lesson")
+    # lesson 5 open: two wrong tries (a hint each time), then the right answer, then reset
+    lesson = LESSONS[4]
+    options = page.locator(".ask label")
+    assert options.count() == len(lesson.options) >= 3 and page.locator(".right, .answer").count() == 0
+    wrong = [i for i in range(len(lesson.options)) if i != lesson.answer]
+    for tries, i in enumerate(wrong[:2], start=1):
+        options.nth(i).click()
+        page.get_by_role("button", name="Check my answer").click()
+        assert f"({tries} tr" in page.locator(".hint").text_content() and "Hint:" in page.locator(".hint").text_content()
+    options.nth(lesson.answer).click()
+    page.get_by_role("button", name="Check my answer").click()
+    assert page.locator(".right").text_content().startswith("Right.") and page.locator(".hint").count() == 0
+    assert page.locator(".ask .say").count() >= 2  # the evidence's computed sentences and the study's numbers
+    page.get_by_role("button", name="Reset this lesson").click()
+    assert page.locator(".right, .answer, .hint").count() == 0 and page.locator(".ask input:checked").count() == 0
     context.close()
     assert not errors and not found, "\n".join(errors + found)
 
