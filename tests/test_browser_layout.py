@@ -231,9 +231,16 @@ CONTROLS_FIT = """() => {
 
 def static_problems(page, where: str) -> list[str]:
     """What a reader of the static demo would see break: chart parts overlapping or cut, the K ruler's marks,
-    a menu wider than its panel, a page wider than the screen."""
+    a menu wider than its panel, a page wider than the screen. The settings (folded on a phone) are opened for the
+    check, as a reader would, and left as they were."""
+    folded = page.evaluate("() => { const d = document.getElementById('settings'); const was = !d.open; "
+                           "d.open = true; return was; }")
+    page.wait_for_timeout(400)  # the charts follow the new width of the page
     found = problems(page.evaluate(CHART_BOXES), f"{where}: ") + ruler_problems(page, where)
     found += [f"{where}: menu {m}" for m in page.evaluate(CONTROLS_FIT)]
+    if folded:
+        page.evaluate("document.getElementById('settings').open = false")
+        page.wait_for_timeout(300)
     width, scroll = page.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
     if scroll > width + 2:
         found.append(f"{where}: the page is {scroll}px wide on a {width}px screen")
@@ -258,6 +265,14 @@ def test_the_static_demo_is_guided_and_keeps_clear(site, browser, size):
     assert page.get_by_role("tab", name="Start here").get_attribute("aria-selected") == "true"
     assert page.locator("text.gtitle").first.text_content().startswith("This review, token by token")
     assert page.locator(".say").count() == 3 and "view=Start+here" in page.url
+    # the answer near the top: on a phone the settings start folded, the figure begins on the first screen and
+    # its sentences end within two
+    folded = page.evaluate("!document.getElementById('settings').open")
+    assert folded == (size == "phone")
+    top = page.evaluate("document.querySelector('.start .js-plotly-plot').getBoundingClientRect().top + scrollY")
+    end = page.evaluate("[...document.querySelectorAll('.start .say')].pop().getBoundingClientRect().bottom + scrollY")
+    height = SIZES[size]["viewport"]["height"]
+    assert top < height and end <= 2 * height, (top, end)
     found = static_problems(page, f"[static {size}] Start here")
     shot(page, "static_start_here" if size == "desktop" else "phone_static_start_here")
     for n in (3, 5):  # a lesson drawn by the page's own view (3), one whose evidence is an exported figure (5)

@@ -421,6 +421,8 @@ function setup() {
   VIEWS.forEach((v) => { const b = document.createElement("button"); b.setAttribute("role", "tab"); b.textContent = v;
     b.onclick = () => { state.view = v; render(); }; $("views").appendChild(b); });
   readHash();
+  // on a phone the settings start folded, so that the view (Start here's figure, a lesson) is on the first screen
+  if (window.matchMedia && window.matchMedia("(max-width: 600px)").matches) $("settings").open = false;
   for (const id of ["review", "model", "compare", "scheme"]) $(id).onchange = (e) => {
     state[id] = e.target.value;
     if (state.compare === state.model) state.compare = INDEX.models.map((m) => m.name).find((n) => n !== state.model);
