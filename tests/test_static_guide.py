@@ -15,7 +15,13 @@ from tbptt_viz.export import guide
 from tbptt_viz.gradients.analysis import review_flow
 from tbptt_viz.present.lessons import LESSONS, TEXT_FIELDS, filled
 from tbptt_viz.present.overview import overview, overview_figure
-from tbptt_viz.present.sentences import FIRST_N, opening_overview, question, training_overview, use_overview
+from tbptt_viz.present.sentences import (
+    FIRST_N,
+    opening_overview,
+    question,
+    training_overview,
+    use_overview,
+)
 
 T = 60
 NAMES = ("imdb-last-k30", "imdb-full")
@@ -63,7 +69,7 @@ def test_start_heres_numbers_equal_plain_reruns_and_float64_autograd(model, pair
     figure = guide.start_here(chosen, NAMES[0], {NAMES[1]: other})["figure"]
     ids = torch.tensor(chosen.ids)
     label = chosen.rf.full.label_used
-    norms = lambda windows: reference(model, ids, windows, label)[0].norm(dim=1).numpy()  # noqa: E731
+    norms = lambda windows: reference(model, ids, windows, label)[0].norm(dim=1).numpy()
     full, last, chunked = (trace_values(figure, f"{s} ||dL/dx_t||")[0] for s in
                            ("full BPTT", "last-K (K=30)", "chunked (K=30)"))
     np.testing.assert_allclose(full, norms([(T - 1, 0)]), rtol=5.1e-5, atol=1e-15)  # 5 digits kept

@@ -24,8 +24,17 @@ from tbptt_viz.present import evidence_figures
 from tbptt_viz.present.evidence_sentences import connectivity_sentence
 from tbptt_viz.present.lessons import LESSONS, Lesson, filled, word_position
 from tbptt_viz.present.overview import overview, overview_figure
-from tbptt_viz.present.sentences import (FIRST_N, another_recipe, exposure_line, gradient_ratio_sentence, opening_overview,
-                                         question, start_contrast, training_overview, use_overview)
+from tbptt_viz.present.sentences import (
+    FIRST_N,
+    another_recipe,
+    exposure_line,
+    gradient_ratio_sentence,
+    opening_overview,
+    question,
+    start_contrast,
+    training_overview,
+    use_overview,
+)
 from tbptt_viz.serving.jobs import shown_k
 
 START_K = 30  # the K the app's Start here opens at (its K slider's default)

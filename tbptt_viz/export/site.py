@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tbptt_viz.export import guide
-from tbptt_viz.gradients import analysis
-from tbptt_viz.present import colours, figures, render
 from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 from tbptt_viz.core.checkpoint import available_models, load_pretrained
 from tbptt_viz.core.data import examples
 from tbptt_viz.core.text import prepare_review
+from tbptt_viz.export import guide
+from tbptt_viz.gradients import analysis
+from tbptt_viz.present import colours, figures, render
 
 ASSETS = Path(__file__).resolve().parent / "static"
 

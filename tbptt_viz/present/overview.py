@@ -20,8 +20,17 @@ import numpy as np
 import plotly.graph_objects as go
 
 from tbptt_viz.gradients.analysis import ReviewFlow, scheme_view
-from tbptt_viz.present.colours import (CUT, DIVERGING_SCALE, FIRST_N, GRID, NEUTRAL, SEQUENTIAL_SCALE, TRANSPARENT,
-                                       ZERO_BAND, model_colour)
+from tbptt_viz.present.colours import (
+    CUT,
+    DIVERGING_SCALE,
+    FIRST_N,
+    GRID,
+    NEUTRAL,
+    SEQUENTIAL_SCALE,
+    TRANSPARENT,
+    ZERO_BAND,
+    model_colour,
+)
 from tbptt_viz.present.figures import TEMPLATE, axis_title, title_of
 
 DECADES = 4          # the gradient rows show 4 orders of magnitude below the largest value; smaller ones at the floor

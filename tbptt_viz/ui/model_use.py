@@ -5,14 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import (METHODS, SHAPLEY_REPEATS, convergence_message, method_agreement,
-                                           truncation_removed_share)
+from tbptt_viz.attribution.methods import (
+    METHODS,
+    SHAPLEY_REPEATS,
+    convergence_message,
+    method_agreement,
+    truncation_removed_share,
+)
 from tbptt_viz.attribution.shapley import EXACT_GROUPS, MAX_GROUPS
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
-from tbptt_viz.present.evidence_sentences import shapley_check_sentence, shapley_sentence
 from tbptt_viz.present.colours import SIGNED_WORDS
+from tbptt_viz.present.evidence_sentences import (
+    shapley_check_sentence,
+    shapley_sentence,
+)
 from tbptt_viz.present.names import method_name
 from tbptt_viz.present.params import SHAPLEY_SAMPLES, SHAPLEY_SPANS
 from tbptt_viz.present.render import strip_scale

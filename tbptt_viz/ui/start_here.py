@@ -9,11 +9,24 @@ from tbptt_viz.experiments.study.results import headline_contrast
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
 from tbptt_viz.present.evidence_figures import widest_first
-from tbptt_viz.present.overview import Overview, opening_length, overview, overview_figure, strongest_opening_token
+from tbptt_viz.present.overview import (
+    Overview,
+    opening_length,
+    overview,
+    overview_figure,
+    strongest_opening_token,
+)
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import (FIRST_N, another_recipe, exposure_line, opening_overview, start_contrast,
-                                         training_overview, use_overview)
+from tbptt_viz.present.sentences import (
+    FIRST_N,
+    another_recipe,
+    exposure_line,
+    opening_overview,
+    start_contrast,
+    training_overview,
+    use_overview,
+)
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.model_use import attribution
