@@ -301,6 +301,10 @@ def test_the_static_demo_is_guided_and_keeps_clear(site, browser, size):
     assert page.locator(".ask .say").count() >= 2  # the evidence's computed sentences and the study's numbers
     page.get_by_role("button", name="Reset this lesson").click()
     assert page.locator(".right, .answer, .hint").count() == 0 and page.locator(".ask input:checked").count() == 0
+    # teacher=1, as in the app: the answer at once, nothing to check
+    page.goto(home + "#view=Lessons&lesson=5&teacher=1")
+    page.locator(".answer").wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="Check my answer").count() == 0 and "teacher=1" in page.url
     context.close()
     assert not errors and not found, "\n".join(errors + found)
 

@@ -14,7 +14,7 @@ const SCHEME_LABEL = { "full": "full BPTT", "last-k": "last-K", "chunked": "chun
 const FIRST_N = 30;
 const $ = (id) => document.getElementById(id);
 const state = { review: INDEX.reviews[0].id, model: "imdb-last-k30", compare: "imdb-full", scheme: "last-k",
-                k: 30, view: VIEWS[0], lesson: null };
+                k: 30, view: VIEWS[0], lesson: null, teacher: false };
 
 // ---- settings <-> URL hash (the app's parameter names)
 function readHash() {
@@ -30,6 +30,7 @@ function readHash() {
   const k = parseInt(q.get("k"), 10);
   if (k >= 1 && k <= 2000) state.k = k;
   if (VIEWS.includes(q.get("view"))) state.view = q.get("view");
+  state.teacher = ["1", "true", "yes"].includes(q.get("teacher"));  // the app's teacher mode: answers at once
   const n = parseInt(q.get("lesson"), 10);
   // a link to a lesson opens it as the app does: its review, model and scheme loaded
   if (state.view === "Lessons" && LESSONS.some((l) => l.number === n)) applyLesson(n);
@@ -46,6 +47,7 @@ function writeHash() {
   const q = new URLSearchParams({ review: state.review, model: state.model, compare: state.compare,
                                   scheme: state.scheme, k: String(state.k), view: state.view });
   if (state.view === "Lessons" && state.lesson !== null) q.set("lesson", String(state.lesson));
+  if (state.teacher) q.set("teacher", "1");
   history.replaceState(null, "", "#" + q.toString());
 }
 
@@ -260,6 +262,7 @@ function drawLesson(view, lesson) {
   const tried = LESSONS.filter((l) => progressOf(l.number).tries && !progressOf(l.number).revealed).map((l) => l.number);
   const parts = (answered.length ? ["answered: " + answered.join(", ")] : []).concat(tried.length ? ["tried: " + tried.join(", ")] : []);
   if (parts.length) say(view, "Lessons " + parts.join("; ") + ".", "read");
+  if (state.teacher) say(view, "Teacher mode (teacher=1 in the link): answers are shown at once.", "read");
   if (!lesson) { say(view, "Pick a lesson: it loads its review, model and scheme, shows the evidence, then asks a question.", "note"); return null; }
   const h = document.createElement("h2"); h.textContent = lesson.title; view.appendChild(h);
   const p = lesson.preset;
@@ -286,7 +289,7 @@ function ask(view, lesson) {
     label.append(input, document.createTextNode(" " + text)); box.appendChild(label);
   });
   const buttons = document.createElement("div"); buttons.className = "buttons"; box.appendChild(buttons);
-  if (!p.revealed) {
+  if (!(p.revealed || state.teacher)) {
     button(buttons, "Check my answer", () => check(lesson), CHOICE[n] === undefined);
     if (p.tries > 0) button(buttons, "Show the answer", () => giveUp(lesson));
   }
@@ -295,9 +298,11 @@ function ask(view, lesson) {
     const tried = [...new Set(p.wrong)].map((c) => `'${lesson.options[c]}'`).join(", ");
     say(box, `Not quite (${p.tries} tr${p.tries === 1 ? "y" : "ies"} so far; not ${tried}). Hint: ${lesson.hint}`, "hint");
   }
-  if (!p.revealed) return;
-  say(box, (p.right ? "Right. " : "The answer: " + lesson.options[lesson.answer] + ". ") + lesson.reveal,
-      p.right ? "right" : "answer");
+  if (!(p.revealed || state.teacher)) return;
+  // as present.lessons.verdict: in teacher mode the option chosen now decides (none chosen is not right)
+  const right = p.right !== null ? p.right : CHOICE[n] === lesson.answer;
+  say(box, (right ? "Right. " : "The answer: " + lesson.options[lesson.answer] + ". ") + lesson.reveal,
+      right ? "right" : "answer");
   lesson.found.forEach((s) => say(box, s));
   if (lesson.numbers) say(box, lesson.numbers);
 }
