@@ -271,7 +271,7 @@ def test_method_agreement_and_sanity_check_render():
 
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import METHODS, attribute
-    from tbptt_viz.present.params import METHOD_NAMES
+    from tbptt_viz.present.names import METHOD_NAMES
 
     at = app({"review": "short-brilliant", "method": "saliency", "view": "What the model uses"})
     at.session_state["sanity"] = True

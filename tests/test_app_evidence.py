@@ -21,7 +21,8 @@ from tbptt_viz.core.text import prepare_review
 from tbptt_viz.present.evidence_sentences import (connectivity_sentence, exposure_bounds_note, exposure_sentence,
                                                   memory_span_cell, memory_span_sentence, reached_window,
                                                   shapley_check_sentence, shapley_sentence, trained_window)
-from tbptt_viz.present.params import METHOD_NAMES, default_source
+from tbptt_viz.present.names import METHOD_NAMES
+from tbptt_viz.present.params import default_source
 
 pytestmark = pytest.mark.slow  # page runs on the shipped models
 ROOT = Path(__file__).resolve().parent.parent

@@ -311,10 +311,12 @@ def test_any_one_planted_forget_bias_and_curve_figures():
     fig = figures_lab.any_one_by_position(res)
     assert len(fig.data) == 4 and fig.layout.yaxis.title.text == "accuracy on test positives"
     assert list(fig.data[0].x) == list(range(19, -1, -1))  # position 0 is 19 steps before the end
+    assert fig.layout.xaxis.range == (19.5, -0.5)  # reversed: 0 steps (the end) on the right
     assert "steps" in fig.layout.xaxis2.title.text  # the bottom of the stacked panels
     fig = figures_lab.planted_by_distance(res)
     assert len(fig.data) == 2 and list(fig.data[0].x) == [5, 20, 40]
-    assert fig.layout.xaxis.title.text.startswith("distance") and fig.layout.yaxis.title.text == "test accuracy"
+    assert fig.layout.xaxis.title.text.startswith("d = steps") and fig.layout.yaxis.title.text == "test accuracy"
+    assert fig.layout.xaxis.autorange == "reversed"  # distance before the end: the end (0) on the right
     fig = figures_lab.forget_bias_figure(res)
     assert len(fig.data) == 3 and fig.layout.xaxis.title.text.startswith("sequence length")
     with pytest.raises(ValueError):

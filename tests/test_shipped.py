@@ -44,7 +44,7 @@ def test_static_export_holds_the_apps_numbers(tmp_path):
     from tbptt_viz.export.site import export_site
 
     summary = export_site(tmp_path, ["imdb-last-k30"])
-    assert summary["files"] == len(examples()) + 2 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
+    assert summary["files"] == 2 * len(examples()) + 2 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
     page = (tmp_path / "index.html").read_text()
     assert "cdn" not in page.lower() and "http://" not in page.replace("http://www.w3.org", "")
     model = load_pretrained("imdb-last-k30")

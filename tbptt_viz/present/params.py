@@ -107,10 +107,6 @@ def to_query(s: Settings) -> dict[str, str]:
     return q
 
 
-# Human names of the attribution methods, in the menu's order (the code's names never reach the page).
-METHOD_NAMES = {"occlusion": "Occlusion (one token at a time)", "integrated_gradients": "Integrated gradients",
-                "saliency": "Saliency (gradient norm)", "input_x_gradient": "Input x gradient",
-                "shapley": "Shapley values (sentences)"}
 # Shapley's settings on the page: groups (0: sentences, else spans of that many tokens), sampled orders per repeat.
 SHAPLEY_SPANS = (0, 5, 10, 20, 50)
 SHAPLEY_SAMPLES = (2, 8, 32)

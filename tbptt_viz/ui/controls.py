@@ -10,6 +10,7 @@ from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.core.text import clean_text
 from tbptt_viz.gradients.analysis import k_choices
 from tbptt_viz.present import params
+from tbptt_viz.present.render import k_ticks
 from tbptt_viz.present.sentences import describe_model
 from tbptt_viz.ui import services
 from tbptt_viz.ui.state import sync_url
@@ -105,6 +106,7 @@ def k_control(T: int, scheme: str, where=st) -> int:
                             on_change=lambda: st.session_state.update(k_wanted=st.session_state.k),
                             help="last-K: only the last K tokens get gradient. chunked: a loss every K tokens. "
                                  f"{T} = the whole review (no truncation).")
+    where.html(k_ticks(choices))
     if k != wanted:
         where.caption(f"K={wanted} (your setting, kept in the link) is more than this {T}-token review offers; "
                       f"showing K={k}.")

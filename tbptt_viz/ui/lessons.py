@@ -242,7 +242,8 @@ def overview_evidence(review: Review, lesson: Lesson) -> list[str]:
 
 
 def exposure_evidence(review: Review, lesson: Lesson) -> list[str]:
-    from tbptt_viz.ui.start_here import trained_exposures, widest_first
+    from tbptt_viz.present.evidence_figures import widest_first
+    from tbptt_viz.ui.start_here import trained_exposures
 
     exposures, problems = trained_exposures(review)
     for problem in problems:

@@ -49,9 +49,10 @@ def memory_part(review: Review, k: int | None) -> None:
         occ = services.compute(jobs.attribution(n, review.ids_of(n), "occlusion"), f"occlusion for {n}")
         st.markdown(f"**{esc(n)}.** " + memory_sentence(traces[n], occ.scores) + " "
                     + forget_gate_sentence(traces[n]).capitalize() + ".")
-    how_to_read("Green: the cell's direct path, the product of forget gates from each position to the end (what "
-                "the cell wrote at t still there at the prediction, mean over units). Purple: every path at once, "
-                "the gradient of the prediction with respect to each input, relative to its largest value. A word "
+    how_to_read("Each model in its own colour. Solid: the cell's direct path, the product of forget gates from each "
+                "position to the end (what the cell wrote at t still there at the prediction, mean over units). "
+                "Dotted: every path at once, the gradient of the prediction with respect to each input, relative to "
+                "its largest value. A word "
                 "can matter through the hidden state and later gates long after its direct survival is near 0.")
     export_buttons("memory", review.tokens, {f"{key} ({n})": getattr(traces[n], key) for n in names
                                              for key in ("forget_mean", "survival", "influence", "cell_norm")},

@@ -2,18 +2,31 @@
 evidence word by word, where each word was trained, the study over many reviews and another recipe."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.experiments.study.results import headline_contrast
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
-from tbptt_viz.present.overview import Overview, opening_length, overview, overview_figure, strongest_opening_token
+from tbptt_viz.present.evidence_figures import widest_first
+from tbptt_viz.present.overview import (
+    Overview,
+    opening_length,
+    overview,
+    overview_figure,
+    strongest_opening_token,
+)
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import (FIRST_N, another_recipe, exposure_line, opening_overview, start_contrast,
-                                         training_overview, use_overview)
+from tbptt_viz.present.sentences import (
+    FIRST_N,
+    another_recipe,
+    exposure_line,
+    opening_overview,
+    start_contrast,
+    training_overview,
+    use_overview,
+)
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.model_use import attribution
@@ -120,15 +133,6 @@ def where_trained(review: Review, ov: Overview) -> None:
                 "IMDB training split). A word's embedding is one vector: it is trained wherever the word falls "
                 f"inside a window, and read wherever it appears. The word in the sentence above is the opening's "
                 f"word that moves the models most (largest |occlusion| in the first {max(ov.n, 1)} tokens).")
-
-
-def widest_first(exposures: dict) -> dict:
-    """The models in the order their filled areas are drawn: the widest reach first, so that a full-BPTT model's
-    100% never covers a truncated model's smaller shares."""
-    def reach(e) -> float:
-        share = e.share
-        return float(np.nanmean(share)) if np.any(np.isfinite(share)) else 0.0
-    return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
 
 
 def trained_exposures(review: Review) -> tuple[dict, list[str]]:

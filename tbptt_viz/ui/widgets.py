@@ -9,11 +9,9 @@ import streamlit as st
 from tbptt_viz.core.checkpoint import CheckpointError
 from tbptt_viz.core.schemes import SchemeError
 from tbptt_viz.present.downloads import export_payload, export_stem
+from tbptt_viz.present.figures import CHART_CONFIG
 from tbptt_viz.present.render import legend, token_strip
 
-# A short toolbar (download as PNG, full screen): the full one covers the title on a phone.
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
-    "zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]}
 NOTICE_COLOURS = {"warning": ("#fff8e1", "#8a6d00"), "error": ("#fdecea", "#a12622"), "info": ("#e8f1fb", "#1d4f91")}
 
 
