@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import os
 import random
 import sys
@@ -261,12 +262,18 @@ def how_to_read(text: str) -> None:
 
 
 # ---------------------------------------------------------------- state and controls
-def init_state(models: list[str], example_ids: list[str]) -> None:
-    """First run of a session: settings from the URL (bad values fall back, with a notice)."""
+def init_state(models: list[str], example_ids: list[str], status: dict[str, str | None]) -> None:
+    """First run of a session: settings from the URL (bad values fall back, with a notice); a model that
+    cannot be loaded is named once, and never shown in place of a working one."""
     if "initialised" in st.session_state:
         return
     raw = {k: page.clean_text(v) if isinstance(v, str) else v for k, v in st.query_params.to_dict().items()}
     s, notices = params.parse_query(raw, models, example_ids)
+    model, moved = params.working_model(s.model, status)
+    notices += [n for n in (params.broken_notice(status), moved) if n]
+    s = dataclasses.replace(s, model=model or s.model)
+    lab_values, lab_notices = params.lab_state(raw)
+    notices += lab_notices
     view = st.query_params.get("view")
     if view is not None and view not in TABS:
         notices.append(f"unknown view {view!r} in the URL; opening {TABS[0]}")
@@ -278,7 +285,7 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
         "IMDB test reviews" if s.review.startswith(params.IMDB_PREFIX) else "Example reviews",
-        **params.lab_state(raw))
+        **lab_values)
 
 
 def on_source_change() -> None:
@@ -814,7 +821,8 @@ def show_zoo(highlight: tuple = ()) -> None:
 def show_lab() -> None:
     from tbptt_viz.present import lab_figures as figures_lab
     from tbptt_viz.serving.isolate import run_isolated
-    from tbptt_viz.experiments.lab.runs import LabConfigError, cap_for_live, live_run, load_lab_results
+    from tbptt_viz.experiments.lab.runs import LabConfigError, live_run, load_lab_results
+    from tbptt_viz.experiments.lab.settings import LIVE_BUDGET, lab_budget, over_budget
 
     st.markdown("Tiny LSTMs trained in seconds on synthetic tasks built to test the answers' claims, with the "
                 "same truncation schemes and training code as the IMDB models.")
@@ -831,10 +839,10 @@ def show_lab() -> None:
     st.subheader("Run one configuration live")
     try:
         config = lab_form()
-        if config is not None:
-            config, notices = cap_for_live(config)
-            for n in notices:
-                notice("warning", n)
+        refusal = None if config is None else over_budget(lab_budget(config.to_dict()), LIVE_BUDGET)
+        if refusal:  # never trains on a value the visitor did not choose: say what to change instead
+            notice("error", f"This configuration is too large for a live run on a shared server: {refusal}.")
+        if config is not None and not refusal:
             progress: dict = {"done": 0, "total": 1}
             key = ("lab", tuple(sorted(config.to_dict().items())))
             bar = st.progress(0.0, text="waiting for a free worker (one live run at a time)...")
@@ -884,7 +892,9 @@ def show_lab() -> None:
 
 def lab_form():
     """The live-run form, its values kept in the session and the URL; returns a LabConfig when submitted."""
-    from tbptt_viz.experiments.lab.runs import LIVE_CAPS, TASKS, LabConfig
+    from tbptt_viz.experiments.lab.runs import TASKS, LabConfig
+    from tbptt_viz.experiments.lab.settings import FORM_BOUNDS as B
+    from tbptt_viz.experiments.lab.settings import LIVE_BUDGET
 
     with st.form("lab_form"):
         c1, c2, c3, c4 = st.columns(4)
@@ -892,20 +902,21 @@ def lab_form():
                             help="prefix: the label is in the opening 'i love/hate this'. any-one: is there a 1 "
                                  "anywhere? planted: the decisive word sits d steps from the end.")
         scheme = c2.selectbox("Scheme", list(SCHEME_NAMES), format_func=SCHEME_NAMES.get, key="lab_scheme")
-        k = c3.number_input("K (or k1)", 1, 500, key="lab_k")
-        seed = c4.number_input("Seed", 0, 10_000, key="lab_seed")
+        k = c3.number_input("K (or k1)", *B["k"], key="lab_k")
+        seed = c4.number_input("Seed", *B["seed"], key="lab_seed")
         c1, c2, c3, c4 = st.columns(4)
-        seq_len = c1.number_input("Sequence length (0 = task default)", 0, 10_000, key="lab_seq_len")
+        seq_len = c1.number_input("Sequence length (0 = task default)", *B["seq_len"], key="lab_seq_len")
         short_frac = c2.slider("prefix: short examples", 0.0, 1.0, step=0.05, key="lab_short_frac")
-        clean_last = c3.number_input("any-one: no 1 in the last M", 0, 1000, key="lab_clean_last")
+        clean_last = c3.number_input("any-one: no 1 in the last M", *B["clean_last"], key="lab_clean_last")
         ones_frac = c4.slider("any-one: fraction with a 1 there", 0.0, 1.0, step=0.05, key="lab_ones_frac")
         c1, c2, c3, c4 = st.columns(4)
-        distance = c1.number_input("planted: distance d", 0, 10_000, key="lab_distance")
-        n_train = c2.number_input("Training sequences", 2, 100_000, key="lab_n_train")
-        epochs = c3.number_input("Epochs", 1, 1000, key="lab_epochs")
-        hidden = c4.number_input("Hidden size", 1, 1024, key="lab_hidden")
-        st.caption("Live runs are capped so that one visitor cannot hold a shared server for minutes (one runs at a "
-                   "time; others wait their turn): " + ", ".join(f"{k} <= {v}" for k, v in LIVE_CAPS.items()) + ".")
+        distance = c1.number_input("planted: distance d", *B["distance"], key="lab_distance")
+        n_train = c2.number_input("Training sequences", *B["n_train"], key="lab_n_train")
+        epochs = c3.number_input("Epochs", *B["epochs"], key="lab_epochs")
+        hidden = c4.number_input("Hidden size", *B["hidden"], key="lab_hidden")
+        st.caption("Live runs have a budget so that one visitor cannot hold a shared server for minutes (one runs at "
+                   f"a time; others wait their turn): about {LIVE_BUDGET['memory_mb']} MB of memory and "
+                   f"{60 * LIVE_BUDGET['minutes']:.0f} s, estimated from the settings before training starts.")
         if not st.form_submit_button("Train live"):
             return None
     return LabConfig(task=task, scheme=scheme, k=int(k), seq_len=int(seq_len) or None, short_frac=float(short_frac),
@@ -938,7 +949,9 @@ def main() -> None:
         st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
         return
     service()  # starts the workers and the warm-up once per process
-    init_state(models, [e.id for e in examples()])
+    status = store().status(models)  # each model loaded once per process; a broken one is listed with why
+    init_state(models, [e.id for e in examples()], status)
+    models = [m for m in models if status[m] is None] or models
     for key in KEEP:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

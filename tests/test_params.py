@@ -60,3 +60,70 @@ def test_app_methods_are_the_attribution_methods():
 def test_compare_equal_to_model_is_said_and_dropped():
     s, notices = parse_query({"model": MODELS[0], "compare": MODELS[0]}, MODELS, EXAMPLES)
     assert s.compare == "" and "with itself" in notices[0]
+
+
+# ---- a model that cannot be loaded ---------------------------------------------------------------------
+
+def test_working_model_keeps_the_wanted_one_or_falls_back_with_one_notice():
+    from tbptt_viz.present.params import broken_notice, working_model
+
+    ok = {"a": None, "b": None}
+    assert working_model("b", ok) == ("b", None) and broken_notice(ok) is None
+    status = {"a": "a: head.weight holds 3 NaN\nvalues", "b": None, "c": None}
+    model, notice = working_model("a", status)
+    assert model == "b" and notice == "Model a cannot be loaded (a: head.weight holds 3 NaN values); showing b instead."
+    assert working_model("zzz", status)[0] == "b"  # a name that is not installed at all
+    assert broken_notice(status) == ("1 of 3 models cannot be loaded and are left out of the lists: "
+                                     "a (a: head.weight holds 3 NaN values).")
+    model, notice = working_model("a", {"a": "gone", "b": "also gone"})
+    assert model is None and "No model can be loaded" in notice
+
+
+def test_model_store_status_loads_each_model_once():
+    from tbptt_viz.serving.service import ModelStore
+
+    calls = []
+
+    def loader(name):
+        calls.append(name)
+        if name == "bad":
+            raise ValueError("bad: not float32")
+        return object()
+
+    store = ModelStore(loader)
+    assert store.status(["good", "bad"]) == {"good": None, "bad": "bad: not float32"}
+    assert store.status(["good", "bad"]) == {"good": None, "bad": "bad: not float32"}
+    assert calls == ["good", "bad"]
+
+
+# ---- the Lab's link values -----------------------------------------------------------------------------
+
+def test_lab_link_values_outside_the_form_fall_back_to_defaults_with_a_notice():
+    from tbptt_viz.experiments.lab.settings import FORM_BOUNDS
+    from tbptt_viz.present.params import LAB_FIELDS, lab_state
+
+    query = {"view": "Lab", "lab_epochs": "5000", "lab_k": "900", "lab_hidden": "5000", "lab_n_train": "0",
+             "lab_seed": "-1", "lab_task": "<b>any</b>", "lab_short_frac": "nan", "lab_distance": "7"}
+    values, notices = lab_state(query)
+    for name in ("epochs", "k", "hidden", "n_train", "seed", "task", "short_frac"):
+        assert values[f"lab_{name}"] == LAB_FIELDS[name]  # the default, never a widget's minimum
+    assert values["lab_distance"] == 7 and values["lab_scheme"] == "last-k"
+    assert "URL parameter lab_epochs='5000' is not a whole number from 1 to 20; using the default 20" in notices
+    assert "URL parameter lab_n_train='0' is not a whole number from 2 to 2,000; using the default 1000" in notices
+    assert any(n.startswith("URL parameter lab_task='<b>any</b>' is not one of prefix, any-one, planted") for n in notices)
+    assert len(notices) == 7
+    assert LAB_FIELDS["epochs"] == 20 and FORM_BOUNDS["epochs"] == (1, 20)
+
+
+def test_lab_link_values_inside_the_form_are_kept():
+    from tbptt_viz.present.params import lab_query, lab_state
+    from tbptt_viz.experiments.lab.runs import LabConfig
+
+    config = LabConfig(task="any-one", scheme="chunked", k=7, seq_len=40, clean_last=5, ones_in_window_frac=0.25,
+                       n_train=300, epochs=3, hidden=16, seed=123456)
+    values, notices = lab_state(lab_query(config))
+    assert notices == []
+    assert values == {"lab_task": "any-one", "lab_scheme": "chunked", "lab_k": 7, "lab_seed": 123456, "lab_seq_len": 40,
+                      "lab_short_frac": 0.0, "lab_clean_last": 5, "lab_ones_frac": 0.25, "lab_distance": 20,
+                      "lab_n_train": 300, "lab_epochs": 3, "lab_hidden": 16}
+    assert lab_state({})[0]["lab_seq_len"] == 0 and lab_state({}) [1] == []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tbptt_viz.attribution.choices import MAX_EVALUATIONS, METHODS, WITHOUT_BACKWARD  # noqa: F401 - public here too
 from tbptt_viz.gradients.flow import forward
 from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
 from tbptt_viz.attribution.memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
@@ -34,9 +35,6 @@ from tbptt_viz.attribution.probe import ContextProbe, context_probe, occlusion_s
 from tbptt_viz.core.schemes import Scheme, backprop_count, make_scheme
 from tbptt_viz.attribution.targets import TARGETS, window_target
 
-METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient")
-WITHOUT_BACKWARD = ("occlusion",)
-MAX_EVALUATIONS = 4000  # the most gradient evaluations one integrated-gradients call may be asked for
 
 
 @dataclass(frozen=True)

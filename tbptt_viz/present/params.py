@@ -10,7 +10,10 @@ from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.schemes import SCHEMES
 from tbptt_viz.core.text import MAX_TOKENS
 
-from tbptt_viz.attribution.methods import METHODS  # noqa: E402 - the order the app offers them, occlusion first
+from tbptt_viz.attribution.choices import METHODS  # the order the app offers them, occlusion first
+from tbptt_viz.experiments.lab.settings import DEFAULTS as LAB_DEFAULTS
+from tbptt_viz.experiments.lab.settings import FORM_BOUNDS as LAB_FORM_BOUNDS
+from tbptt_viz.experiments.lab.settings import TASKS as LAB_TASKS
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
 MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
@@ -80,6 +83,37 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     return s, notices
 
 
+def working_model(wanted: str, status: dict[str, str | None]) -> tuple[str | None, str | None]:
+    """(the model to show, a notice or None) when the page wants `wanted`; `status` is {name: None when it
+    loads, else why not} in the sidebar's order (ModelStore.status or checkpoint.model_status).
+
+    `wanted` when it loads; else the first model that does, with one notice naming the broken one and why;
+    else (None, what to do). A broken default never blanks the page while another model works.
+    """
+    working = [name for name, reason in status.items() if reason is None]
+    if status.get(wanted, "unknown") is None:
+        return wanted, None
+    why = status.get(wanted) or "it is not installed"
+    if working:
+        return working[0], f"Model {wanted} cannot be loaded ({_one_line(why)}); showing {working[0]} instead."
+    return None, (f"No model can be loaded ({wanted}: {_one_line(why)}). Restore the files under pretrained/ "
+                  "or retrain (see README).")
+
+
+def broken_notice(status: dict[str, str | None]) -> str | None:
+    """One notice listing every model that cannot be loaded, with why (None when all load)."""
+    broken = {name: reason for name, reason in status.items() if reason is not None}
+    if not broken:
+        return None
+    listed = "; ".join(f"{name} ({_one_line(reason)})" for name, reason in broken.items())
+    return f"{len(broken)} of {len(status)} models cannot be loaded and are left out of the lists: {listed}."
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def to_query(s: Settings) -> dict[str, str]:
     """The query parameters for these settings (text only for custom reviews, cut to MAX_URL_TEXT)."""
     q = {k: str(v) for k, v in asdict(s).items() if k != "text"}
@@ -97,35 +131,56 @@ def snap_k(k: int, choices: list[int]) -> int:
     return min(choices, key=lambda c: (abs(c - k), c))
 
 
-# ---- the Lab's form: session keys, URL parameters (lab_<field>) and their defaults
-LAB_FIELDS = {"task": "prefix", "scheme": "last-k", "k": 30, "seed": 0, "seq_len": 0, "short_frac": 0.0,
-              "clean_last": 10, "ones_frac": 0.0, "distance": 20, "n_train": 1000, "epochs": 20, "hidden": 32}
+# ---- the Lab's form: session keys, URL parameters (lab_<field>), their defaults (LabConfig's) and their bounds
+# (experiments.lab.settings.FORM_BOUNDS, which the form's widgets use too)
+_LAB_FIELD = {"ones_frac": "ones_in_window_frac"}  # URL/session name -> LabConfig field, where they differ
+LAB_FIELDS = {name: (0 if name == "seq_len" else LAB_DEFAULTS[_LAB_FIELD.get(name, name)])  # seq_len 0: the task's
+              for name in ("task", "scheme", "k", "seed", "seq_len", "short_frac", "clean_last", "ones_frac",
+                           "distance", "n_train", "epochs", "hidden")}
 LAB_KEYS = tuple(f"lab_{f}" for f in LAB_FIELDS)
 
 
-def lab_state(query: dict) -> dict:
-    """Session values of the Lab form from `lab_*` URL parameters; a bad value keeps the default."""
-    from tbptt_viz.experiments.lab.runs import TASKS
+def lab_state(query: dict) -> tuple[dict, list[str]]:
+    """(session values of the Lab form, notices) from `lab_*` URL parameters.
 
+    A value that is not a valid choice, not a number or outside the form's bounds falls back to the default
+    (never to a widget's minimum) with a notice naming the parameter, its value and the allowed range, so the
+    form never shows, and "Train live" never trains, a value the visitor did not choose.
+    """
+    notices: list[str] = []
     out = {}
     for name, default in LAB_FIELDS.items():
-        raw = query.get(f"lab_{name}")
+        key = f"lab_{name}"
+        raw = query.get(key)
+        raw = raw[-1] if isinstance(raw, list) and raw else raw
         value = default
-        if raw is not None:
-            raw = raw[-1] if isinstance(raw, list) else raw
-            try:
-                if name == "task":
-                    value = raw if raw in TASKS else default
-                elif name == "scheme":
-                    value = raw if raw in SCHEMES else default
-                elif isinstance(default, float):
-                    value = min(1.0, max(0.0, float(raw)))
+        if raw is not None and not isinstance(raw, list):
+            raw = str(raw)
+            choices = {"task": LAB_TASKS, "scheme": SCHEMES}.get(name)
+            if choices is not None:
+                if raw in choices:
+                    value = raw
                 else:
-                    value = whole_number(name, str(raw), 0, 100_000)
-            except ValueError:
-                value = default
-        out[f"lab_{name}"] = value
-    return out
+                    notices.append(f"URL parameter {key}={_shown(raw)} is not one of {', '.join(choices)}; "
+                                   f"using the default {default}")
+            else:
+                low, high = LAB_FORM_BOUNDS[name]
+                try:
+                    number = float(raw) if isinstance(default, float) else whole_number(key, raw, low)
+                    if not low <= number <= high:  # NaN fails too
+                        raise ValueError
+                    value = number
+                except ValueError:
+                    kind = "number" if isinstance(default, float) else "whole number"
+                    notices.append(f"URL parameter {key}={_shown(raw)} is not a {kind} from {low} to {high:,}; "
+                                   f"using the default {default}")
+        out[key] = value
+    return out, notices
+
+
+def _shown(raw: str, limit: int = 40) -> str:
+    """A visitor's value as a notice quotes it: cut, and as a Python literal (nothing in it is markup)."""
+    return repr(raw if len(raw) <= limit else raw[:limit] + "...")
 
 
 def lab_query(config) -> dict[str, str]:

@@ -282,6 +282,23 @@ class ModelStore:
             self._models[name] = model
             return model
 
+    def status(self, names) -> dict[str, str | None]:
+        """{name: None when it loads, else why not} for `names`, loading each at most once (a broken one is
+        tried again only after `forget_broken`). What the page lists and picks a model from."""
+        out: dict[str, str | None] = {}
+        for name in names:
+            with self._lock:
+                known = self.broken.get(name)
+            if known is not None:
+                out[name] = known
+                continue
+            try:
+                self.get(name)
+                out[name] = None
+            except Exception as e:  # noqa: BLE001 - a model that cannot load is reported, never raised here
+                out[name] = str(e)
+        return out
+
     def forget_broken(self) -> None:
         with self._lock:
             self.broken.clear()

@@ -26,18 +26,13 @@ import numpy as np
 import torch
 
 from tbptt_viz.core.model import LSTMClassifier, ModelConfig
-from tbptt_viz.core.bounds import whole_number
-from tbptt_viz.core.schemes import SCHEMES, make_scheme
+from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.text import Vocab
 from tbptt_viz.core.train import TrainConfig, evaluate, pad_batch, train
-
-TASKS = ("prefix", "any-one", "planted")
-DEFAULT_SEQ_LEN = {"prefix": 100, "any-one": 20, "planted": 100}
-SHORT_LENGTHS = (5, 30)  # prefix: a short training example has 5..30 tokens (inclusive)
-# The largest value of each whole-number setting anyone may ask for (the app caps live runs far lower,
-# LIVE_CAPS): beyond these a run would not fit in this machine's memory or in a day.
-LIMITS = {"seq_len": 10_000, "n_train": 1_000_000, "n_test": 1_000_000, "epochs": 10_000, "hidden": 1024,
-          "embed": 1024, "batch_size": 100_000, "clean_last": 10_000, "distance": 10_000}
+# The settings' names, bounds and checks live in `settings` (no torch there: the command line and the app check
+# and price a run before torch is imported); they are public here too.
+from tbptt_viz.experiments.lab.settings import (DEFAULT_SEQ_LEN, LIMITS, SHORT_LENGTHS, TASKS,  # noqa: F401
+                                               LabConfigError, resolve, sequence_steps)
 
 # Neutral words: none of them says anything about the label.
 FILLER = ("the", "a", "an", "film", "movie", "plot", "scene", "actor", "story", "camera", "music", "set", "room",
@@ -49,10 +44,6 @@ LAB_VOCAB = Vocab(("<pad>", "<unk>", "i", "love", "hate", "this", "good", "bad",
 
 _ID = {w: i for i, w in enumerate(LAB_VOCAB.itos)}
 _FILLER_IDS = np.array(LAB_VOCAB.encode(FILLER))
-
-
-class LabConfigError(ValueError):
-    """A lab setting is out of range (one line, shown as is by the CLI and the app)."""
 
 
 @dataclass(frozen=True)
@@ -81,36 +72,8 @@ class LabConfig:
     seed: int = 0                     # data, initial weights and batch order
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise LabConfigError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if self.scheme not in SCHEMES:
-            raise LabConfigError(f"unknown scheme {self.scheme!r}; choose one of {', '.join(SCHEMES)}")
-        if self.seq_len is None:
-            object.__setattr__(self, "seq_len", DEFAULT_SEQ_LEN[self.task])
-        if self.scheme == "k1k2":
-            object.__setattr__(self, "k1", self.k1 or self.k)
-            object.__setattr__(self, "k2", self.k2 or (2 * self.k1 if self.k1 else None))
-        for name in ("seq_len", "n_train", "n_test", "epochs", "hidden", "embed", "batch_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("clean_last", self.clean_last, 0)
-        _check_int("distance", self.distance, 0)
-        for name in ("short_frac", "ones_in_window_frac"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise LabConfigError(f"{name} must lie between 0 and 1, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise LabConfigError(f"lr must be > 0, got {self.lr!r}")
-        if self.n_train < 2 or self.n_test < 2:
-            raise LabConfigError("n_train and n_test must be at least 2 (one example of each class)")
-        if self.task == "prefix" and self.seq_len < SHORT_LENGTHS[0]:
-            raise LabConfigError(f"prefix: seq_len must be at least {SHORT_LENGTHS[0]}, got {self.seq_len}")
-        if self.task == "planted" and self.distance >= self.seq_len:
-            raise LabConfigError(f"planted: distance {self.distance} must be below seq_len {self.seq_len}")
-        if self.task == "any-one":
-            if self.clean_last > self.seq_len:
-                raise LabConfigError(f"any-one: clean_last {self.clean_last} exceeds seq_len {self.seq_len}")
-            if self.clean_last == self.seq_len and self.ones_in_window_frac < 1:
-                raise LabConfigError("any-one: clean_last equals seq_len, so no position is left for the 1")
-        make_scheme(self.scheme, self.k, self.k1, self.k2)  # SchemeError (a ValueError) on a bad K
+        for name, value in resolve(asdict(self)).items():  # LabConfigError naming the first bad setting
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,10 +81,6 @@ class LabConfig:
     @property
     def scheme_label(self) -> str:
         return make_scheme(self.scheme, self.k, self.k1, self.k2).label
-
-
-def _check_int(name: str, value, low: int) -> None:
-    whole_number(name, value, low, LIMITS.get(name), error=LabConfigError)
 
 
 # ---- data -------------------------------------------------------------------------------------------------
@@ -264,11 +223,15 @@ def build_model(config: LabConfig) -> LSTMClassifier:
 
 
 @torch.no_grad()
-def predictions(model: LSTMClassifier, split: LabSplit) -> np.ndarray:
-    """(N,) 0/1 predictions at each sequence's last token."""
+def predictions(model: LSTMClassifier, split: LabSplit, batch_size: int = 256) -> np.ndarray:
+    """(N,) 0/1 predictions at each sequence's last token, `batch_size` sequences at a time (the whole split
+    at once held n x T x 5H floats: 0.5 GB for 2,000 sequences of 200 tokens at H = 64)."""
     model.eval()
-    ids, lengths = pad_batch([list(s) for s in split.ids])
-    return (model(ids, lengths) > 0).long().numpy()
+    out = []
+    for i in range(0, len(split.ids), batch_size):
+        ids, lengths = pad_batch([list(s) for s in split.ids[i : i + batch_size]])
+        out.append((model(ids, lengths) > 0).long().numpy())
+    return np.concatenate(out)
 
 
 def live_run(config: LabConfig, report) -> LabResult:
@@ -326,14 +289,6 @@ def lab_run(config: LabConfig, progress=None) -> LabResult:
 # bounds n_train x epochs x sequence_steps, the LSTM work of a whole run.
 LIVE_CAPS = {"n_train": 2000, "n_test": 1000, "epochs": 20, "seq_len": 200, "hidden": 64, "windows": 10,
              "train_steps": 4_000_000}
-
-
-def sequence_steps(config: LabConfig) -> int:
-    """LSTM row-steps that train.scheme_loss spends on one training sequence of seq_len tokens: a pass
-    without autograd up to the latest window start, then every window as one row of a batched call that
-    runs as many steps as the longest window."""
-    windows = make_scheme(config.scheme, config.k, config.k1, config.k2).windows(config.seq_len)
-    return max(s for _, s in windows) + len(windows) * max(p - s + 1 for p, s in windows)
 
 
 def cap_for_live(config: LabConfig) -> tuple[LabConfig, list[str]]:
