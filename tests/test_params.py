@@ -1,3 +1,5 @@
+import pytest
+
 from tbptt_viz.present.params import CUSTOM, DEFAULTS, Settings, parse_query, snap_k, to_query
 
 MODELS = ["imdb-full", "imdb-last-k30"]
@@ -127,3 +129,39 @@ def test_lab_link_values_inside_the_form_are_kept():
                       "lab_short_frac": 0.0, "lab_clean_last": 5, "lab_ones_frac": 0.25, "lab_distance": 20,
                       "lab_n_train": 300, "lab_epochs": 3, "lab_hidden": 16}
     assert lab_state({})[0]["lab_seq_len"] == 0 and lab_state({}) [1] == []
+
+
+# ---- long text: kept whole in a link or not at all, shared as a file otherwise -------------------------------
+
+def test_a_link_carries_the_whole_text_or_none_of_it():
+    from urllib.parse import parse_qs, urlencode
+
+    from tbptt_viz.present.params import MAX_LINK_CHARS, link_length, link_notice
+
+    short = Settings(review=CUSTOM, text="i loved it . " * 100)
+    q = to_query(short)
+    assert q["text"] == short.text and link_notice(short) is None
+    assert link_length(q) == len(urlencode(q)) <= MAX_LINK_CHARS
+    assert parse_qs(urlencode(q))["text"] == [short.text]
+    long = Settings(review=CUSTOM, text="the opening . " + "middle words " * 2000 + "the end .")
+    q = to_query(long)
+    assert "text" not in q and q["review"] == CUSTOM  # never the start of the text in its place
+    notice = link_notice(long)
+    assert notice.startswith("This text is too long for a link (") and "Upload a .txt" in notice
+    # the link without its text reopens on the default example, with a notice pointing at the file
+    back, notices = parse_query(q, MODELS, EXAMPLES)
+    assert back.review == DEFAULTS.review and any(".txt file" in n for n in notices)
+    # encoding counts: 2,000 non-ASCII characters need 6 encoded characters each
+    wide = Settings(review=CUSTOM, text="é" * 2000)
+    assert len(wide.text) < MAX_LINK_CHARS and "text" not in to_query(wide) and link_notice(wide)
+    assert link_notice(Settings()) is None  # an example review has no text to carry
+
+
+def test_text_file_round_trip_and_refusals():
+    from tbptt_viz.present.params import text_file, text_from_file
+
+    text = "Ünïcode review\nwith lines and emoji-like ☺ signs " * 300
+    assert text_from_file(text_file(text)) == text
+    assert text_from_file(b"\xef\xbb\xbfhello") == "hello"  # a byte-order mark is not part of the review
+    with pytest.raises(ValueError, match="not UTF-8 text \\(byte 6\\)"):
+        text_from_file(b"hello \xff world")

@@ -368,3 +368,28 @@ def test_listing_models_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_text_longer_than_max_text_chars_keeps_its_end(vocab):
+    from tbptt_viz.core.text import MAX_TEXT_CHARS
+
+    head = "awful " * (MAX_TEXT_CHARS // 6 + 1000)
+    text = head + "good film the end"
+    r = prepare_review(text, vocab)
+    assert r.tokens[-4:] == ("good", "film", "the", "end") and len(r.tokens) == MAX_TOKENS
+    assert r.chars_cut > 0 and r.was_cut and r.notice.startswith("the review has more than ")
+    assert "only the last 2000 are used" in r.notice
+    first = prepare_review(text, vocab, keep="first")
+    assert first.tokens[0] == "awful" and first.chars_cut > 0
+    assert prepare_review("good film " * 10, vocab).chars_cut == 0
+
+
+def test_the_cli_keeps_the_end_of_a_huge_standard_input():
+    import io
+
+    from tbptt_viz.cli.common import read_tail
+
+    data = ("é" * 3_000_000 + "the end").encode()  # 2 bytes per é: the cut falls inside one
+    tail = read_tail(io.BytesIO(data), limit=1_000_001)
+    assert tail.decode("utf-8").endswith("the end") and len(tail) <= 1_000_001
+    assert read_tail(io.BytesIO(b"short")) == b"short"

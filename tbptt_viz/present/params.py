@@ -16,7 +16,12 @@ from tbptt_viz.experiments.lab.settings import FORM_BOUNDS as LAB_FORM_BOUNDS
 from tbptt_viz.experiments.lab.settings import TASKS as LAB_TASKS
 CUSTOM = "custom"           # review id meaning "the text in the `text` parameter"
 IMDB_PREFIX = "imdb:"       # review id of an IMDB test review, e.g. imdb:test/123
-MAX_URL_TEXT = 8000         # characters of custom text kept in a URL (links stay well under server limits)
+# Longest query string a link the app writes may have. Streamlit itself reads up to 524,288 characters (its
+# CLIENT_STATE_QUERY_STRING_MAX_LENGTH; longer ones are silently dropped, measured by
+# scripts/measure_link_limit.py), but a proxy in front of it often stops at an 8 KB request line (nginx's default
+# buffers): a link longer than this is not offered; the text travels as a .txt file instead (`text_file`).
+MAX_LINK_CHARS = 8_000
+TEXT_FILE_NAME = "tbptt_viz_review.txt"
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     if "text" in q and str(q["text"]).strip():
         s = replace(s, text=str(q["text"]), review=CUSTOM if "review" not in q else s.review)
     if s.review == CUSTOM and not s.text.strip():
-        notices.append("the URL asks for your own text but gives none; showing the default example")
+        notices.append("the URL asks for your own text but gives none (a text too long for a link travels as a "
+                       ".txt file: upload it under \"Your own text\"); showing the default example")
         s = replace(s, review=DEFAULTS.review)
     # parameter -> (allowed values, what to call it in a notice)
     choices = {"model": (models, "model"), "scheme": (SCHEMES, "scheme"), "compare": (models, "model to compare with"),
@@ -115,15 +121,48 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 def to_query(s: Settings) -> dict[str, str]:
-    """The query parameters for these settings (text only for custom reviews, cut to MAX_URL_TEXT)."""
+    """The query parameters for these settings. A custom review's text goes in whole or not at all: when the
+    link would be longer than MAX_LINK_CHARS it carries review=custom without the text (`link_notice` says so
+    and `text_file` is the other way to share it); a link never holds a cut text."""
     q = {k: str(v) for k, v in asdict(s).items() if k != "text"}
     if s.scheme != "k1k2":
         q.pop("k1"), q.pop("k2")
     if not s.compare:
         q.pop("compare")
-    if s.review == CUSTOM:
-        q["text"] = s.text[:MAX_URL_TEXT]
+    if s.review == CUSTOM and link_length({**q, "text": s.text}) <= MAX_LINK_CHARS:
+        q["text"] = s.text
     return q
+
+
+def link_length(query: dict[str, str]) -> int:
+    """Characters of the query string a browser sends for these parameters (percent-encoded UTF-8)."""
+    from urllib.parse import urlencode
+
+    return len(urlencode(query))
+
+
+def link_notice(s: Settings) -> str | None:
+    """None when the link holds these settings whole; else what the page says instead of cutting the text."""
+    if s.review != CUSTOM or "text" in to_query(s):
+        return None
+    n = link_length({**to_query(s), "text": s.text})
+    return (f"This text is too long for a link ({n:,} characters once encoded; a link holds at most "
+            f"{MAX_LINK_CHARS:,}), so the page's link does not carry it. Download it as a .txt file to share it: "
+            "\"Your own text\" accepts the file back (Upload a .txt).")
+
+
+def text_file(text: str) -> bytes:
+    """The review as a .txt file's bytes (UTF-8), for sharing a text too long for a link."""
+    return text.encode("utf-8")
+
+
+def text_from_file(data: bytes) -> str:
+    """A .txt file's text (strict UTF-8, a byte-order mark dropped); ValueError naming the first bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the file is not UTF-8 text (byte {e.start}); save it as UTF-8 (.txt) and upload it "
+                         "again") from None
 
 
 def snap_k(k: int, choices: list[int]) -> int:
