@@ -60,8 +60,9 @@ def _store(folder: str) -> ModelStore:
 @st.cache_resource(show_spinner=False)
 def _service(folder: str) -> ComputeService:
     # Three workers for two cores: at most one waits on a live Lab run (its training runs in a forked child)
-    # and at most one works on long reviews, so one is always free for everyone else's pages.
-    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1, "long": 1}, cache_bytes=192 << 20)
+    # and long reviews get one while others wait (two when nobody does), so one is always free for everyone
+    # else's pages; sessions take turns (the `owner` of each request).
+    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1}, shares={"long": 1}, cache_bytes=192 << 20)
     if os.environ.get("TBPTT_VIZ_WARMUP", "1") != "0":  # the tests turn it off: they measure their own work
         threading.Thread(target=warm_up, args=(svc, _store(folder)), name="tbptt-viz-warm-up", daemon=True).start()
     return svc
@@ -104,9 +105,17 @@ def warm_up(svc: ComputeService, models: ModelStore) -> None:
                 svc.request(key, fn, priority=WARMUP)
 
 
+def session_id() -> str | None:
+    """This visitor's session: the compute service lets sessions take turns."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
 def submit(key: tuple, fn, kind: str = "analysis"):
     """Queue a job (or join the identical one) under its kind: a long review's jobs are "long"."""
-    return service().request(key, fn, page.job_kind(key, kind))
+    return service().request(key, fn, page.job_kind(key, kind), owner=session_id())
 
 
 def compute(key: tuple, fn, what: str, kind: str = "analysis"):
@@ -866,7 +875,7 @@ def show_lab() -> None:
             # interpreter lock, so other visitors' pages stay as fast as on an idle server
             ticket = service().request(key, lambda: run_isolated(live_run, config, progress=lambda d, t, loss:
                                                                  progress.update(done=d, total=t, loss=loss)),
-                                       kind="lab")
+                                       kind="lab", owner=session_id())
             while not ticket.done():
                 ahead = ticket.position()
                 bar.progress(min(1.0, progress["done"] / max(1, progress["total"])),

@@ -85,6 +85,28 @@ def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
     return (tg.x.numpy() * grad).sum(1), value
 
 
+OCCLUSION_NOTE = ("occlusion has no backward pass, so truncation does not apply: these are plain occlusion scores of "
+                  "the logit.")
+
+
+def occlusion_attribution(model: LSTMClassifier, ids, scores: np.ndarray, backprop: str = "full", k: int | None = None,
+                          k1: int | None = None, k2: int | None = None) -> Attribution:
+    """attribute(model, ids, "occlusion", ...) from scores already computed (a long review's pieces, joined by
+    probe.join_pieces): the same record, the model's own logit read by one forward pass."""
+    scheme = make_scheme(backprop, k, k1, k2)
+    ids = as_ids(ids)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(ids),) or not np.all(np.isfinite(scores)):
+        raise ValueError(f"occlusion needs one finite score per token ({len(ids)}), got shape {scores.shape}")
+    logit = float(forward(model, ids).logits[-1])
+    return Attribution(ids=ids.numpy(), scores=scores, method="occlusion", prob_positive=1 / (1 + math.exp(-logit)),
+                       logit=logit, backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, windows=None,
+                       target="logit", label_used=None, target_value=None, target_change=None,
+                       completeness_gap=None, tolerance=None, converged=None, evaluations=None,
+                       rank_one_intervals=None, path_alpha=None, path_value=None, has_backward=False,
+                       note=OCCLUSION_NOTE)
+
+
 def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
               k1: int | None = None, k2: int | None = None, target: str | None = None, label: int | None = None,
               max_evaluations: int = MAX_EVALUATIONS_DEFAULT, rtol: float = 0.01, atol: float = 0.01,
@@ -131,8 +153,7 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
                 rank_one_intervals=None, path_alpha=None, path_value=None)
     if method in WITHOUT_BACKWARD:
         return Attribution(**base, scores=occlusion_scores(model, ids), windows=None, target_value=None,
-                           has_backward=False, note="occlusion has no backward pass, so truncation does not apply: "
-                           "these are plain occlusion scores of the logit.")
+                           has_backward=False, note=OCCLUSION_NOTE)
     if scheme.name != "full" and not truncates:
         note = f"no truncation: {scheme.label} covers all {T} tokens, so this equals full backprop"
     elif truncates:
