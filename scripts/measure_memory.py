@@ -1,8 +1,14 @@
 """Peak memory of one server process computing every view of a 2,000-token review (a script, not a test).
 
-    python scripts/measure_memory.py [--warm-up | --no-warm-up] [--streamed] [--out results/bench/memory.json]
+    python scripts/measure_memory.py [--page] [--warm-up | --no-warm-up] [--streamed] [--out FILE.json]
 
-One process set up as the app sets up its server: the model store with every shipped model loaded, the
+--page: the page itself, as Streamlit renders it (streamlit.testing.v1.AppTest runs app.py in this process,
+with the app's own service and its warm-up on, as on a server): a 2,000-token review of our own opened on
+each review view in turn ("What training sees", "What the model uses" with occlusion and the probe asked for,
+"Start here", "Memory", "Gradient through time"). This is the figure the README quotes.
+
+Without --page, the same work without Streamlit:
+one process set up as the app sets up its server: the model store with every shipped model loaded, the
 compute service with the app's workers, limits and shares, and (by default) the app's start-up warm-up of
 every example review under every model running beside it, as it does from a server's first visitor on. Then
 the jobs of every view ("Start here", "What training sees", "Gradient through time", "What the model uses",
@@ -61,8 +67,10 @@ def draw_views(models, main, compare, ids, tokens, results) -> int:
     from tbptt_viz.gradients import analysis
     from tbptt_viz.present import figures, render
 
+    from tbptt_viz.serving.jobs import OCCLUSION_KEY
+
     rf = results[("flow", main, ids, None)]
-    occ = {n: results[("attr", n, ids, "occlusion", "full", None, None, None, None, None)] for n in (main, compare)}
+    occ = {n: results[("attr", n, ids, *OCCLUSION_KEY)] for n in (main, compare)}
     probes = {n: results[("probe", n, ids)] for n in (main, compare)}
     traces = {n: results[("memory", n, ids)] for n in (main, compare)}
     made = []
@@ -81,8 +89,28 @@ def draw_views(models, main, compare, ids, tokens, results) -> int:
     return len(made)
 
 
+def page_mode(args, sampler: Peak, start_rss: float) -> dict:
+    """Every review view of the real page in this process (AppTest), the app's warm-up beside it."""
+    os.environ["TBPTT_VIZ_WARMUP"] = "1" if args.warm_up else "0"
+    from streamlit.testing.v1 import AppTest
+
+    text = " ".join(WORDS * 200)
+    phases, seconds, errors = {}, {}, []
+    for view in ("What training sees", "What the model uses", "Start here", "Memory", "Gradient through time"):
+        t = time.perf_counter()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=1800)
+        at.query_params.update(review="custom", text=text, view=view)
+        at.session_state["occ_long"] = True  # occlusion and the probe of a long review, asked for
+        at.run()
+        errors += [e.value for e in at.exception] + [e.value for e in at.error]
+        seconds[view] = round(time.perf_counter() - t, 1)
+        phases[view] = sampler.phase()
+    return {"phases_peak_rss_mb": phases, "seconds_per_view": seconds, "errors": errors}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--page", action="store_true", help="render the real page's views (Streamlit's AppTest)")
     ap.add_argument("--warm-up", dest="warm_up", action="store_true", default=True,
                     help="run the app's warm-up beside the review (default)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false")
@@ -92,6 +120,19 @@ def main() -> None:
     sampler = Peak()
     sampler.start()
     start_rss = rss_mb()
+    if args.page:
+        result = page_mode(args, sampler, start_rss)
+        sampler.stop = True
+        result = {"peak_rss_mb": round(sampler.peak, 1), **result, "start_rss_mb": round(start_rss, 1),
+                  "end_rss_mb": round(rss_mb(), 1), "review_tokens": 2000, "warm_up": args.warm_up,
+                  "command": "python scripts/measure_memory.py --page" + ("" if args.warm_up else " --no-warm-up"),
+                  "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs (load average "
+                             f"{os.getloadavg()[0]:.1f} at the end)", "date": time.strftime("%Y-%m-%d %H:%M")}
+        print(json.dumps(result, indent=1))
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
+        return
 
     import torch
 

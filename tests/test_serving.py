@@ -198,7 +198,10 @@ def test_the_queue_is_bounded_and_refuses_at_once():
         with pytest.raises(ServiceBusy):
             svc.request("d1", lambda: 1, owner="d")  # the whole queue is full
         assert svc.stats["refused"] == 2 and svc.queued() == 4
+        warm = [svc.request(("warm", i), lambda: 0, priority=WARMUP) for i in range(10)]  # never refused
+        assert svc.queued(WARMUP) == 10 and svc.queued() == 14
         gate.set()
+        assert all(w.result(5) == 0 for w in warm)
         assert svc.request("a2", lambda: 2).result(5) == 2
     finally:
         gate.set()

@@ -39,7 +39,7 @@ from tbptt_viz.gradients import analysis
 from tbptt_viz.serving.service import STREAM, USER, WARMUP, ServiceBusy
 
 LONG_REVIEW = 800  # tokens above which a review's heavy jobs are of kind "long" (the service's share)
-OCCLUSION_KEY = ("occlusion", "full", None, None, None, None)  # the "attr" key's settings for plain occlusion
+OCCLUSION_KEY = ("occlusion", "full", None, None, None, None, None)  # "attr" settings of plain occlusion
 
 
 @dataclass(frozen=True)

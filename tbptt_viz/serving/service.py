@@ -13,8 +13,9 @@ goes through one `ComputeService`:
   first chart (STREAM, 5) before start-up warm-up work (WARMUP, 10). Within one priority, visitors take
   turns: each request names its `owner` (a session), and the owner served least recently goes next
   (round-robin), FIFO within an owner. One session's eight jobs never make another's one wait behind them.
-- The queue is bounded (`max_queued` jobs, `max_owner` per owner): past it a request fails at once with
-  ServiceBusy, which the page turns into "busy, try again", instead of a wait that grows without bound.
+- The visitors' queue is bounded (`max_queued` jobs, `max_owner` per owner): past it a request fails at once
+  with ServiceBusy, which the page turns into "busy, try again", instead of a wait that grows without bound.
+  Warm-up work (WARMUP) is the server's own, finite, and never counted against visitors nor refused.
 - A cached value is the sequential computation's value: keys name everything a result depends on, and a
   failed computation is not cached (the next request tries again). "The same value" means equal within
   float32 rounding (`same_as_sequential`): torch may pick other kernels for other batch sizes or thread
@@ -157,6 +158,7 @@ class ComputeService:
         self._served: dict[Hashable, int] = {}           # owner -> stamp of its latest job started
         self._stamp = itertools.count()
         self.workers = workers
+        self.trim_after = ("long", "lab")  # kinds after which freed memory is handed back at once
         self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0, "refused": 0}
         self._stopping = False
         self._trimmed = float("-inf")
@@ -186,11 +188,11 @@ class ComputeService:
                 if priority < job.priority and not job.future.running():  # a visitor now waits on warm-up work
                     job.priority, job.owner, job.order = priority, owner, next(self._order)  # queued as of now
                 return Ticket(self, key, job.future)
-            mine = sum(1 for j in self._queued if j.owner == owner) if owner is not None else 0
-            if len(self._queued) >= self._max_queued or mine >= self._max_owner:
+            visitors = [j for j in self._queued if j.priority < WARMUP]  # the server's own work never crowds them out
+            mine = sum(1 for j in visitors if j.owner == owner) if owner is not None else 0
+            if priority < WARMUP and (len(visitors) >= self._max_queued or mine >= self._max_owner):
                 self.stats["refused"] += 1
-                raise ServiceBusy(f"the server is busy ({len(self._queued)} requests waiting); try again in a "
-                                  "minute")
+                raise ServiceBusy(f"the server is busy ({len(visitors)} requests waiting); try again in a minute")
             job = _Job(key, fn, kind, Future(), priority, owner, next(self._order))
             self._pending[key] = job
             self._queued.append(job)
@@ -283,7 +285,7 @@ class ComputeService:
                     self.stats["failed"] += 1
                     self._finish(job)
                 job.future.set_exception(e)
-                self._trim_if_drained()
+                self._trim_if_drained(job)
                 continue
             with self._lock:
                 self.stats["computed"] += 1
@@ -297,21 +299,24 @@ class ComputeService:
                     self.cached_bytes -= self._sizes.pop(old)
                 self._finish(job)
             job.future.set_result(value)
-            self._trim_if_drained()
+            self._trim_if_drained(job)
 
     def _finish(self, job: _Job) -> None:
         self._pending.pop(job.key, None)
         self._running[job.kind] -= 1
         self._lock.notify_all()
 
-    def _trim_if_drained(self) -> None:
-        """Once the queue has drained (after the warm-up, after a burst of visitors), and at most every 10 s,
-        hand freed memory back to the system. Called with no lock held, after the job's waiters are answered."""
+    def _trim_if_drained(self, job: _Job) -> None:
+        """Hand freed memory back to the system once the queue has drained (after the warm-up, after a burst of
+        visitors; at most every 10 s), and after every job of a kind in `trim_after` (a long review's piece, a
+        Lab run: the big temporaries are gone, and malloc would otherwise keep their pages). Called with no
+        lock held, after the job's waiters are answered."""
         import time
 
         with self._lock:
             now = time.monotonic()
-            if self._pending or now - self._trimmed < 10.0:
+            after_big = job.kind in self.trim_after
+            if not after_big and (self._pending or now - self._trimmed < 10.0):
                 return
             self._trimmed = now
         release_free_memory()
