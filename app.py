@@ -33,7 +33,7 @@ from tbptt_viz.core.data import examples, load_imdb, load_results
 from tbptt_viz.present.lessons import LESSONS
 from tbptt_viz.present.render import STRIP_CSS, legend, text_block, token_strip
 from tbptt_viz.core.schemes import SCHEME_NAMES, SchemeError
-from tbptt_viz.serving.service import WARMUP, ComputeService, ModelStore
+from tbptt_viz.serving.service import ComputeService, ModelStore
 from tbptt_viz.core.text import EmptyReview, prepare_review
 
 torch.set_num_threads(1)  # one review's small ops run fastest on one thread; two workers use both cores
@@ -79,30 +79,18 @@ def service() -> ComputeService:
 
 
 def jobs(models: ModelStore, model: str, ids: tuple[int, ...], label: int | None = None) -> dict:
-    """key -> function for what the default views of one (model, review) need."""
-    from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
+    """key -> function for what the default views of one (model, review) need (serving.jobs)."""
+    from tbptt_viz.serving.jobs import review_jobs
 
-    t = lambda: torch.tensor(ids)  # noqa: E731
-    return {("flow", model, ids, label): lambda: analysis.review_flow(models.get(model), t(), label),
-            ("attr", model, ids, "occlusion", "full", None, None, None, None, None):
-                lambda: attribute(models.get(model), t(), "occlusion"),
-            ("probe", model, ids): lambda: context_probe(models.get(model), t()),
-            ("memory", model, ids): lambda: memory_trace(models.get(model), t())}
+    return review_jobs(models, model, ids, label)
 
 
 def warm_up(svc: ComputeService, models: ModelStore) -> None:
-    """Queue every example review under every shipped model at low priority: a class opening the same
-    link finds a warm cache, and a visitor's own request always goes first."""
-    for name in available_models():
-        try:
-            vocab = models.get(name).vocab
-        except CheckpointError:
-            continue
-        for ex in examples():
-            ids = tuple(prepare_review(ex.text, vocab).ids)
-            # the loss against the model's own prediction and against the example's label (the default view)
-            for key, fn in {**jobs(models, name, ids), **jobs(models, name, ids, ex.label)}.items():
-                svc.request(key, fn, priority=WARMUP)
+    """Queue every example review under every shipped model at low priority, a few at a time (serving.jobs):
+    a class opening the same link finds a warm cache, and a visitor's own request always goes first."""
+    from tbptt_viz.serving.jobs import warm_up as queue_examples
+
+    queue_examples(svc, models, available_models(), [(ex.text, ex.label) for ex in examples()])
 
 
 def session_id() -> str | None:

@@ -61,7 +61,8 @@ class Soak:
         self.rng = random.Random(seed)
         self.records: list[dict] = []
         self.examples = list(EXAMPLES)
-        self.long_busy, self.lab_busy = asyncio.Lock(), asyncio.Lock()
+        self.long_busy, self.lab_busy = None, None  # asyncio locks, made inside the event loop
+        self.start = time.monotonic()
 
     def query(self, rng, kind: str, n: int) -> str:
         if kind == "example":
@@ -78,51 +79,56 @@ class Soak:
 
     async def session(self, s: int) -> None:
         rng = random.Random(self.rng.random())
-        ws, last = None, self.query(rng, "example", 0)
+        last = self.query(rng, "example", 0)  # the visitor's last link (what "k" reopens)
         n = 0
         while time.monotonic() < self.deadline:
             kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
             lock = {"long": self.long_busy, "lab": self.lab_busy}.get(kind)
             if lock is not None and lock.locked():
                 kind = "example"  # one long review and one Lab run in flight at a time
+                lock = None
             n += 1
             t = time.perf_counter()
-            error = None
             try:
                 if lock is not None:
                     async with lock:
-                        ws, error = await self.act(ws, kind, rng, s * 100_000 + n, last)
+                        error, query = await self.visit(kind, rng, s * 100_000 + n, last)
                 else:
-                    ws, error = await self.act(ws, kind, rng, s * 100_000 + n, last)
+                    error, query = await self.visit(kind, rng, s * 100_000 + n, last)
                 if kind in ("example", "custom"):
-                    last = self._last
+                    last = query
             except Exception as e:  # noqa: BLE001 - every failure is a counted error, never a crash
                 error = f"{type(e).__name__}: {str(e)[:160]}"
-                ws = await self.close(ws)
             self.records.append({"session": s, "kind": kind, "seconds": round(time.perf_counter() - t, 3),
-                                 "error": error, "at_s": round(time.monotonic() - (self.deadline - 60 * self.minutes), 1)})
+                                 "error": error, "at_s": round(time.monotonic() - self.start, 1)})
             await asyncio.sleep(rng.uniform(1, 4))
-        await self.close(ws)
 
-    async def act(self, ws, kind, rng, n, last):
+    async def visit(self, kind, rng, n, last) -> tuple[str | None, str]:
+        """One visit: a new session opens the link (for the Lab, then presses "Train live") and leaves.
+        Returns (error or None, the link's query)."""
         limit = LIMIT_S[kind]
-        if kind == "lab":
-            _, page, ws = await local_server.protocol_page(self.port, LAB_QUERY, ws=ws, timeout=limit)
-            from streamlit.proto.WidgetStates_pb2 import WidgetState
+        ws = None
+        try:
+            if kind == "lab":
+                query = f"{LAB_QUERY}&lab_seed={n}"  # each visitor's own run (an identical one would be cached)
+                _, page, ws = await local_server.protocol_page(self.port, query, timeout=limit)
+                from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-            press = WidgetState(id=page.buttons["Train live"], trigger_value=True)
-            _, page, ws = await local_server.protocol_page(self.port, LAB_QUERY, ws=ws, widgets=[press], timeout=limit)
-            trained = any("test accuracy" in m for m in page.markdowns) or page.kinds.get("metric", 0) > 0
-            return ws, ("; ".join(page.errors) or (None if trained else "the Lab run showed no result"))
-        if kind == "k":
-            q = dict(pair.split("=", 1) for pair in last.split("&") if "=" in pair)
-            q.update(k=str(rng.choice((1, 5, 10, 20, 30, 50, 100, 200))), scheme=rng.choice(("last-k", "chunked")))
-            query = "&".join(f"{k}={v}" for k, v in q.items())
-        else:
-            query = self.query(rng, kind, n)
-        self._last = query
-        _, page, ws = await local_server.protocol_page(self.port, query, ws=ws, timeout=limit)
-        return ws, ("; ".join(page.errors) or None)
+                press = WidgetState(id=page.buttons["Train live"], trigger_value=True)
+                _, page, ws = await local_server.protocol_page(self.port, query, ws=ws, widgets=[press],
+                                                               timeout=limit)
+                trained = page.kinds.get("metric", 0) > 0
+                return ("; ".join(page.errors) or (None if trained else "the Lab run showed no result")), query
+            if kind == "k":
+                q = dict(pair.split("=", 1) for pair in last.split("&") if "=" in pair)
+                q.update(k=str(rng.choice((1, 5, 10, 20, 30, 50, 100, 200))), scheme=rng.choice(("last-k", "chunked")))
+                query = "&".join(f"{k}={v}" for k, v in q.items())
+            else:
+                query = self.query(rng, kind, n)
+            _, page, ws = await local_server.protocol_page(self.port, query, timeout=limit)
+            return ("; ".join(page.errors) or None), query
+        finally:
+            await self.close(ws)
 
     @staticmethod
     async def close(ws):
@@ -134,8 +140,9 @@ class Soak:
         return None
 
     async def run(self, minutes: float, server_pid: int, curve: list) -> None:
-        self.minutes = minutes
-        start = time.monotonic()
+        self.long_busy, self.lab_busy = asyncio.Lock(), asyncio.Lock()
+        start = self.start = time.monotonic()
+        self.deadline = start + 60 * minutes
 
         async def sample():
             while time.monotonic() < self.deadline + 5:

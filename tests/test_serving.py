@@ -172,7 +172,7 @@ def test_a_long_job_uses_idle_workers_but_only_its_share_when_others_wait():
         assert sorted(started) == ["long-1", "long-2"]  # alone: every worker but one
         short = svc.request("short", lambda: 42, owner="b")
         assert short.result(timeout=10) == 42  # the free worker serves a newcomer at once
-        lab = svc.request("lab", hold("lab"), kind="lab", owner="c")
+        svc.request("lab", hold("lab"), kind="lab", owner="c")
         time.sleep(0.3)
         assert "lab" in started and "long-3" not in started  # others waited: long stays at its share
     finally:
@@ -213,7 +213,6 @@ def test_equal_to_the_sequential_computation_within_float32_rounding(model):
     run whole and in pieces, as separate jobs run it), a real difference does not."""
     import copy
 
-    import numpy as np
     import torch
 
     from tbptt_viz.attribution.probe import growing_runs, occlusion_scores

@@ -23,7 +23,7 @@ from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.core.text import PAD, UNK, Vocab
 
 if TYPE_CHECKING:  # torch is imported only when a model is built
-    from tbptt_viz.core.model import LSTMClassifier, ModelConfig
+    from tbptt_viz.core.model import LSTMClassifier
 
 PRETRAINED_ENV = "TBPTT_VIZ_PRETRAINED"
 WEIGHTS, CONFIG, VOCAB, CARD = "model.safetensors", "config.json", "vocab.json", "card.json"
@@ -176,7 +176,7 @@ def check_values(state: dict) -> None:
             raise CheckpointError(f"{name} holds {bad} NaN or infinite value(s); the model's predictions would "
                                   "be NaN")
     if bool(state["embedding.weight"][0].ne(0).any()):
-        raise CheckpointError(f"the padding row (id 0) of embedding.weight is not zero: padding would carry a "
+        raise CheckpointError("the padding row (id 0) of embedding.weight is not zero: padding would carry a "
                               "meaning, and occlusion (replace by padding) would not remove a word")
 
 

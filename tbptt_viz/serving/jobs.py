@@ -36,9 +36,9 @@ from tbptt_viz.attribution.methods import attribute, context_probe, memory_trace
 from tbptt_viz.attribution.probe import (FIRST_PIECE, join_pieces, occlusion_piece, pieces, probe_from_logits,
                                          probe_piece)
 from tbptt_viz.gradients import analysis
+from tbptt_viz.present.page import job_kind as kind_of  # "long" for a heavy job of a review over LONG_REVIEW
 from tbptt_viz.serving.service import STREAM, USER, WARMUP, ServiceBusy
 
-LONG_REVIEW = 800  # tokens above which a review's heavy jobs are of kind "long" (the service's share)
 OCCLUSION_KEY = ("occlusion", "full", None, None, None, None, None)  # "attr" settings of plain occlusion
 
 
@@ -48,13 +48,6 @@ class Job:
     fn: Callable[[], Any]
     kind: str        # "analysis" or "long" (the service's share for long reviews)
     priority: int    # USER: the first chart; STREAM: the rest of a long review; WARMUP: start-up work
-
-
-def kind_of(key: tuple) -> str:
-    """"long" for a heavy job of a review over LONG_REVIEW tokens, else "analysis" (P(positive) never waits)."""
-    ids = key[2] if len(key) > 2 else None
-    heavy = key[0] != "prob"
-    return "long" if heavy and isinstance(ids, tuple) and len(ids) > LONG_REVIEW else "analysis"
 
 
 def streamed(ids: tuple) -> bool:
