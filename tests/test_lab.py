@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from tbptt_viz.present import lab_figures as figures_lab
-from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, any_one_split,
-                           build_model, cap_for_live, lab_run, load_lab_results, make_splits, planted_split,
-                           prefix_split, run_sweep, sequence_steps)
+from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, OPENINGS, LabConfig, any_one_split, build_model,
+                           lab_run, load_lab_results, make_splits, planted_split, prefix_split, run_sweep,
+                           sequence_steps)
 from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.train import pad_batch, scheme_loss
 
@@ -94,28 +94,6 @@ def test_config_defaults_and_bad_settings():
                 dict(k=0), dict(n_train=1), dict(task="any-one", clean_last=21), dict(lr=0.0), dict(epochs=0)):
         with pytest.raises(ValueError):
             LabConfig(**bad)
-
-
-def test_cap_for_live_clamps_with_one_notice_per_setting():
-    config = LabConfig(task="planted", n_train=10**6, epochs=1000, seq_len=5000, hidden=1024, distance=4999)
-    capped, notices = cap_for_live(config)
-    for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
-        assert getattr(capped, name) <= LIVE_CAPS[name]
-    assert capped.seq_len == LIVE_CAPS["seq_len"] and capped.hidden == LIVE_CAPS["hidden"]
-    assert capped.distance == capped.seq_len - 1  # follows seq_len down, so the config stays valid
-    # last-K runs one forward pass of T steps per sequence: the budget n_train x epochs x T holds
-    assert capped.n_train * capped.epochs * capped.seq_len <= LIVE_CAPS["train_steps"]
-    assert len(notices) == 6 and all(isinstance(n, str) and "\n" not in n for n in notices)
-    small = LabConfig(task="any-one", n_train=100)
-    assert cap_for_live(small) == (small, [])
-
-
-@pytest.mark.parametrize("kw", [dict(scheme="chunked", k=1), dict(scheme="k1k2", k1=2, k2=300)])
-def test_cap_for_live_bounds_windows_and_steps(kw):
-    capped, _ = cap_for_live(LabConfig(task="prefix", seq_len=200, **kw))
-    scheme = make_scheme(capped.scheme, capped.k, capped.k1, capped.k2)
-    assert len(scheme.windows(200)) <= LIVE_CAPS["windows"]
-    assert capped.n_train * capped.epochs * sequence_steps(capped) <= LIVE_CAPS["train_steps"]
 
 
 @pytest.mark.parametrize("kw", [dict(scheme="last-k", k=7), dict(scheme="chunked", k=6), dict(scheme="full"),

@@ -282,51 +282,6 @@ def lab_run(config: LabConfig, progress=None) -> LabResult:
         wall_time_s=round(time.perf_counter() - start, 2))
 
 
-# ---- live caps (the app) ----------------------------------------------------------------------------------
-
-# Largest settings a live run from the app accepts (the defaults fit well inside). "windows" bounds the loss
-# windows per sequence (each becomes a row of the batched LSTM call in train.scheme_loss); "train_steps"
-# bounds n_train x epochs x sequence_steps, the LSTM work of a whole run.
-LIVE_CAPS = {"n_train": 2000, "n_test": 1000, "epochs": 20, "seq_len": 200, "hidden": 64, "windows": 10,
-             "train_steps": 4_000_000}
-
-
-def cap_for_live(config: LabConfig) -> tuple[LabConfig, list[str]]:
-    """Clamp a config to LIVE_CAPS; one notice per changed setting. Settings that depend on seq_len
-    (planted distance, any-one clean_last, the number of windows) follow it down; the step budget is met
-    by fewer epochs first, then fewer training sequences."""
-    new, notices = {}, []
-
-    def change(name, value, why):
-        notices.append(f"{name} {new.get(name, getattr(config, name))} {why}; using {value}")
-        new[name] = value
-
-    for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
-        if getattr(config, name) > LIVE_CAPS[name]:
-            change(name, LIVE_CAPS[name], "is above the live limit")
-    T = new.get("seq_len", config.seq_len)
-    if config.task == "planted" and config.distance >= T:
-        change("distance", T - 1, f"does not fit in {T} tokens")
-    if config.task == "any-one" and config.clean_last >= T:
-        change("clean_last", T - 1, f"does not fit in {T} tokens")
-    step = -(-T // LIVE_CAPS["windows"])  # the smallest K (or k1) giving at most that many windows
-    if config.scheme == "chunked" and config.k < step:
-        change("k", step, f"makes more than {LIVE_CAPS['windows']} chunks of {T} tokens")
-    if config.scheme == "k1k2" and config.k1 < step:
-        change("k1", step, f"makes more than {LIVE_CAPS['windows']} losses in {T} tokens")
-    c = replace(config, **new)  # all at once: a shorter seq_len is only valid with the distance that fits it
-    budget, per_seq = LIVE_CAPS["train_steps"], sequence_steps(c)
-    if c.n_train * c.epochs * per_seq > budget:
-        epochs = max(1, budget // (c.n_train * per_seq))
-        if epochs < c.epochs:
-            change("epochs", epochs, "is above the live step budget")
-        n_train = min(c.n_train, max(2, budget // (epochs * per_seq)))
-        if n_train < c.n_train:
-            change("n_train", n_train, "is above the live step budget")
-        c = replace(config, **new)
-    return c, notices
-
-
 # ---- sweep ------------------------------------------------------------------------------------------------
 
 def sweep_configs(quick: bool = False) -> list[tuple[str, LabConfig]]:
