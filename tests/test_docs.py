@@ -158,3 +158,26 @@ def test_single_seed_columns_say_so_and_no_interval_is_zero_width(study, blocks)
                        if isinstance(v, dict))
     doc = (ROOT / "docs" / "study.md").read_text()
     assert "honest spread of what a rerun" not in doc and "prediction interval" in doc
+
+
+def test_hardening_figures_in_the_readme_are_the_benchmarks_json():
+    """The README's figures on refusals, links and memory are read from the committed benchmark JSON."""
+    readme = " ".join((ROOT / "README.md").read_text().split())  # line breaks do not matter
+    bench = ROOT / "results" / "bench"
+    cli = json.loads((bench / "cli.json").read_text())
+    lo = min(f["min_s"] for f in cli["figures"].values())
+    hi = max(f["max_s"] for f in cli["figures"].values())
+    base, torch_ = cli["baseline"]["python -c pass"], cli["baseline"]['python -c "import torch"']
+    assert f"at {lo:.2f}-{hi:.2f} s" in readme and hi <= 1.5
+    assert f"{base['min_s']:.2f}-{base['max_s']:.2f} s for `python -c pass`" in readme
+    assert f"{torch_['min_s']:.1f}-{torch_['max_s']:.1f} s for `python -c \"import torch\"`" in readme
+    link = json.loads((bench / "link_limit.json").read_text())
+    assert f"{link['longest_http_200_query_chars']:,} characters answers HTTP 200" in readme
+    assert link["browser_4096_below_longest"] is True and link["browser_at_longest"] is not True
+    assert f"chromium opens {link['longest_http_200_query_chars'] - 4096:,} characters" in readme
+    memory = json.loads((bench / "memory.json").read_text())
+    assert f"peaked at {memory['peak_rss_mb']:.0f} MB" in readme and memory["peak_rss_mb"] <= 850
+    assert not memory["errors"]
+    soak = json.loads((bench / "soak.json").read_text())
+    assert f"({soak['sessions']} sessions, {soak['requests']} requests): {soak['errors']} errors" in readme
+    assert f"peak PSS {soak['peak_pss_mb']:.0f} MB" in readme and soak["peak_pss_mb"] <= 800

@@ -3,19 +3,27 @@
 Each benchmark script writes results/bench/<name>.json (scripts/bench_json.py: "figures", "baseline",
 "machine", "date", "command"); `blocks` turns them into the docs' generated blocks, so a figure in the docs is
 always the last run's and tests/test_docs.py fails when a block is stale. A benchmark this module has no
-formatter for may carry its own one-line "summary" (and "what") for the table.
+formatter for may carry its own one-line "summary" (and "what") for the table. Other measurements kept in
+results/bench (the soak, memory, link limits, the Lab budget's calibration: no "figures" against a
+"baseline") are not speed rows; the docs quote them as registered facts (tests/test_facts.py).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "train")  # the table's rows, in this order
+ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "train", "cli")  # the table's rows, in this order
 
 
 def load(folder: Path) -> dict[str, dict]:
-    """{name: the benchmark's JSON} for every results/bench/*.json."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+    """{name: the benchmark's JSON} for every results/bench/*.json that is a benchmark's (figures against a
+    baseline measured in the same run)."""
+    out = {}
+    for p in sorted(Path(folder).glob("*.json")):
+        data = json.loads(p.read_text())
+        if isinstance(data, dict) and {"figures", "baseline"} <= set(data):
+            out[p.stem] = data
+    return out
 
 
 def _s(seconds: float) -> str:
@@ -113,7 +121,16 @@ def train_rows(b: dict) -> list[tuple[str, str]]:
              f"({_s(b['baseline']['seconds'])})", each)]
 
 
-FORMATTERS = {"flow": flow_rows, "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
+def cli_rows(b: dict) -> list[tuple[str, str]]:
+    f, base = b["figures"], b["baseline"]
+    lo, hi = min(r["min_s"] for r in f.values()), max(r["max_s"] for r in f.values())
+    bare, torch_ = base["python -c pass"], base['python -c "import torch"']
+    return [(f"a refusal of the command line ({len(f)} kinds of bad argument), against starting Python and "
+             "importing torch", f"{lo:.2f}-{hi:.2f} s against {bare['min_s']:.2f}-{bare['max_s']:.2f} s for "
+             f"`python -c pass` and {torch_['min_s']:.1f}-{torch_['max_s']:.1f} s for `import torch`")]
+
+
+FORMATTERS = {"cli": cli_rows, "flow": flow_rows, "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
               "load": load_rows, "train": train_rows}
 
 

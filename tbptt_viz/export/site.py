@@ -2,9 +2,14 @@
 
     python -m tbptt_viz export --out site/
 
-writes site/index.html (page, styles and script), site/plotly.min.js (bundled, never fetched) and one
-data/<review>__<model>.js per pair. Data files are scripts, not JSON fetched at view time, so the page opens
-from the file system (file:// forbids fetch) as well as from any static host.
+writes site/index.html (page and styles), site/index.js (the list of reviews and models), site/demo.js (the
+page's script), site/plotly.min.js (bundled, never fetched) and one data/<review>__<model>.js per pair. Data
+files are scripts, not JSON fetched at view time, so the page opens from the file system (file:// forbids
+fetch) as well as from any static host.
+
+Every script is a file of the site: the page has no inline script, and its Content-Security-Policy (CSP)
+allows scripts from the site itself only ('self': no 'unsafe-inline', no 'unsafe-eval'), no connections, no
+frames, no forms. Styles stay inline ('unsafe-inline' for style-src): plotly.js adds its own <style> element.
 
 The numbers are the app's: each file holds what `analysis.review_flow`, occlusion, the context probe and the
 memory trace return for that pair (full BPTT's per-position norms, chunked's for every offered K, the last-K
@@ -31,6 +36,8 @@ from tbptt_viz.core.data import examples
 from tbptt_viz.core.text import prepare_review
 
 ASSETS = Path(__file__).resolve().parent / "static"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+       "connect-src 'none'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-src 'none'")
 SIG = 5  # significant digits kept in the data files (the page shows 2-3)
 
 
@@ -104,10 +111,10 @@ def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: 
                 f"TBPTT.add({json.dumps(key)}, {json.dumps(data, separators=(',', ':'))});\n")
         log(f"{name}: {len(reviews)} reviews")
     page = (ASSETS / "index.html").read_text()
-    page = page.replace("/*INDEX*/", json.dumps(index).replace("</", "<\\/"))
-    page = page.replace("/*CSS*/", (ASSETS / "demo.css").read_text())
-    page = page.replace("/*JS*/", (ASSETS / "demo.js").read_text())
+    page = page.replace("/*CSP*/", CSP).replace("/*CSS*/", (ASSETS / "demo.css").read_text())
     (out / "index.html").write_text(page)
+    (out / "index.js").write_text(f"window.TBPTT_INDEX = {json.dumps(index)};\n")
+    shutil.copy(ASSETS / "demo.js", out / "demo.js")
     import plotly
 
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "plotly.min.js")

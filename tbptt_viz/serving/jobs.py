@@ -3,23 +3,38 @@
     JobKey       one computation: its kind, the model, the token ids and the settings it needs
     run(key)     computes what a key names (the compute service calls it on a worker)
     kind_of      the service's kind: "long" reviews and "lab" runs are capped, so a worker stays free
+    priority_of  USER for what a page shows first; STREAM for the rest of a long review, after it
+    job(key)     the Job the service is handed: key, fn, kind, priority
     view_jobs    what a view asks for, in the order it waits for them; the page queues them all at once
                  before the view waits for the first (prefetch), so they run on every worker together
     warm_up_jobs what the default views ask for on an example review, queued at start-up at low priority
 
 The views ask for `view_jobs` and nothing else (tests/test_jobs.py records what the service receives during a
 page run), so prefetch and warm-up compute exactly what the page then shows.
+
+A long review (more than probe.FIRST_PIECE tokens) is streamed: its occlusion and context probe are pieces
+of positions (`occlusion_keys`, `probe_keys`), the last FIRST_PIECE first. Occlusion's first piece runs at
+the visitor's priority (USER), every other piece at STREAM, so the first chart (the training strips and the
+occlusion of the last FIRST_PIECE tokens) comes within seconds and other visitors' first charts go before
+the rest of it. A view draws what has arrived (`probe.join_pieces`: NaN where a piece is missing) and, once
+every piece is in, the whole record (`occlusion_from_parts`, `probe_from_parts`), equal to the bit to the
+unstreamed computation:
+
+    t:      0 ............................... T-500 ......... T-1
+    piece:  | 3 |  2  |        1           |        0        |      piece 0 (occlusion): USER; the rest: STREAM
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tbptt_viz.present.params import DEFAULTS, snap_k
 from tbptt_viz.present.review import Review
+from tbptt_viz.serving.service import STREAM, USER, WARMUP
 
 LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
-KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab")
+KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "occ_piece", "probe_piece")
 
 
 @dataclass(frozen=True)
@@ -37,10 +52,22 @@ class JobKey:
     k2: int | None = None
     target: str | None = None       # attr: logit | loss (None: the method's default)
     config: tuple = ()              # lab: the LabConfig's (field, value) pairs, sorted
+    lo: int | None = None           # occ_piece, probe_piece: the positions lo..hi-1 (probe.pieces)
+    hi: int | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown job kind {self.kind!r}; one of {KINDS}")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the compute service is handed for one key."""
+
+    key: JobKey
+    fn: Callable[[], Any]
+    kind: str        # the service's kind (kind_of): "analysis", "long" or "lab"
+    priority: int    # USER, STREAM or WARMUP
 
 
 def flow(model: str, ids, label: int | None = None) -> JobKey:
@@ -81,6 +108,79 @@ def lab(config) -> JobKey:
     return JobKey("lab", config=tuple(sorted(config.to_dict().items())))
 
 
+# ---- a long review's pieces -------------------------------------------------------------------------------
+
+def streamed(ids) -> bool:
+    """Whether a review's occlusion and probe come in pieces (more than probe.FIRST_PIECE tokens)."""
+    from tbptt_viz.attribution.probe import FIRST_PIECE
+
+    return len(ids) > FIRST_PIECE
+
+
+def piece_keys(what: str, model: str, ids) -> list[JobKey]:
+    """A review's occlusion (what="occ_piece") or probe (what="probe_piece") pieces, in the order to run
+    them: the last FIRST_PIECE positions first, then earlier ones going back (probe.pieces)."""
+    from tbptt_viz.attribution.probe import pieces
+
+    ids = tuple(ids)
+    return [JobKey(what, model, ids, lo=lo, hi=hi) for lo, hi in pieces(len(ids))]
+
+
+def occlusion_keys(model: str, ids) -> list[JobKey]:
+    """What plain occlusion of a review is computed as: one job, or a long review's pieces."""
+    return piece_keys("occ_piece", model, ids) if streamed(ids) else [attribution(model, ids, "occlusion")]
+
+
+def probe_keys(model: str, ids) -> list[JobKey]:
+    """What the context probe of a review is computed as: one job, or a long review's pieces."""
+    return piece_keys("probe_piece", model, ids) if streamed(ids) else [probe(model, ids)]
+
+
+def attribution_keys(model: str, ids, method: str) -> list[JobKey]:
+    """`attribution(model, ids, method)` of the logit, plain occlusion of a long review in pieces."""
+    return occlusion_keys(model, ids) if method == "occlusion" else [attribution(model, ids, method)]
+
+
+def interleaved(*lists: list[JobKey]) -> list[JobKey]:
+    """The lists' keys taken in turn (piece 0 of each model, then piece 1 of each, ...): both models'
+    strips fill in together."""
+    out = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out += [x[i] for x in lists if i < len(x)]
+    return out
+
+
+def occlusion_from_parts(model, ids, parts: dict):
+    """The whole occlusion Attribution from its pieces {(lo, hi): scores} (equal to the bit to
+    attribute(model, ids, "occlusion")); ValueError while a piece is missing."""
+    import numpy as np
+    import torch
+
+    from tbptt_viz.attribution.methods import occlusion_attribution
+    from tbptt_viz.attribution.probe import join_pieces
+
+    scores = join_pieces(len(ids), parts)
+    if np.isnan(scores).any():
+        raise ValueError("occlusion is not complete: some pieces have not arrived")
+    return occlusion_attribution(model, torch.tensor(ids), scores)
+
+
+def probe_from_parts(ids, parts: dict):
+    """The whole ContextProbe from its pieces {(lo, hi): logits} (equal to the bit to context_probe(model, ids));
+    ValueError while a piece is missing."""
+    import numpy as np
+    import torch
+
+    from tbptt_viz.attribution.probe import join_pieces, probe_from_logits
+
+    logits = join_pieces(len(ids), parts)
+    if np.isnan(logits).any():
+        raise ValueError("the probe is not complete: some pieces have not arrived")
+    return probe_from_logits(torch.tensor(ids), logits)
+
+
+# ---- computing a key --------------------------------------------------------------------------------------
+
 def run(key: JobKey, models) -> Any:
     """Compute what `key` names; `models`: a ModelStore (its models are only read)."""
     import torch
@@ -98,6 +198,11 @@ def run(key: JobKey, models) -> Any:
         return gradient_flow(model, ids, "k1k2", k1=key.k1, k2=key.k2, label=key.label)
     if key.kind == "prob":
         return model.prob_positive(ids)
+    if key.kind in ("occ_piece", "probe_piece"):
+        from tbptt_viz.attribution import probe as pieces
+
+        piece = pieces.occlusion_piece if key.kind == "occ_piece" else pieces.probe_piece
+        return piece(model, ids, key.lo, key.hi)
     from tbptt_viz.attribution import methods
 
     if key.kind == "attr":
@@ -111,12 +216,26 @@ def run(key: JobKey, models) -> Any:
 
 def kind_of(key: JobKey) -> str:
     """The compute service's kind: "lab" for a live run; "long" for a review of more than LONG_REVIEW tokens
-    (the app lets at most one worker run those, so another is always free for everyone else's pages), except
+    (the app gives those a share of the workers, so another is always free for everyone else's pages), except
     the header's one forward pass, which never waits behind long jobs; else "analysis"."""
     if key.kind == "lab":
         return "lab"
     return "long" if key.kind != "prob" and len(key.ids) > LONG_REVIEW else "analysis"
 
+
+def priority_of(key: JobKey) -> int:
+    """USER, except a long review's pieces beyond occlusion's first (the rest of it, streamed): STREAM."""
+    first = key.kind == "occ_piece" and key.hi == len(key.ids)
+    return STREAM if key.kind in ("occ_piece", "probe_piece") and not first else USER
+
+
+def job(key: JobKey, models, fn: Callable[[], Any] | None = None, priority: int | None = None) -> Job:
+    """The Job for `key`: `fn` computes it when the key alone cannot (a Lab run); `priority` overrides
+    `priority_of` (warm-up work)."""
+    return Job(key, fn or (lambda: run(key, models)), kind_of(key), priority_of(key) if priority is None else priority)
+
+
+# ---- what the views ask for -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ViewSettings:
@@ -148,25 +267,25 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
     """Every job `view` asks for on `review`, in the order it waits for them (the header's prediction aside).
 
     Jobs behind a button (integrated gradients under truncation) are not listed: they run when asked."""
-    from tbptt_viz.attribution.methods import METHODS
+    from tbptt_viz.attribution.choices import METHODS
     from tbptt_viz.gradients.analysis import truncation_route
 
     m, ids, names = review.model, review.ids, review.names
-    occlusion = [attribution(n, review.ids_of(n), "occlusion") for n in names]
-    probes = [probe(n, review.ids_of(n)) for n in names]
+    occlusion = interleaved(*(occlusion_keys(n, review.ids_of(n)) for n in names))
+    probes = interleaved(*(probe_keys(n, review.ids_of(n)) for n in names))
     if view == "Start here":
         keys = [flow(m, ids, review.label), *occlusion, *probes]
     elif view in ("What training sees", "Gradient through time"):
         keys = [flow(m, ids, review.label)] + ([k1k2(m, ids, review.label, s.k1, s.k2)] if s.scheme == "k1k2" else [])
     elif view == "What the model uses":
-        keys = [attribution(n, review.ids_of(n), s.method) for n in names]
+        keys = interleaved(*(attribution_keys(n, review.ids_of(n), s.method) for n in names))
         route = truncation_route(s.scheme, s.method)
         if s.truncated and route in ("mask", "ask", "run"):
             keys.append(attribution(m, ids, s.method, target="loss"))
             if route == "run":
                 keys.append(attribution(m, ids, s.method, s.scheme, *truncation_settings(s, review.T), target="loss"))
         if s.sanity:
-            keys += [attribution(m, ids, method) for method in METHODS] + [sanity(m, ids, s.method)]
+            keys += [key for method in METHODS for key in attribution_keys(m, ids, method)] + [sanity(m, ids, s.method)]
         if review.T <= LONG_REVIEW or s.long_review:
             keys += occlusion + probes
     elif view == "Memory":
@@ -190,3 +309,25 @@ def warm_up_jobs(model: str, ids, label: int | None) -> list[JobKey]:
         keys += [key for view in WARM_VIEWS for key in view_jobs(view, review)]
     return list(dict.fromkeys(keys))
 
+
+def warm_up(service, models, names: list[str], texts: list[tuple[str, int | None]], backlog: int = 16,
+            pause: float = 0.5) -> int:
+    """Queue `warm_up_jobs` of every text under every model at WARMUP priority, never more than `backlog`
+    warm-up jobs waiting at once: visitors' requests always find the queue short, and warm-up work is never
+    refused. `texts`: (text, label) pairs. Returns the jobs queued; a model that cannot load is skipped."""
+    from tbptt_viz.core.text import prepare_review
+
+    queued = 0
+    for name in names:
+        try:
+            vocab = models.get(name).vocab
+        except Exception:  # noqa: BLE001 - the page lists a broken model; warm-up skips it
+            continue
+        for text, label in texts:
+            for key in warm_up_jobs(name, prepare_review(text, vocab).ids, label):
+                while service.queued(WARMUP) >= backlog:
+                    time.sleep(pause)
+                w = job(key, models, priority=WARMUP)
+                service.request(w.key, w.fn, w.kind, priority=w.priority)
+                queued += 1
+    return queued

@@ -17,8 +17,9 @@ def show(review: Review) -> None:
     traces = {n: services.compute(jobs.memory(n, review.ids_of(n)), f"the memory trace for {n}") for n in names}
     k = int(st.session_state.k) if st.session_state.scheme == "last-k" else None
     chart(figures.memory_figure(traces, k), key="memory")
+    occlusions = services.occlusions(review)  # a long review's in pieces, as the other views ask for it
     for n in names:
-        occ = services.compute(jobs.attribution(n, review.ids_of(n), "occlusion"), f"occlusion for {n}")
+        occ = occlusions[n]
         st.markdown(f"**{esc(n)}.** " + memory_sentence(traces[n], occ.scores) + " "
                     + forget_gate_sentence(traces[n]).capitalize() + ".")
     how_to_read("Green: the cell's direct path, the product of forget gates from each position to the end (what "

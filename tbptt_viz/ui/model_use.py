@@ -24,13 +24,20 @@ def attribution(model: str, ids, method: str, *args, **kw):
                             f"{method.replace('_', ' ')} for {model}")
 
 
+def attributions(review: Review, method: str) -> dict:
+    """`method` of the logit for every model on the page; plain occlusion through `services.occlusions` (a long
+    review's pieces, never a second whole computation)."""
+    if method == "occlusion":
+        return services.occlusions(review)
+    return {n: attribution(n, review.ids_of(n), method) for n in review.names}
+
+
 def show(review: Review) -> None:
     method_fragment(review)
     st.subheader("Occlusion and the context probe, both models")
     T, names = review.T, review.names
     if T <= jobs.LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
-        occ = {n: attribution(n, review.ids_of(n), "occlusion") for n in names}
-        probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
+        occ, probes = services.occlusions(review), services.probes(review)
         chart(figures.occlusion_probe_figure(review.tokens, {n: occ[n].scores for n in names}, probes, FIRST_N),
               key="occlusion_probe")  # one chart with two panels: half the browser's drawing on a model switch
         how_to_read("Occlusion replaces one token by padding and re-runs the model: the line is how much the logit "
@@ -50,7 +57,7 @@ def method_fragment(review: Review) -> None:
 
 def attribution_strips(review: Review, method: str) -> dict:
     names = review.names
-    out = {n: attribution(n, review.ids_of(n), method) for n in names}
+    out = attributions(review, method)
     scale = strip_scale(*(a.scores for a in out.values()))
     cols = st.columns(len(names))
     for col, n in zip(cols, names):
@@ -101,7 +108,8 @@ def method_part(review: Review) -> None:
     truncation_section(review, method)
     with st.expander("Do the methods agree, and do they depend on the trained weights?"):
         if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
-            agreement = method_agreement({m: attribution(review.model, review.ids, m).scores for m in METHODS})
+            alone = Review(review.model, None, review.ids, (), review.tokens, review.label, review.review_id)
+            agreement = method_agreement({m: attributions(alone, m)[review.model].scores for m in METHODS})
             check = services.compute(jobs.sanity(review.model, review.ids, method), "the sanity check")
             st.dataframe(pd.DataFrame(agreement.spearman, index=agreement.methods, columns=agreement.methods).round(2))
             st.caption(f"Spearman rank correlation of |scores| between methods. Randomising the LSTM's weights "

@@ -1,17 +1,16 @@
 """Start here: the answer on one screen, for the review and models in the sidebar."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tbptt_viz.experiments.study.results import headline_contrast
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import figures
-from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import FIRST_N, opening_sentence, question, start_contrast, zero_gradient_sentence
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
-from tbptt_viz.ui.model_use import attribution
 from tbptt_viz.ui.training import review_flow, training_strips
 from tbptt_viz.ui.widgets import chart, esc, how_to_read, html, strip
 
@@ -26,15 +25,10 @@ def show(review: Review) -> None:
     training_strips(review.tokens, rf, view)
     st.markdown(zero_gradient_sentence(view, rf.full))
     st.subheader("2. Prediction time: the opening still passes through the state")
-    occ = {n: attribution(n, review.ids_of(n), "occlusion") for n in names}
-    scale = strip_scale(*(a.scores for a in occ.values()))
-    for col, n in zip(st.columns(len(names)), names):
-        with col:
-            html(f"<b>{esc(n)}</b> · P(positive) = {occ[n].prob_positive:.3f}")
-            strip(review.tokens, occ[n].scores, "occlusion: logit drop when the token is replaced by padding",
-                  scale=scale, signed=True, value_name="logit drop", first_n=FIRST_N,
-                  note=" (one scale for both models)")
-    probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
+    # a long review's occlusion streams in, the end first: the strips are drawn as its pieces land
+    occ = services.occlusions(review, lambda scores, done, total: occlusion_strips(review, scores, (done, total)))
+    occlusion_strips(review, {n: occ[n].scores for n in names}, probs={n: occ[n].prob_positive for n in names})
+    probes = services.probes(review)
     opening = opening_sentence({n: occ[n].scores for n in names}, probes, T)
     if opening:
         st.markdown(opening)
@@ -49,3 +43,20 @@ def show(review: Review) -> None:
         how_to_read("Each bar is one training regime; the whisker is its 95% interval. Chunked training puts a loss "
                     "every K tokens, so early words get a gradient from an earlier loss: see 'What training sees' "
                     "with the chunked scheme.")
+
+
+def occlusion_strips(review: Review, scores: dict, progress: tuple[int, int] | None = None,
+                     probs: dict | None = None) -> None:
+    """Occlusion of both models, one scale. While a long review's pieces arrive (`progress`: pieces done, of
+    how many) the tokens not computed yet (NaN) stay blank."""
+    scale = max((float(np.nanmax(np.abs(v))) for v in scores.values() if np.isfinite(v).any()), default=0.0)
+    if progress is not None:
+        left = int(np.isnan(next(iter(scores.values()))).sum())
+        st.caption(f"Computing occlusion, the end of the review first: {review.T - left:,} of {review.T:,} tokens "
+                   f"so far ({progress[0]} of {progress[1]} pieces); blank tokens are still to come.")
+    for col, n in zip(st.columns(len(review.names)), review.names):
+        with col:
+            html(f"<b>{esc(n)}</b>" + (f" · P(positive) = {probs[n]:.3f}" if probs else ""))
+            strip(review.tokens, scores[n], "occlusion: logit drop when the token is replaced by padding",
+                  scale=scale, signed=True, value_name="logit drop", first_n=FIRST_N,
+                  note=" (one scale for both models)")

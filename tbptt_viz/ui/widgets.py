@@ -10,6 +10,7 @@ from tbptt_viz.core.checkpoint import CheckpointError
 from tbptt_viz.core.schemes import SchemeError
 from tbptt_viz.present.downloads import export_payload, export_stem
 from tbptt_viz.present.render import legend, token_strip
+from tbptt_viz.serving.service import ServiceBusy
 
 # A short toolbar (download as PNG, full screen): the full one covers the title on a phone.
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
@@ -65,6 +66,9 @@ def guarded(title: str, draw, *args) -> None:
         draw(*args)
     except (ImportError, ModuleNotFoundError) as e:
         st.info(f"{title} is not available in this installation ({type(e).__name__}).")
+    except ServiceBusy:
+        notice("warning", f"{title}: the server is busy with other visitors' requests right now; try again in a "
+                          "moment (change a setting or reload).")
     except (SchemeError, ValueError, CheckpointError) as e:
         notice("error", f"{title} could not be drawn: {e}. Change the setting in the sidebar; the other views "
                         "still work.")
