@@ -7,7 +7,7 @@ Each run is a fresh `python -c` child with one torch thread: it imports the Lab,
 runs `lab_run`, and reports its peak resident memory (ru_maxrss) above that baseline and its wall time. The
 estimate should be at or above what is measured for memory (it guards a host) and within a factor of about
 two for time (it prices a run). `--fit` also prints the least-squares time constants (seconds per unit) for
-SEC_TRAIN_MAC, SEC_EVAL_MAC, SEC_STEP and SEC_TOKEN from these runs, as they were fitted.
+SEC_TRAIN_MAC, SEC_EVAL_MAC, SEC_STEP, SEC_TOKEN and SEC_UPDATE from these runs, as they were fitted.
 """
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ RUNS = [  # small enough for a shared 2-core machine, each one stressing another
     {"epochs": 1, "n_train": 20000, "n_test": 20000, "seq_len": 150, "k": 5, "batch_size": 512},
     {"epochs": 1, "n_train": 1024, "n_test": 256, "seq_len": 200, "scheme": "full", "batch_size": 1024, "hidden": 64},
     {"epochs": 3, "n_train": 200, "n_test": 50, "seq_len": 200, "scheme": "chunked", "k": 2, "batch_size": 8},
+    # the per-chunk rule: a step after every window (its own term, SEC_UPDATE)
+    {"epochs": 2, "scheme": "chunked", "k": 5, "update": "per-chunk"},
+    {"epochs": 1, "scheme": "k1k2", "k1": 10, "k2": 40, "n_train": 500, "update": "per-chunk"},
+    {"epochs": 2, "n_train": 200, "n_test": 50, "seq_len": 200, "scheme": "chunked", "k": 10, "batch_size": 8,
+     "update": "per-chunk"},
 ]
 
 CHILD = r"""
@@ -66,7 +71,7 @@ def measure(values: dict) -> dict:
 
 
 def terms(values: dict) -> list[float]:
-    """The time formula's four terms (before their constants), as settings.lab_budget computes them."""
+    """The time formula's five terms (before their constants), as settings.lab_budget computes them."""
     import math
 
     from tbptt_viz.core.schemes import make_scheme
@@ -77,9 +82,11 @@ def terms(values: dict) -> list[float]:
     S, P, starts = max(p - s + 1 for p, s in windows), max(s for _, s in windows), len({s for _, s in windows})
     mac = 4 * H * (E + H)
     batches = math.ceil(c["n_train"] / min(c["batch_size"], c["n_train"])) * c["epochs"]
+    per_chunk = c["update"] == "per-chunk"
+    sequential = (sum(p - s + 1 for p, s in windows) + P) if per_chunk else (P + S + starts)
     return [c["n_train"] * c["epochs"] * settings.sequence_steps(c) * mac,
             ((c["epochs"] + 1) * c["n_test"] + c["n_train"]) * T * mac,
-            batches * (P + S + starts), (c["n_train"] + c["n_test"]) * T]
+            batches * sequential, (c["n_train"] + c["n_test"]) * T, batches * len(windows) * per_chunk]
 
 
 def main() -> None:
@@ -105,8 +112,10 @@ def main() -> None:
         A = np.array([r["terms"] for r in rows], dtype=float)
         y = np.array([r["measured_s"] for r in rows])
         scale = A.max(0)
+        scale[scale == 0] = 1
         coef, _ = nnls(A / scale / y[:, None], np.ones(len(y)))  # relative error, not absolute
-        print("fitted (SEC_TRAIN_MAC, SEC_EVAL_MAC, SEC_STEP, SEC_TOKEN):", [f"{v:.3g}" for v in coef / scale])
+        print("fitted (SEC_TRAIN_MAC, SEC_EVAL_MAC, SEC_STEP, SEC_TOKEN, SEC_UPDATE):",
+              [f"{v:.3g}" for v in coef / scale])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"runs": rows, "command": "python scripts/bench_lab_budget.py",

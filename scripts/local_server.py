@@ -37,6 +37,7 @@ class Page:
 
     def __init__(self):
         self.htmls, self.markdowns, self.kinds, self.buttons, self.errors = [], [], {}, {}, []
+        self.timeline: list[tuple[float, str, str]] = []  # (seconds since the request, element kind, its text)
 
     def values(self) -> list[float]:
         """data-value of every token of the first strip."""
@@ -76,6 +77,8 @@ async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: f
                 el = fm.delta.new_element
                 ek = el.WhichOneof("type")
                 page.kinds[ek] = page.kinds.get(ek, 0) + 1
+                body = el.html.body if ek == "html" else el.markdown.body if ek == "markdown" else ""
+                page.timeline.append((time.perf_counter() - t, ek, body[:2000]))
                 if ek == "markdown":
                     page.markdowns.append(el.markdown.body)
                 if ek == "html":

@@ -16,8 +16,9 @@ the jobs of every view ("Start here", "What training sees", "Gradient through ti
 drawn: every figure and token strip those views build. Resident memory (VmRSS) is sampled every 20 ms; the
 peak, the resident memory before and after, and each phase's peak are printed and written as JSON.
 
---streamed queues the long review's occlusion and probe as pieces (serving.jobs.view_plan), the way the
-page streams them; without it each is one whole job, as the page computed them before.
+--streamed queues the views' jobs as the page does (serving.jobs.view_jobs: a long review's occlusion and
+probe as pieces, the end first); without it occlusion and the probe are one whole job each, as the page
+computed them before issue #24.
 """
 from __future__ import annotations
 
@@ -60,19 +61,15 @@ class Peak(threading.Thread):
         return round(p, 1)
 
 
-def draw_views(models, main, compare, ids, tokens, results) -> int:
-    """Build every figure and strip the five review views draw from these results; returns their count."""
+def draw_views(main, compare, tokens, results) -> int:
+    """Build every figure and strip the five review views draw from these results ({"flow", "occlusion",
+    "probe", "memory"}, the last three by model); returns their count."""
     import numpy as np
 
     from tbptt_viz.gradients import analysis
     from tbptt_viz.present import figures, render
 
-    from tbptt_viz.serving.jobs import OCCLUSION_KEY
-
-    rf = results[("flow", main, ids, None)]
-    occ = {n: results[("attr", n, ids, *OCCLUSION_KEY)] for n in (main, compare)}
-    probes = {n: results[("probe", n, ids)] for n in (main, compare)}
-    traces = {n: results[("memory", n, ids)] for n in (main, compare)}
+    rf, occ, probes, traces = results["flow"], results["occlusion"], results["probe"], results["memory"]
     made = []
     T = rf.T
     for scheme, k in (("last-k", 30), ("chunked", 30), ("full", T)):
@@ -115,8 +112,10 @@ def main() -> None:
                     help="run the app's warm-up beside the review (default)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     ap.add_argument("--streamed", action="store_true", help="occlusion and probe of the long review as pieces")
-    ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "memory.json"))
+    ap.add_argument("--out", help="JSON to write (default results/bench/memory.json with --page, else "
+                                  "results/bench/memory_jobs.json)")
     args = ap.parse_args()
+    args.out = args.out or str(ROOT / "results" / "bench" / ("memory.json" if args.page else "memory_jobs.json"))
     sampler = Peak()
     sampler.start()
     start_rss = rss_mb()
@@ -140,6 +139,7 @@ def main() -> None:
     from tbptt_viz.core.data import examples
     from tbptt_viz.core.text import prepare_review
     from tbptt_viz.present import figures  # noqa: F401 - what the page has imported before any review
+    from tbptt_viz.present.review import Review
     from tbptt_viz.serving import jobs
     from tbptt_viz.serving.service import ComputeService, ModelStore
 
@@ -163,39 +163,38 @@ def main() -> None:
     ids = tuple(prepare_review(text, store.get(main_model).vocab).ids)
     tokens = list(prepare_review(text, store.get(main_model).vocab).tokens)
     t0 = time.perf_counter()
-    results = {}
-    wanted = {("flow", main_model, ids, None)}
-    for n in (main_model, compare):
-        wanted |= {("attr", n, ids, *jobs.OCCLUSION_KEY), ("probe", n, ids), ("memory", n, ids)}
+    review = Review(main_model, compare, ids, ids, tuple(tokens), None)
+    views = ("Start here", "What training sees", "Gradient through time", "What the model uses", "Memory")
+    settings = jobs.ViewSettings(long_review=True)  # occlusion and the probe asked for on "What the model uses"
     if args.streamed:
-        plan = []
-        for view in jobs.VIEW_JOBS:
-            plan += jobs.view_plan(store, view, main_model, compare, ids, ids)
-        tickets = {}
-        for job in plan:
-            tickets.setdefault(job.key, svc.request(job.key, job.fn, job.kind, job.priority, owner="visitor"))
-        first = [t for k, t in tickets.items() if k[0] == "flow" or (k[0] == "occ_piece" and k[3] == len(ids) - 500)]
-        for t in first:
-            t.result()
-        first_s = time.perf_counter() - t0
-        for t in tickets.values():
-            t.result()
-        for n in (main_model, compare):
-            occ = {k[3:]: t.result() for k, t in tickets.items() if k[:2] == ("occ_piece", n)}
-            probe = {k[3:]: t.result() for k, t in tickets.items() if k[:2] == ("probe_piece", n)}
-            results[("attr", n, ids, *jobs.OCCLUSION_KEY)] = jobs.occlusion_from_parts(store.get(n), ids, occ)
-            results[("probe", n, ids)] = jobs.probe_from_parts(ids, probe)
-        for key, t in tickets.items():
-            if key[0] in ("flow", "memory"):
-                results[key] = t.result()
+        keys = list(dict.fromkeys(k for view in views for k in jobs.view_jobs(view, review, settings)))
     else:
-        fns = {**jobs.review_jobs(store, main_model, ids), **jobs.review_jobs(store, compare, ids)}
-        tickets = {k: svc.request(k, fns[k], jobs.kind_of(k), owner="visitor") for k in fns if k in wanted}
-        results = {k: t.result() for k, t in tickets.items()}
-        first_s = None
+        keys = [jobs.flow(main_model, ids)] + [k for n in (main_model, compare) for k in
+                                               (jobs.attribution(n, ids, "occlusion"), jobs.probe(n, ids),
+                                                jobs.memory(n, ids))]
+    tickets = {}
+    for key in keys:
+        job = jobs.job(key, store)
+        tickets[key] = svc.request(job.key, job.fn, job.kind, job.priority, owner="visitor")
+    first = [t for k, t in tickets.items() if k.kind == "flow" or k.kind == "occ_piece" and k.hi == len(ids)]
+    for t in first:
+        t.result()
+    first_s = time.perf_counter() - t0 if args.streamed else None
+    done = {k: t.result() for k, t in tickets.items()}
+    results = {"flow": done[jobs.flow(main_model, ids)], "occlusion": {}, "probe": {}, "memory": {}}
+    for n in (main_model, compare):
+        results["memory"][n] = done[jobs.memory(n, ids)]
+        if args.streamed:
+            parts = {what: {(k.lo, k.hi): done[k] for k in keys if k.kind == what and k.model == n}
+                     for what in ("occ_piece", "probe_piece")}
+            results["occlusion"][n] = jobs.occlusion_from_parts(store.get(n), ids, parts["occ_piece"])
+            results["probe"][n] = jobs.probe_from_parts(ids, parts["probe_piece"])
+        else:
+            results["occlusion"][n] = done[jobs.attribution(n, ids, "occlusion")]
+            results["probe"][n] = done[jobs.probe(n, ids)]
     computed_s = time.perf_counter() - t0
     phases["long review computed"] = sampler.phase()
-    n_figures = draw_views(store, main_model, compare, ids, tokens, results)
+    n_figures = draw_views(main_model, compare, tokens, results)
     phases["views drawn"] = sampler.phase()
     if warm is not None:
         warm.join()

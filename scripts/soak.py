@@ -56,8 +56,9 @@ def percentile(values, q):
 
 
 class Soak:
-    def __init__(self, port: int, minutes: float, sessions: int, seed: int):
+    def __init__(self, port: int, minutes: float, sessions: int, seed: int, mix: dict | None = None):
         self.port, self.deadline, self.sessions = port, time.monotonic() + 60 * minutes, sessions
+        self.mix = dict(mix or MIX)  # kind -> share of the visits
         self.rng = random.Random(seed)
         self.records: list[dict] = []
         self.examples = list(EXAMPLES)
@@ -82,7 +83,7 @@ class Soak:
         last = self.query(rng, "example", 0)  # the visitor's last link (what "k" reopens)
         n = 0
         while time.monotonic() < self.deadline:
-            kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+            kind = rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
             lock = {"long": self.long_busy, "lab": self.lab_busy}.get(kind)
             if lock is not None and lock.locked():
                 kind = "example"  # one long review and one Lab run in flight at a time

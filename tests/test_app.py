@@ -212,6 +212,7 @@ def test_corrupted_weights_show_an_error_not_a_traceback(tmp_path, monkeypatch, 
     assert not any(o.startswith("broken-model") for o in at.selectbox(key="model").options)
 
 
+@pytest.mark.slow
 def test_a_broken_default_model_falls_back_with_one_notice(tmp_path, monkeypatch):
     """imdb-last-k30 (the default) tampered and re-hashed: NaN weights only the new check catches."""
     import json
@@ -523,6 +524,51 @@ def test_the_text_box_keeps_a_long_paste_and_offers_a_file_for_sharing():
     assert "text" not in at.query_params and at.query_params["review"] == "custom"
     assert any("too long for a link" in c.value for c in at.caption)
     assert [d.label for d in at.get("download_button")][-1:] == ["Download this text (.txt)"]
+
+
+@pytest.mark.slow
+def test_a_long_review_streams_its_occlusion_the_end_first_then_shows_the_whole_record(monkeypatch):
+    """A 2,000-token review on "Start here": the occlusion strips are drawn while pieces are missing (NaN, the
+    end computed first), then redrawn whole; the page asks for pieces only, never a whole occlusion, and the
+    values it ends with are the sequential computation's (float32 rounding: other batch shapes)."""
+    from tbptt_viz import attribute, load_pretrained
+    from tbptt_viz.core.text import prepare_review
+    from tbptt_viz.serving import jobs
+    from tbptt_viz.serving.service import ComputeService, same_as_sequential
+    from tbptt_viz.ui import start_here
+
+    gate, drawn, asked = threading.Event(), [], []
+    run, draw, request = jobs.run, start_here.occlusion_strips, ComputeService.request
+
+    def held_run(key, models):  # the rest of the review waits until the page has drawn its first part
+        if key.kind in ("occ_piece", "probe_piece") and key.hi < len(key.ids):
+            gate.wait(120)
+        return run(key, models)
+
+    def recorded(review, scores, progress=None, probs=None):
+        drawn.append((progress, {n: int(np.isnan(v).sum()) for n, v in scores.items()}))
+        if progress is not None:
+            gate.set()
+        return draw(review, scores, progress, probs)
+
+    monkeypatch.setattr(jobs, "run", held_run)
+    monkeypatch.setattr(start_here, "occlusion_strips", recorded)
+    monkeypatch.setattr(ComputeService, "request", lambda self, key, *a, **kw: (asked.append(key),
+                                                                                request(self, key, *a, **kw))[1])
+    words = "the film was slow at first but the actors kept it alive and the music carried every scene".split()
+    text = " ".join(words[i % len(words)] + ("" if i % 7 else " .") for i in range(2100))
+    at = app({"review": "custom", "text": text, "view": "Start here"})
+    assert_clean(at)
+    partial = [missing for progress, missing in drawn if progress is not None]
+    assert partial and all(0 < n < 2000 for n in partial[0].values())  # drawn with the start still missing
+    assert drawn[-1] == (None, {"imdb-last-k30": 0, "imdb-full": 0})  # then whole
+    assert not [k for k in asked if k.kind == "attr" and k.method == "occlusion"]  # pieces, never the whole job
+    assert {k.kind for k in asked} >= {"occ_piece", "probe_piece", "flow"}
+    strips = [h for h in htmls(at) if "occlusion: logit drop" in h]
+    model = load_pretrained("imdb-last-k30")
+    ids = torch.tensor(prepare_review(text, model.vocab).ids)
+    shown = [float(v) for v in re.findall(r'data-value="([^"]+)"', strips[0])]
+    assert len(shown) == 2000 and same_as_sequential(shown, attribute(model, ids, "occlusion").scores)
 
 
 @pytest.mark.slow

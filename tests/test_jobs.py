@@ -125,17 +125,21 @@ def test_a_long_review_waits_for_a_click_before_occlusion_and_the_probe():
 
 def test_a_long_review_is_asked_for_in_pieces_the_end_first():
     """Over FIRST_PIECE tokens, occlusion and the probe are pieces covering every position once, the last
-    FIRST_PIECE first; both models' pieces alternate; only occlusion's first piece has the visitor's priority."""
+    FIRST_PIECE first, after what the first chart needs; both models' pieces alternate; "Start here" asks only
+    for the probe's pieces its sentence reads."""
     from tbptt_viz.attribution.probe import FIRST_PIECE
-    from tbptt_viz.serving.service import STREAM, USER
 
     T = 2000
     review = Review("m", "c", tuple(range(2, T + 2)), tuple(range(3, T + 3)), ("w",) * T, 1)
     keys = view_jobs("Start here", review)
     assert keys[0] == jobs.flow("m", review.ids, 1)
     occ = [k for k in keys if k.kind == "occ_piece"]
-    probes = [k for k in keys if k.kind == "probe_piece"]
-    assert len(keys) == 1 + len(occ) + len(probes) and keys.index(probes[0]) > keys.index(occ[-1])
+    opening = [k for k in keys if k.kind == "probe_piece"]  # its sentence reads two variants: one piece each
+    assert len(keys) == 1 + len(occ) + len(opening) and keys.index(opening[0]) > keys.index(occ[-1])
+    assert [(k.model, k.lo) for k in opening] == [("m", 0), ("c", 0)] and jobs.opening(T) == (0, 30)
+    assert all(k.hi > 30 for k in opening)
+    probes = [k for k in view_jobs("What the model uses", review, ViewSettings(long_review=True))
+              if k.kind == "probe_piece"]  # the probe's chart: every piece
     assert [k.model for k in occ[:4]] == ["m", "c", "m", "c"]  # interleaved: both strips fill in together
     for pieces in (occ, probes):
         for name in ("m", "c"):
@@ -145,9 +149,8 @@ def test_a_long_review_is_asked_for_in_pieces_the_end_first():
             for lo, hi in mine:
                 covered[lo:hi] += 1
             assert (covered == 1).all()
-    assert [jobs.priority_of(k) for k in occ[:2]] == [USER, USER]
-    assert {jobs.priority_of(k) for k in occ[2:] + probes} == {STREAM}
-    assert jobs.priority_of(keys[0]) == USER and all(kind_of(k) == "long" for k in keys)
+    assert [(k.lo, k.hi) for k in keys[1:3]] == [(T - FIRST_PIECE, T)] * 2  # the first chart's, first
+    assert all(kind_of(k) == "long" for k in keys)  # long reviews' share of the workers
     short = Review("m", None, tuple(range(2, FIRST_PIECE + 2)), (), (), None)
     assert view_jobs("Start here", short)[1:] == [jobs.attribution("m", short.ids, "occlusion"),
                                                   jobs.probe("m", short.ids)]

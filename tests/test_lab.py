@@ -420,6 +420,25 @@ def test_budget_grows_with_each_setting_and_names_the_bound():
     assert huge.train_row_steps == 1_000_000 * 10_000 * sequence_steps(LabConfig(seq_len=10_000))
 
 
+def test_a_per_chunk_run_is_priced_with_its_steps_per_window():
+    """Same memory bound (one window's graph at a time is at most the batched windows'); the time adds, per
+    batch, the windows run one after another and a backward, clip and step for each (settings' docstring)."""
+    import math
+
+    from tbptt_viz.experiments.lab import settings
+    from tbptt_viz.experiments.lab.settings import LabConfigError, lab_budget
+
+    review, chunk = lab_budget({"scheme": "chunked", "k": 5}), lab_budget({"scheme": "chunked", "k": 5,
+                                                                            "update": "per-chunk"})
+    T, W = 100, 20  # prefix's default length, chunks of 5
+    batches = math.ceil(1000 / 32) * 20
+    extra = batches * ((T + (T - 5)) - ((T - 5) + 5 + W)) * settings.SEC_STEP + batches * W * settings.SEC_UPDATE
+    assert chunk.memory_bytes == review.memory_bytes and chunk.train_row_steps == review.train_row_steps
+    assert chunk.seconds - review.seconds == pytest.approx(extra)
+    with pytest.raises(LabConfigError, match="unknown update rule 'per-epoch'"):
+        lab_budget({"update": "per-epoch"})
+
+
 def test_every_form_value_alone_fits_the_live_memory_budget():
     """The form's widgets (FORM_BOUNDS) cannot ask for a run that would not fit the live memory budget on its
     own; combinations over the time budget are refused when "Train live" is pressed."""

@@ -126,15 +126,14 @@ def started_order(service, jobs, gate, check=lambda tickets: None):
 
 
 def test_sessions_take_turns_instead_of_first_come_first_served():
-    from tbptt_viz.serving.service import STREAM
-
+    later = 5  # a priority between a visitor's (USER) and the warm-up's
     service = ComputeService(workers=1)
     gate = threading.Event()
     service.request("gate", lambda: gate.wait(5), owner="a")
     time.sleep(0.05)
     jobs = [(f"a{i}", "a", "analysis", 0) for i in range(1, 5)] + [("b1", "b", "analysis", 0),
                                                                      ("c1", "c", "analysis", 0),
-                                                                     ("b-rest", "b", "analysis", STREAM),
+                                                                     ("b-rest", "b", "analysis", later),
                                                                      ("warm", None, "analysis", WARMUP)]
 
     def check(tickets):  # "a" was served last (the gate): b and c go first

@@ -3,8 +3,7 @@
     JobKey       one computation: its kind, the model, the token ids and the settings it needs
     run(key)     computes what a key names (the compute service calls it on a worker)
     kind_of      the service's kind: "long" reviews and "lab" runs are capped, so a worker stays free
-    priority_of  USER for what a page shows first; STREAM for the rest of a long review, after it
-    job(key)     the Job the service is handed: key, fn, kind, priority
+    job(key)     the Job the service is handed: key, fn, kind, priority (USER; WARMUP for start-up work)
     view_jobs    what a view asks for, in the order it waits for them; the page queues them all at once
                  before the view waits for the first (prefetch), so they run on every worker together
     warm_up_jobs what the default views ask for on an example review, queued at start-up at low priority
@@ -13,15 +12,16 @@ The views ask for `view_jobs` and nothing else (tests/test_jobs.py records what 
 page run), so prefetch and warm-up compute exactly what the page then shows.
 
 A long review (more than probe.FIRST_PIECE tokens) is streamed: its occlusion and context probe are pieces
-of positions (`occlusion_keys`, `probe_keys`), the last FIRST_PIECE first. Occlusion's first piece runs at
-the visitor's priority (USER), every other piece at STREAM, so the first chart (the training strips and the
-occlusion of the last FIRST_PIECE tokens) comes within seconds and other visitors' first charts go before
-the rest of it. A view draws what has arrived (`probe.join_pieces`: NaN where a piece is missing) and, once
-every piece is in, the whole record (`occlusion_from_parts`, `probe_from_parts`), equal to the bit to the
-unstreamed computation:
+of positions (`occlusion_keys`, `probe_keys`), the last FIRST_PIECE first, each at most PIECE_ROW_STEPS LSTM
+row-steps. A view lists them after what its first chart needs, so the first chart (the training strips and
+the occlusion of the last FIRST_PIECE tokens) comes within seconds; the rest follows in the session's turns
+(the service serves sessions round-robin, and long reviews on at most their share of the workers while
+others wait), so it never waits for a quiet moment and never holds up another visitor for long. A view draws
+what has arrived (`probe.join_pieces`: NaN where a piece is missing) and, once every piece is in, the whole
+record (`occlusion_from_parts`, `probe_from_parts`), equal to the bit to the unstreamed computation:
 
     t:      0 ............................... T-500 ......... T-1
-    piece:  | 3 |  2  |        1           |        0        |      piece 0 (occlusion): USER; the rest: STREAM
+    piece:  | 7 | 6 | ...  |  2  |     1     |        0        |      computed 0, 1, 2, ... (both models in turn)
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from tbptt_viz.present.params import DEFAULTS, snap_k
 from tbptt_viz.present.review import Review
-from tbptt_viz.serving.service import STREAM, USER, WARMUP
+from tbptt_viz.serving.service import USER, WARMUP
 
 LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
 KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "occ_piece", "probe_piece")
@@ -67,7 +67,7 @@ class Job:
     key: JobKey
     fn: Callable[[], Any]
     kind: str        # the service's kind (kind_of): "analysis", "long" or "lab"
-    priority: int    # USER, STREAM or WARMUP
+    priority: int    # USER, or WARMUP for start-up work
 
 
 def flow(model: str, ids, label: int | None = None) -> JobKey:
@@ -131,9 +131,22 @@ def occlusion_keys(model: str, ids) -> list[JobKey]:
     return piece_keys("occ_piece", model, ids) if streamed(ids) else [attribution(model, ids, "occlusion")]
 
 
-def probe_keys(model: str, ids) -> list[JobKey]:
-    """What the context probe of a review is computed as: one job, or a long review's pieces."""
-    return piece_keys("probe_piece", model, ids) if streamed(ids) else [probe(model, ids)]
+def probe_keys(model: str, ids, positions: tuple[int, ...] | None = None) -> list[JobKey]:
+    """What the context probe of a review is computed as: one job, or a long review's pieces. With
+    `positions` (variants b: the model reading ids[b:]) a long review's probe is only the pieces holding them,
+    for a view that reads nothing else (a fraction of the work: the probe costs T(T+1)/2 row-steps)."""
+    if not streamed(ids):
+        return [probe(model, ids)]
+    keys = piece_keys("probe_piece", model, ids)
+    return keys if positions is None else [k for k in keys if any(k.lo <= b < k.hi for b in positions)]
+
+
+def opening(T: int) -> tuple[int, int]:
+    """The probe's variants "Start here" reads: the whole review (b = 0) and the review without its first
+    FIRST_N tokens (present.sentences.opening_sentence)."""
+    from tbptt_viz.present.sentences import FIRST_N
+
+    return 0, max(0, min(FIRST_N, T - 1))
 
 
 def attribution_keys(model: str, ids, method: str) -> list[JobKey]:
@@ -223,16 +236,10 @@ def kind_of(key: JobKey) -> str:
     return "long" if key.kind != "prob" and len(key.ids) > LONG_REVIEW else "analysis"
 
 
-def priority_of(key: JobKey) -> int:
-    """USER, except a long review's pieces beyond occlusion's first (the rest of it, streamed): STREAM."""
-    first = key.kind == "occ_piece" and key.hi == len(key.ids)
-    return STREAM if key.kind in ("occ_piece", "probe_piece") and not first else USER
-
-
-def job(key: JobKey, models, fn: Callable[[], Any] | None = None, priority: int | None = None) -> Job:
-    """The Job for `key`: `fn` computes it when the key alone cannot (a Lab run); `priority` overrides
-    `priority_of` (warm-up work)."""
-    return Job(key, fn or (lambda: run(key, models)), kind_of(key), priority_of(key) if priority is None else priority)
+def job(key: JobKey, models, fn: Callable[[], Any] | None = None, priority: int = USER) -> Job:
+    """The Job for `key`: `fn` computes it when the key alone cannot (a Lab run); WARMUP `priority` for the
+    server's own start-up work."""
+    return Job(key, fn or (lambda: run(key, models)), kind_of(key), priority)
 
 
 # ---- what the views ask for -------------------------------------------------------------------------------
@@ -273,8 +280,9 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
     m, ids, names = review.model, review.ids, review.names
     occlusion = interleaved(*(occlusion_keys(n, review.ids_of(n)) for n in names))
     probes = interleaved(*(probe_keys(n, review.ids_of(n)) for n in names))
-    if view == "Start here":
-        keys = [flow(m, ids, review.label), *occlusion, *probes]
+    if view == "Start here":  # the probe feeds one sentence there: only the variants it reads
+        keys = [flow(m, ids, review.label), *occlusion,
+                *interleaved(*(probe_keys(n, review.ids_of(n), opening(review.T)) for n in names))]
     elif view in ("What training sees", "Gradient through time"):
         keys = [flow(m, ids, review.label)] + ([k1k2(m, ids, review.label, s.k1, s.k2)] if s.scheme == "k1k2" else [])
     elif view == "What the model uses":

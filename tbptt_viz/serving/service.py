@@ -9,10 +9,11 @@ goes through one `ComputeService`:
 - Workers are threads. The computations are reentrant (they never change a shared model), torch releases
   the GIL inside its kernels, and threads share the loaded weights, so two workers use both cores of this
   machine at a fraction of the memory of worker processes (each would hold its own copy of torch).
-- Jobs run by priority: a visitor's request (USER, 0) before the rest of a long review streamed after its
-  first chart (STREAM, 5) before start-up warm-up work (WARMUP, 10). Within one priority, visitors take
-  turns: each request names its `owner` (a session), and the owner served least recently goes next
-  (round-robin), FIFO within an owner. One session's eight jobs never make another's one wait behind them.
+- Jobs run by priority: a visitor's request (USER, 0) before start-up warm-up work (WARMUP, 10). Within one
+  priority, visitors take turns: each request names its `owner` (a session), and the owner served least
+  recently goes next (round-robin), FIFO within an owner. One session's eight jobs never make another's one
+  wait behind them, and a long review's many pieces (serving.jobs) neither wait for a quiet moment nor hold
+  up anyone: they take their turn like every other session's jobs, on at most their share of the workers.
 - The visitors' queue is bounded (`max_queued` jobs, `max_owner` per owner): past it a request fails at once
   with ServiceBusy, which the page turns into "busy, try again", instead of a wait that grows without bound.
   Warm-up work (WARMUP) is the server's own, finite, and never counted against visitors nor refused.
@@ -43,7 +44,7 @@ from typing import Any, Callable, Hashable
 
 from tbptt_viz.serving.memory import limit_malloc_arenas, release_free_memory
 
-USER, STREAM, WARMUP = 0, 5, 10
+USER, WARMUP = 0, 10
 
 
 class ServiceBusy(RuntimeError):

@@ -11,8 +11,9 @@ import threading
 from typing import Any, Callable
 
 import streamlit as st
+import torch
 
-from tbptt_viz.attribution.probe import join_pieces
+from tbptt_viz.attribution.probe import join_pieces, probe_from_logits
 from tbptt_viz.core.checkpoint import available_models, load_pretrained, model_cards, pretrained_dir
 from tbptt_viz.core.data import examples, load_imdb, load_results
 from tbptt_viz.core.text import clean_text
@@ -145,14 +146,18 @@ def occlusions(review: Review, draw: Callable[[dict, int, int], None] | None = N
             for n in keys}
 
 
-def probes(review: Review) -> dict:
+def probes(review: Review, positions: tuple[int, ...] | None = None) -> dict:
     """The context probe of the review for every model on the page: {model: ContextProbe} (a long review's
-    pieces gathered first, jobs.probe_keys)."""
-    keys = {n: jobs.probe_keys(n, review.ids_of(n)) for n in review.names}
+    pieces gathered first, jobs.probe_keys). With `positions`, a long review's probe holds the variants b in
+    `positions` (and whatever shares their pieces) and NaN elsewhere: for a view that reads only those."""
+    keys = {n: jobs.probe_keys(n, review.ids_of(n), positions) for n in review.names}
     if not jobs.streamed(review.ids):
         return {n: compute(keys[n][0], f"the context probe for {n}") for n in review.names}
     done = gather(jobs.interleaved(*keys.values()), "the context probe")
-    return {n: jobs.probe_from_parts(review.ids_of(n), {(k.lo, k.hi): done[k] for k in keys[n]}) for n in keys}
+    parts = {n: {(k.lo, k.hi): done[k] for k in keys[n]} for n in keys}
+    if positions is not None:
+        return {n: probe_from_logits(torch.tensor(review.ids_of(n)), join_pieces(review.T, parts[n])) for n in keys}
+    return {n: jobs.probe_from_parts(review.ids_of(n), parts[n]) for n in keys}
 
 
 def prefetch(review: Review, view: str, settings: jobs.ViewSettings) -> None:

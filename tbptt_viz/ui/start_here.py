@@ -28,7 +28,7 @@ def show(review: Review) -> None:
     # a long review's occlusion streams in, the end first: the strips are drawn as its pieces land
     occ = services.occlusions(review, lambda scores, done, total: occlusion_strips(review, scores, (done, total)))
     occlusion_strips(review, {n: occ[n].scores for n in names}, probs={n: occ[n].prob_positive for n in names})
-    probes = services.probes(review)
+    probes = services.probes(review, jobs.opening(T))  # what the sentence reads: a long review's is one piece
     opening = opening_sentence({n: occ[n].scores for n in names}, probes, T)
     if opening:
         st.markdown(opening)

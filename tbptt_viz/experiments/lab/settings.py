@@ -19,6 +19,11 @@ training sequence, P = the latest window start, MAC = 4H(E + H) multiply-adds of
             + batches x (P + S + starts) x SEC_STEP                        sequential steps (kernel calls)
             + (n_train + n_test) x T x SEC_TOKEN                           building the data in Python
 
+and under the per-chunk update rule (core/per_chunk.py: a step after every window, the windows run one after
+another) the sequential steps are batches x (sum of the windows' lengths + P) x SEC_STEP instead, plus
+batches x W x SEC_UPDATE for a backward pass, a clip and an optimizer step per window; its memory is at most
+the per-review rule's (one window's graph at a time), so the same memory bound serves both.
+
 where steps(config) = `sequence_steps`. The constants were fitted by scripts/bench_lab_budget.py on this
 project's 2-core x86_64 machine (its JSON holds each run's estimate against what it measured); a faster
 machine only makes the time bound conservative.
@@ -136,6 +141,7 @@ SEC_TRAIN_MAC = 7e-10    # per multiply-add of a training row-step (forward, bac
 SEC_EVAL_MAC = 2e-10     # per multiply-add of an evaluation row-step
 SEC_STEP = 3e-4          # per sequential LSTM step of a batch (kernel calls in a loop, forward and backward)
 SEC_TOKEN = 1e-7         # per token of data built in Python
+SEC_UPDATE = 2e-3        # per-chunk: per window of a batch (its own backward call, clip and Adam step, in Python)
 
 # What a run may cost. The command line's default protects a small host (override with --max-memory and
 # --max-minutes); a live run from the app shares a 1 GB server with a class and one of its two cores.
@@ -175,8 +181,12 @@ def lab_budget(values: dict) -> LabBudget:
     train_steps = n_train * epochs * sequence_steps(c)
     eval_steps = ((epochs + 1) * n_test + n_train) * T
     batches = math.ceil(n_train / B) * epochs
-    seconds = (train_steps * mac * SEC_TRAIN_MAC + eval_steps * mac * SEC_EVAL_MAC
-               + batches * (P + S + starts) * SEC_STEP + (n_train + n_test) * T * SEC_TOKEN)
+    if c["update"] == "per-chunk":
+        sequential = batches * ((sum(p - s + 1 for p, s in windows) + P) * SEC_STEP + W * SEC_UPDATE)
+    else:
+        sequential = batches * (P + S + starts) * SEC_STEP
+    seconds = (train_steps * mac * SEC_TRAIN_MAC + eval_steps * mac * SEC_EVAL_MAC + sequential
+               + (n_train + n_test) * T * SEC_TOKEN)
     return LabBudget(int(memory), float(seconds), int(train_steps), int(eval_steps))
 
 
