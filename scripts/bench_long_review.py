@@ -15,8 +15,10 @@ Baseline, in the same run: the same measurement on the otherwise idle server (a 
 is cached). Then `--sessions` sessions browse the whole time (scripts/soak.py's clients: example links, new
 ~200-word reviews, other K or scheme, a pause of 1-4 s between actions) while `--repeats` long reviews are
 opened one after the other, each new. The browsing sessions' own page times during the run, the load average
-and the server's memory (sum of PSS over its processes) are recorded with it. The goal (issue #24): the first
-chart within 5 s and the whole page within 30 s while ten other sessions browse.
+and the server's memory (sum of PSS over its processes) are recorded with it, and so is the CPU time the
+server's processes used during each long review (alone: what the review itself costs, whatever else the
+machine runs; under load: its cost and the browsing sessions'). The goal (issue #24): the first chart within
+5 s and the whole page within 30 s while ten other sessions browse.
 """
 from __future__ import annotations
 
@@ -46,25 +48,59 @@ def long_text(n: int) -> str:
     return " ".join(words[(i * (n + 3)) % len(words)] + (" ." if i % 11 == 10 else "") for i in range(2100))
 
 
-async def long_review(port: int, n: int, limit: float = 300.0) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server's process tree has used so far, in seconds."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+            todo += [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
+        except OSError:
+            pass
+    return total
+
+
+async def long_review(port: int, n: int, pid: int, limit: float = 300.0) -> dict:
     """Open the n-th long review on "Start here": when its training strips, its first occlusion strips and its
-    whole page arrived (seconds), and whether the first occlusion was drawn before every piece was in."""
+    whole page arrived (seconds), whether the first occlusion was drawn before every piece was in, and the CPU
+    time the server used meanwhile (alone on the server: what the review costs; under load: everyone's)."""
+    samples = []
+
+    async def sample():
+        while True:
+            samples.append((time.perf_counter(), cpu_seconds(pid)))
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.ensure_future(sample())
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
     took, page, ws = await local_server.protocol_page(port, urlencode({"review": "custom", "view": "Start here",
                                                                        "text": long_text(n)}), timeout=limit)
+    sampler.cancel()
+    cpu_end = cpu_seconds(pid)
     await ws.close()
+
+    def cpu_at(seconds):
+        if seconds is None:
+            return None
+        return round(next((c for t, c in samples if t - t0 >= seconds), cpu_end) - cpu0, 2)
+
     strips = next((t for t, kind, body in page.timeline if kind == "html" and "||dL/dx_t||" in body), None)
     occ = [t for t, kind, body in page.timeline if kind == "html" and "occlusion: logit drop" in body]
     streamed = [t for t, kind, body in page.timeline if kind == "markdown" and body.startswith("Computing occlusion")]
     first = occ[1] if len(occ) > 1 else None  # both models' strips (one html element each)
-    return {"training_strips_s": strips, "first_chart_s": None if first is None or strips is None else
-            max(first, strips), "whole_page_s": took, "streamed": bool(streamed), "errors": page.errors}
+    first_chart = None if first is None or strips is None else max(first, strips)
+    return {"training_strips_s": strips, "first_chart_s": first_chart, "whole_page_s": took,
+            "server_cpu_first_chart_s": cpu_at(first_chart), "server_cpu_whole_page_s": round(cpu_end - cpu0, 2),
+            "streamed": bool(streamed), "errors": page.errors}
 
 
 def med(x):
     return round(statistics.median(x), 2) if x else None
 
 
-async def under_load(port: int, sessions: int, repeats: int, sampler) -> tuple[dict, list]:
+async def under_load(port: int, sessions: int, repeats: int, sampler, pid: int) -> tuple[dict, list]:
     browse = soak.Soak(port, 60.0, sessions, seed=1, mix=BROWSE)
     browse.long_busy, browse.lab_busy = asyncio.Lock(), asyncio.Lock()
     browse.start = time.monotonic()
@@ -75,7 +111,7 @@ async def under_load(port: int, sessions: int, repeats: int, sampler) -> tuple[d
     t0 = time.monotonic() - browse.start
     runs = []
     for r in range(repeats):
-        runs.append(await long_review(port, 100 + r))
+        runs.append(await long_review(port, 100 + r, pid))
         print(f"  long review {r + 1}: first chart {runs[-1]['first_chart_s']:.1f} s, whole page "
               f"{runs[-1]['whole_page_s']:.1f} s (streamed: {runs[-1]['streamed']})", flush=True)
     t1 = time.monotonic() - browse.start
@@ -105,11 +141,12 @@ def main() -> None:
     figures, baseline, finished = {}, {}, False
     try:
         local_server.settle_warm_up(base)
-        alone = asyncio.run(long_review(args.port, 0))
+        alone = asyncio.run(long_review(args.port, 0, server.pid))
         print(f"alone: first chart {alone['first_chart_s']:.1f} s, whole page {alone['whole_page_s']:.1f} s",
               flush=True)
         baseline = {"what": "the same measurement on the otherwise idle server", **alone}
-        crowd, runs = asyncio.run(asyncio.wait_for(under_load(args.port, args.sessions, args.repeats, sampler),
+        crowd, runs = asyncio.run(asyncio.wait_for(under_load(args.port, args.sessions, args.repeats, sampler,
+                                                              server.pid),
                                                    timeout=1800))
         figures = {"review_tokens": 2000, "view": "Start here", "runs": runs,
                    "first_chart_s": [r["first_chart_s"] for r in runs],

@@ -42,7 +42,8 @@ import local_server  # noqa: E402
 VIEWS = ("Start here", "What training sees", "Gradient through time", "What the model uses", "Memory", "Lessons",
          "Model zoo")
 EXAMPLES = ("love-then-plot", "hate-then-plot", "plot-then-love", "mixed-mostly-positive", "short-awful", "never-boring")
-MODELS = ("imdb-last-k30", "imdb-full", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60")
+MODELS = ("imdb-last-k30", "imdb-full", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60",
+          "imdb-chunked-k30-per-chunk")
 MIX = {"example": 0.34, "custom": 0.22, "k": 0.24, "lab": 0.08, "long": 0.12}
 LIMIT_S = {"example": 120, "custom": 180, "k": 120, "lab": 300, "long": 400}
 LAB_QUERY = "view=Lab&lab_epochs=3&lab_n_train=400&lab_seq_len=60&lab_hidden=16"

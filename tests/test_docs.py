@@ -56,6 +56,24 @@ def test_a_speed_row_is_its_json():
     table = speed.speed_table({"ig": other})
     assert "| integrated gradients on 200 reviews | `scripts/bench_ig.py` | converged on 100% |" in table
     assert "not yet run" in speed.class_figures({})
+    cli = {"figures": {"a": {"min_s": 0.2, "max_s": 0.31}, "b": {"min_s": 0.16, "max_s": 0.2}},
+           "baseline": {"python -c pass": {"min_s": 0.04, "max_s": 0.07},
+                        'python -c "import torch"': {"min_s": 1.88, "max_s": 2.73}}}
+    assert speed.cli_rows(cli)[0][1] == ("0.16-0.31 s against 0.04-0.07 s for `python -c pass` and 1.9-2.7 s for "
+                                         "`import torch`")
+    run = {"first_chart_s": 4.3, "whole_page_s": 23.3}
+    long = {"figures": {"review_tokens": 2000, "view": "Start here", "runs": [run, run],
+                        "first_chart_s": [4.3, 5.6], "whole_page_s": [23.3, 26.8], "goals_s": {"first_chart": 5,
+                                                                                              "whole_page": 30},
+                        "browsing": {"sessions": 10, "page_p95_s": 1.76, "load_average_before": 3.3,
+                                     "load_average_after": 4.3}},
+            "baseline": {"first_chart_s": 2.0, "whole_page_s": 12.0, "server_cpu_first_chart_s": 2.5,
+                         "server_cpu_whole_page_s": 15.0}, "machine": "m", "date": "d", "command": "c"}
+    assert speed.long_review_rows(long)[0][1] == (
+        "alone 2.0 s and 12.0 s (server CPU 2.5 s and 15.0 s); while 10 sessions browse 4.3-5.6 s and 23.3-26.8 s "
+        "(2 reviews; their pages p95 1.8 s; load average 3.3-4.3; goals 5 s and 30 s)")
+    assert "scripts/bench_long_review.py" in speed.class_figures({"long_review": long})
+    assert set(speed.load(BENCH)) >= {"cli", "long_review"} and "soak" not in speed.load(BENCH)  # not a benchmark
 
 
 def test_study_json_has_three_seeds_per_regime_and_its_own_checks():

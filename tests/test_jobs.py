@@ -23,9 +23,14 @@ REVIEW = Review("m", "c", IDS, OTHER, ("w",) * 40, 1, "r")
 def test_job_kind_marks_long_reviews_only():
     long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
     assert kind_of(jobs.attribution("m", long_ids, "occlusion")) == "long"
-    assert kind_of(jobs.flow("m", long_ids)) == "long" and kind_of(jobs.sanity("m", long_ids, "saliency")) == "long"
+    assert kind_of(jobs.memory("m", long_ids)) == "long" and kind_of(jobs.sanity("m", long_ids, "saliency")) == "long"
     assert kind_of(jobs.probe("m", short_ids)) == "analysis"
-    assert kind_of(jobs.prediction("m", long_ids)) == "analysis"  # one forward pass: the header never waits
+    # the first chart's bounded jobs never wait behind long ones: the header's forward pass, the flow, and
+    # occlusion's last piece; the rest of a long review's pieces are long
+    first, *rest = jobs.piece_keys("occ_piece", "m", long_ids)
+    assert kind_of(jobs.prediction("m", long_ids)) == kind_of(jobs.flow("m", long_ids)) == kind_of(first) == \
+        "analysis"
+    assert {kind_of(k) for k in rest + jobs.piece_keys("probe_piece", "m", long_ids)} == {"long"}
 
     class Config:
         def to_dict(self):
@@ -150,7 +155,8 @@ def test_a_long_review_is_asked_for_in_pieces_the_end_first():
                 covered[lo:hi] += 1
             assert (covered == 1).all()
     assert [(k.lo, k.hi) for k in keys[1:3]] == [(T - FIRST_PIECE, T)] * 2  # the first chart's, first
-    assert all(kind_of(k) == "long" for k in keys)  # long reviews' share of the workers
+    assert [kind_of(k) for k in keys[:3]] == ["analysis"] * 3  # the first chart: served as everyone's is
+    assert {kind_of(k) for k in keys[3:]} == {"long"}  # the rest: long reviews' share of the workers
     short = Review("m", None, tuple(range(2, FIRST_PIECE + 2)), (), (), None)
     assert view_jobs("Start here", short)[1:] == [jobs.attribution("m", short.ids, "occlusion"),
                                                   jobs.probe("m", short.ids)]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "train", "cli")  # the table's rows, in this order
+# the table's rows, in this order
+ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "long_review", "train", "cli")
 
 
 def load(folder: Path) -> dict[str, dict]:
@@ -130,7 +131,22 @@ def cli_rows(b: dict) -> list[tuple[str, str]]:
              f"`python -c pass` and {torch_['min_s']:.1f}-{torch_['max_s']:.1f} s for `import torch`")]
 
 
-FORMATTERS = {"cli": cli_rows, "flow": flow_rows, "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
+def long_review_rows(b: dict) -> list[tuple[str, str]]:
+    f, alone = b["figures"], b["baseline"]
+    crowd = f["browsing"]
+    span = lambda v: f"{min(v):.1f}-{max(v):.1f} s" if len(v) > 1 else f"{v[0]:.1f} s"  # noqa: E731
+    return [(f"a {f['review_tokens']:,}-token review on '{f['view']}': first chart (training strips and the "
+             "occlusion of its last 500 tokens), whole page",
+             f"alone {alone['first_chart_s']:.1f} s and {alone['whole_page_s']:.1f} s (server CPU "
+             f"{alone['server_cpu_first_chart_s']:.1f} s and {alone['server_cpu_whole_page_s']:.1f} s); while "
+             f"{crowd['sessions']} sessions browse {span(f['first_chart_s'])} and {span(f['whole_page_s'])} "
+             f"({len(f['runs'])} reviews; their pages p95 {crowd['page_p95_s']:.1f} s; load average "
+             f"{crowd['load_average_before']:.1f}-{crowd['load_average_after']:.1f}; goals "
+             f"{f['goals_s']['first_chart']} s and {f['goals_s']['whole_page']} s)")]
+
+
+FORMATTERS = {"cli": cli_rows, "long_review": long_review_rows, "flow": flow_rows,
+              "attribution": attribution_rows, "app": app_rows, "browser": browser_rows,
               "load": load_rows, "train": train_rows}
 
 
@@ -154,11 +170,17 @@ def class_figures(benches: dict[str, dict]) -> str:
     drawing = (f"while a student's browser adds its own drawing: {floor:.1f} s for a fresh tab of even a one-chart "
                "Streamlit page on the benchmark machine's chromium" if floor else
                "while a student's browser adds its own drawing")
+    long = []
+    if "long_review" in benches:
+        (what, text), = long_review_rows(benches["long_review"])
+        b = benches["long_review"]
+        long = ["", f"{what[0].upper()}{what[1:]}, measured with `scripts/bench_long_review.py` on {b['machine']} "
+                    f"({b['date']}; server side, as above): {text}."]
     if "load" not in benches:
-        return (f"Measured with `scripts/bench_load.py` (one server; its clients speak Streamlit's own websocket "
-                f"protocol, so the figures are the server's, {drawing}): not yet run on this version of the code; "
-                "`python scripts/bench_load.py` writes results/bench/load.json and `python scripts/update_docs.py` "
-                "puts its figures here.")
+        return "\n".join([f"Measured with `scripts/bench_load.py` (one server; its clients speak Streamlit's own "
+                          f"websocket protocol, so the figures are the server's, {drawing}): not yet run on this "
+                          "version of the code; `python scripts/bench_load.py` writes results/bench/load.json and "
+                          "`python scripts/update_docs.py` puts its figures here.", *long])
     b = benches["load"]
     f = b["figures"]
     lines = [f"Measured with `scripts/bench_load.py` on {b['machine']} ({b['date']}; one server; the clients speak "
@@ -183,7 +205,7 @@ def class_figures(benches: dict[str, dict]) -> str:
     if "same_link" in f:
         lines.append("")
         lines.append(f"Per replica, plan on a class of about {f['same_link']['sessions']} opening the app at once.")
-    return "\n".join(lines)
+    return "\n".join(lines + long)
 
 
 def blocks(benches: dict[str, dict]) -> dict[str, str]:

@@ -227,13 +227,20 @@ def run(key: JobKey, models) -> Any:
     return methods.sanity_check(model, ids, key.method)
 
 
+def first_chart(key: JobKey) -> bool:
+    """Whether `key` is part of a page's first chart on any review: the header's forward pass, the training
+    strips' flow, and occlusion's first piece (the last FIRST_PIECE tokens). Each is bounded work (about a
+    second of one core at 2,000 tokens), so on a long review too they are served as everyone's are."""
+    return key.kind in ("prob", "flow") or (key.kind == "occ_piece" and key.hi == len(key.ids))
+
+
 def kind_of(key: JobKey) -> str:
     """The compute service's kind: "lab" for a live run; "long" for a review of more than LONG_REVIEW tokens
     (the app gives those a share of the workers, so another is always free for everyone else's pages), except
-    the header's one forward pass, which never waits behind long jobs; else "analysis"."""
+    its first chart's jobs (`first_chart`), which never wait behind long jobs; else "analysis"."""
     if key.kind == "lab":
         return "lab"
-    return "long" if key.kind != "prob" and len(key.ids) > LONG_REVIEW else "analysis"
+    return "long" if not first_chart(key) and len(key.ids) > LONG_REVIEW else "analysis"
 
 
 def job(key: JobKey, models, fn: Callable[[], Any] | None = None, priority: int = USER) -> Job:
