@@ -19,7 +19,7 @@ from tbptt_viz.core.data import examples
 from tbptt_viz.present.params import SCHEME_VIEWS, VIEWS
 from tbptt_viz.present.render import STRIP_CSS
 from tbptt_viz.ui import (controls, gradient_time, lab, lessons, memory, model_use, services, start_here, state,
-                          training, zoo)
+                          teacher, training, zoo)
 from tbptt_viz.ui.header import review_header
 from tbptt_viz.ui.widgets import guarded, k_fragment, notice
 
@@ -47,7 +47,9 @@ def main() -> None:
     st.set_page_config(page_title="tbptt-viz: where gradients go", layout="wide")
     started = time.perf_counter()
     st.html(STRIP_CSS)  # a style-only element: Streamlit adds it to the page without taking space
+    teacher.page_style()  # compact top space; present=1 in the link: no sidebar, larger type
     st.title("Where do gradients go under truncated BPTT?")
+    teacher.toolbar()  # copy the link to this view; the glossary (in the page's top bar)
     models = services.shipped_models()
     if not models:
         st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
@@ -61,6 +63,7 @@ def main() -> None:
         notice("warning", text)
 
     view = state.current_view()
+    lessons.open_from_url(view)  # a link to a lesson applies its preset before the controls are drawn
     review_id, text, true_label, title = controls.review_controls(cli_args().data_dir)
     st.session_state.shown_text = text
     model, compare = controls.model_controls(models)
@@ -68,8 +71,9 @@ def main() -> None:
     state.sync_settings(review_id, text, model, compare)
     review, problem = review_header(review_id, text, title, model, compare, true_label, use_true)
     if review is not None:
-        shown = lessons.evidence_view() if view == "Lessons" else view
-        services.prefetch(review, shown, state.view_settings())
+        shown, settings = lessons.evidence_settings(view, state.view_settings())
+        if shown is not None:
+            services.prefetch(review, shown, settings)
 
     draws = tab_draws(review, review.names if review else tuple(n for n in (model, compare) if n))
     for name, tab in zip(VIEWS, st.tabs(VIEWS, key="view", bind="query-params")):

@@ -66,6 +66,7 @@ def test_attribution_change_by_hand():
 
 @pytest.mark.parametrize("scheme,method,ready,route", [
     ("last-k", "occlusion", False, "no-backward"), ("full", "occlusion", True, "no-backward"),
+    ("last-k", "shapley", False, "no-backward"), ("k1k2", "shapley", True, "no-backward"),
     ("full", "saliency", False, "no-truncation"), ("full", "integrated_gradients", False, "no-truncation"),
     ("last-k", "saliency", False, "mask"), ("last-k", "input_x_gradient", True, "mask"),
     ("last-k", "integrated_gradients", False, "ask"), ("chunked", "integrated_gradients", False, "ask"),

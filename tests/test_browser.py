@@ -122,12 +122,13 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exception(page)
     assert page.get_by_role("tab", selected=True).inner_text().strip() == "Start here"  # a picture first
-    shot(page, "start_here", tmp_path)
+    shot(page, "start_here_page", tmp_path)  # docs/start_here.png is the first screen: test_teaching_browser.py
 
     open_tab(page, "What training sees")
     page.locator(".tv-strip").first.wait_for(timeout=30_000)
     assert page.locator(".tv-zero").count() > 50  # the opening is hatched: exactly zero gradient
-    assert page.locator(".tv-cut").count() == 1 and page.locator(".tv-legend").count() == 2
+    # two gradient strips (one cut), then the exposure strip of "Where each word was trained"
+    assert page.locator(".tv-cut").count() == 1 and page.locator(".tv-legend").count() == 3
     # under last-K the count/reach chart waits for a click (the strips already show its one loss)
     assert page.locator(".js-plotly-plot").count() == 0
     page.get_by_text("Show the chart of losses reaching each token").click()
@@ -148,7 +149,7 @@ def test_views_render_in_a_browser(server, page, tmp_path):
     no_exception(page)
     # the export is built on click, named after the settings, and holds the per-token numbers
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download CSV").click()
+        page.get_by_role("button", name="Download CSV").first.click()  # the gradients' (the exposure's follows)
     name = download.value.suggested_filename
     assert name.startswith("tbptt_viz_gradients_imdb-last-k30_love-then-plot_last-k_") and name.endswith(".csv")
     assert Path(download.value.path()).read_text().startswith("t,token,steps_from_end,full_input_grad_norm")
@@ -189,29 +190,67 @@ def test_every_view_fits_a_phone(server, browser, tmp_path):
         no_horizontal_overflow(pg)
         tabs = pg.get_by_role("tab")
         assert tabs.count() == 8 and pg.get_by_role("tab", name=tab).is_visible()  # the tab bar scrolls to it
-        shot(pg, "phone_" + tab.lower().replace(" ", "_"), tmp_path)
+        shot(pg, "phone_" + tab.lower().replace(" ", "_") + ("_page" if tab == "Start here" else ""), tmp_path)
     pg.close()
 
 
-def test_lessons_ask_first_then_set_up_the_evidence(server, page):
-    page.goto(f"{server}/?view=Lessons", wait_until="networkidle")
+# The lessons in a browser (set up, then ask): tests/test_teaching_browser.py.
+
+
+def connectivity_chart(page):
+    return page.locator(".js-plotly-plot").filter(has_text="How strongly one word moves")
+
+
+def section_shot(page, top, name: str, tmp_dir: Path) -> None:
+    """A screenshot of the window scrolled so that `top` (a heading's text, or a locator) is at its top: the page
+    scrolls inside its main block, so a full-page shot stops at the first screen."""
+    where = page.get_by_role("heading", name=top) if isinstance(top, str) else top
+    where.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    folder = os.environ.get("TBPTT_VIZ_SCREENSHOTS")
+    target = (ROOT / folder) if folder else tmp_dir
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"))
+
+
+def test_the_followed_word_redraws_connectivity_and_the_evidence_views_draw(server, page, tmp_path):
+    """Memory: another word in the picker redraws the curves (their source mark) and goes into the link; the
+    exposure, Shapley and zoo sections draw. Screenshots: evidence_*.png."""
+    page.goto(f"{server}/?view=Memory&review=love-then-plot&scheme=last-k&k=30", wait_until="networkidle")
     page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
     wait_idle(page)
-    from tbptt_viz.present.lessons import LESSONS
-
-    lesson = LESSONS[0]
-    expander = page.locator('[data-testid="stExpander"]').filter(has_text=lesson.title)
-    assert expander.get_by_role("button", name="Set up the evidence").count() == 0  # the question comes first
-    expander.get_by_text(lesson.options[lesson.answer], exact=True).click()
+    connectivity_chart(page).wait_for(timeout=60_000)
+    assert "source: love" in connectivity_chart(page).inner_text()
+    picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Follow the word")
+    picker.click()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
     wait_idle(page)
-    expander.get_by_role("button", name="Check my answer").click()
-    wait_idle(page)
-    expander.get_by_role("button", name="Set up the evidence").click()
-    wait_idle(page)
-    page.locator(".tv-strip").first.wait_for(timeout=60_000)
-    assert page.get_by_role("tab", selected=True).inner_text().strip() == "Lessons"  # the question stays in view
-    assert expander.get_by_text(lesson.question).is_visible()
+    connectivity_chart(page).wait_for(timeout=60_000)
+    assert "source: this" in connectivity_chart(page).inner_text()  # token 2 of "i love this film ."
+    assert "source=2" in page.url
     no_exception(page)
+    section_shot(page, "How far a word travels", "evidence_memory", tmp_path)
+
+    open_tab(page, "What training sees")
+    page.get_by_text("Where each word was trained").wait_for(timeout=60_000)
+    assert page.get_by_text("'this' occurs in").count() >= 2  # the followed word is shared by the views
+    no_exception(page)
+    section_shot(page, "Where each word was trained", "evidence_training", tmp_path)
+
+    page.goto(f"{server}/?view=What+the+model+uses&review=love-then-plot&method=shapley", wait_until="networkidle")
+    page.get_by_text("Where do gradients go").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.locator(".js-plotly-plot").filter(has_text="Words together").first.wait_for(timeout=60_000)
+    assert page.get_by_text("Together, the opening").count() == 2
+    no_exception(page)
+    section_shot(page, page.locator('[data-testid="stSelectbox"]').filter(has_text="Groups"), "evidence_model_uses",
+                 tmp_path)
+
+    open_tab(page, "Model zoo")
+    page.get_by_text("How far each model carries a word").wait_for(timeout=60_000)
+    no_exception(page)
+    section_shot(page, "How far each model carries a word, and words together", "evidence_zoo", tmp_path)
 
 
 def test_hostile_text_and_links_are_shown_as_text(server, page):

@@ -12,6 +12,7 @@ from tbptt_viz.experiments.exposure import build_exposure, vocab_sha256
 from tbptt_viz.present import evidence_figures as figs
 from tbptt_viz.present.colours import model_colour
 from tbptt_viz.present.evidence_lessons import EVIDENCE_LESSONS
+from tbptt_viz.present.lessons import word_position
 from tbptt_viz.present.evidence_sentences import (connectivity_sentence, exposure_sentence, shapley_sentence,
                                                  span_of)
 
@@ -108,11 +109,64 @@ def test_connectivity_lesson_answer_holds_for_the_shipped_model():
     lesson = EVIDENCE_LESSONS[1]
     model = load_pretrained(lesson.preset["model"])
     r = review(lesson.preset["review"], model)
-    assert r.tokens[lesson.preset["source"]] == "love"
-    c = connectivity(model, torch.tensor(r.ids), lesson.preset["source"])
+    source = word_position(lesson, r.tokens)
+    assert r.tokens[source] == "love"
+    c = connectivity(model, torch.tensor(r.ids), source)
     K = lesson.preset["k"]
     span = span_of(c.state_norm)
     assert span is None or span > K  # it reaches past the window: "No"
     assert np.all(c.state_norm[: K + 1] > 0.01 * c.state_norm[0])
     assert c.state_norm[K] < c.state_norm[0]  # and it fades: not "it grows with distance"
     assert lesson.answer == 1 and lesson.options[1].startswith("No")
+
+
+def test_the_window_the_final_loss_reaches_by_the_schemes_definitions():
+    from tbptt_viz.present.evidence_sentences import reached_window, trained_window
+
+    T = 100
+    assert reached_window("full", T) == (0, 99)
+    assert reached_window("last-k", T, 30) == (70, 99) and reached_window("last-k", T, 200) == (0, 99)
+    assert reached_window("chunked", T, 30) == (90, 99)      # the last chunk starts at 90 (0, 30, 60, 90)
+    assert reached_window("k1k2", T, k1=30, k2=60) == (40, 99)  # a loss at the end, 60 tokens back
+    assert trained_window({"scheme": "last-k", "k": 30}) == 30 and trained_window({"scheme": "full", "k": None}) is None
+    assert trained_window({"scheme": "k1k2", "k": None, "k1": 30, "k2": 60}) == 60
+
+
+def test_the_bounds_note_says_what_the_bounds_are():
+    from tbptt_viz.present.evidence_sentences import exposure_bounds_note
+
+    e = small_exposure("k1k2", k1=3, k2=1)
+    note = exposure_bounds_note(e)
+    assert "TBPTT(k1 = 3, k2 = 1)" in note and "within the last 1 tokens" in note
+    # the lower bound: reviews with an occurrence in the last k2 = 1 tokens; the upper: every review with it
+    reviews = [[2, 4, 5], [4, 3, 5], [2, 2, 4, 4, 4, 4, 3]]
+    for t, w in enumerate([2, 1, 4, 3]):
+        if w > 1:
+            assert e.in_reach[t] == sum(r[-1] == w for r in reviews)
+            assert e.in_reach_high[t] == sum(w in r for r in reviews)
+
+
+def test_the_shapley_check_sentence_states_the_attributions_own_numbers(model, vocab):
+    from scipy.stats import t as student_t
+
+    from tbptt_viz.present.evidence_sentences import shapley_check_sentence
+
+    words = "good film . it was bad ! the end .".split()
+    exact = attribute(model, torch.tensor(vocab.encode(words)), "shapley")
+    text = shapley_check_sentence(exact)
+    assert f"{exact.target_change:+.3f} within {abs(exact.completeness_gap):.2g}" in text
+    assert f"all {2 ** 3} coalitions of the 3 groups" in text
+    sampled = attribute(model, seq(30), "shapley", groups=3, samples=4)
+    half = np.max(sampled.standard_error) * student_t.ppf(0.975, 7)
+    text = shapley_check_sentence(sampled)
+    assert "32 sampled orders of the 10 groups" in text and f"at most {half:.2f} (tolerance {sampled.tolerance:.2f})" in text
+
+
+def test_memory_span_cell_reads_the_pooled_study_entry():
+    from tbptt_viz.present.evidence_sentences import memory_span_cell
+
+    assert memory_span_cell(None) == "not measured yet"
+    span = {"mean": 45.0, "low": 28.4, "high": 61.6}
+    assert memory_span_cell({"span": span, "max_lag": 200}) == "45 [28, 62] over seeds"
+    assert memory_span_cell({"span": {"mean": 45.0, "low": None}, "max_lag": 200}) == "45 (one seed)"
+    assert memory_span_cell({"span": {"mean": None}, "max_lag": 200}) == "beyond 200 tokens"

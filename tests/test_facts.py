@@ -103,10 +103,11 @@ def review_ids(name: str, review_id: str) -> torch.Tensor:
 
 def text_of(where: str) -> str:
     """The words of a doc (or of every lesson), whitespace normalised, Markdown emphasis kept."""
-    if where == "lessons":
-        from tbptt_viz.present.lessons import LESSONS
+    if where == "lessons":  # as the page shows them: each filled from its own review's tokens
+        from tbptt_viz.present.lessons import LESSONS, filled
 
-        raw = " ".join(" ".join([x.title, x.explain, x.question, *x.options, x.reveal]) for x in LESSONS)
+        shown = [filled(x, lesson_tokens(x)) for x in LESSONS]
+        raw = " ".join(" ".join([x.title, x.explain, x.question, *x.options, x.hint, x.reveal]) for x in shown)
     else:
         raw = (ROOT / where).read_text()
     return " ".join(raw.split())
@@ -270,10 +271,10 @@ def torch_pinned():
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().split()
 
 
-def five_lessons():
+def seven_lessons():
     from tbptt_viz.present.lessons import LESSONS
 
-    assert len(LESSONS) == 5
+    assert len(LESSONS) == 7
 
 
 def long_reviews_keep_their_end():
@@ -645,13 +646,46 @@ def flushes_subnormals():
     assert "flush_denormals()" in inspect.getsource(methods) and "flush_denormals()" in inspect.getsource(probe)
 
 
+def lesson_tokens(lesson) -> list[str]:
+    text = next(e.text for e in examples() if e.id == lesson.preset["review"])
+    return prepare_review(text, model(lesson.preset["model"]).vocab).tokens
+
+
+def full_bptt_gives_love_more_than_the_last_token():
+    """Lesson 2's answer, by float64 autograd (nothing detached) for imdb-full with the review's label."""
+    from tbptt_viz.present.lessons import LESSONS
+
+    ids = review_ids("imdb-full", "love-then-plot")
+    love = lesson_tokens(LESSONS[1]).index("love")
+    g = autograd_input_grad_norms(model("imdb-full"), ids, 0, 1)
+    assert g[love] > g[-1] > 0
+
+
+def the_opening_moves_last_k_less_than_full():
+    """Lesson 5's answer: removing the first 30 tokens changes both predictions (the forward pass is not cut),
+    imdb-last-k30's by less, and flips neither; each by a plain re-run of the model on the shortened review."""
+    change = {}
+    for name in ("imdb-last-k30", "imdb-full"):
+        ids = review_ids(name, "love-then-plot")
+        with torch.no_grad():
+            whole, without = (torch.sigmoid(model(name)(x[None])).item() for x in (ids, ids[30:]))
+        assert (whole > 0.5) == (without > 0.5) or name == "imdb-full"
+        change[name] = abs(whole - without)
+    assert 0.005 < change["imdb-last-k30"] < change["imdb-full"]
+
+
+def per_chunk_model_ships():
+    card = json.loads((ROOT / "pretrained" / "imdb-chunked-k30-per-chunk" / "card.json").read_text())
+    assert card["train_config"].get("update") == "per-chunk" and card["scheme"] == "chunked" and card["k"] == 30
+
+
 def love_then_plot_lessons():
     ids = review_ids("imdb-last-k30", "love-then-plot")
     tokens = prepare_review(next(e for e in examples() if e.id == "love-then-plot").text,
                             model("imdb-last-k30").vocab).tokens
     first_sentence_end = tokens.index(".")
     assert tokens[1] == "love" and len(ids) - first_sentence_end > 150      # "well over a hundred words on plot"
-    assert abs((len(ids) - 1 - 1) - 225) <= 5                               # 'love' about 225 tokens before the end
+    assert len(ids) - 1 - tokens.index("love") == 227                       # 'love' 227 tokens before the end
     short = review_ids("imdb-last-k30", "short-brilliant")
     assert len(short) <= 30                                                 # the whole review fits in K = 30
 
@@ -672,7 +706,7 @@ FACTS = (
     Fact("every interval is 95% and says whether it is over seeds or reviews", (README,),
          in_test("tests/test_docs.py", "test_single_seed_columns_say_so_and_no_interval_is_zero_width")),
     Fact("`torch==2.13.0` is pinned", (README,), torch_pinned),
-    Fact("five steps", (README,), five_lessons),
+    Fact("seven steps", (README,), seven_lessons),
     Fact("Reviews over 2,000 tokens keep their last 2,000 (the end is what last-K trains on), with the first "
          "2,000 as an option", (README,), long_reviews_keep_their_end),
     Fact("prints one line on stderr and exits with status 2", (README,), bad_input_exits_2),
@@ -844,10 +878,19 @@ FACTS = (
     Fact("equals the training view's ||dL/dx_t|| (to 1e-7 relative, measured 7e-9: two float64 computations)",
          (DESIGN,), lambda: test_saliency_under_a_scheme_equals_the_training_view_as_stated()),
     # lessons (the page's text; the UI helpers rewrite them: keep an entry per factual sentence)
-    Fact("Exactly zero. In the strip under the truncated scheme every token left of the red cut is hatched",
+    Fact("Exactly zero. In the last-K strip every token left of the red cut is hatched",
          ("lessons",), last_k_is_exactly_zero_before_the_window_and_autograd_inside),
     Fact("spends well over a hundred words on plot", ("lessons",), love_then_plot_lessons),
-    Fact("about 225 tokens before the end", ("lessons",), love_then_plot_lessons),
+    Fact("'love' (token 1, 227 tokens before the end)", ("lessons",), love_then_plot_lessons),
+    Fact("Larger, on this review and model", ("lessons",), full_bptt_gives_love_more_than_the_last_token),
+    Fact("A minority, but not none", ("lessons",),
+         in_test("tests/test_evidence_present.py", "test_exposure_lesson_answer_holds_for_the_shipped_model")),
+    Fact("It changes, by less than imdb-full's: the forward pass is never truncated", ("lessons",),
+         the_opening_moves_last_k_less_than_full),
+    Fact("No. The curve runs on past the shaded 30 tokens and fades gradually", ("lessons",),
+         in_test("tests/test_evidence_present.py", "test_connectivity_lesson_answer_holds_for_the_shipped_model")),
+    Fact("as the IMDB TBPTT script in ksopyla/pytorch_neural_networks does (RNN/lstm_imdb_tbptt.py; the model "
+         "imdb-chunked-k30-per-chunk)", ("lessons",), per_chunk_model_ships),
     Fact("All of them: the whole review fits inside the window", ("lessons",), love_then_plot_lessons),
     Fact("the first chunk's loss sits at token 29 and back-propagates to token 0", ("lessons",),
          chunked_reaches_the_opening_from_the_first_chunk),

@@ -17,7 +17,8 @@ from tbptt_viz.serving.service import same_as_sequential
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS, OTHER = (5, 6, 7, 8) * 10, (9, 10, 11, 12) * 10  # 40 tokens, one sequence per model's vocabulary
-REVIEW = Review("m", "c", IDS, OTHER, ("w",) * 40, 1, "r")
+TOKENS = ("the", "plot", "was", "awful") * 10           # the first sentiment-bearing word: "awful", position 3
+REVIEW = Review("m", "c", IDS, OTHER, TOKENS, 1, "r")
 
 
 def test_job_kind_marks_long_reviews_only():
@@ -82,17 +83,74 @@ def test_run_computes_what_each_key_names(model):
         jobs.run(JobKey("lab"), Store())
 
 
+def test_run_computes_the_evidence_jobs(model):
+    """Connectivity, the logit_grad map and shapley's options on the tiny model; exposure (a lookup in the shipped
+    statistics, which count the shipped vocabulary) on a shipped model: each against a direct call."""
+    from tbptt_viz import attribute, load_pretrained
+    from tbptt_viz.attribution.connectivity import connectivity, logit_grad_map
+    from tbptt_viz.experiments.exposure import word_exposure
+    from tbptt_viz.gradients.analysis import k_choices
+
+    shipped = {"tiny": model, "imdb-k1k2-30-60": load_pretrained("imdb-k1k2-30-60")}
+
+    class Store:
+        def get(self, name):
+            return shipped[name]
+
+    ids = seq(15)
+    t = tuple(ids.tolist())
+    got = jobs.run(jobs.connectivity("tiny", t, 4), Store())
+    np.testing.assert_array_equal(got.state_norm, connectivity(model, ids, 4).state_norm)
+    assert got.source == 4 and jobs.connectivity("tiny", t, 4).options == (("source", 4),)
+    np.testing.assert_array_equal(jobs.run(jobs.logit_map("tiny", t), Store()).logit_grad,
+                                  logit_grad_map(model, ids).logit_grad)
+    got = jobs.run(jobs.attribution("tiny", t, "shapley", groups=1, samples=4), Store())  # 15 groups: sampled
+    want = attribute(model, ids, "shapley", groups=1, samples=4)
+    np.testing.assert_array_equal(got.group_values, want.group_values)
+    np.testing.assert_array_equal(got.standard_error, want.standard_error)
+    assert got.samples == 4 and len(got.groups) == 15
+    net = shipped["imdb-k1k2-30-60"]
+    words = tuple(net.vocab.encode("i love this film , it is great".split()))
+    trained = jobs.run(jobs.exposure("imdb-k1k2-30-60", words), Store())  # the scheme on the model's card
+    direct = word_exposure(net, words, "k1k2", k1=30, k2=60)
+    np.testing.assert_array_equal(trained.in_reach, direct.in_reach)
+    assert (trained.scheme, trained.k1, trained.k2) == ("k1k2", 30, 60)
+    sweep = jobs.run(jobs.exposure_sweep("imdb-k1k2-30-60", words, "last-k"), Store())
+    assert list(sweep) == k_choices(len(words))
+    for k, e in sweep.items():
+        np.testing.assert_array_equal(e.in_reach, word_exposure(net, words, "last-k", k).in_reach)
+    bounds = jobs.run(jobs.exposure("imdb-k1k2-30-60", words, "k1k2", k1=40, k2=10), Store())
+    assert not bounds.exact and np.all(bounds.in_reach <= bounds.in_reach_high)
+    assert kind_of(jobs.exposure_sweep("m", tuple(range(LONG_REVIEW + 1)), "last-k")) == "analysis"  # a lookup
+    assert kind_of(jobs.connectivity("m", tuple(range(LONG_REVIEW + 1)), 0)) == "long"
+
+
 def test_view_jobs_list_what_each_view_waits_for_in_order():
     from tbptt_viz.attribution.methods import METHODS
 
     occ = [jobs.attribution("m", IDS, "occlusion"), jobs.attribution("c", OTHER, "occlusion")]
     probes = [jobs.probe("m", IDS), jobs.probe("c", OTHER)]
     flow = jobs.flow("m", IDS, 1)
-    assert view_jobs("Start here", REVIEW) == [flow, *occ, *probes]
-    assert view_jobs("What training sees", REVIEW) == [flow] == view_jobs("Gradient through time", REVIEW)
+    trained = [jobs.exposure("m", IDS), jobs.exposure("c", OTHER)]  # each model's own scheme, from its card
+    assert view_jobs("Start here", REVIEW) == [flow, *occ, *probes, *trained]
+    assert view_jobs("Gradient through time", REVIEW) == [flow]
+    # exposure: every K of the slider at once under last-K and chunked, then each model's own training scheme
+    trained = [jobs.exposure("m", IDS), jobs.exposure("c", OTHER)]
+    assert view_jobs("What training sees", REVIEW) == [flow, jobs.exposure_sweep("m", IDS, "last-k"), *trained]
+    assert view_jobs("What training sees", REVIEW, ViewSettings(scheme="chunked", k=7)) == \
+        [flow, jobs.exposure_sweep("m", IDS, "chunked"), *trained]
+    assert view_jobs("What training sees", REVIEW, ViewSettings(scheme="full")) == \
+        [flow, jobs.exposure("m", IDS, "full"), *trained]
     assert view_jobs("What training sees", REVIEW, ViewSettings(scheme="k1k2", k1=4, k2=9)) == \
-        [flow, jobs.k1k2("m", IDS, 1, 4, 9)]
+        [flow, jobs.k1k2("m", IDS, 1, 4, 9), jobs.exposure("m", IDS, "k1k2", k1=4, k2=9), *trained]
     assert view_jobs("What the model uses", REVIEW) == [*occ, *probes]  # occlusion: nothing to truncate
+    # shapley: its groups and samples are in the key; nothing to truncate; occlusion for the opening's comparison
+    shap = ViewSettings(method="shapley", shapley_span=5, shapley_samples=8)
+    assert view_jobs("What the model uses", REVIEW, shap) == [
+        jobs.attribution("m", IDS, "shapley", groups=5, samples=8),
+        jobs.attribution("c", OTHER, "shapley", groups=5, samples=8), *occ, *probes]
+    assert jobs.attribution("m", IDS, "shapley", groups="sentences", samples=2) in \
+        view_jobs("What the model uses", REVIEW, ViewSettings(method="shapley"))
     saliency = [jobs.attribution("m", IDS, "saliency"), jobs.attribution("c", OTHER, "saliency")]
     loss = jobs.attribution("m", IDS, "saliency", target="loss")
     assert view_jobs("What the model uses", REVIEW, ViewSettings(method="saliency")) == [*saliency, loss, *occ, *probes]
@@ -113,12 +171,29 @@ def test_view_jobs_list_what_each_view_waits_for_in_order():
         [*saliency, *occ, *probes]
     sanity = view_jobs("What the model uses", REVIEW, ViewSettings(sanity=True))
     others = [m for m in METHODS if m != "occlusion"]  # every method the agreement table compares
-    assert sanity == [*occ, *(jobs.attribution("m", IDS, m) for m in others),
+    shapley = {"groups": "sentences", "samples": 2}
+    assert sanity == [*occ, *(jobs.attribution("m", IDS, m, **(shapley if m == "shapley" else {})) for m in others),
                       jobs.sanity("m", IDS, "occlusion"), *probes]  # each key once, where it is first asked for
-    assert view_jobs("Memory", REVIEW) == [jobs.memory("m", IDS), jobs.memory("c", OTHER), *occ]
+    # Memory: connectivity of the followed word (default: the first sentiment-bearing word), the map on request
+    memory = [jobs.memory("m", IDS), jobs.memory("c", OTHER), *occ]
+    assert view_jobs("Memory", REVIEW) == [*memory, jobs.connectivity("m", IDS, 3), jobs.connectivity("c", OTHER, 3)]
+    assert view_jobs("Memory", REVIEW, ViewSettings(source=(7, "awful"), logit_map=True)) == [
+        *memory, jobs.connectivity("m", IDS, 7), jobs.connectivity("c", OTHER, 7), jobs.logit_map("m", IDS),
+        jobs.logit_map("c", OTHER)]
+    for gone in ((7, "plot"), 40, (-1, None)):  # another word at 7 now (the review changed), or not a position
+        assert jobs.connectivity("m", IDS, 3) in view_jobs("Memory", REVIEW, ViewSettings(source=gone))
+    assert jobs.connectivity("m", IDS, 39) in view_jobs("Memory", REVIEW, ViewSettings(source=39))  # from a link
     assert view_jobs("Model zoo", REVIEW) == view_jobs("Lab", REVIEW) == view_jobs("Lessons", REVIEW) == []
+    # the lessons' own evidence: the chosen word's connectivity for both models; exposure needs no model pass
+    assert view_jobs("How far a word reaches", REVIEW, ViewSettings(source=5)) == [
+        jobs.connectivity("m", IDS, 5), jobs.connectivity("c", OTHER, 5)]
+    assert view_jobs("Where words were trained", REVIEW) == trained
+    # no word, or one past the review's end: the word the views follow by default ("awful", position 3)
+    assert view_jobs("How far a word reaches", REVIEW) == view_jobs("How far a word reaches", REVIEW,
+                                                                     ViewSettings(source=40)) == [
+        jobs.connectivity("m", IDS, 3), jobs.connectivity("c", OTHER, 3)]
     alone = Review("m", None, IDS, (), (), None)
-    assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0]]
+    assert view_jobs("Start here", alone) == [jobs.flow("m", IDS), occ[0], probes[0], trained[0]]
 
 
 def test_a_long_review_waits_for_a_click_before_occlusion_and_the_probe():
@@ -140,7 +215,9 @@ def test_a_long_review_is_asked_for_in_pieces_the_end_first():
     assert keys[0] == jobs.flow("m", review.ids, 1)
     occ = [k for k in keys if k.kind == "occ_piece"]
     opening = [k for k in keys if k.kind == "probe_piece"]  # its sentence reads two variants: one piece each
-    assert len(keys) == 1 + len(occ) + len(opening) and keys.index(opening[0]) > keys.index(occ[-1])
+    exposures = [jobs.exposure("m", review.ids), jobs.exposure("c", review.compare_ids)]  # lookups, last
+    assert len(keys) == 1 + len(occ) + len(opening) + 2 and keys.index(opening[0]) > keys.index(occ[-1])
+    assert keys[-2:] == exposures and {kind_of(k) for k in exposures} == {"analysis"}
     assert [(k.model, k.lo) for k in opening] == [("m", 0), ("c", 0)] and jobs.opening(T) == (0, 30)
     assert all(k.hi > 30 for k in opening)
     probes = [k for k in view_jobs("What the model uses", review, ViewSettings(long_review=True))
@@ -156,12 +233,13 @@ def test_a_long_review_is_asked_for_in_pieces_the_end_first():
             assert (covered == 1).all()
     assert [(k.lo, k.hi) for k in keys[1:3]] == [(T - FIRST_PIECE, T)] * 2  # the first chart's, first
     assert [kind_of(k) for k in keys[:3]] == ["analysis"] * 3  # the first chart: served as everyone's is
-    assert {kind_of(k) for k in keys[3:]} == {"long"}  # the rest: long reviews' share of the workers
+    assert {kind_of(k) for k in keys[3:-2]} == {"long"}  # the rest: long reviews' share of the workers
     short = Review("m", None, tuple(range(2, FIRST_PIECE + 2)), (), (), None)
     assert view_jobs("Start here", short)[1:] == [jobs.attribution("m", short.ids, "occlusion"),
-                                                  jobs.probe("m", short.ids)]
+                                                  jobs.probe("m", short.ids), jobs.exposure("m", short.ids)]
     memory = view_jobs("Memory", review)
-    assert memory[:2] == [jobs.memory("m", review.ids), jobs.memory("c", review.compare_ids)] and memory[2:] == occ
+    assert memory[:2] == [jobs.memory("m", review.ids), jobs.memory("c", review.compare_ids)]
+    assert memory[2:2 + len(occ)] == occ and {k.kind for k in memory[2 + len(occ):]} == {"connectivity"}
 
 
 def test_pieces_joined_equal_the_whole_computation_to_the_bit(model, monkeypatch):
@@ -202,11 +280,11 @@ def test_pieces_joined_equal_the_whole_computation_to_the_bit(model, monkeypatch
 
 def test_warm_up_requests_exactly_what_the_default_views_ask_for_on_every_pair_of_models():
     ids = {"a": IDS, "b": OTHER, "c": (3, 4) * 20}
-    warm = {key for name in ids for key in warm_up_jobs(name, ids[name], 1)}
+    warm = {key for name in ids for key in warm_up_jobs(name, ids[name], 1, TOKENS)}
     asked = {jobs.prediction(name, ids[name]) for name in ids}  # each page's header
     for model, compare in permutations(ids, 2):
         for label in (1, None):  # the loss against the true label, or the model's own prediction
-            review = Review(model, compare, ids[model], ids[compare], (), label)
+            review = Review(model, compare, ids[model], ids[compare], TOKENS, label)
             asked |= {key for view in jobs.WARM_VIEWS for key in view_jobs(view, review)}
     assert warm == asked
 
@@ -233,8 +311,10 @@ def test_the_app_warms_every_example_under_every_shipped_model(monkeypatch):
 
     svc = Recorder()
     services.warm_up(svc, ModelStore(load_pretrained))
+    prepared = {(name, ex.id): prepare_review(ex.text, load_pretrained(name).vocab) for name in shipped
+                for ex in examples()}
     want = [key for name in shipped for ex in examples()
-            for key in warm_up_jobs(name, prepare_review(ex.text, load_pretrained(name).vocab).ids, ex.label)]
+            for key in warm_up_jobs(name, prepared[name, ex.id].ids, ex.label, prepared[name, ex.id].tokens)]
     assert [key for key, _, _ in svc.requests] == want
     assert {p for _, _, p in svc.requests} == {WARMUP} and all(k == kind_of(key) for key, k, _ in svc.requests)
 
@@ -260,6 +340,10 @@ PAGES = [
     {"view": "What training sees", "scheme": "k1k2", "k1": "20", "k2": "45"},
     {"view": "What the model uses", "review": "short-brilliant", "scheme": "chunked", "k": "5", "method": "saliency"},
     {"view": "What the model uses", "review": "short-awful", "method": "input_x_gradient"},
+    {"view": "What training sees", "scheme": "chunked", "source": "4"},
+    {"view": "What training sees", "scheme": "k1k2", "k1": "40", "k2": "10"},
+    {"view": "Memory", "review": "short-brilliant", "source": "7"},
+    {"view": "What the model uses", "review": "short-awful", "method": "shapley"},
 ]
 
 
@@ -286,7 +370,7 @@ def test_prefetch_and_the_views_ask_for_exactly_the_view_jobs(query, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     review = page_review(query)
     q = {k: query[k] for k in ("scheme", "method") if k in query}
-    settings = ViewSettings(**q, **{k: int(query[k]) for k in ("k", "k1", "k2") if k in query})
+    settings = ViewSettings(**q, **{k: int(query[k]) for k in ("k", "k1", "k2", "source") if k in query})
     want = {jobs.prediction(review.model, review.ids), *view_jobs(query["view"], review, settings)}
     assert set(asked) == want
     asked.clear()

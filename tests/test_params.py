@@ -227,3 +227,26 @@ def test_text_file_round_trip_and_refusals():
     assert text_from_file(b"\xef\xbb\xbfhello") == "hello"  # a byte-order mark is not part of the review
     with pytest.raises(ValueError, match="not UTF-8 text \\(byte 6\\)"):
         text_from_file(b"hello \xff world")
+
+
+def test_source_is_a_token_position_with_a_notice_for_bad_values():
+    from tbptt_viz.core.text import MAX_TOKENS
+
+    s, notices = parse_query({"source": "12"}, MODELS, EXAMPLES)
+    assert s.source == 12 and notices == [] and to_query(s)["source"] == "12"
+    assert parse_query(to_query(s), MODELS, EXAMPLES) == (s, [])
+    assert "source" not in to_query(DEFAULTS)  # no chosen word: the default word, nothing in the link
+    for bad in ("abc", "-1", "1.5", str(MAX_TOKENS), "<b>3</b>"):
+        s, notices = parse_query({"source": bad}, MODELS, EXAMPLES)
+        assert s.source is None and len(notices) == 1 and "source is not a token position" in notices[0], bad
+
+
+def test_the_followed_word_defaults_to_the_first_sentiment_bearing_word():
+    from tbptt_viz.present.params import default_source, source_position
+
+    tokens = ("the", "film", "was", "Wonderful", "and", "awful")
+    assert default_source(tokens) == 3 and default_source(("a", "plain", "plot")) == 0 and default_source(()) == 0
+    assert source_position(None, tokens) == 3
+    assert source_position(1, tokens) == 1 and source_position((1, "film"), tokens) == 1  # a link's, a pick's
+    assert source_position((1, "plot"), tokens) == 3  # picked on another review: that word is not there
+    assert source_position(6, tokens) == 3 and source_position(-1, tokens) == 3  # not a position of this review

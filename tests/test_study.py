@@ -561,3 +561,19 @@ def test_update_rule_paragraph_states_the_intervals_and_follows_them():
             "but the pairs differ too much") in update_rule(spread)
     assert generated_blocks(same)["update_rule"] == update_rule(same)
     assert update_rule({"comparisons": []}) == ""
+
+
+def test_merged_parts_keep_every_measurement_of_a_model_and_the_union_of_settings():
+    from tbptt_viz.cli.study import merged_parts
+
+    main = {"settings": {"seed": 0, "notes": {"length": "a"}}, "total_wall_time_s": 10.0,
+            "models": {"m": {"card": {"n": 1}, "accuracy": {"acc": 0.9}, "seconds": {"accuracy": 3.0}},
+                       "other": {"accuracy": {"acc": 0.8}, "seconds": {"accuracy": 2.0}}}}
+    evidence = {"settings": {"seed": 5, "memory_sample": 50, "notes": {"length": "b", "memory": "span"}},
+                "models": {"m": {"card": {"n": 1}, "memory": {"span": 164}, "seconds": {"memory": 1.5}}}}
+    out = merged_parts([main, evidence])
+    assert out["models"]["m"] == {"card": {"n": 1}, "accuracy": {"acc": 0.9}, "memory": {"span": 164},
+                                  "seconds": {"accuracy": 3.0, "memory": 1.5}}
+    assert out["models"]["other"] == main["models"]["other"]
+    assert out["settings"] == {"seed": 0, "memory_sample": 50, "notes": {"length": "a", "memory": "span"}}
+    assert main["models"]["m"] == {"card": {"n": 1}, "accuracy": {"acc": 0.9}, "seconds": {"accuracy": 3.0}}

@@ -93,6 +93,24 @@ def check_plan(args, names: list[str]) -> None:
     check_data_dir(args.data_dir, ("test",))
 
 
+def merged_parts(parts: list[dict]) -> dict:
+    """One results file from runs on model subsets or measurement subsets: a model measured in several parts
+    keeps the union of its measurements (a later part wins on a key both hold), and the settings and their
+    notes are the union too, so an evidence-only run (memory, together) adds columns without re-running the rest."""
+    results = {**parts[0], "models": {}}
+    settings = {**parts[0].get("settings", {}), "notes": dict(parts[0].get("settings", {}).get("notes", {}))}
+    for part in parts:
+        for name, entry in part["models"].items():
+            before = results["models"].get(name, {})
+            results["models"][name] = {**before, **entry,
+                                       "seconds": {**before.get("seconds", {}), **entry.get("seconds", {})}}
+        extra = part.get("settings", {})
+        settings.update({k: v for k, v in extra.items() if k != "notes" and k not in settings})
+        settings["notes"].update({k: v for k, v in extra.get("notes", {}).items() if k not in settings["notes"]})
+    results["settings"] = settings
+    return results
+
+
 def cmd_study(args) -> int:
     started = time.perf_counter()
     out = writable_path(args.out, suffix=".json")  # before any work
@@ -108,7 +126,7 @@ def cmd_study(args) -> int:
     from tbptt_viz.experiments.study.stats import regime_of
 
     if args.merge:
-        results = {**parts[0], "models": {k: v for part in parts for k, v in part["models"].items()}}
+        results = merged_parts(parts)
         results["total_wall_time_s"] = round(sum(p.get("total_wall_time_s", 0) for p in parts), 1)
         paths = write_outputs(results, out)
         print(markdown_tables(json.loads(out.read_text())))

@@ -106,7 +106,7 @@ def picked_view(rf: ReviewFlow, scheme: str, k: int, k1k2: Callable[[], Gradient
 def truncation_route(scheme: str, method: str, ready: bool = False) -> str:
     """How a page gets `method`'s attribution of the training loss under truncation `scheme`:
 
-        "no-backward"    occlusion has no backward pass: nothing to truncate
+        "no-backward"    occlusion and Shapley values have no backward pass: nothing to truncate
         "no-truncation"  full BPTT cuts nothing
         "mask"           last-K saliency and input x gradient: the full ones masked (`truncate_last_k`),
                          no model pass
@@ -114,7 +114,7 @@ def truncation_route(scheme: str, method: str, ready: bool = False) -> str:
                          review): it waits for the visitor to ask, unless `ready` (asked, or already cached)
         "run"            everything else: one run of `attribute` with that backprop
     """
-    if method == "occlusion":
+    if method in ("occlusion", "shapley"):  # they re-run the model on perturbed reviews
         return "no-backward"
     if scheme == "full":
         return "no-truncation"

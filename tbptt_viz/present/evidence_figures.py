@@ -45,21 +45,27 @@ def exposure_figure(exposures: dict, tokens) -> go.Figure:
                    yaxis={"range": [0, 1.02], "tickformat": ".0%"}, showlegend=True)
 
 
+# connectivity's curves: (legend name, line) — one dash per quantity, the model's colour for all of them
+CURVES = {"state_norm": ("||dh_t/dx_S||", {"width": 3}), "cell_norm": ("||dc_t/dx_S||", {"width": 2, "dash": "dash"}),
+          "logit_grad": ("||d logit_t/dx_S||", {"width": 2, "dash": "dot"})}
+
+
 def connectivity_figure(connections: dict, tokens, window: tuple[int, int] | None = None,
-                        window_label: str = "training window") -> go.Figure:
+                        window_label: str = "training window",
+                        curves: tuple[str, ...] = ("state_norm", "logit_grad")) -> go.Figure:
     """Per model: ||dh_t/dx_S|| (solid) and ||d logit(h_t)/dx_S|| (dotted) for t >= S on one log axis, the
-    source marked, and `window` = (first, last) position a training loss at the end reaches shaded."""
+    source marked, and `window` = (first, last) position a training loss at the end reaches shaded.
+    `curves`: which of state_norm, cell_norm (dashed) and logit_grad to draw."""
     data, shapes, notes = [], [], []
     S = None
     for name, c in connections.items():
         colour = model_colour(name)
         S = c.source
         hover = [f"t={t} {tokens[t]}" for t in c.positions]
-        data.append({"type": "scatter", "x": c.positions, "y": positive_or_none(c.state_norm),
-                     "name": f"{name}: ||dh_t/dx_S||", "line": {"color": colour, "width": 3}, "hovertext": hover})
-        data.append({"type": "scatter", "x": c.positions, "y": positive_or_none(c.logit_grad),
-                     "name": f"{name}: ||d logit_t/dx_S||", "line": {"color": colour, "width": 2, "dash": "dot"},
-                     "hovertext": hover})
+        for curve in curves:
+            label, line = CURVES[curve]
+            data.append({"type": "scatter", "x": c.positions, "y": positive_or_none(getattr(c, curve)),
+                         "name": f"{name}: {label}", "line": {"color": colour, **line}, "hovertext": hover})
     if window is not None:
         a, b = window
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": a - 0.5, "x1": b + 0.5, "y0": 0, "y1": 1,

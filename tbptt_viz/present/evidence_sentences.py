@@ -85,3 +85,54 @@ def memory_span_sentence(name: str, memory: dict) -> str:
                 f"for all {memory['max_lag']} tokens followed (trained through {trained}).")
     return (f"{name}: the median effect of a word on the hidden state falls below {memory['threshold']:.0%} after "
             f"{span['mean']:.0f} tokens (trained through {trained}).")
+
+
+def trained_window(card: dict) -> int | None:
+    """The tokens one training loss back-propagated through, from a model card: K (last-K, chunked), k2
+    (TBPTT), None for full BPTT (the whole review). The study's memory table uses the same rule."""
+    return card.get("k2") if card.get("scheme") == "k1k2" else card.get("k")
+
+
+def reached_window(scheme: str, T: int, k: int | None = None, k1: int | None = None,
+                   k2: int | None = None) -> tuple[int, int]:
+    """(first, last): the positions the training loss at T-1 back-propagates to under the scheme."""
+    from tbptt_viz.core.schemes import make_scheme
+
+    windows = make_scheme(scheme, k, k1, k2).windows(T)
+    return min(s for p, s in windows if p == T - 1), T - 1
+
+
+def exposure_bounds_note(e) -> str:
+    """Under TBPTT with k2 < k1, what the exposure counts are (the shipped statistics bound them)."""
+    return (f"Under TBPTT(k1 = {e.k1}, k2 = {e.k2}) the gradient reaches a token only in the last k2 tokens before "
+            f"each loss, and losses fall every k1 = {e.k1} tokens: whether an occurrence lies in such a stretch "
+            f"depends on its position counted in steps of k1, which the shipped statistics do not record. So the counts here are "
+            f"bounds: at least the reviews in which the word lies within the last {e.k2} tokens (the final loss "
+            f"reaches those), at most every review that contains it. The strip shows the lower bound.")
+
+
+def shapley_check_sentence(a) -> str:
+    """Under Shapley values that settled: the efficiency check and the sampling error, as computed."""
+    from scipy.stats import t as student_t
+
+    if a.repeats is None:
+        how = (f"they are exact: all {a.evaluations} coalitions of the {len(a.groups)} groups were evaluated, so "
+               f"there is no sampling error")
+    else:
+        half = float(np.max(a.standard_error)) * float(student_t.ppf(0.975, a.repeats - 1))
+        how = (f"{a.samples * a.repeats} sampled orders of the {len(a.groups)} groups; every group's 95% half-width "
+               f"over {a.repeats} repeats is at most {half:.2f} (tolerance {a.tolerance:.2f})")
+    return (f"Shapley values checked: they add up to the logit's change {a.target_change:+.3f} within "
+            f"{abs(a.completeness_gap):.2g} (efficiency); {how}.")
+
+
+def memory_span_cell(memory: dict | None) -> str:
+    """A study regime's memory span for a table cell: mean over seeds [95% interval over seeds], or why not."""
+    if not memory:
+        return "not measured yet"
+    span = memory["span"]
+    if span.get("mean") is None:
+        return f"beyond {memory['max_lag']} tokens"
+    if span.get("low") is None:
+        return f"{span['mean']:.0f} (one seed)"
+    return f"{span['mean']:.0f} [{span['low']:.0f}, {span['high']:.0f}] over seeds"

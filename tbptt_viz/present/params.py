@@ -40,6 +40,7 @@ class Settings:
     k2: int = 60
     method: str = "occlusion"
     compare: str = ""                # the second model shown side by side ("" = the app's default pair)
+    source: int | None = None        # the followed word's token position (None: `default_source`)
 
 
 DEFAULTS = Settings()
@@ -88,6 +89,12 @@ def parse_query(query: dict, models: list[str], example_ids: list[str]) -> tuple
     for name in ("k", "k1", "k2"):
         if name in q:
             s = replace(s, **{name: _int(q[name], name, notices, getattr(DEFAULTS, name))})
+    if "source" in q:
+        try:
+            s = replace(s, source=whole_number("source", str(q["source"]), 0, MAX_TOKENS - 1))
+        except ValueError:
+            notices.append(f"URL parameter source is not a token position (a whole number from 0 to "
+                           f"{MAX_TOKENS - 1}); following the review's default word")
     if s.compare and s.compare == s.model:
         notices.append(f"the URL compares {s.model} with itself; showing it beside another model")
         s = replace(s, compare="")
@@ -138,9 +145,42 @@ def to_query(s: Settings) -> dict[str, str]:
         q.pop("k1"), q.pop("k2")
     if not s.compare:
         q.pop("compare")
+    if s.source is None:
+        q.pop("source")
     if s.review == CUSTOM and link_length({**q, "text": s.text}) <= MAX_LINK_CHARS:
         q["text"] = s.text
     return q
+
+
+# Human names of the attribution methods, in the menu's order (the code's names never reach the page).
+METHOD_NAMES = {"occlusion": "Occlusion (one token at a time)", "integrated_gradients": "Integrated gradients",
+                "saliency": "Saliency (gradient norm)", "input_x_gradient": "Input x gradient",
+                "shapley": "Shapley values (sentences)"}
+# Shapley's settings on the page: groups (0: sentences, else spans of that many tokens), sampled orders per repeat.
+SHAPLEY_SPANS = (0, 5, 10, 20, 50)
+SHAPLEY_SAMPLES = (2, 8, 32)
+
+# Words that carry a review's verdict on their own: the followed word starts at the first of them, so that a
+# student sees at once how far an opinion word travels (and where it was trained). Our own short list.
+SENTIMENT_WORDS = frozenset("""
+love loved loves lovely great wonderful brilliant excellent superb amazing beautiful best fantastic perfect
+enjoyed enjoy masterpiece moving delight delightful favorite favourite gem stunning outstanding fun
+hate hated awful terrible horrible boring worst bad waste dull poor disappointing disappointed stupid
+mess annoying pointless ridiculous weak mediocre unwatchable""".split())
+
+
+def default_source(tokens) -> int:
+    """The word a page follows unless the visitor picks one: the first sentiment-bearing word, else the first."""
+    return next((t for t, tok in enumerate(tokens) if str(tok).lower() in SENTIMENT_WORDS), 0)
+
+
+def source_position(source, tokens) -> int:
+    """The followed word's position: `source` as (position, token) or a bare position (from a link), kept while
+    it lies inside the review (and the same token still sits there); else `default_source(tokens)`."""
+    position, token = source if isinstance(source, tuple) else (source, None)
+    if position is not None and 0 <= position < len(tokens) and token in (None, tokens[position]):
+        return int(position)
+    return default_source(tokens)
 
 
 def default_compare(model: str, models: list[str], broken: set[str] = frozenset()) -> str | None:

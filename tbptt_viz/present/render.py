@@ -60,11 +60,12 @@ def _colour(value: float, scale: float, signed: bool) -> str:
 
 def token_strip(tokens, values, *, scale: float | None = None, signed: bool = False, boundary: int | None = None,
                 boundary_text: str = "", first_n: int = 0, last_k: int = 0, zero_is_cut: bool = False,
-                label: str = "", value_name: str = "value") -> str:
+                label: str = "", value_name: str = "value", tips=None) -> str:
     """One review as coloured tokens. `boundary`: index before which a cut marker is drawn.
 
     `zero_is_cut`: exact zeros are drawn hatched and grey (no gradient reaches them).
     `first_n` / `last_k`: underline the first N and the last K tokens.
+    `tips`: (T,) each token's tooltip after its position (default: "{token}: {value_name} {value}").
     """
     values = np.asarray(values, dtype=float)
     T = len(tokens)
@@ -81,7 +82,8 @@ def token_strip(tokens, values, *, scale: float | None = None, signed: bool = Fa
             classes.append("tv-first")
         elif last_k > 0 and t >= T - last_k:
             classes.append("tv-last")
-        tip = html.escape(f"t={t} ({T - 1 - t} from the end) {tok}: {value_name} {v:.3g}", quote=True)
+        what = f"{tok}: {value_name} {v:.3g}" if tips is None else tips[t]
+        tip = html.escape(f"t={t} ({T - 1 - t} from the end) {what}", quote=True)
         style = "" if "tv-zero" in classes else f' style="background:{_colour(v, scale, signed)}"'
         parts.append(f'<span class="{" ".join(classes)}" title="{tip}" data-value="{float(v):.9g}"{style}>'
                      f'{html.escape(tok)}</span>')

@@ -71,35 +71,87 @@ def generated_blocks(study: dict, lab: dict | None, lengths: dict | None, cards:
     return blocks
 
 
+# ---- Start here: one sentence per part of the overview figure (`present.overview.Overview`) -------------------
+def training_overview(ov) -> str:
+    """The figure's training rows: exact zeros under last-K, full BPTT's first token, chunked's first loss."""
+    T, (full, last, chunked) = ov.T, ov.gradient
+    if ov.cut is None:
+        cut = f"under last-K (K = {ov.k}) no token is cut: the whole review fits in the window"
+    else:
+        cut = (f"under last-K (K = {ov.k}) {int(np.sum(last == 0))} of {T} tokens get a gradient of exactly 0.0 "
+               "from its loss")
+    reached = int(np.sum(chunked > 0))
+    return (f"Training ({ov.model}'s weights): {cut}; full BPTT gives the first token {full[0]:.2g}; chunked "
+            f"(K = {ov.k}) reaches {reached} of {T}, the first token ({chunked[0]:.2g}) from the loss at token "
+            f"{int(ov.losses[2][0])}.")
+
+
+def gradient_ratio_sentence(full_input_grad_norm, t: int, word: str) -> str:
+    """Lesson 2's evidence: full BPTT's ||dL/dx_t|| at one word against the review's last token."""
+    g = np.asarray(full_input_grad_norm, dtype=float)
+    T = len(g)
+    if g[-1] == 0:
+        return f"Under full BPTT, ||dL/dx_t|| at '{word}' (token {t}) is {g[t]:.2g}; at the last token it is 0."
+    return (f"Under full BPTT, ||dL/dx_t|| at '{word}' (token {t}, {T - 1 - t} tokens before the end) is "
+            f"{g[t] / g[-1]:.2g} times the one at the last token ({g[t]:.2g} against {g[-1]:.2g}).")
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def use_overview(ov) -> str:
+    """The figure's occlusion rows: each model's share of |occlusion| on the opening."""
+    shares = [f"{share:.0%} for {name}" for name, share in zip(ov.models, ov.opening_share)]
+    return (f"What each model uses (occlusion, one scale): the first {ov.n} tokens hold {_listed(shares)} of "
+            "the |logit drop|.")
+
+
+def opening_overview(ov) -> str:
+    """The number that separates the models: P(positive) with and without the opening, and which moves most."""
+    moves = [f"from {p:.2f} to {q:.2f} for {name}" for name, p, q in zip(ov.models, ov.prob, ov.prob_without)]
+    change = np.abs(ov.prob - ov.prob_without)
+    s = f"Without the first {ov.n} tokens P(positive) goes {_listed(moves)}"
+    if change.max() < 0.005:
+        return s + ": on this review the opening barely moves " + ("either prediction." if len(moves) > 1
+                                                                   else "the prediction.")
+    s += ": the forward pass is never truncated, so the opening still reaches the prediction"
+    if len(moves) == 1:
+        return s + f" (here by {change[0]:.2f})."
+    most = int(np.argmax(change))
+    return s + f"; on this review it moves {ov.models[most]}'s most, by {change[most]:.2f}."
+
+
+def exposure_line(name: str, exposure, tokens, t: int) -> str:
+    """Part 1's evidence for one model: where its training scheme trained the word at position t."""
+    from tbptt_viz.present.evidence_sentences import exposure_sentence
+
+    return f"{name}: {exposure_sentence(exposure, tokens, t)}"
+
+
+SCRIPT = ("ksopyla/pytorch_neural_networks", "RNN/lstm_imdb_tbptt.py")  # the TBPTT recipe the question points to
+
+
+def another_recipe(study: dict | None) -> str:
+    """Start here's and lesson 5's "another recipe": chunked truncation, both update rules, the script they come
+    from, and the study's finding on the update rule with its intervals (from `study.report.update_rule`)."""
+    from tbptt_viz.experiments.study.report import update_rule
+
+    repo, path = SCRIPT
+    s = ("Another recipe: chunked training puts a loss every K tokens and detaches the state between chunks, so "
+         "early words get a gradient from an earlier loss. The same losses admit two update rules: one optimizer "
+         "step per review on their mean (per-review, the app's imdb-chunked-k30), or a step after every chunk's "
+         "loss with the state carried on detached (per-chunk, imdb-chunked-k30-per-chunk), as the IMDB TBPTT "
+         f"script does ({repo}, {path}).")
+    finding = update_rule(study) if study else ""
+    return s + (f" {finding}" if finding else "")
+
+
 def first_share(scores, n: int = FIRST_N) -> float:
     """Share of sum |scores| on the first n tokens (0 when there is no mass)."""
     mass = np.abs(np.asarray(scores, dtype=float))
     total = mass.sum()
     return float(mass[:n].sum() / total) if total > 0 else 0.0
-
-
-def zero_gradient_sentence(view, full) -> str:
-    """Start here, part 1: how many tokens get exactly zero gradient under last-K, against full BPTT's first.
-
-    `view`: the last-K SchemeView; `full`: the review's full-BPTT GradientFlow."""
-    T = len(view.input_grad_norm)
-    zero = int(np.sum(view.input_grad_norm == 0))
-    return (f"Under last-K with K = {view.k}, **{zero} of {T}** tokens of this review get a gradient of exactly "
-            f"0.0 from its loss; under full BPTT the first token gets {full.full_input_grad_norm[0]:.2g}. "
-            "A last-K model learns opening words only where they fall inside some review's last K tokens.")
-
-
-def opening_sentence(occlusion: dict, probes: dict, T: int) -> str:
-    """Start here, part 2: per model, occlusion's share on the opening and P(positive) without it.
-
-    `occlusion`: {model: scores (T,)}; `probes`: {model: ContextProbe}. Empty for a one-token review."""
-    if T <= 1:
-        return ""
-    n_first = min(FIRST_N, T - 1)
-    parts = [f"{n}: {first_share(occlusion[n]):.0%} of |occlusion| on the first {min(FIRST_N, T)} tokens; "
-             f"without them P(positive) goes from {probes[n].prob_positive:.2f} to "
-             f"{probes[n].prob_without_first_n[n_first]:.2f}" for n in occlusion]
-    return "On this review — " + "; ".join(parts) + "."
 
 
 def memory_sentence(trace, occlusion_scores=None) -> str:

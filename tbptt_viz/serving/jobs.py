@@ -29,12 +29,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from tbptt_viz.present.params import DEFAULTS, snap_k
+from tbptt_viz.present.params import DEFAULTS, SHAPLEY_SAMPLES, snap_k, source_position
 from tbptt_viz.present.review import Review
 from tbptt_viz.serving.service import USER, WARMUP
 
 LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
-KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "occ_piece", "probe_piece")
+KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "occ_piece", "probe_piece", "exposure",
+         "exposure_sweep", "connectivity", "logit_map")
+LOOKUPS = ("prob", "exposure", "exposure_sweep")  # a forward pass or a table lookup: never queued as "long"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class JobKey:
     config: tuple = ()              # lab: the LabConfig's (field, value) pairs, sorted
     lo: int | None = None           # occ_piece, probe_piece: the positions lo..hi-1 (probe.pieces)
     hi: int | None = None
+    options: tuple = ()             # attr, sanity: shapley's (name, value) keyword arguments, sorted;
+                                    # connectivity: (("source", S),)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -80,9 +84,31 @@ def k1k2(model: str, ids, label: int | None, k1: int, k2: int) -> JobKey:
 
 
 def attribution(model: str, ids, method: str, backprop: str = "full", k: int | None = None, k1: int | None = None,
-                k2: int | None = None, target: str | None = None, label: int | None = None) -> JobKey:
-    """`attribute(model, ids, method, backprop, k, k1, k2, target, label)`."""
-    return JobKey("attr", model, tuple(ids), label, method, backprop, k, k1, k2, target)
+                k2: int | None = None, target: str | None = None, label: int | None = None, **options) -> JobKey:
+    """`attribute(model, ids, method, backprop, k, k1, k2, target, label, **options)` (options: shapley's)."""
+    return JobKey("attr", model, tuple(ids), label, method, backprop, k, k1, k2, target,
+                  options=tuple(sorted(options.items())))
+
+
+def exposure(model: str, ids, scheme: str = "trained", k: int | None = None, k1: int | None = None,
+             k2: int | None = None) -> JobKey:
+    """`word_exposure` of the review's words under one scheme; "trained": the scheme on the model's card."""
+    return JobKey("exposure", model, tuple(ids), backprop=scheme, k=k, k1=k1, k2=k2)
+
+
+def exposure_sweep(model: str, ids, scheme: str) -> JobKey:
+    """{K: word_exposure} under last-k or chunked for every K the slider offers: the slider only slices it."""
+    return JobKey("exposure_sweep", model, tuple(ids), backprop=scheme)
+
+
+def connectivity(model: str, ids, source: int) -> JobKey:
+    """`connectivity(model, ids, source)`: how strongly the word at `source` moves every later state."""
+    return JobKey("connectivity", model, tuple(ids), options=(("source", int(source)),))
+
+
+def logit_map(model: str, ids) -> JobKey:
+    """`logit_grad_map(model, ids)`: every word's pull on every later prediction (T <= 300)."""
+    return JobKey("logit_map", model, tuple(ids))
 
 
 def probe(model: str, ids) -> JobKey:
@@ -98,9 +124,9 @@ def prediction(model: str, ids) -> JobKey:
     return JobKey("prob", model, tuple(ids))
 
 
-def sanity(model: str, ids, method: str) -> JobKey:
-    """The model-parameter randomisation test of `method`."""
-    return JobKey("sanity", model, tuple(ids), method=method)
+def sanity(model: str, ids, method: str, **options) -> JobKey:
+    """The model-parameter randomisation test of `method` (options: shapley's, as for `attribution`)."""
+    return JobKey("sanity", model, tuple(ids), method=method, options=tuple(sorted(options.items())))
 
 
 def lab(config) -> JobKey:
@@ -149,9 +175,9 @@ def opening(T: int) -> tuple[int, int]:
     return 0, max(0, min(FIRST_N, T - 1))
 
 
-def attribution_keys(model: str, ids, method: str) -> list[JobKey]:
-    """`attribution(model, ids, method)` of the logit, plain occlusion of a long review in pieces."""
-    return occlusion_keys(model, ids) if method == "occlusion" else [attribution(model, ids, method)]
+def attribution_keys(model: str, ids, method: str, **options) -> list[JobKey]:
+    """`attribution(model, ids, method, **options)` of the logit, plain occlusion of a long review in pieces."""
+    return occlusion_keys(model, ids) if method == "occlusion" else [attribution(model, ids, method, **options)]
 
 
 def interleaved(*lists: list[JobKey]) -> list[JobKey]:
@@ -216,22 +242,45 @@ def run(key: JobKey, models) -> Any:
 
         piece = pieces.occlusion_piece if key.kind == "occ_piece" else pieces.probe_piece
         return piece(model, ids, key.lo, key.hi)
+    if key.kind in ("exposure", "exposure_sweep"):
+        return exposure_of_key(key, model)
+    if key.kind in ("connectivity", "logit_map"):
+        from tbptt_viz.attribution import connectivity
+
+        if key.kind == "logit_map":
+            return connectivity.logit_grad_map(model, ids)
+        return connectivity.connectivity(model, ids, **dict(key.options))
     from tbptt_viz.attribution import methods
 
+    options = dict(key.options)
     if key.kind == "attr":
-        return methods.attribute(model, ids, key.method, key.backprop, key.k, key.k1, key.k2, key.target, key.label)
+        return methods.attribute(model, ids, key.method, key.backprop, key.k, key.k1, key.k2, key.target, key.label,
+                                 **options)
     if key.kind == "probe":
         return methods.context_probe(model, ids)
     if key.kind == "memory":
         return methods.memory_trace(model, ids)
-    return methods.sanity_check(model, ids, key.method)
+    return methods.sanity_check(model, ids, key.method, **options)
+
+
+def exposure_of_key(key: JobKey, model):
+    """A lookup in the shipped statistics (no model pass): one WordExposure, or {K: WordExposure} for a sweep."""
+    from tbptt_viz.experiments.exposure import word_exposure
+    from tbptt_viz.gradients.analysis import k_choices
+
+    if key.kind == "exposure_sweep":
+        return {k: word_exposure(model, key.ids, key.backprop, k) for k in k_choices(len(key.ids))}
+    if key.backprop == "trained":
+        card = getattr(model, "card", None) or {}
+        return word_exposure(model, key.ids, card.get("scheme"), card.get("k"), card.get("k1"), card.get("k2"))
+    return word_exposure(model, key.ids, key.backprop, key.k, key.k1, key.k2)
 
 
 def first_chart(key: JobKey) -> bool:
-    """Whether `key` is part of a page's first chart on any review: the header's forward pass, the training
-    strips' flow, and occlusion's first piece (the last FIRST_PIECE tokens). Each is bounded work (about a
+    """Whether `key` is part of a page's first chart on any review: the header's forward pass and the exposure
+    lookups (`LOOKUPS`), the training strips' flow, and occlusion's first piece (the last FIRST_PIECE tokens). Each is bounded work (about a
     second of one core at 2,000 tokens), so on a long review too they are served as everyone's are."""
-    return key.kind in ("prob", "flow") or (key.kind == "occ_piece" and key.hi == len(key.ids))
+    return key.kind in (*LOOKUPS, "flow") or (key.kind == "occ_piece" and key.hi == len(key.ids))
 
 
 def kind_of(key: JobKey) -> str:
@@ -263,6 +312,11 @@ class ViewSettings:
     long_review: bool = False       # "What the model uses": occlusion and the probe asked for on a long review
     truncated: bool = True          # "What the model uses": the truncated attribution shown
     sanity: bool = False            # "What the model uses": the methods' agreement and sanity check asked for
+    source: tuple | int | None = None  # "What training sees", "Memory": the followed word, (position, token) or
+                                    # a position; None or no longer in the review: `params.default_source`
+    logit_map: bool = False         # "Memory": the whole logit_grad map asked for
+    shapley_span: int = 0           # "What the model uses", shapley: groups of this many tokens (0: sentences)
+    shapley_samples: int = SHAPLEY_SAMPLES[0]  # shapley: sampled orders per repeat
 
 
 def shown_k(T: int, k: int) -> int:
@@ -277,6 +331,22 @@ def truncation_settings(s: ViewSettings, T: int) -> tuple[int | None, int | None
     return (None, s.k1, s.k2) if s.scheme == "k1k2" else (shown_k(T, s.k), None, None)
 
 
+def method_options(s: ViewSettings, method: str) -> dict:
+    """The keyword arguments a method gets on the page: shapley's groups and samples; none for the others."""
+    if method != "shapley":
+        return {}
+    return {"groups": s.shapley_span or "sentences", "samples": s.shapley_samples}
+
+
+def exposure_jobs(review: Review, s: ViewSettings) -> list[JobKey]:
+    """Exposure under the chosen scheme (every K at once for last-k and chunked: the slider slices it), then
+    under each model's own training scheme."""
+    m, ids = review.model, review.ids
+    chosen = exposure_sweep(m, ids, s.scheme) if s.scheme in ("last-k", "chunked") else \
+        exposure(m, ids, "k1k2", k1=s.k1, k2=s.k2) if s.scheme == "k1k2" else exposure(m, ids, "full")
+    return [chosen] + [exposure(n, review.ids_of(n)) for n in review.names]
+
+
 def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> list[JobKey]:
     """Every job `view` asks for on `review`, in the order it waits for them (the header's prediction aside).
 
@@ -289,22 +359,38 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
     probes = interleaved(*(probe_keys(n, review.ids_of(n)) for n in names))
     if view == "Start here":  # the probe feeds one sentence there: only the variants it reads
         keys = [flow(m, ids, review.label), *occlusion,
-                *interleaved(*(probe_keys(n, review.ids_of(n), opening(review.T)) for n in names))]
+                *interleaved(*(probe_keys(n, review.ids_of(n), opening(review.T)) for n in names)),
+                *(exposure(n, review.ids_of(n)) for n in names)]  # then each model's training exposure
+    elif view == "Where words were trained":  # a lesson's evidence: each model's exposure under its own scheme
+        keys = [exposure(n, review.ids_of(n)) for n in names]
+    elif view == "How far a word reaches":  # a lesson's evidence: the lesson's word's connectivity, both models
+        source = source_position(s.source, review.tokens)
+        keys = [connectivity(n, review.ids_of(n), source) for n in names]
     elif view in ("What training sees", "Gradient through time"):
         keys = [flow(m, ids, review.label)] + ([k1k2(m, ids, review.label, s.k1, s.k2)] if s.scheme == "k1k2" else [])
+        if view == "What training sees":
+            keys += exposure_jobs(review, s)
     elif view == "What the model uses":
-        keys = interleaved(*(attribution_keys(n, review.ids_of(n), s.method) for n in names))
+        keys = interleaved(*(attribution_keys(n, review.ids_of(n), s.method, **method_options(s, s.method))
+                             for n in names))
         route = truncation_route(s.scheme, s.method)
         if s.truncated and route in ("mask", "ask", "run"):
             keys.append(attribution(m, ids, s.method, target="loss"))
             if route == "run":
                 keys.append(attribution(m, ids, s.method, s.scheme, *truncation_settings(s, review.T), target="loss"))
         if s.sanity:
-            keys += [key for method in METHODS for key in attribution_keys(m, ids, method)] + [sanity(m, ids, s.method)]
+            keys += [key for method in METHODS for key in attribution_keys(m, ids, method, **method_options(s, method))]
+            keys.append(sanity(m, ids, s.method, **method_options(s, s.method)))
         if review.T <= LONG_REVIEW or s.long_review:
             keys += occlusion + probes
     elif view == "Memory":
+        from tbptt_viz.attribution.connectivity import MAX_MAP_TOKENS
+
+        source = source_position(s.source, review.tokens)
         keys = [memory(n, review.ids_of(n)) for n in names] + occlusion
+        keys += [connectivity(n, review.ids_of(n), source) for n in names]
+        if s.logit_map and review.T <= MAX_MAP_TOKENS:
+            keys += [logit_map(n, review.ids_of(n)) for n in names]
     else:
         keys = []
     return list(dict.fromkeys(keys))  # each once, in order
@@ -314,15 +400,17 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
 WARM_VIEWS = ("Start here", "What training sees", "What the model uses", "Memory")
 
 
-def warm_up_jobs(model: str, ids, label: int | None) -> list[JobKey]:
+def warm_up_jobs(model: str, ids, label: int | None, tokens=()) -> list[JobKey]:
     """What the default views ask for on one example under `model`, alone or beside another model (as the
-    compare model it is asked for the same attributions, probe and memory trace), with the loss against the
-    example's label and against the model's own prediction, after the header's prediction."""
+    compare model it is asked for the same attributions, probe, memory trace, exposure and connectivity), with
+    the loss against the example's label and against the model's own prediction, after the header's
+    prediction. `tokens`: the example's, which decide the word the views follow by default."""
     keys = [prediction(model, ids)]
     for loss_label in (label, None):
-        review = Review(model, None, tuple(ids), (), (), loss_label)
+        review = Review(model, None, tuple(ids), (), tuple(tokens), loss_label)
         keys += [key for view in WARM_VIEWS for key in view_jobs(view, review)]
     return list(dict.fromkeys(keys))
+
 
 
 def warm_up(service, models, names: list[str], texts: list[tuple[str, int | None]], backlog: int = 16,
@@ -339,7 +427,8 @@ def warm_up(service, models, names: list[str], texts: list[tuple[str, int | None
         except Exception:  # noqa: BLE001 - the page lists a broken model; warm-up skips it
             continue
         for text, label in texts:
-            for key in warm_up_jobs(name, prepare_review(text, vocab).ids, label):
+            prepared = prepare_review(text, vocab)
+            for key in warm_up_jobs(name, prepared.ids, label, prepared.tokens):
                 while service.queued(WARMUP) >= backlog:
                     time.sleep(pause)
                 w = job(key, models, priority=WARMUP)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import METHODS, convergence_message, method_agreement, truncation_removed_share
+from tbptt_viz.attribution.methods import (METHODS, SHAPLEY_REPEATS, convergence_message, method_agreement,
+                                           truncation_removed_share)
+from tbptt_viz.attribution.shapley import EXACT_GROUPS, MAX_GROUPS
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
-from tbptt_viz.present import figures
+from tbptt_viz.present import evidence_figures, figures
+from tbptt_viz.present.evidence_sentences import shapley_check_sentence, shapley_sentence
+from tbptt_viz.present.params import METHOD_NAMES, SHAPLEY_SAMPLES, SHAPLEY_SPANS
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import FIRST_N, convergence_caption, first_share
@@ -20,8 +24,10 @@ from tbptt_viz.ui.widgets import chart, esc, export_buttons, guarded, how_to_rea
 
 
 def attribution(model: str, ids, method: str, *args, **kw):
-    return services.compute(jobs.attribution(model, ids, method, *args, **kw),
-                            f"{method.replace('_', ' ')} for {model}")
+    """The attribution job, with the method's page options (shapley's groups and samples) from the session."""
+    options = jobs.method_options(view_settings(), method)
+    return services.compute(jobs.attribution(model, ids, method, *args, **kw, **options),
+                            f"{METHOD_NAMES[method].lower()} for {model}")
 
 
 def attributions(review: Review, method: str) -> dict:
@@ -64,7 +70,7 @@ def attribution_strips(review: Review, method: str) -> dict:
         a = out[n]
         with col:
             html(f"<b>{esc(n)}</b> · P(positive) = {a.prob_positive:.3f}")
-            strip(review.tokens, a.scores, f"{method.replace('_', ' ')} of the logit (green: towards positive, red: "
+            strip(review.tokens, a.scores, f"{METHOD_NAMES[method]} of the logit (green: towards positive, red: "
                   f"towards negative; purple underline: first {FIRST_N})", scale=scale, signed=True,
                   value_name="score", first_n=FIRST_N, note=" (one scale for both models)")
             st.caption(f"first {FIRST_N} tokens: {first_share(a.scores):.0%} of |attribution|")
@@ -73,21 +79,26 @@ def attribution_strips(review: Review, method: str) -> dict:
 
 
 def convergence_note(a) -> None:
-    """Integrated gradients' own check, under their strip: a warning when they did not converge."""
+    """Integrated gradients' and Shapley values' own check, under their strip: a warning when it failed."""
     message = convergence_message(a)
     if message:
         st.warning(message)
     elif a.converged:
-        st.caption(convergence_caption(a))
+        st.caption(shapley_check_sentence(a) if a.method == "shapley" else convergence_caption(a))
 
 
 def method_part(review: Review) -> None:
-    method = st.selectbox("Attribution method", METHODS, key="method",
-                          help="occlusion: replace one token by padding and re-run (exact, the default). Gradient "
-                               "methods add detail; integrated gradients check their own completeness.")
+    method = st.selectbox("Attribution method", METHODS, key="method", format_func=METHOD_NAMES.get,
+                          help="Occlusion: replace one token by padding and re-run (exact, the default). Gradient "
+                               "methods add detail; integrated gradients check their own completeness. Shapley "
+                               "values credit whole sentences (or spans) that act together.")
     sync_url(method=method)
+    if method == "shapley":
+        shapley_controls()
     names = review.names
     out = attribution_strips(review, method)
+    if method == "shapley":
+        shapley_part(review, out)
     how_to_read("Attribution asks what the trained model uses when it predicts, with no truncation. Comparing a model "
                 "trained with truncation to one trained without shows whether it learned to use early words.")
     if method == "integrated_gradients":
@@ -101,21 +112,66 @@ def method_part(review: Review) -> None:
                         "says when); where even that fails, the strips are marked as not to be trusted.")
     export_buttons("attribution", review.tokens, {f"{method} ({n})": out[n].scores for n in names},
                    {**review.meta, "method": method, "compare": review.compare,
-                    **{f"ig ({n})": {"converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
-                                     "evaluations": out[n].evaluations,
-                                     "rank_one_intervals": out[n].rank_one_intervals}
+                    **{f"{'shapley' if method == 'shapley' else 'ig'} ({n})": {
+                        "converged": out[n].converged, "completeness_gap": out[n].completeness_gap,
+                        "evaluations": out[n].evaluations, "rank_one_intervals": out[n].rank_one_intervals,
+                        "groups": out[n].groups, "group_values": out[n].group_values,
+                        "standard_error": out[n].standard_error, "samples": out[n].samples,
+                        "repeats": out[n].repeats}
                        for n in names if out[n].converged is not None}})
     truncation_section(review, method)
     with st.expander("Do the methods agree, and do they depend on the trained weights?"):
-        if st.toggle("Compute (all four methods, and the same with the LSTM's weights randomised)", key="sanity"):
+        # Shapley values are in the table: this whole check runs only when asked for (the toggle), so their
+        # 1-3 s more per review are paid by whoever asks, and the table then compares every method of the menu.
+        if st.toggle(f"Compute (all {len(METHODS)} methods, and the same with the LSTM's weights randomised)",
+                     key="sanity"):
             alone = Review(review.model, None, review.ids, (), review.tokens, review.label, review.review_id)
             agreement = method_agreement({m: attributions(alone, m)[review.model].scores for m in METHODS})
-            check = services.compute(jobs.sanity(review.model, review.ids, method), "the sanity check")
-            st.dataframe(pd.DataFrame(agreement.spearman, index=agreement.methods, columns=agreement.methods).round(2))
+            check = services.compute(jobs.sanity(review.model, review.ids, method,
+                                                 **jobs.method_options(view_settings(), method)), "the sanity check")
+            labels = [METHOD_NAMES[m] for m in agreement.methods]
+            st.dataframe(pd.DataFrame(agreement.spearman, index=labels, columns=labels).round(2))
             st.caption(f"Spearman rank correlation of |scores| between methods. Randomising the LSTM's weights "
-                       f"(Adebayo et al. 2018) changes {method}'s scores by {check.relative_change:.0%} "
+                       f"(Adebayo et al. 2018) changes {METHOD_NAMES[method].lower()}'s scores by "
+                       f"{check.relative_change:.0%} "
                        f"(rank correlation with the trained model's {check.rank_correlation:.2f}): a method that "
                        "barely changes would be explaining the input, not the model.")
+
+
+def shapley_controls() -> None:
+    """Shapley's groups and sampling effort (both in the job's key; the strips and bars follow them)."""
+    c1, c2 = st.columns(2)
+    c1.selectbox("Groups", SHAPLEY_SPANS, key="shapley_span",
+                 format_func=lambda v: "sentences" if v == 0 else f"spans of {v} tokens",
+                 help=f"The players: each sentence, or consecutive spans of a fixed length (at most {MAX_GROUPS} "
+                      "groups).")
+    c2.selectbox("Sampled orders per repeat", SHAPLEY_SAMPLES, key="shapley_samples",
+                 help=f"Each of {SHAPLEY_REPEATS} independent repeats averages this many orders of the groups (pairs: "
+                      "an order and its reverse); more orders shrink the error bars and take proportionally longer. "
+                      f"Up to {EXACT_GROUPS} groups every coalition is evaluated instead: exact.")
+
+
+def shapley_part(review: Review, out: dict) -> None:
+    """Each group's value with its 95% error bars, and the opening sentence against its tokens' occlusion."""
+    T, names = review.T, review.names
+    occlusion = {n: a.scores for n, a in attributions(review, "occlusion").items()} \
+        if T <= jobs.LONG_REVIEW or st.session_state.get("occ_long") else {}
+    cols = st.columns(len(names))
+    for col, n in zip(cols, names):
+        with col:
+            chart(evidence_figures.shapley_figure(out[n], review.tokens, occlusion.get(n), name=n), key=f"shapley_{n}")
+            if n in occlusion:
+                html(f"<p><b>{esc(n)}.</b> {esc(shapley_sentence(out[n], review.tokens, occlusion[n]))}</p>")
+    if not occlusion:
+        st.caption(f"Single-token occlusion, the comparison for the opening, waits for the switch below on this "
+                   f"{T}-token review.")
+    how_to_read("Shapley values treat each group (a sentence, or a span) as one player: its value is the average "
+                "change of the logit when the group joins the others, over random orders of the groups, with removed "
+                "groups replaced by padding. The values add up to the logit's change from an all-padding review. "
+                f"Each bar is one group, as wide as its tokens; the whisker is its 95% interval over "
+                f"{SHAPLEY_REPEATS} independent repeats (none when exact). The diamond is the sum of its tokens' "
+                "single-token occlusion: where a verdict is said several times, removing one word can change little "
+                "while the group together matters.")
 
 
 def truncation_section(review: Review, method: str) -> None:
@@ -124,8 +180,8 @@ def truncation_section(review: Review, method: str) -> None:
     scheme = st.session_state.scheme
     route = analysis.truncation_route(scheme, method)
     if route == "no-backward":
-        st.info("Occlusion has no backward pass, so there is nothing to truncate. Pick saliency, input x gradient "
-                "or integrated gradients to see what truncation removes.")
+        st.info(f"{METHOD_NAMES[method]} has no backward pass (it re-runs the model), so there is nothing to "
+                "truncate. Pick saliency, input x gradient or integrated gradients to see what truncation removes.")
         return
     if route == "no-truncation":
         st.info("Choose a truncated scheme in the sidebar to compare.")
@@ -142,7 +198,7 @@ def truncation_section(review: Review, method: str) -> None:
         if route == "ask":
             return
     trunc = analysis.truncate_last_k(full, k) if route == "mask" else \
-        services.compute(key, f"{method.replace('_', ' ')} for {model}")
+        services.compute(key, f"{METHOD_NAMES[method].lower()} for {model}")
     boundary = T - k if scheme == "last-k" and k < T else None
     scale = strip_scale(full.scores, trunc.scores)
     target = f"the training loss against label {full.label_used}"

@@ -14,6 +14,7 @@ from tbptt_viz.serving.jobs import ViewSettings
 # another tab): Streamlit forgets those, so each run re-assigns them first.
 KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model", "compare", "scheme", "k",
         "timeline_toggle", "k_wanted", "k1", "k2", "method", "use_true", "sanity", "trunc_toggle", "occ_long", "keep",
+        "logit_map", "shapley_span", "shapley_samples", "exposure_chart",
         *params.LAB_KEYS, *(f"guess_{n}" for n in range(len(LESSONS))))
 
 
@@ -36,7 +37,8 @@ def init_state(models: list[str], example_ids: list[str], status: dict[str, str 
     st.session_state.update(
         initialised=True, url_notices=notices, use_true=True, trunc_toggle=True, model=s.model, scheme=s.scheme,
         k=s.k, k_wanted=s.k, k1=s.k1, k2=s.k2, compare=s.compare or None, method=s.method, text=s.text,
-        keep="last", teacher=str(st.query_params.get("teacher", "")) in ("1", "true", "yes"),
+        keep="last", word=s.source, word_token=None,
+        teacher=str(st.query_params.get("teacher", "")) in ("1", "true", "yes"),
         example=s.review if s.review in example_ids else example_ids[0],
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
@@ -81,4 +83,13 @@ def view_settings() -> ViewSettings:
     ss = st.session_state
     return ViewSettings(scheme=ss.scheme, k=int(ss.get("k_wanted", 30)), k1=int(ss.k1), k2=int(ss.k2),
                         method=ss.get("method", "occlusion"), long_review=bool(ss.get("occ_long")),
-                        truncated=bool(ss.get("trunc_toggle", True)), sanity=bool(ss.get("sanity")))
+                        truncated=bool(ss.get("trunc_toggle", True)), sanity=bool(ss.get("sanity")),
+                        source=followed(), logit_map=bool(ss.get("logit_map")),
+                        shapley_span=int(ss.get("shapley_span", 0)),
+                        shapley_samples=int(ss.get("shapley_samples", params.SHAPLEY_SAMPLES[0])))
+
+
+def followed() -> tuple | None:
+    """The word the visitor follows, (position, token); the token is None while it comes from a link."""
+    word = st.session_state.get("word")
+    return None if word is None else (int(word), st.session_state.get("word_token"))

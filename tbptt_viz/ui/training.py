@@ -5,14 +5,17 @@ import numpy as np
 import streamlit as st
 
 from tbptt_viz.gradients import analysis
-from tbptt_viz.present import figures
+from tbptt_viz.present import evidence_figures, figures
+from tbptt_viz.present.evidence_sentences import exposure_bounds_note, exposure_sentence
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import FIRST_N
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.controls import k_control
-from tbptt_viz.ui.widgets import chart, export_buttons, how_to_read, strip
+from tbptt_viz.ui.state import view_settings
+from tbptt_viz.ui.widgets import chart, esc, export_buttons, guarded, how_to_read, html, strip
+from tbptt_viz.ui.word import followed_word
 
 
 def review_flow(review: Review) -> analysis.ReviewFlow:
@@ -77,3 +80,47 @@ def show(review: Review) -> None:
         "backprop_count": view.backprop_count, "backprop_reach": view.backprop_reach},
         {**review.meta, "scheme": view.scheme, "scheme_label": view.label, "k": view.k, "windows": view.windows,
          "label_used": f.label_used, "label_source": f.label_source, "prob_positive": f.prob_positive})
+    guarded("Where each word was trained", exposure_section, review, k)
+
+
+def exposures(review: Review, k: int):
+    """(exposure under the chosen scheme and K, {model: exposure under its own training scheme}): lookups in the
+    shipped statistics, no model pass. Under last-K and chunked one job holds every K the slider offers."""
+    chosen, *trained = jobs.exposure_jobs(review, view_settings())
+    e = services.compute(chosen, "training exposure")
+    return (e[k] if isinstance(e, dict) else e), {
+        n: services.compute(key, f"training exposure for {n}") for n, key in zip(review.names, trained)}
+
+
+def exposure_section(review: Review, k: int) -> None:
+    """Where in the training set each word of this review received gradient: the answer to "but where did the
+    model learn that word?" (issue 23, part 1)."""
+    st.subheader("Where each word was trained")
+    S = followed_word(review, "training")
+    chosen, trained = exposures(review, k)
+    cards = services.cards()
+    for n, e in trained.items():
+        html(f"<p><b>{esc(n)}</b> (trained with {esc(cards.get(n, {}).get('label', e.label))}): "
+             f"{esc(exposure_sentence(e, review.tokens, S))}</p>")
+    html(f"<p><b>Under the scheme chosen above</b> ({esc(chosen.label)}): "
+         f"{esc(exposure_sentence(chosen, review.tokens, S))}</p>")
+    tips = [f"{tok}: unknown word" if o < 0 else f"{tok}: in reach in {r:,} of its {o:,} training reviews"
+            + ("" if chosen.exact else f" (at most {h:,})")
+            for tok, o, r, h in zip(review.tokens, chosen.occurrences, chosen.in_reach, chosen.in_reach_high)]
+    strip(review.tokens, chosen.share, f"{chosen.label}: of the training reviews that contain each word, the share "
+          f"in which the gradient reached it (hatched: none; {chosen.reviews:,} training reviews in all)",
+          scale=1.0, value_name="share in reach", zero_is_cut=True, tips=tips)
+    bounded = [e for e in (chosen, *trained.values()) if not e.exact]
+    if bounded:
+        st.caption(exposure_bounds_note(bounded[0]))
+    how_to_read("A word's embedding is trained only where a training loss's gradient reaches it. For every word "
+                "of this review, the counts come from the IMDB training split: in how many training reviews it "
+                "occurs, and in how many of them at least one occurrence lay inside a training window of the scheme. "
+                "Under last-K that is the last K tokens, so an opening word is trained by the reviews that use it "
+                "near their end (or are short). Unknown words are left blank.")
+    if st.toggle("Show both models' training schemes along the review (chart)", key="exposure_chart"):
+        chart(evidence_figures.exposure_figure(trained, review.tokens), key="exposure")
+    export_buttons("exposure", review.tokens, {
+        "occurrences": chosen.occurrences, "in_reach": chosen.in_reach, "in_reach_high": chosen.in_reach_high,
+        **{f"in_reach ({n}, {e.label})": e.in_reach for n, e in trained.items()}},
+        {**review.meta, "scheme_label": chosen.label, "exact": chosen.exact, "training_reviews": chosen.reviews})
