@@ -172,7 +172,7 @@ def main() -> None:
     server, base = local_server.start(args.port)
     curve: list = []
     soak = Soak(args.port, args.minutes, args.sessions, args.seed)
-    started = time.strftime("%Y-%m-%d %H:%M")
+    started, load_before = time.strftime("%Y-%m-%d %H:%M"), os.getloadavg()[0]
     try:
         asyncio.run(asyncio.wait_for(soak.run(args.minutes, server.pid, curve),
                                      timeout=60 * args.minutes + max(LIMIT_S.values()) + 120))
@@ -197,7 +197,8 @@ def main() -> None:
               "started": started, "date": time.strftime("%Y-%m-%d %H:%M"),
               "command": f"python scripts/soak.py --minutes {args.minutes:g} --sessions {args.sessions}",
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs shared with other jobs (load average "
-                         f"{os.getloadavg()[0]:.1f} at the end); server and clients on the same machine"}
+                         f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end); server and clients "
+                         "on the same machine"}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

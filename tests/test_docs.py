@@ -21,7 +21,8 @@ def blocks():
     return generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
                             json.loads((ROOT / "results" / "lab.json").read_text()),
                             json.loads((ROOT / "results" / "train_lengths.json").read_text()),
-                            {c["name"]: c for c in model_cards()}, speed.load(BENCH))
+                            {c["name"]: c for c in model_cards()}, speed.load(BENCH),
+                            speed.measurements(BENCH))
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
@@ -197,5 +198,25 @@ def test_hardening_figures_in_the_readme_are_the_benchmarks_json():
     assert f"peaked at {memory['peak_rss_mb']:.0f} MB" in readme and memory["peak_rss_mb"] <= 850
     assert not memory["errors"]
     soak = json.loads((bench / "soak.json").read_text())
-    assert f"({soak['sessions']} sessions, {soak['requests']} requests): {soak['errors']} errors" in readme
-    assert f"peak PSS {soak['peak_pss_mb']:.0f} MB" in readme and soak["peak_pss_mb"] <= 800
+    assert speed.soak_text(soak) in readme  # the generated block (test_generated_blocks_equal_the_json)
+
+
+def test_the_soak_paragraph_is_its_json():
+    curve = [{"t_s": 0.0, "pss_mb": 60.0}, {"t_s": 300.0, "pss_mb": 500.0}, {"t_s": 600.0, "pss_mb": 520.0},
+             {"t_s": 900.0, "pss_mb": 510.0}, {"t_s": 1200.0, "pss_mb": 530.0}]
+    kind = {"requests": 10, "errors": 0, "p50_s": 0.31, "p95_s": 6.44, "max_s": 9.0}
+    soak = {"minutes": 20.0, "sessions": 12, "requests": 1500, "errors": 0, "error_examples": [],
+            "by_kind": {"example": kind, "long": {**kind, "requests": 1, "errors": 1}, "lab": {**kind, "requests": 0,
+                                                                                              "p50_s": None}},
+            "memory_curve": curve, "peak_pss_mb": 530.0, "memory_first_half_mean_mb": 280.0,
+            "memory_second_half_mean_mb": 520.0, "date": "d", "command": "c", "machine": "m"}
+    text = speed.soak_text(soak)
+    assert text.startswith("Its last run, 20 minutes (d; `c`; m): 12 sessions, 1,500 visits, 0 errors.")
+    assert "example links 0.3/6.4 s (10 visits); 2,000-token reviews 0.3/6.4 s (1 visit, 1 failed)." in text
+    assert "live Lab runs" not in text  # none ran
+    assert "500-530 MB after the first 5 minutes, peak 530 MB" in text and "(5 samples)" in text
+    # the second half (600..1200 s: 520, 510, 530) rises 10 MB over 10 minutes: +1.0 MB per minute
+    assert speed.trend_mb_per_minute(curve) == pytest.approx(1.0) and "moves +1.0 MB per minute" in text
+    assert "soak" in speed.blocks({}, {"soak": soak}) and "soak" not in speed.blocks({})
+    short = {**soak, "minutes": 2.0, "memory_curve": curve[:1]}
+    assert "60-60 MB over the run" in speed.soak_text(short)

@@ -208,6 +208,57 @@ def class_figures(benches: dict[str, dict]) -> str:
     return "\n".join(lines + long)
 
 
-def blocks(benches: dict[str, dict]) -> dict[str, str]:
-    """The generated blocks: `speed_table` (docs/design.md) and `speed_class` (README.md)."""
-    return {"speed_table": speed_table(benches), "speed_class": class_figures(benches)}
+# Other measurements with a generated block of their own (a file name in results/bench, without .json).
+MEASUREMENTS = ("soak",)
+SOAK_KINDS = {"example": "example links", "custom": "new reviews", "k": "another K or scheme",
+              "lab": "live Lab runs", "long": "2,000-token reviews"}
+
+
+def measurements(folder: Path) -> dict[str, dict]:
+    """{name: its JSON} for each of MEASUREMENTS found in `folder` (results/bench)."""
+    return {name: json.loads((Path(folder) / f"{name}.json").read_text()) for name in MEASUREMENTS
+            if (Path(folder) / f"{name}.json").exists()}
+
+
+def trend_mb_per_minute(curve: list[dict]) -> float:
+    """The slope of a least-squares line through the second half of the memory curve, in MB per minute: how
+    memory moved once the server had warmed up (0 for fewer than two samples)."""
+    half = curve[len(curve) // 2:]
+    if len(half) < 2:
+        return 0.0
+    t = [c["t_s"] / 60 for c in half]
+    m = [c["pss_mb"] for c in half]
+    mt, mm = sum(t) / len(t), sum(m) / len(m)
+    var = sum((x - mt) ** 2 for x in t)
+    return sum((x - mt) * (y - mm) for x, y in zip(t, m)) / var if var else 0.0
+
+
+def soak_text(soak: dict) -> str:
+    """The README's account of the last scripts/soak.py run (results/bench/soak.json)."""
+    kinds = "; ".join(
+        f"{label} {v['p50_s']:.1f}/{v['p95_s']:.1f} s ({v['requests']:,} visit{'s' if v['requests'] != 1 else ''}"
+        + (f", {v['errors']} failed" if v["errors"] else "") + ")"
+        for kind, label in SOAK_KINDS.items() if (v := soak["by_kind"].get(kind)) and v["requests"] and v["p50_s"] is not None)
+    curve = soak["memory_curve"]
+    settled = [c["pss_mb"] for c in curve if c["t_s"] >= 300]
+    span = "after the first 5 minutes" if settled else "over the run"
+    settled = settled or [c["pss_mb"] for c in curve]
+    errors = f"{soak['errors']} errors" if soak["errors"] != 1 else "1 error"
+    if soak["errors"]:
+        errors += " (" + "; ".join(soak["error_examples"][:3]) + ")"
+    return (f"Its last run, {soak['minutes']:g} minutes ({soak['date']}; `{soak['command']}`; {soak['machine']}): "
+            f"{soak['sessions']} sessions, {soak['requests']:,} visits, {errors}. Seconds per visit, p50/p95: "
+            f"{kinds}. The server's total PSS, sampled every 30 s ({len(curve)} samples): "
+            f"{min(settled):.0f}-{max(settled):.0f} MB {span}, peak {soak['peak_pss_mb']:.0f} MB "
+            f"(the bound: 800 MB; a small host's 1 GB); mean {soak['memory_first_half_mean_mb']:.0f} MB over the "
+            f"run's first half and {soak['memory_second_half_mean_mb']:.0f} MB over its second, where a straight "
+            f"line through the samples moves {trend_mb_per_minute(curve):+.1f} MB per minute.")
+
+
+def blocks(benches: dict[str, dict], measured: dict[str, dict] | None = None) -> dict[str, str]:
+    """The generated blocks: `speed_table` (docs/design.md), `speed_class` and, given `measurements`, `soak`
+    (README.md)."""
+    out = {"speed_table": speed_table(benches), "speed_class": class_figures(benches)}
+    if measured and "soak" in measured:
+        out["soak"] = soak_text(measured["soak"])
+    return out
