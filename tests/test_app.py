@@ -507,8 +507,9 @@ def test_the_text_box_keeps_a_long_paste_and_offers_a_file_for_sharing():
 @pytest.mark.slow
 def test_a_long_review_streams_its_occlusion_the_end_first_then_shows_the_whole_record(monkeypatch):
     """A 2,000-token review on "Start here": the occlusion strips are drawn while pieces are missing (NaN, the
-    end computed first), then redrawn whole; the page asks for pieces only, never a whole occlusion, and the
-    values it ends with are the sequential computation's (float32 rounding: other batch shapes)."""
+    end computed first), then replaced by the overview and the word-by-word strips, whole; the page asks for
+    pieces only, never a whole occlusion or probe, and the values it ends with are the sequential computation's
+    (float32 rounding: other batch shapes)."""
     from tbptt_viz import attribute, load_pretrained
     from tbptt_viz.core.text import prepare_review
     from tbptt_viz.serving import jobs
@@ -523,11 +524,10 @@ def test_a_long_review_streams_its_occlusion_the_end_first_then_shows_the_whole_
             gate.wait(120)
         return run(key, models)
 
-    def recorded(review, scores, progress=None, probs=None):
+    def recorded(review, scores, progress):
         drawn.append((progress, {n: int(np.isnan(v).sum()) for n, v in scores.items()}))
-        if progress is not None:
-            gate.set()
-        return draw(review, scores, progress, probs)
+        gate.set()
+        return draw(review, scores, progress)
 
     monkeypatch.setattr(jobs, "run", held_run)
     monkeypatch.setattr(start_here, "occlusion_strips", recorded)
@@ -537,12 +537,12 @@ def test_a_long_review_streams_its_occlusion_the_end_first_then_shows_the_whole_
     text = " ".join(words[i % len(words)] + ("" if i % 7 else " .") for i in range(2100))
     at = app({"review": "custom", "text": text, "view": "Start here"})
     assert_clean(at)
-    partial = [missing for progress, missing in drawn if progress is not None]
+    partial = [missing for progress, missing in drawn]
     assert partial and all(0 < n < 2000 for n in partial[0].values())  # drawn with the start still missing
-    assert drawn[-1] == (None, {"imdb-last-k30": 0, "imdb-full": 0})  # then whole
-    assert not [k for k in asked if k.kind == "attr" and k.method == "occlusion"]  # pieces, never the whole job
+    assert not [k for k in asked if k.kind in ("attr", "probe")]  # pieces, never the whole job
     assert {k.kind for k in asked} >= {"occ_piece", "probe_piece", "flow"}
-    strips = [h for h in htmls(at) if "occlusion: logit drop" in h]
+    assert not [h for h in htmls(at) if "occlusion: logit drop" in h]  # the streamed strips, replaced
+    strips = [h for h in htmls(at) if "imdb-last-k30: occlusion, the logit drop" in h]
     model = load_pretrained("imdb-last-k30")
     ids = torch.tensor(prepare_review(text, model.vocab).ids)
     shown = [float(v) for v in re.findall(r'data-value="([^"]+)"', strips[0])]
