@@ -252,7 +252,7 @@ def soak_text(soak: dict) -> str:
             f"{min(settled):.0f}-{max(settled):.0f} MB {span}, peak {soak['peak_pss_mb']:.0f} MB "
             f"(the bound: 800 MB; a small host's 1 GB); mean {soak['memory_first_half_mean_mb']:.0f} MB over the "
             f"run's first half and {soak['memory_second_half_mean_mb']:.0f} MB over its second, where a straight "
-            f"line through the samples moves {trend_mb_per_minute(curve):+.1f} MB per minute.")
+            f"line through the samples (least squares) moves {trend_mb_per_minute(curve):+.1f} MB per minute.")
 
 
 def blocks(benches: dict[str, dict], measured: dict[str, dict] | None = None) -> dict[str, str]:
