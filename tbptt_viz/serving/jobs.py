@@ -168,8 +168,9 @@ def probe_keys(model: str, ids, positions: tuple[int, ...] | None = None) -> lis
 
 
 def opening(T: int) -> tuple[int, int]:
-    """The probe's variants "Start here" reads: the whole review (b = 0) and the review without its first
-    FIRST_N tokens (present.sentences.opening_sentence)."""
+    """The probe's variants "Start here" asks for: the whole review (b = 0) and the review without its first
+    FIRST_N tokens (the overview's default opening, present.overview); on a long review the piece holding them
+    bounds its opening slider."""
     from tbptt_viz.present.sentences import FIRST_N
 
     return 0, max(0, min(FIRST_N, T - 1))
