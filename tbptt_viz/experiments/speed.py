@@ -107,7 +107,7 @@ def load_rows(b: dict) -> list[tuple[str, str]]:
     if "distinct_reviews" in f:
         d = f["distinct_reviews"]
         parts.append(f"{d['sessions']} distinct reviews: p95 {d['page_p95_s']:.1f} s, {d['errors']} errors, "
-                     f"{d['values_off']} values off")
+                     f"{d['values_off']} values off beyond float32 rounding")
     parts.append(f"peak {f['memory_peak_mb'] / 1024:.2f} GB PSS")
     if "beside_lab_run" in f:
         parts.append(f"a page beside a live Lab run {f['beside_lab_run']['relative_to_idle']:.2f}x, beside a "
@@ -193,8 +193,14 @@ def class_figures(benches: dict[str, dict]) -> str:
     if "distinct_reviews" in f:
         d = f["distinct_reviews"]
         lines.append(f"- {d['sessions']} sessions opening distinct 200-word reviews on \"What the model uses\" at "
-                     f"once: {d['errors']} errors, {d['values_off']} scores differing from a sequential computation, "
+                     f"once: {d['errors']} errors, {d['values_off']} scores differing from a sequential computation "
+                     f"by more than float32 rounding ({d.get('tolerance', 'serving.service.same_as_sequential')}), "
                      f"the whole page sent within {d['page_p95_s']:.1f} s (p95; {d['page_p50_s']:.1f} s median).")
+    if "long_review" in f:
+        r = f["long_review"]
+        each = ", ".join(f"{v} {t:.1f} s" for v, t in zip(r["views"], r["page_s"]))
+        lines.append(f"- One 2,000-token review opened on {len(r['views'])} views one after another (whole page "
+                     f"sent): {each}; {r['errors']} errors.")
     idle = f" ({f['memory_idle_after_mb'] / 1024:.2f} GB idle after)" if "memory_idle_after_mb" in f else ""
     lines.append(f"- Memory, the sum of PSS over the server's processes: at most {f['memory_peak_mb'] / 1024:.2f} GB "
                  f"through the whole run{idle}.")
