@@ -160,7 +160,7 @@ def read_data(path) -> dict:
 
 
 def page_index(site) -> dict:
-    page = (site / "index.html").read_text()
+    page = (site / "index.js").read_text()  # the page's one script of data (no inline script: its CSP)
     start = page.index("window.TBPTT_INDEX = ") + len("window.TBPTT_INDEX = ")
     return json.JSONDecoder().raw_decode(page[start:])[0]
 

@@ -2,7 +2,8 @@
 
     python -m tbptt_viz export --out site/
 
-writes site/index.html (page, styles and script), site/plotly.min.js (bundled, never fetched), one
+writes site/index.html (page and styles), site/index.js (the reviews, models, lessons and the look), site/demo.js
+(the page's script), site/plotly.min.js (bundled, never fetched), one
 data/<review>__<model>.js per pair and one data/<review>__<model>__<compare>.start.js per pair and compare model
 (Start here's overview). Data files are scripts, not JSON fetched at view time, so the page opens from the file
 system (file:// forbids fetch) as well as from any static host.
@@ -12,6 +13,10 @@ Lessons (their texts, evidence and answers), all computed here by the app's own 
 
 The look is the app's too: the page's colours, strip styles and chart layouts are generated here from
 `present.colours`, `present.render` and `present.figures` (`page_style`), never copied into the page by hand.
+
+Every script is a file of the site: the page has no inline script, and its Content-Security-Policy (CSP)
+allows scripts from the site itself only ('self': no 'unsafe-inline', no 'unsafe-eval'), no connections, no
+frames, no forms. Styles stay inline ('unsafe-inline' for style-src): plotly.js adds its own <style> element.
 
 The numbers are the app's: each file holds what `analysis.review_flow`, occlusion, the context probe and the
 memory trace return for that pair (full BPTT's per-position norms, chunked's for every offered K, the last-K
@@ -38,6 +43,9 @@ from tbptt_viz.gradients import analysis
 from tbptt_viz.present import colours, figures, render
 
 ASSETS = Path(__file__).resolve().parent / "static"
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+       "connect-src 'none'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-src 'none'")
 
 
 def page_css() -> str:
@@ -191,12 +199,12 @@ def export_site(out: str | Path, models: list[str] | None = None, log=lambda s: 
     index.update(guide.page_text())
     index["lessons"] = guide.lessons(done.__getitem__, models)
     page = (ASSETS / "index.html").read_text()
-    page = page.replace("/*INDEX*/", json.dumps(index).replace("</", "<\\/"))
-    style = page_style(models)
-    page = page.replace("/*STYLE*/", json.dumps(style).replace("</", "<\\/"))
-    page = page.replace("/*CSS*/", page_css())
-    page = page.replace("/*JS*/", (ASSETS / "demo.js").read_text())
+    page = page.replace("/*CSP*/", CSP).replace("/*CSS*/", page_css())
     (out / "index.html").write_text(page)
+    style = page_style(models)
+    (out / "index.js").write_text(f"window.TBPTT_INDEX = {json.dumps(index)};\n"
+                                  f"window.TBPTT_STYLE = {json.dumps(style)};\n")
+    shutil.copy(ASSETS / "demo.js", out / "demo.js")
     import plotly
 
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "plotly.min.js")

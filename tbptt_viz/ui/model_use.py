@@ -48,13 +48,20 @@ def attribution(model: str, ids, method: str, *args, **kw):
                             f"{method_name(method)} for {model}")
 
 
+def attributions(review: Review, method: str) -> dict:
+    """`method` of the logit for every model on the page; plain occlusion through `services.occlusions` (a long
+    review's pieces, never a second whole computation)."""
+    if method == "occlusion":
+        return services.occlusions(review)
+    return {n: attribution(n, review.ids_of(n), method) for n in review.names}
+
+
 def show(review: Review) -> None:
     method_fragment(review)
     st.subheader("Occlusion and the context probe, both models")
     T, names = review.T, review.names
     if T <= jobs.LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
-        occ = {n: attribution(n, review.ids_of(n), "occlusion") for n in names}
-        probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
+        occ, probes = services.occlusions(review), services.probes(review)
         chart(figures.occlusion_probe_figure(review.tokens, {n: occ[n].scores for n in names}, probes, FIRST_N),
               key="occlusion_probe")  # one chart with two panels: half the browser's drawing on a model switch
         how_to_read("Occlusion replaces one token by padding and re-runs the model: the line is how much the logit "
@@ -74,7 +81,7 @@ def method_fragment(review: Review) -> None:
 
 def attribution_strips(review: Review, method: str) -> dict:
     names = review.names
-    out = {n: attribution(n, review.ids_of(n), method) for n in names}
+    out = attributions(review, method)
     scale = strip_scale(*(a.scores for a in out.values()))
     cols = st.columns(len(names))
     for col, n in zip(cols, names):
@@ -136,7 +143,8 @@ def method_part(review: Review) -> None:
         # 1-3 s more per review are paid by whoever asks, and the table then compares every method of the menu.
         if st.toggle(f"Compute (all {len(METHODS)} methods, and the same with the LSTM's weights randomised)",
                      key="sanity"):
-            agreement = method_agreement({m: attribution(review.model, review.ids, m).scores for m in METHODS})
+            alone = Review(review.model, None, review.ids, (), review.tokens, review.label, review.review_id)
+            agreement = method_agreement({m: attributions(alone, m)[review.model].scores for m in METHODS})
             check = services.compute(jobs.sanity(review.model, review.ids, method,
                                                  **jobs.method_options(view_settings(), method)), "the sanity check")
             labels = [method_name(m) for m in agreement.methods]
@@ -164,7 +172,7 @@ def shapley_controls() -> None:
 def shapley_part(review: Review, out: dict) -> None:
     """Each group's value with its 95% error bars, and the opening sentence against its tokens' occlusion."""
     T, names = review.T, review.names
-    occlusion = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in names} \
+    occlusion = {n: a.scores for n, a in attributions(review, "occlusion").items()} \
         if T <= jobs.LONG_REVIEW or st.session_state.get("occ_long") else {}
     cols = st.columns(len(names))
     for col, n in zip(cols, names):
