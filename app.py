@@ -55,7 +55,9 @@ def main() -> None:
         st.error("No models found under pretrained/. Reinstall the project or retrain (see README).")
         return
     services.service()  # starts the workers and the warm-up once per process
-    state.init_state(models, [e.id for e in examples()])
+    status = services.store().status(models)  # each model loaded once per process; a broken one is listed with why
+    state.init_state(models, [e.id for e in examples()], status)
+    models = [m for m in models if status[m] is None] or models
     state.keep_widget_values()
     for text in state.pop_url_notices():
         notice("warning", text)

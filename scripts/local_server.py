@@ -37,6 +37,7 @@ class Page:
 
     def __init__(self):
         self.htmls, self.markdowns, self.kinds, self.buttons, self.errors = [], [], {}, {}, []
+        self.timeline: list[tuple[float, str, str]] = []  # (seconds since the request, element kind, its text)
 
     def values(self) -> list[float]:
         """data-value of every token of the first strip."""
@@ -76,6 +77,8 @@ async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: f
                 el = fm.delta.new_element
                 ek = el.WhichOneof("type")
                 page.kinds[ek] = page.kinds.get(ek, 0) + 1
+                body = el.html.body if ek == "html" else el.markdown.body if ek == "markdown" else ""
+                page.timeline.append((time.perf_counter() - t, ek, body[:2000]))
                 if ek == "markdown":
                     page.markdowns.append(el.markdown.body)
                 if ek == "html":
@@ -96,8 +99,8 @@ async def protocol_page(port: int, query: str, ws=None, widgets=None, timeout: f
 def settle_warm_up(base: str, limit_s: float = 600.0) -> None:
     """Open the page once (Streamlit runs the app's script, and so starts its warm-up of every example
     under every model, only when a first visitor connects), then wait until the server's compute queue is
-    empty (the page's "Timing" note counts the requests waiting or running), so no measurement shares the
-    cores with the warm-up. BENCH_SETTLE_S, if set, is a fixed wait instead."""
+    empty three checks in a row, 3 s apart (the page's "Timing" note counts the requests waiting or running),
+    so no measurement shares the cores with the warm-up. BENCH_SETTLE_S, if set, is a fixed wait instead."""
     import asyncio
     import re
 
@@ -112,8 +115,10 @@ def settle_warm_up(base: str, limit_s: float = 600.0) -> None:
         asyncio.run(busy(port))
         time.sleep(float(os.environ["BENCH_SETTLE_S"]))
         return
+    idle = 0  # the warm-up queues a few jobs at a time: the queue can be empty for a moment before it ends
     while time.perf_counter() - start < limit_s:
-        if asyncio.run(busy(port)) == 0:
+        idle = idle + 1 if asyncio.run(busy(port)) == 0 else 0
+        if idle == 3:
             print(f"warm-up done after {time.perf_counter() - start:.0f} s", flush=True)
             return
         time.sleep(3)

@@ -39,7 +39,8 @@ def main() -> int:
     blocks = generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
                               json.loads((ROOT / "results" / "lab.json").read_text()),
                               json.loads((ROOT / "results" / "train_lengths.json").read_text()),
-                              {c["name"]: c for c in model_cards()}, speed.load(ROOT / "results" / "bench"))
+                              {c["name"]: c for c in model_cards()}, speed.load(ROOT / "results" / "bench"),
+                              speed.measurements(ROOT / "results" / "bench"))
     stale = {str(p.relative_to(ROOT)): stale_blocks(p, blocks) for p in DOCS if p.exists()}
     files = whole_files()
     for path, text in files.items():

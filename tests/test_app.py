@@ -195,8 +195,39 @@ def test_corrupted_weights_show_an_error_not_a_traceback(tmp_path, monkeypatch, 
     (tmp_path / "broken-model" / "model.safetensors").write_bytes(bytes(raw))
     monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
     at = app({"model": "broken-model"})
-    assert not at.exception
-    assert any("sha256" in e and "broken-model" in e for e in notices(at, "error"))
+    assert_clean(at)  # the page falls back to a working model and says why, once
+    moved = [n for n in notices(at) if "Model broken-model cannot be loaded" in n]
+    assert len(moved) == 1 and "sha256" in moved[0] and "showing imdb-full instead" in moved[0]
+    assert at.session_state["model"] == "imdb-full" and at.get("plotly_chart")
+    assert not any(o.startswith("broken-model") for o in at.selectbox(key="model").options)
+
+
+@pytest.mark.slow
+def test_a_broken_default_model_falls_back_with_one_notice(tmp_path, monkeypatch):
+    """imdb-last-k30 (the default) tampered and re-hashed: NaN weights only the new check catches."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from tbptt_viz.core.checkpoint import HASHED, sha256
+
+    for name in ("imdb-full", "imdb-last-k30", "imdb-last-k10"):
+        shutil.copytree(pretrained_dir() / name, tmp_path / name)
+    folder = tmp_path / "imdb-last-k30"
+    state = load_file(str(folder / "model.safetensors"))
+    state["head.weight"][0, 0] = float("nan")
+    save_file(state, str(folder / "model.safetensors"))
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps({**card, **{k: sha256(folder / n) for k, n in HASHED.items()}}))
+    monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
+    at = app()
+    assert_clean(at)
+    assert at.session_state["model"] == "imdb-full" and len(at.get("plotly_chart")) >= 1
+    said = [n for n in notices(at) if "imdb-last-k30" in n]
+    assert len(said) == 1 and "NaN" in said[0] and "showing imdb-full instead" in said[0]  # one notice
+    assert [o.split(" ·")[0] for o in at.selectbox(key="model").options] == ["imdb-full", "imdb-last-k10"]
+    at.run()
+    assert not [n for n in notices(at) if "imdb-last-k30" in n]  # said once, on the first run
 
 
 @pytest.mark.slow
@@ -221,7 +252,7 @@ def test_a_broken_compare_model_never_breaks_the_default_page(tmp_path, monkeypa
 @pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["last-k", "chunked"])
 def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
-    from tbptt_viz.experiments.lab.runs import LabConfig, cap_for_live, live_run
+    from tbptt_viz.experiments.lab.runs import LabConfig, live_run
 
     at = app({"view": "Lab"})
     at.selectbox(key="lab_scheme").set_value(scheme)
@@ -231,8 +262,8 @@ def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
     next(b for b in at.button if b.label == "Train live").click().run()
     assert_clean(at)
     metric = next(m for m in at.metric if "test accuracy" in m.label)
-    config, _ = cap_for_live(LabConfig(task="prefix", scheme=scheme, k=10, seq_len=40, n_train=60, epochs=2,
-                                       hidden=8, clean_last=10, distance=20))
+    config = LabConfig(task="prefix", scheme=scheme, k=10, seq_len=40, n_train=60, epochs=2, hidden=8, clean_last=10,
+                       distance=20)
     assert metric.value == f"{live_run(config, lambda *progress: None).test_accuracy:.3f}"  # the same run, here
     assert f"({config.task}, {config.scheme_label}, seed 0)" in metric.label
     assert any("tv-strip" in h for h in htmls(at))
@@ -249,12 +280,14 @@ def test_lab_live_run_shows_the_tiny_model_through_the_same_views(scheme):
 def test_lab_refuses_a_bad_configuration_with_a_message():
     at = app({"view": "Lab"})
     at.selectbox(key="lab_task").set_value("planted")
-    at.number_input(key="lab_distance").set_value(500)
+    at.number_input(key="lab_distance").set_value(150)  # within the field's bounds, but not within 30 tokens
     at.number_input(key="lab_seq_len").set_value(30)
     next(b for b in at.button if b.label == "Train live").click().run()
     assert not at.exception and not at.metric  # nothing trained
-    assert notices(at, "error") and "distance 500 must be below seq_len 30" in notices(at, "error")[0]
-    assert "Change the setting and train again" in notices(at, "error")[0]
+    errors = notices(at, "error")
+    assert any("distance 150 must be below seq_len 30" in n and "Change the setting and train again" in n
+               for n in errors)  # what to change
+    assert not at.session_state["lab_runs"] if "lab_runs" in at.session_state else True
 
 
 @pytest.mark.slow
@@ -271,7 +304,7 @@ def test_method_agreement_and_sanity_check_render():
 
     from tbptt_viz import load_pretrained
     from tbptt_viz.attribution.methods import METHODS, attribute
-    from tbptt_viz.present.params import METHOD_NAMES
+    from tbptt_viz.present.names import METHOD_NAMES
 
     at = app({"review": "short-brilliant", "method": "saliency", "view": "What the model uses"})
     at.session_state["sanity"] = True
@@ -403,7 +436,10 @@ def test_zoo_table_shows_every_cards_accuracy_from_the_files():
     for card_file in sorted(pretrained_dir().glob("*/card.json")):  # read here, not through the app's code
         card = json.loads(card_file.read_text())
         assert table.loc[card_file.parent.name, "test accuracy"] == card["test_accuracy"]
-    assert len(at.get("plotly_chart")) == 4 and sum("How to read this" in c.value for c in at.caption) >= 5
+    study = json.loads((Path(__file__).parents[1] / "results" / "imdb_study.json").read_text())
+    has_memory = any(m.get("memory") for m in study["models"].values())  # the memory-span figure, once measured
+    assert len(at.get("plotly_chart")) == 4 + has_memory
+    assert sum("How to read this" in c.value for c in at.caption) >= 5 + has_memory
 
 
 @pytest.mark.slow
@@ -434,6 +470,86 @@ def test_chunked_attribution_change_shown_equals_a_direct_computation():
     assert metric.value == f"{want:.0%}"
     cut = next(m for m in at.metric if m.label.startswith("share of |attribution| outside"))
     assert cut.value == "0%"  # chunked cuts no token off
+
+
+@pytest.mark.slow
+def test_lab_link_values_out_of_range_fall_back_to_defaults_with_notices():
+    at = app({"view": "Lab", "lab_epochs": "5000", "lab_k": "900", "lab_hidden": "5000", "lab_n_train": "0",
+              "lab_seed": "50000"})
+    assert_clean(at)
+    state = {k: at.session_state[f"lab_{k}"] for k in ("epochs", "k", "hidden", "n_train", "seed")}
+    assert state == {"epochs": 20, "k": 30, "hidden": 32, "n_train": 1000, "seed": 50000}
+    said = [n for n in notices(at) if n.count("URL parameter lab_")]
+    assert len(said) == 4 and any("lab_epochs=&#x27;5000&#x27; is not a whole number from 1 to 20" in n for n in said)
+    assert at.number_input(key="lab_epochs").max == 20 and at.number_input(key="lab_hidden").max == 64
+
+
+@pytest.mark.slow
+def test_a_lab_run_over_the_live_budget_is_refused_not_shrunk():
+    at = app({"view": "Lab", "lab_epochs": "20", "lab_n_train": "2000", "lab_seq_len": "200", "lab_hidden": "64"})
+    assert_clean(at)
+    at.button(key="FormSubmitter:lab_form-Train live").click().run()
+    assert any("too large for a live run" in n and "over the 90 s budget" in n for n in notices(at, "error"))
+    assert not at.session_state["lab_runs"] if "lab_runs" in at.session_state else True
+
+
+@pytest.mark.slow
+def test_the_text_box_keeps_a_long_paste_and_offers_a_file_for_sharing():
+    text = "the opening line . " * 3000 + "and finally a bad ending"  # 57,024 characters, 12,005 tokens
+    at = app({"view": "Lab"})
+    at.radio(key="source").set_value("Your own text").run()
+    assert not at.text_area(key="text").max_chars  # 0: no limit (a limit keeps the start of a paste)
+    at.text_area(key="text").set_value(text).run()
+    assert_clean(at)
+    assert any("only the last 2000" in n for n in notices(at, "warning"))
+    assert "text" not in at.query_params and at.query_params["review"] == "custom"
+    assert any("too long for a link" in c.value for c in at.caption)
+    assert [d.label for d in at.get("download_button")][-1:] == ["Download this text (.txt)"]
+
+
+@pytest.mark.slow
+def test_a_long_review_streams_its_occlusion_the_end_first_then_shows_the_whole_record(monkeypatch):
+    """A 2,000-token review on "Start here": the occlusion strips are drawn while pieces are missing (NaN, the
+    end computed first), then replaced by the overview and the word-by-word strips, whole; the page asks for
+    pieces only, never a whole occlusion or probe, and the values it ends with are the sequential computation's
+    (float32 rounding: other batch shapes)."""
+    from tbptt_viz import attribute, load_pretrained
+    from tbptt_viz.core.text import prepare_review
+    from tbptt_viz.serving import jobs
+    from tbptt_viz.serving.service import ComputeService, same_as_sequential
+    from tbptt_viz.ui import start_here
+
+    gate, drawn, asked = threading.Event(), [], []
+    run, draw, request = jobs.run, start_here.occlusion_strips, ComputeService.request
+
+    def held_run(key, models):  # the rest of the review waits until the page has drawn its first part
+        if key.kind in ("occ_piece", "probe_piece") and key.hi < len(key.ids):
+            gate.wait(120)
+        return run(key, models)
+
+    def recorded(review, scores, progress):
+        drawn.append((progress, {n: int(np.isnan(v).sum()) for n, v in scores.items()}))
+        gate.set()
+        return draw(review, scores, progress)
+
+    monkeypatch.setattr(jobs, "run", held_run)
+    monkeypatch.setattr(start_here, "occlusion_strips", recorded)
+    monkeypatch.setattr(ComputeService, "request", lambda self, key, *a, **kw: (asked.append(key),
+                                                                                request(self, key, *a, **kw))[1])
+    words = "the film was slow at first but the actors kept it alive and the music carried every scene".split()
+    text = " ".join(words[i % len(words)] + ("" if i % 7 else " .") for i in range(2100))
+    at = app({"review": "custom", "text": text, "view": "Start here"})
+    assert_clean(at)
+    partial = [missing for progress, missing in drawn]
+    assert partial and all(0 < n < 2000 for n in partial[0].values())  # drawn with the start still missing
+    assert not [k for k in asked if k.kind in ("attr", "probe")]  # pieces, never the whole job
+    assert {k.kind for k in asked} >= {"occ_piece", "probe_piece", "flow"}
+    assert not [h for h in htmls(at) if "occlusion: logit drop" in h]  # the streamed strips, replaced
+    strips = [h for h in htmls(at) if "imdb-last-k30: occlusion, the logit drop" in h]
+    model = load_pretrained("imdb-last-k30")
+    ids = torch.tensor(prepare_review(text, model.vocab).ids)
+    shown = [float(v) for v in re.findall(r'data-value="([^"]+)"', strips[0])]
+    assert len(shown) == 2000 and same_as_sequential(shown, attribute(model, ids, "occlusion").scores)
 
 
 @pytest.mark.slow

@@ -21,7 +21,8 @@ from tbptt_viz.core.text import prepare_review
 from tbptt_viz.present.evidence_sentences import (connectivity_sentence, exposure_bounds_note, exposure_sentence,
                                                   memory_span_cell, memory_span_sentence, reached_window,
                                                   shapley_check_sentence, shapley_sentence, trained_window)
-from tbptt_viz.present.params import METHOD_NAMES, default_source
+from tbptt_viz.present.names import METHOD_NAMES
+from tbptt_viz.present.params import default_source
 
 pytestmark = pytest.mark.slow  # page runs on the shipped models
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,10 +163,24 @@ def test_connectivity_sentences_curves_and_window_equal_direct_calls():
     for name in MODELS:
         np.testing.assert_allclose(values(curves[f"{name}: ||dh_t/dx_S||"]["y"]), conns[name].state_norm, rtol=1e-6)
         assert list(values(curves[f"{name}: ||dh_t/dx_S||"]["x"])) == list(range(5, T))  # the prediction last
-    # the cell's curve on request; the study's span has no entry yet: the page says the sentence is this review's
+    # the cell's curve on request; the study's span beside each model's sentence, from the shipped JSON
     at.multiselect(key="conn_curves").select("cell_norm").run()
     names = [tr["name"] for f in figures(clean(at)) for tr in f["data"]]
     assert f"{MODELS[1]}: ||dc_t/dx_S||" in names
+    regimes = load_results("imdb_study.json")["regimes"]
+    captions = [c.value for c in at.caption]
+    for name in MODELS:
+        if regimes[name].get("memory"):
+            assert "Across the study's reviews: " + memory_span_sentence(name, regimes[name]["memory"]) in captions
+        else:
+            assert any(f"is not measured yet for" in c and name in c for c in captions)
+
+
+def test_without_the_studys_span_the_page_says_the_sentence_is_this_reviews_alone(monkeypatch):
+    from tbptt_viz.ui import services
+
+    monkeypatch.setattr(services, "study_results", study_without_evidence)
+    at = clean(app({"view": "Memory", "review": "love-then-plot", "scheme": "last-k", "k": "30", "source": "5"}))
     assert any("is not measured yet for imdb-last-k30, imdb-full" in c.value for c in at.caption)
 
 
@@ -194,6 +209,14 @@ def test_picking_a_word_redraws_and_the_map_comes_on_request(monkeypatch):
     band = next(s for s in fig["layout"]["shapes"] if s["type"] == "rect")
     assert (band["x0"], band["x1"]) == (len(ids) - 5 - 0.5, len(ids) - 1 + 0.5)
     assert asked and all(cached for _, cached in asked), [k.kind for k, c in asked if not c]
+
+
+def study_without_evidence() -> dict:
+    """The shipped study as it was before issue 23's measurements: no memory span, no words together."""
+    study = copy.deepcopy(load_results("imdb_study.json"))
+    for entry in (*study["regimes"].values(), *study["models"].values()):
+        entry.pop("memory", None), entry.pop("together", None)
+    return study
 
 
 def study_with_evidence() -> dict:
@@ -263,7 +286,8 @@ def test_zoo_shows_the_memory_span_beside_each_k_and_says_what_is_not_measured(m
     from tbptt_viz.experiments.study.results import regimes_of
     from tbptt_viz.ui import services
 
-    at = clean(app({"view": "Model zoo"}))  # today's JSON: no measurement yet, said once
+    monkeypatch.setattr(services, "study_results", study_without_evidence)
+    at = clean(app({"view": "Model zoo"}))  # a study without the measurements: said once
     assert any(c.value.startswith("Not measured yet in results/imdb_study.json") for c in at.caption)
     table = at.table[0].value
     assert set(table["memory span (study, tokens)"]) == {"not measured yet"}

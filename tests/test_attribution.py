@@ -315,6 +315,68 @@ def test_occlusion_equals_captum_feature_ablation(model, dtype):
     close(attribute(m, ids, "occlusion").scores, ablation[0].detach(), 1e-5 if dtype == torch.float32 else 1e-10)
 
 
+# ---- a long review in pieces: the end first, each piece a job of its own -------------------------------------
+
+LONG = 1300  # more than probe.FIRST_PIECE: several pieces
+
+
+def test_pieces_cover_every_position_once_the_end_first_each_bounded():
+    from tbptt_viz.attribution.probe import FIRST_PIECE, PIECE_ROW_STEPS, pieces
+
+    assert pieces(FIRST_PIECE) == [(0, FIRST_PIECE)] and pieces(7) == [(0, 7)]
+    for T, first, budget in ((2000, FIRST_PIECE, PIECE_ROW_STEPS), (LONG, FIRST_PIECE, PIECE_ROW_STEPS),
+                             (60, 10, 200), (60, 10, 1)):
+        plan = pieces(T, first, budget)
+        assert plan[0] == (T - first, T)
+        covered = np.zeros(T, int)
+        for i, (lo, hi) in enumerate(plan):
+            covered[lo:hi] += 1
+            assert i == 0 or hi - lo == 1 or sum(T - b for b in range(lo, hi)) <= budget  # row-steps of the piece
+        assert (covered == 1).all() and [hi for _, hi in plan[1:]] == [lo for lo, _ in plan[:-1]]  # going back
+
+
+def all_occluded_logits(model, ids):
+    """Every occluded variant run from scratch by nn.LSTM in one batch, read at T-1 (no growing runs)."""
+    T = len(ids)
+    batch = ids.repeat(T, 1)
+    batch[torch.arange(T), torch.arange(T)] = 0
+    with torch.no_grad():
+        return model(batch, torch.full((T,), T)).numpy()
+
+
+def test_long_occlusion_in_pieces_equals_explicit_reruns_and_its_streamed_pieces(model):
+    from tbptt_viz.attribution.probe import join_pieces, occlusion_piece, occlusion_scores, pieces
+
+    ids = seq(LONG, seed=11)
+    whole = occlusion_scores(model, ids)
+    close(whole, logit_of(model, ids) - all_occluded_logits(model, ids), 1e-10)  # float64 model
+    for m in (model, copy.deepcopy(model).float()):
+        streamed = {}
+        for lo, hi in pieces(LONG):  # as the app computes them: separate jobs, the end first
+            streamed[(lo, hi)] = occlusion_piece(m, ids, lo, hi)
+            partial = join_pieces(LONG, streamed)
+            assert np.isnan(partial).sum() == LONG - sum(h - l for l, h in streamed)
+        assert np.array_equal(join_pieces(LONG, streamed), occlusion_scores(m, ids))  # identical, not close
+        assert np.array_equal(attribute(m, ids, "occlusion").scores, occlusion_scores(m, ids))
+
+
+def test_long_probe_in_pieces_equals_explicit_runs_and_its_streamed_pieces(model):
+    from tbptt_viz.attribution.probe import join_pieces, pieces, probe_from_logits, probe_piece
+
+    ids = seq(LONG, seed=12)
+    p = context_probe(model, ids)
+    batch = torch.zeros(LONG, LONG, dtype=torch.long)
+    for b in range(LONG):  # variant b reads ids[b:] from a zero state, right-padded
+        batch[b, : LONG - b] = ids[b:]
+    with torch.no_grad():
+        want = torch.sigmoid(model(batch, torch.arange(LONG, 0, -1))).numpy()
+    close(p.prob_without_first_n, want, 1e-10)
+    m = copy.deepcopy(model).float()
+    parts = {(lo, hi): probe_piece(m, ids, lo, hi) for lo, hi in reversed(pieces(LONG))}  # any order
+    joined = probe_from_logits(ids, join_pieces(LONG, parts))
+    assert np.array_equal(joined.prob_last_n, context_probe(m, ids).prob_last_n)
+
+
 def test_occlusion_ignores_truncation_and_says_so(model):
     ids = seq(T)
     a = attribute(model, ids, "occlusion", "last-k", k=4)

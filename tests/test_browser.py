@@ -291,6 +291,9 @@ def test_static_demo_opens_from_the_file_system(site, browser, tmp_path):
     seen = watch(pg)
     console = []
     pg.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    # every Content-Security-Policy violation the page raises while it is used (none are allowed)
+    pg.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation', e => "
+                       "window.__csp.push([e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber].join(' ')))")
     pg.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&compare=imdb-full"
             "&scheme=last-k&k=30&view=What+training+sees")
     pg.locator(".tv-strip").first.wait_for(timeout=30_000)
@@ -324,4 +327,12 @@ def test_static_demo_opens_from_the_file_system(site, browser, tmp_path):
             assert pg.locator(".cols b").count() == 2  # both models side by side
     assert not foreign(seen["requests"], site.as_uri()), foreign(seen["requests"], site.as_uri())
     assert not seen["errors"] and not console, (seen["errors"], console)
+    csp = pg.evaluate("document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content")
+    assert "script-src 'self';" in csp and "unsafe-eval" not in csp and pg.locator("script:not([src])").count() == 0
+    # the listener works: an inline script injected now is blocked and reported
+    pg.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.__ran = 1';"
+                " document.body.appendChild(s); }")
+    pg.wait_for_timeout(200)
+    violations = pg.evaluate("window.__csp")
+    assert pg.evaluate("window.__ran === undefined") and len(violations) == 1 and "script-src" in violations[0]
     pg.close()

@@ -479,3 +479,129 @@ def test_cli_lab_run_update_flag():
     assert got["curve"]["loss"] == pytest.approx(want.curve.loss.tolist(), rel=1e-5)
     bad = run("lab", "run", "--update", "per-epoch")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "per-chunk" in bad.stderr
+
+
+# ---- refusals come before torch -----------------------------------------------------------------------------
+
+# Runs the CLI with torch (and safetensors' torch loader) made unimportable: a refusal that imported either
+# would end in an ImportError traceback, not in one line and exit 2.
+NO_TORCH = """
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith(("torch.", "safetensors.torch")):
+            raise ImportError(f"{name} imported before the arguments were checked")
+sys.meta_path.insert(0, Blocked())
+from tbptt_viz.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def refuse_without_torch(*args, env=None):
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    r = subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, cwd=ROOT,
+                       env=full_env, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), (r.returncode, r.stderr)
+    return lines[0]
+
+
+def study_parts(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "test.jsonl").write_text(json.dumps({"text": "good film", "label": 1}) + "\n")
+    return data
+
+
+@pytest.mark.parametrize("args, says", [
+    (["predict", "--model", "nope", "--text", "good"], "unknown model 'nope'; available: imdb-"),
+    (["predict", "--model", "", "--text", "good"], "the model name is empty"),
+    (["predict", "--model", "imdb-full", "--text", "   "], "empty"),
+    (["predict", "--model", "imdb-full", "--text", "<br /><br />"], "the review is empty"),
+    (["predict", "--model", "/nonexistent/model", "--text", "good"], "no checkpoint folder"),
+    (["gradients", "--model", "imdb-full", "--text", "good", "--scheme", "chunked", "--k", "0"], "--k"),
+    (["gradients", "--model", "imdb-full", "--text", "good", "--scheme", "k1k2", "--k1", "3"], "k2"),
+    (["attribute", "--model", "imdb-full", "--text", "good", "--method", "shap"], "invalid choice"),
+    (["attribute", "--model", "imdb-full", "--text", "good", "--backprop", "last-k", "--k", "-3"], "--k"),
+    (["probe", "--model", "nope", "--text", "good"], "unknown model"),
+    (["study", "--out", "s.json", "--data-dir", "/nonexistent"], "the data folder '/nonexistent' does not exist"),
+    (["study", "--out", "s.json", "--models", "", "--data-dir", "/nonexistent"], "--models is empty"),
+    (["study", "--out", "s.json", "--models", "imdb-full,nope"], "unknown model 'nope'"),
+    (["study", "--out", "s.json", "--models", "imdb-full", "--ig-models", "imdb-last-k30"], "not among the studied"),
+    (["study", "--out", "s.json", "--positive-phrase", "zzzqqq wonderful"], "unknown: ['zzzqqq']"),
+    (["study", "--out", "s.json", "--merge", "/nonexistent/a.json"], "cannot be read"),
+    (["study", "--out", "s.json", "--merge", " , "], "--merge is empty"),
+    (["export", "--out", "site-x", "--models", ""], "--models is empty"),
+    (["export", "--out", "site-x", "--models", " , "], "--models is empty"),
+    (["export", "--out", "site-x", "--models", "imdb-full,gpt-9"], "unknown model(s) gpt-9"),
+    (["train", "--out", "m", "--data-dir", "/nonexistent"], "does not exist"),
+    (["train", "--out", "m", "--vocab", "/nonexistent/vocab.json"], "vocab.json"),
+    (["lab", "run", "--seq-len", "10000", "--n-train", "1000000", "--epochs", "10000", "--json"],
+     "MB of memory, over the 1,024 MB budget"),
+    (["lab", "run", "--n-train", "1000000", "--batch-size", "100000"], "over the 1,024 MB budget"),
+    (["lab", "run", "--epochs", "10000", "--n-train", "100000"], "budget"),
+    (["lab", "run", "--task", "planted", "--distance", "100"], "distance 100 must be below seq_len 100"),
+    (["lab", "run", "--task", "sideways"], "unknown task"),
+    (["lab", "run", "--scheme", "k1k2", "--k1", "0"], "k1"),
+    (["lab", "sweep", "--out", "x.txt"], ".json"),
+    (["lab", "run", "--update", "per-epoch"], "unknown update rule 'per-epoch'; choose one of per-review, per-chunk"),
+    (["train", "--out", "m", "--update", "per-epoch"], "invalid choice: 'per-epoch'"),
+    (["attribute", "--model", "imdb-full", "--text", "good", "--method", "shapley", "--samples", "3"], "--samples"),
+    (["attribute", "--model", "nope", "--text", "good", "--method", "shapley"], "unknown model 'nope'"),
+    (["exposure", "--model", "nope", "--text", "good"], "unknown model 'nope'"),
+    (["exposure", "--model", "imdb-full", "--text", "good", "--scheme", "last-k", "--k", "0"], "--k"),
+    (["exposure", "--model", "imdb-full", "--text", "good", "--stats", "/nonexistent/e.safetensors"], "missing"),
+    (["exposure-stats", "--out", "e.txt"], ".safetensors"),
+    (["exposure-stats", "--out", "s.safetensors", "--data-dir", "/nonexistent"], "does not exist"),
+    (["exposure-stats", "--out", "s.safetensors", "--vocab", "/nonexistent/vocab.json"], "vocab.json"),
+    (["connectivity", "--model", "imdb-full", "--text", "good film", "--source", "5"],
+     "--source must be a token position from 0 to 1 (the review has 2 tokens)"),
+    (["connectivity", "--model", "imdb-full", "--text", "good " * 400, "--source", "0", "--map"],
+     "--map is drawn for reviews up to 300 tokens; this one has 400"),
+    (["connectivity", "--model", "nope", "--text", "good", "--source", "0"], "unknown model 'nope'"),
+])
+def test_refusals_come_before_torch_or_any_model(tmp_path, args, says):
+    args = [a.replace("s.json", str(tmp_path / "s.json")).replace("site-x", str(tmp_path / "site"))
+            .replace("s.safetensors", str(tmp_path / "s.safetensors")) for a in args]
+    if args[0] == "train" and args[1] == "--out":
+        args[2] = str(tmp_path / "m")
+    line = refuse_without_torch(*args)
+    assert says in line, line
+    assert not (tmp_path / "site").exists()  # export refused before creating its folder
+
+
+def test_lab_budget_can_be_raised_knowingly():
+    line = refuse_without_torch("lab", "run", "--n-train", "30000", "--seq-len", "1000", "--max-minutes", "100000")
+    assert "MB of memory" in line  # still over the memory bound
+    line = refuse_without_torch("lab", "run", "--n-train", "30000", "--seq-len", "1000", "--max-memory", "100000",
+                                "--max-minutes", "0.01")
+    assert "over the 1 s budget" in line
+
+
+def test_importing_the_cli_and_the_package_does_not_import_torch():
+    code = ("import sys, tbptt_viz, tbptt_viz.cli, tbptt_viz.present.params, tbptt_viz.experiments.lab.settings; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'safetensors', 'streamlit')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.stdout.strip() == "[]", r.stderr
+    code = "from tbptt_viz import gradient_flow, load_pretrained, attribute; import tbptt_viz; print(tbptt_viz.Scheme)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0 and "Scheme" in r.stdout, r.stderr
+
+
+def test_models_lists_a_broken_model_once_with_its_reason(ckpt, tmp_path):
+    import shutil
+
+    broken = ckpt.parent / "tiny-broken"
+    shutil.copytree(ckpt, broken)
+    config = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "vocab_size": str(config["vocab_size"])}))
+    from tbptt_viz.core.checkpoint import HASHED, sha256
+
+    card = json.loads((broken / "card.json").read_text())
+    (broken / "card.json").write_text(json.dumps({**card, **{k: sha256(broken / n) for k, n in HASHED.items()}}))
+    r = run("models", "--json", env={"TBPTT_VIZ_PRETRAINED": str(ckpt.parent)})
+    listing = json.loads(r.stdout)
+    assert [(m["name"], m["broken"] is None) for m in listing] == [("tiny", True), ("tiny-broken", False)]
+    assert "vocab_size must be a JSON whole number" in listing[1]["broken"]
+    r = run("models", env={"TBPTT_VIZ_PRETRAINED": str(ckpt.parent)})
+    assert r.stdout.count("BROKEN") == 1

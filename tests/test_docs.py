@@ -21,7 +21,8 @@ def blocks():
     return generated_blocks(json.loads((ROOT / "results" / "imdb_study.json").read_text()),
                             json.loads((ROOT / "results" / "lab.json").read_text()),
                             json.loads((ROOT / "results" / "train_lengths.json").read_text()),
-                            {c["name"]: c for c in model_cards()}, speed.load(BENCH))
+                            {c["name"]: c for c in model_cards()}, speed.load(BENCH),
+                            speed.measurements(BENCH))
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
@@ -67,6 +68,24 @@ def test_a_speed_row_is_its_json():
                                   "median 0.25-0.50 s per review, 2.0-2.0x the fixed 50-point rule's time in the same "
                                   "run; that rule was within tolerance per token on 30%-50%")]
     assert "not yet run" in speed.class_figures({})
+    cli = {"figures": {"a": {"min_s": 0.2, "max_s": 0.31}, "b": {"min_s": 0.16, "max_s": 0.2}},
+           "baseline": {"python -c pass": {"min_s": 0.04, "max_s": 0.07},
+                        'python -c "import torch"': {"min_s": 1.88, "max_s": 2.73}}}
+    assert speed.cli_rows(cli)[0][1] == ("0.16-0.31 s against 0.04-0.07 s for `python -c pass` and 1.9-2.7 s for "
+                                         "`import torch`")
+    run = {"first_chart_s": 4.3, "whole_page_s": 23.3}
+    long = {"figures": {"review_tokens": 2000, "view": "Start here", "runs": [run, run],
+                        "first_chart_s": [4.3, 5.6], "whole_page_s": [23.3, 26.8], "goals_s": {"first_chart": 5,
+                                                                                              "whole_page": 30},
+                        "browsing": {"sessions": 10, "page_p95_s": 1.76, "load_average_before": 3.3,
+                                     "load_average_after": 4.3}},
+            "baseline": {"first_chart_s": 2.0, "whole_page_s": 12.0, "server_cpu_first_chart_s": 2.5,
+                         "server_cpu_whole_page_s": 15.0}, "machine": "m", "date": "d", "command": "c"}
+    assert speed.long_review_rows(long)[0][1] == (
+        "alone 2.0 s and 12.0 s (server CPU 2.5 s and 15.0 s); while 10 sessions browse 4.3-5.6 s and 23.3-26.8 s "
+        "(2 reviews; their pages p95 1.8 s; load average 3.3-4.3; goals 5 s and 30 s)")
+    assert "scripts/bench_long_review.py" in speed.class_figures({"long_review": long})
+    assert set(speed.load(BENCH)) >= {"cli", "long_review"} and "soak" not in speed.load(BENCH)  # not a benchmark
 
 
 def test_study_json_has_three_seeds_per_regime_and_its_own_checks():
@@ -169,3 +188,46 @@ def test_single_seed_columns_say_so_and_no_interval_is_zero_width(study, blocks)
                        if isinstance(v, dict))
     doc = (ROOT / "docs" / "study.md").read_text()
     assert "honest spread of what a rerun" not in doc and "prediction interval" in doc
+
+
+def test_hardening_figures_in_the_readme_are_the_benchmarks_json():
+    """The README's figures on refusals, links and memory are read from the committed benchmark JSON."""
+    readme = " ".join((ROOT / "README.md").read_text().split())  # line breaks do not matter
+    bench = ROOT / "results" / "bench"
+    cli = json.loads((bench / "cli.json").read_text())
+    lo = min(f["min_s"] for f in cli["figures"].values())
+    hi = max(f["max_s"] for f in cli["figures"].values())
+    base, torch_ = cli["baseline"]["python -c pass"], cli["baseline"]['python -c "import torch"']
+    assert f"at {lo:.2f}-{hi:.2f} s" in readme and hi <= 1.5
+    assert f"{base['min_s']:.2f}-{base['max_s']:.2f} s for `python -c pass`" in readme
+    assert f"{torch_['min_s']:.1f}-{torch_['max_s']:.1f} s for `python -c \"import torch\"`" in readme
+    link = json.loads((bench / "link_limit.json").read_text())
+    assert f"{link['longest_http_200_query_chars']:,} characters answers HTTP 200" in readme
+    assert link["browser_4096_below_longest"] is True and link["browser_at_longest"] is not True
+    assert f"chromium opens {link['longest_http_200_query_chars'] - 4096:,} characters" in readme
+    memory = json.loads((bench / "memory.json").read_text())
+    assert f"peaked at {memory['peak_rss_mb']:.0f} MB" in readme and memory["peak_rss_mb"] <= 850
+    assert not memory["errors"]
+    soak = json.loads((bench / "soak.json").read_text())
+    assert speed.soak_text(soak) in readme  # the generated block (test_generated_blocks_equal_the_json)
+
+
+def test_the_soak_paragraph_is_its_json():
+    curve = [{"t_s": 0.0, "pss_mb": 60.0}, {"t_s": 300.0, "pss_mb": 500.0}, {"t_s": 600.0, "pss_mb": 520.0},
+             {"t_s": 900.0, "pss_mb": 510.0}, {"t_s": 1200.0, "pss_mb": 530.0}]
+    kind = {"requests": 10, "errors": 0, "p50_s": 0.31, "p95_s": 6.44, "max_s": 9.0}
+    soak = {"minutes": 20.0, "sessions": 12, "requests": 1500, "errors": 0, "error_examples": [],
+            "by_kind": {"example": kind, "long": {**kind, "requests": 1, "errors": 1}, "lab": {**kind, "requests": 0,
+                                                                                              "p50_s": None}},
+            "memory_curve": curve, "peak_pss_mb": 530.0, "memory_first_half_mean_mb": 280.0,
+            "memory_second_half_mean_mb": 520.0, "date": "d", "command": "c", "machine": "m"}
+    text = speed.soak_text(soak)
+    assert text.startswith("Its last run, 20 minutes (d; `c`; m): 12 sessions, 1,500 visits, 0 errors.")
+    assert "example links 0.3/6.4 s (10 visits); 2,000-token reviews 0.3/6.4 s (1 visit, 1 failed)." in text
+    assert "live Lab runs" not in text  # none ran
+    assert "500-530 MB after the first 5 minutes, peak 530 MB" in text and "(5 samples)" in text
+    # the second half (600..1200 s: 520, 510, 530) rises 10 MB over 10 minutes: +1.0 MB per minute
+    assert speed.trend_mb_per_minute(curve) == pytest.approx(1.0) and "moves +1.0 MB per minute" in text
+    assert "soak" in speed.blocks({}, {"soak": soak}) and "soak" not in speed.blocks({})
+    short = {**soak, "minutes": 2.0, "memory_curve": curve[:1]}
+    assert "60-60 MB over the run" in speed.soak_text(short)

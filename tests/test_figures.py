@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tbptt_viz.present import figures
+from tbptt_viz.present import colours, figures
 from tbptt_viz.gradients.analysis import review_flow, scheme_view
 
 from conftest import seq
@@ -11,7 +11,7 @@ from conftest import seq
 def test_gradient_through_time_traces(model):
     rf = review_flow(model, seq(20), label=1)
     view = scheme_view(rf, "last-k", 5)
-    fig = figures.gradient_through_time(view, rf.full, 20)
+    fig = figures.gradient_through_time(view, rf.full, 20, "imdb-last-k30")
     assert len(fig.data) == 6
     assert fig.layout.xaxis.type is None and fig.layout.yaxis.type == "log"  # position runs left to right
     assert "token position" in fig.layout.xaxis.title.text
@@ -24,8 +24,14 @@ def test_gradient_through_time_traces(model):
     zero, cut = fig.layout.shapes
     assert (zero.x0, zero.x1) == (-0.5, 14.5) and "exactly 0 (15 tokens)" in fig.layout.annotations[0].text
     assert cut.x0 == pytest.approx(14.5) and fig.layout.annotations[1].text == "K=5"
-    full_only = figures.gradient_through_time(scheme_view(rf, "full", 20), rf.full, 20)
+    assert fig.layout.annotations[1].xanchor == "right"  # the cut stands right of centre: its label goes left
+    # the scheme in the model's colour, full BPTT grey, one dash per quantity (x, h, c)
+    own = colours.model_colour("imdb-last-k30")
+    assert [t.line.color for t in fig.data] == [colours.NEUTRAL, own] * 3
+    assert [t.line.dash for t in fig.data] == ["solid", "solid", "dash", "dash", "dot", "dot"]
+    full_only = figures.gradient_through_time(scheme_view(rf, "full", 20), rf.full, 20, "imdb-full")
     assert len(full_only.data) == 3 and not full_only.layout.shapes
+    assert {t.line.color for t in full_only.data} == {colours.model_colour("imdb-full")}
 
 
 def test_zero_runs():
@@ -53,15 +59,23 @@ def test_memory_and_probe_figures(model):
 
     trace = memory_trace(model, seq(20))
     other = memory_trace(model, seq(20, seed=3))
-    fig = figures.memory_figure({"a": trace, "b": other}, 5)
-    assert len(fig.data) == 4 and [t.name for t in fig.data][:2] == ["a: direct path (cell)", "a: all paths (gradient)"]
+    fig = figures.memory_figure({"imdb-full": trace, "imdb-last-k30": other}, 5)
+    assert len(fig.data) == 4 and [t.name for t in fig.data][:2] == ["imdb-full: direct path (cell)",
+                                                                      "imdb-full: all paths (gradient)"]
+    assert [t.line.color for t in fig.data] == [colours.model_colour(n) for n in ("imdb-full",) * 2 + ("imdb-last-k30",) * 2]
+    assert [t.line.dash for t in fig.data] == [None, "dot"] * 2
     np.testing.assert_allclose(np.array(fig.data[0].y, dtype=float), trace.survival)
     np.testing.assert_allclose(np.array(fig.data[1].y, dtype=float), trace.influence / trace.influence.max())
     assert fig.layout.yaxis.type == "log"
     probe = context_probe(model, seq(20))
-    fig = figures.context_probe_figure({"a": probe})
+    fig = figures.context_probe_figure({"imdb-full": probe})
     assert list(fig.data[0].x) == list(probe.last_n) and list(fig.data[1].x) == list(probe.removed_n)
     assert list(fig.layout.yaxis.tickvals) == [0, 0.25, 0.5, 0.75, 1]
+    # two counts, two axes, each saying what its n counts
+    assert fig.data[0].xaxis in (None, "x") and fig.data[1].xaxis == "x2"
+    assert fig.layout.xaxis.title.text == "n = tokens kept from the end"
+    assert fig.layout.xaxis2.title.text == "n = opening tokens removed"
+    assert {t.line.color for t in fig.data} == {colours.model_colour("imdb-full")}
 
 
 def test_timeline_ticks_are_round(model):
@@ -100,9 +114,12 @@ def test_ig_path_and_headline_figures(model):
     contrast = {"imdb-full": {"mean": 0.2, "low": 0.1, "high": 0.3, "seeds": 3},
                 "imdb-last-k30": {"mean": 0.07, "low": 0.05, "high": 0.09, "seeds": 3}}
     fig = figures.headline_figure(contrast, highlight=("imdb-last-k30",))
-    assert list(fig.data[0].y) == [0.2, 0.07] and list(fig.data[0].error_y.array) == pytest.approx([0.1, 0.02])
-    assert list(fig.data[0].marker.color) == ["#7f7f7f", "#c0392b"]
-    assert fig.layout.yaxis.title.text.endswith("(95% interval over seeds)")
+    bars = fig.data[0]  # across: the contrast along x, the models down the side (legible on a phone)
+    assert bars.orientation == "h" and list(bars.y) == ["imdb-full", "imdb-last-k30"]
+    assert list(bars.x) == [0.2, 0.07] and list(bars.error_x.array) == pytest.approx([0.1, 0.02])
+    assert list(bars.marker.color) == [colours.model_colour("imdb-full"), colours.model_colour("imdb-last-k30")]
+    assert list(bars.marker.opacity) == [0.35, 1.0]  # the page's models strong
+    assert fig.layout.xaxis.title.text.endswith("(95% interval over seeds)")
 
 
 def test_occlusion_and_probe_share_one_figure(model):
@@ -110,15 +127,22 @@ def test_occlusion_and_probe_share_one_figure(model):
     from tbptt_viz.attribution.probe import occlusion_scores
 
     ids = seq(20)
-    occ = {"a": occlusion_scores(model, ids), "b": -occlusion_scores(model, ids)}
+    occ = {"imdb-full": occlusion_scores(model, ids), "imdb-last-k30": -occlusion_scores(model, ids)}
     probe = context_probe(model, ids)
-    fig = figures.occlusion_probe_figure([str(i) for i in range(20)], occ, {"a": probe, "b": probe}, 5)
+    fig = figures.occlusion_probe_figure([str(i) for i in range(20)], occ, {n: probe for n in occ}, 5)
     top = [t for t in fig.data if t.yaxis in (None, "y")]
-    bottom = [t for t in fig.data if t.yaxis == "y2"]
-    assert [t.name for t in top] == ["occlusion (a)", "occlusion (b)"] and len(bottom) == 4
-    np.testing.assert_allclose(np.array(top[0].y, dtype=float), occ["a"])
+    kept = [t for t in fig.data if t.yaxis == "y2"]
+    removed = [t for t in fig.data if t.yaxis == "y3"]
+    assert [t.name for t in top] == ["imdb-full", "imdb-last-k30"] and len(kept) == len(removed) == 2
+    assert [t.line.color for t in top] == [colours.model_colour(n) for n in occ]  # one colour per model
+    assert [t.line.color for t in kept] == [colours.model_colour(n) for n in occ]
+    np.testing.assert_allclose(np.array(top[0].y, dtype=float), occ["imdb-full"])
     assert list(top[0].x) == list(range(20))  # token position left to right
-    assert list(bottom[0].x) == list(probe.last_n) and list(bottom[1].y) == list(probe.prob_without_first_n)
+    assert list(kept[0].x) == list(probe.last_n) and list(removed[0].y) == list(probe.prob_without_first_n)
+    assert list(removed[0].x) == list(probe.removed_n)
+    assert fig.layout.xaxis2.title.text == "n = tokens kept from the end"  # each count names itself
+    assert fig.layout.xaxis3.title.text == "n = opening tokens removed"
     band = fig.layout.shapes[0]
     assert (band.x0, band.x1) == (-0.5, 4.5)
-    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]  # stacked, no overlap
+    # stacked, no overlap
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis2.domain[0] > fig.layout.yaxis3.domain[1]

@@ -9,7 +9,8 @@ import pytest
 
 from scipy.special import erf
 
-from tbptt_viz.attribution.integrated import MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, gauss_kronrod, integrate
+from tbptt_viz.attribution.choices import MAX_EVALUATIONS
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, gauss_kronrod, integrate
 
 STEP, WIDTH, A = 0.3, 1e-16, 0.15
 rng = np.random.default_rng(0)

@@ -13,6 +13,7 @@ from conftest import seq
 from tbptt_viz.present.review import Review
 from tbptt_viz.serving import jobs
 from tbptt_viz.serving.jobs import LONG_REVIEW, JobKey, ViewSettings, kind_of, view_jobs, warm_up_jobs
+from tbptt_viz.serving.service import same_as_sequential
 
 ROOT = Path(__file__).resolve().parent.parent
 IDS, OTHER = (5, 6, 7, 8) * 10, (9, 10, 11, 12) * 10  # 40 tokens, one sequence per model's vocabulary
@@ -23,9 +24,14 @@ REVIEW = Review("m", "c", IDS, OTHER, TOKENS, 1, "r")
 def test_job_kind_marks_long_reviews_only():
     long_ids, short_ids = tuple(range(LONG_REVIEW + 1)), tuple(range(LONG_REVIEW))
     assert kind_of(jobs.attribution("m", long_ids, "occlusion")) == "long"
-    assert kind_of(jobs.flow("m", long_ids)) == "long" and kind_of(jobs.sanity("m", long_ids, "saliency")) == "long"
+    assert kind_of(jobs.memory("m", long_ids)) == "long" and kind_of(jobs.sanity("m", long_ids, "saliency")) == "long"
     assert kind_of(jobs.probe("m", short_ids)) == "analysis"
-    assert kind_of(jobs.prediction("m", long_ids)) == "analysis"  # one forward pass: the header never waits
+    # the first chart's bounded jobs never wait behind long ones: the header's forward pass, the flow, and
+    # occlusion's last piece; the rest of a long review's pieces are long
+    first, *rest = jobs.piece_keys("occ_piece", "m", long_ids)
+    assert kind_of(jobs.prediction("m", long_ids)) == kind_of(jobs.flow("m", long_ids)) == kind_of(first) == \
+        "analysis"
+    assert {kind_of(k) for k in rest + jobs.piece_keys("probe_piece", "m", long_ids)} == {"long"}
 
     class Config:
         def to_dict(self):
@@ -192,8 +198,84 @@ def test_view_jobs_list_what_each_view_waits_for_in_order():
 
 def test_a_long_review_waits_for_a_click_before_occlusion_and_the_probe():
     long = Review("m", None, tuple(range(2, LONG_REVIEW + 3)), (), (), None)
-    assert all(k.kind != "probe" for k in view_jobs("What the model uses", long))
-    assert jobs.probe("m", long.ids) in view_jobs("What the model uses", long, ViewSettings(long_review=True))
+    assert all(k.kind != "probe_piece" for k in view_jobs("What the model uses", long))
+    assert set(jobs.probe_keys("m", long.ids)) <= set(view_jobs("What the model uses", long,
+                                                                ViewSettings(long_review=True)))
+
+
+def test_a_long_review_is_asked_for_in_pieces_the_end_first():
+    """Over FIRST_PIECE tokens, occlusion and the probe are pieces covering every position once, the last
+    FIRST_PIECE first, after what the first chart needs; both models' pieces alternate; "Start here" asks only
+    for the probe's pieces its sentence reads."""
+    from tbptt_viz.attribution.probe import FIRST_PIECE
+
+    T = 2000
+    review = Review("m", "c", tuple(range(2, T + 2)), tuple(range(3, T + 3)), ("w",) * T, 1)
+    keys = view_jobs("Start here", review)
+    assert keys[0] == jobs.flow("m", review.ids, 1)
+    occ = [k for k in keys if k.kind == "occ_piece"]
+    opening = [k for k in keys if k.kind == "probe_piece"]  # its sentence reads two variants: one piece each
+    exposures = [jobs.exposure("m", review.ids), jobs.exposure("c", review.compare_ids)]  # lookups, last
+    assert len(keys) == 1 + len(occ) + len(opening) + 2 and keys.index(opening[0]) > keys.index(occ[-1])
+    assert keys[-2:] == exposures and {kind_of(k) for k in exposures} == {"analysis"}
+    assert [(k.model, k.lo) for k in opening] == [("m", 0), ("c", 0)] and jobs.opening(T) == (0, 30)
+    assert all(k.hi > 30 for k in opening)
+    probes = [k for k in view_jobs("What the model uses", review, ViewSettings(long_review=True))
+              if k.kind == "probe_piece"]  # the probe's chart: every piece
+    assert [k.model for k in occ[:4]] == ["m", "c", "m", "c"]  # interleaved: both strips fill in together
+    for pieces in (occ, probes):
+        for name in ("m", "c"):
+            mine = [(k.lo, k.hi) for k in pieces if k.model == name]
+            assert mine[0] == (T - FIRST_PIECE, T) and sorted(mine) == mine[::-1]  # the end first, going back
+            covered = np.zeros(T, int)
+            for lo, hi in mine:
+                covered[lo:hi] += 1
+            assert (covered == 1).all()
+    assert [(k.lo, k.hi) for k in keys[1:3]] == [(T - FIRST_PIECE, T)] * 2  # the first chart's, first
+    assert [kind_of(k) for k in keys[:3]] == ["analysis"] * 3  # the first chart: served as everyone's is
+    assert {kind_of(k) for k in keys[3:-2]} == {"long"}  # the rest: long reviews' share of the workers
+    short = Review("m", None, tuple(range(2, FIRST_PIECE + 2)), (), (), None)
+    assert view_jobs("Start here", short)[1:] == [jobs.attribution("m", short.ids, "occlusion"),
+                                                  jobs.probe("m", short.ids), jobs.exposure("m", short.ids)]
+    memory = view_jobs("Memory", review)
+    assert memory[:2] == [jobs.memory("m", review.ids), jobs.memory("c", review.compare_ids)]
+    assert memory[2:2 + len(occ)] == occ and {k.kind for k in memory[2 + len(occ):]} == {"connectivity"}
+
+
+def test_pieces_joined_equal_the_whole_computation_to_the_bit(model, monkeypatch):
+    """Each piece computed by `run`, joined: occlusion and the probe equal attribute(...) and context_probe(...)
+    exactly (they compute the same pieces), within float32 rounding of one batch over every position, and a
+    missing piece shows as NaN (never as a value) until it arrives."""
+    from tbptt_viz import attribute, context_probe
+    from tbptt_viz.attribution import probe
+
+    class Store:
+        def get(self, name):
+            return model
+
+    ids = tuple(seq(37).tolist())
+    original = probe.pieces
+    # small pieces on a short review: the same code path as a 2,000-token one
+    monkeypatch.setattr(probe, "pieces", lambda T, first=10, row_steps=120: original(T, first, row_steps))
+    keys = jobs.piece_keys("occ_piece", "tiny", ids)
+    probe_keys = jobs.piece_keys("probe_piece", "tiny", ids)
+    assert len(keys) > 3 and (keys[0].lo, keys[0].hi) == (27, 37)
+    parts = {(k.lo, k.hi): jobs.job(k, Store()).fn() for k in keys}  # what the service runs for each piece
+    a = jobs.occlusion_from_parts(model, ids, parts)
+    want = attribute(model, torch.tensor(ids), "occlusion")
+    np.testing.assert_array_equal(a.scores, want.scores)
+    assert a.logit == want.logit and a.method == "occlusion" and a.note == want.note
+    p = jobs.probe_from_parts(ids, {(k.lo, k.hi): jobs.run(k, Store()) for k in probe_keys})
+    np.testing.assert_array_equal(p.prob_last_n, context_probe(model, torch.tensor(ids)).prob_last_n)
+    monkeypatch.undo()
+    one_batch = attribute(model, torch.tensor(ids), "occlusion")  # 37 tokens: one piece, one batch
+    assert same_as_sequential(a.scores, one_batch.scores)  # other batch shapes: float32 rounding only
+    assert same_as_sequential(p.prob_last_n, context_probe(model, torch.tensor(ids)).prob_last_n)
+    first = {(keys[0].lo, keys[0].hi): parts[(keys[0].lo, keys[0].hi)]}
+    partial = probe.join_pieces(len(ids), first)
+    assert np.isnan(partial[:27]).all() and np.array_equal(partial[27:], want.scores[27:])
+    with pytest.raises(ValueError, match="not complete"):
+        jobs.occlusion_from_parts(model, ids, first)
 
 
 def test_warm_up_requests_exactly_what_the_default_views_ask_for_on_every_pair_of_models():
@@ -223,6 +305,9 @@ def test_the_app_warms_every_example_under_every_shipped_model(monkeypatch):
 
         def request(self, key, fn, kind, priority):
             self.requests.append((key, kind, priority))
+
+        def queued(self, priority=None):
+            return 0  # never a backlog here: warm-up queues everything at once
 
     svc = Recorder()
     services.warm_up(svc, ModelStore(load_pretrained))

@@ -16,10 +16,9 @@ import pytest
 import torch
 
 from tbptt_viz.present import lab_figures as figures_lab
-from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, LIVE_CAPS, OPENINGS, LabConfig, LabConfigError,
-                                            add_to_sweep, any_one_split, build_model, cap_for_live, lab_run,
-                                            load_lab_results, make_splits, planted_split, prefix_split, run_sweep,
-                                            sequence_steps, sweep_configs)
+from tbptt_viz.experiments.lab.runs import (FILLER, LAB_VOCAB, OPENINGS, LabConfig, LabConfigError, add_to_sweep,
+                                            any_one_split, build_model, lab_run, load_lab_results, make_splits,
+                                            planted_split, prefix_split, run_sweep, sequence_steps, sweep_configs)
 from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.train import pad_batch, scheme_loss
 
@@ -92,28 +91,6 @@ def test_config_defaults_and_bad_settings():
                 dict(k=0), dict(n_train=1), dict(task="any-one", clean_last=21), dict(lr=0.0), dict(epochs=0)):
         with pytest.raises(ValueError):
             LabConfig(**bad)
-
-
-def test_cap_for_live_clamps_with_one_notice_per_setting():
-    config = LabConfig(task="planted", n_train=10**6, epochs=1000, seq_len=5000, hidden=1024, distance=4999)
-    capped, notices = cap_for_live(config)
-    for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
-        assert getattr(capped, name) <= LIVE_CAPS[name]
-    assert capped.seq_len == LIVE_CAPS["seq_len"] and capped.hidden == LIVE_CAPS["hidden"]
-    assert capped.distance == capped.seq_len - 1  # follows seq_len down, so the config stays valid
-    # last-K runs one forward pass of T steps per sequence: the budget n_train x epochs x T holds
-    assert capped.n_train * capped.epochs * capped.seq_len <= LIVE_CAPS["train_steps"]
-    assert len(notices) == 6 and all(isinstance(n, str) and "\n" not in n for n in notices)
-    small = LabConfig(task="any-one", n_train=100)
-    assert cap_for_live(small) == (small, [])
-
-
-@pytest.mark.parametrize("kw", [dict(scheme="chunked", k=1), dict(scheme="k1k2", k1=2, k2=300)])
-def test_cap_for_live_bounds_windows_and_steps(kw):
-    capped, _ = cap_for_live(LabConfig(task="prefix", seq_len=200, **kw))
-    scheme = make_scheme(capped.scheme, capped.k, capped.k1, capped.k2)
-    assert len(scheme.windows(200)) <= LIVE_CAPS["windows"]
-    assert capped.n_train * capped.epochs * sequence_steps(capped) <= LIVE_CAPS["train_steps"]
 
 
 @pytest.mark.parametrize("kw", [dict(scheme="last-k", k=7), dict(scheme="chunked", k=6), dict(scheme="full"),
@@ -311,10 +288,12 @@ def test_any_one_planted_forget_bias_and_curve_figures():
     fig = figures_lab.any_one_by_position(res)
     assert len(fig.data) == 4 and fig.layout.yaxis.title.text == "accuracy on test positives"
     assert list(fig.data[0].x) == list(range(19, -1, -1))  # position 0 is 19 steps before the end
+    assert fig.layout.xaxis.range == (19.5, -0.5)  # reversed: 0 steps (the end) on the right
     assert "steps" in fig.layout.xaxis2.title.text  # the bottom of the stacked panels
     fig = figures_lab.planted_by_distance(res)
     assert len(fig.data) == 2 and list(fig.data[0].x) == [5, 20, 40]
-    assert fig.layout.xaxis.title.text.startswith("distance") and fig.layout.yaxis.title.text == "test accuracy"
+    assert fig.layout.xaxis.title.text.startswith("d = steps") and fig.layout.yaxis.title.text == "test accuracy"
+    assert fig.layout.xaxis.autorange == "reversed"  # distance before the end: the end (0) on the right
     fig = figures_lab.forget_bias_figure(res)
     assert len(fig.data) == 3 and fig.layout.xaxis.title.text.startswith("sequence length")
     with pytest.raises(ValueError):
@@ -391,3 +370,101 @@ def test_prefix_heatmap_has_a_row_per_scheme_and_update_rule():
     z = np.array(fig.data[0].z)
     np.testing.assert_allclose(z[3], [0.77, 0.77])
     np.testing.assert_allclose(z[2], [(0.1 + 0.9) / 2, (0.3 + 0.9) / 2])  # old rows (no "update") are per-review
+
+
+# ---- settings and budget (experiments.lab.settings, no torch) -----------------------------------------------
+
+def test_settings_defaults_are_lab_configs_own():
+    from dataclasses import fields
+
+    from tbptt_viz.experiments.lab.settings import DEFAULTS
+
+    assert DEFAULTS == {f.name: f.default for f in fields(LabConfig)}
+
+
+def test_resolve_fills_in_and_refuses_like_lab_config():
+    from tbptt_viz.experiments.lab.settings import LabConfigError, resolve
+
+    c = resolve({"task": "any-one", "scheme": "k1k2", "k": 4})
+    assert (c["seq_len"], c["k1"], c["k2"]) == (20, 4, 8)
+    assert LabConfig(task="any-one", scheme="k1k2", k=4).to_dict() == c
+    for bad, message in (({"task": "nope"}, "unknown task"), ({"n_train": 0}, "n_train"),
+                         ({"seq_len": 10_001}, "seq_len"), ({"lr": float("nan")}, "lr"),
+                         ({"task": "planted", "distance": 100}, "distance 100 must be below"),
+                         ({"seed": -1}, "seed"), ({"short_frac": True}, "short_frac")):
+        with pytest.raises(LabConfigError, match=message):
+            resolve(bad)
+        with pytest.raises(LabConfigError, match=message):
+            LabConfig(**bad)
+
+
+def test_budget_grows_with_each_setting_and_names_the_bound():
+    from tbptt_viz.experiments.lab.settings import CLI_BUDGET, LIVE_BUDGET, lab_budget, over_budget
+
+    base = lab_budget({})
+    assert over_budget(base, LIVE_BUDGET) is None and over_budget(base, CLI_BUDGET) is None
+    for change in ({"n_train": 4000}, {"seq_len": 400}, {"hidden": 128}, {"epochs": 80}):
+        b = lab_budget(change)
+        assert b.memory_bytes >= base.memory_bytes and b.seconds > base.seconds, change
+    big_batch = lab_budget({"batch_size": 512})  # more memory, fewer sequential steps
+    assert big_batch.memory_bytes > base.memory_bytes and big_batch.seconds < base.seconds
+    # data memory is linear in the number of sequences: DATA_BYTES per token
+    from tbptt_viz.experiments.lab import settings
+
+    huge = lab_budget({"n_train": 1_000_000, "seq_len": 10_000, "epochs": 10_000})
+    assert huge.memory_bytes > settings.DATA_BYTES * 1_000_400 * 10_000
+    assert over_budget(huge, CLI_BUDGET).startswith("this run needs about")
+    assert "1,024 MB budget" in over_budget(huge, CLI_BUDGET)
+    slow = lab_budget({"epochs": 10_000})
+    assert over_budget(slow, CLI_BUDGET) is None or "minutes budget" in over_budget(slow, CLI_BUDGET)
+    assert "over the 90 s budget" in over_budget(lab_budget({"n_train": 2000, "seq_len": 200, "hidden": 64}),
+                                                 LIVE_BUDGET)
+    assert huge.train_row_steps == 1_000_000 * 10_000 * sequence_steps(LabConfig(seq_len=10_000))
+
+
+def test_a_per_chunk_run_is_priced_with_its_steps_per_window():
+    """Same memory bound (one window's graph at a time is at most the batched windows'); the time adds, per
+    batch, the windows run one after another and a backward, clip and step for each (settings' docstring)."""
+    import math
+
+    from tbptt_viz.experiments.lab import settings
+    from tbptt_viz.experiments.lab.settings import LabConfigError, lab_budget
+
+    review, chunk = lab_budget({"scheme": "chunked", "k": 5}), lab_budget({"scheme": "chunked", "k": 5,
+                                                                            "update": "per-chunk"})
+    T, W = 100, 20  # prefix's default length, chunks of 5
+    batches = math.ceil(1000 / 32) * 20
+    extra = batches * ((T + (T - 5)) - ((T - 5) + 5 + W)) * settings.SEC_STEP + batches * W * settings.SEC_UPDATE
+    assert chunk.memory_bytes == review.memory_bytes and chunk.train_row_steps == review.train_row_steps
+    assert chunk.seconds - review.seconds == pytest.approx(extra)
+    with pytest.raises(LabConfigError, match="unknown update rule 'per-epoch'"):
+        lab_budget({"update": "per-epoch"})
+
+
+def test_every_form_value_alone_fits_the_live_memory_budget():
+    """The form's widgets (FORM_BOUNDS) cannot ask for a run that would not fit the live memory budget on its
+    own; combinations over the time budget are refused when "Train live" is pressed."""
+    from tbptt_viz.experiments.lab.settings import FORM_BOUNDS, LIVE_BUDGET, lab_budget
+
+    for name in ("n_train", "epochs", "hidden", "seq_len"):
+        b = lab_budget({name: FORM_BOUNDS[name][1]})
+        assert b.memory_mb <= LIVE_BUDGET["memory_mb"], name
+
+
+def test_predictions_in_batches_equal_one_batch():
+    config = LabConfig(n_train=70, n_test=10, epochs=1, seq_len=30, short_frac=0.5)
+    train_split, _ = make_splits(config)
+    model = build_model(config)
+    from tbptt_viz.experiments.lab.runs import predictions
+
+    whole = predictions(model, train_split, batch_size=1000)
+    assert np.array_equal(predictions(model, train_split, batch_size=16), whole)
+    ids, lengths = pad_batch_all(train_split)
+    with torch.no_grad():
+        assert np.array_equal(whole, (model(ids, lengths) > 0).long().numpy())
+
+
+def pad_batch_all(split):
+    from tbptt_viz.core.train import pad_batch
+
+    return pad_batch([list(s) for s in split.ids])

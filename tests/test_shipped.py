@@ -44,9 +44,17 @@ def test_static_export_holds_the_apps_numbers(tmp_path):
     from tbptt_viz.export.site import export_site
 
     summary = export_site(tmp_path, ["imdb-last-k30"])
-    assert summary["files"] == len(examples()) + 2 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
+    assert summary["files"] == 2 * len(examples()) + 4 and (tmp_path / "plotly.min.js").stat().st_size > 1e6
     page = (tmp_path / "index.html").read_text()
     assert "cdn" not in page.lower() and "http://" not in page.replace("http://www.w3.org", "")
+    # a strict policy: scripts from the site's own files only, none inline, no eval
+    import re
+
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src")).split()[1:]
+    assert script_src == ["'self'"] and "unsafe-eval" not in csp and "default-src 'none'" in csp
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []  # no inline script
+    assert sorted(re.findall(r'<script src="([^"]+)"', page)) == ["demo.js", "index.js", "plotly.min.js"]
     model = load_pretrained("imdb-last-k30")
     for review_id in ("love-then-plot", "short-awful"):
         raw = (tmp_path / "data" / f"{review_id}__imdb-last-k30.js").read_text()

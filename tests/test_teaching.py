@@ -314,3 +314,42 @@ def test_copy_link_and_glossary_on_every_view_and_presentation_mode():
     style = next(h.value for h in shown.get("html") if 'class="tv-present"' in h.value)
     assert '[data-testid="stSidebar"]' in style and "display:none" in style and "html{font-size:21px}" in style
     assert shown.session_state["present"] is True
+
+
+def test_a_long_review_streams_its_first_chart_and_bounds_the_opening_to_the_probe_computed(monkeypatch):
+    """A review over probe.FIRST_PIECE tokens: the page asks for exactly view_jobs (occlusion and the opening's
+    probe piece, never the whole probe), draws the overview once every occlusion piece is in, and the opening
+    slider stops where the probe piece it asked for ends (no model pass from the slider, a link's longer opening
+    kept within it)."""
+    from tbptt_viz import load_pretrained
+    from tbptt_viz.attribution.probe import pieces
+    from tbptt_viz.core.text import prepare_review
+    from tbptt_viz.present.review import Review
+    from tbptt_viz.serving import jobs
+    from tbptt_viz.serving.service import ComputeService
+
+    text = "the film was good and the plot was bad . " * 60
+    asked = []
+    request = ComputeService.request
+    monkeypatch.setattr(ComputeService, "request", lambda self, key, *a, **kw: (asked.append(key),
+                                                                                request(self, key, *a, **kw))[1])
+    ran, run = [], jobs.run
+    monkeypatch.setattr(jobs, "run", lambda key, models: (ran.append(key), run(key, models))[1])
+    at = app({"review": "custom", "text": text, "opening": "300"})
+    clean(at)
+    last, full = load_pretrained("imdb-last-k30"), load_pretrained("imdb-full")
+    prepared = prepare_review(text, last.vocab)
+    T = len(prepared.ids)
+    assert jobs.streamed(prepared.ids) and T == 600
+    review = Review("imdb-last-k30", "imdb-full", tuple(prepared.ids), tuple(full.vocab.encode(prepared.tokens)),
+                    tuple(prepared.tokens), None)
+    assert set(asked) == {jobs.prediction(review.model, review.ids), *jobs.view_jobs("Start here", review)}
+    assert not [k for k in asked if k.kind == "probe"]  # never the whole probe
+    hi = next(h for lo, h in pieces(T) if lo == 0)
+    assert at.slider(key="opening_n").max == hi - 1 and at.slider(key="opening_n").value == hi - 1  # 300: kept in
+    assert any(f"openings up to {hi - 1:,} tokens" in c.value for c in at.caption)
+    assert chart_titles(at)[0] == "This review, token by token"
+    before = len(ran)
+    at.slider(key="opening_n").set_value(10).run()
+    clean(at)
+    assert len(ran) == before and at.slider(key="opening_n").value == 10  # the slider reads what is computed

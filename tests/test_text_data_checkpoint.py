@@ -213,3 +213,201 @@ def test_broken_card_is_skipped_not_fatal(model, tmp_path, monkeypatch):
     assert available_models() == ["good"] and [c["name"] for c in model_cards()] == ["good"]
     with pytest.raises(CheckpointError, match="unknown model 'bad'"):
         load_pretrained("bad")
+
+
+# ---- weights validated: each tampered file is re-hashed into the card, so only the new check can catch it ----
+
+def tamper_weights(folder, change):
+    """Rewrite model.safetensors with change(name, tensor) applied, then re-hash the card."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / "model.safetensors"))
+    save_file({k: change(k, v) for k, v in state.items()}, str(folder / "model.safetensors"))
+    rehash(folder)
+
+
+def saved(model, tmp_path):
+    folder = tmp_path / "m"
+    save_checkpoint(model.float(), folder, {"scheme": "full"})
+    return folder
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64, torch.bfloat16, torch.int8, torch.int64])
+def test_weights_other_than_float32_are_refused(model, tmp_path, dtype):
+    folder = saved(model, tmp_path)
+    load_checkpoint(folder)  # loads before the change
+    tamper_weights(folder, lambda k, v: v.to(dtype) if k == "lstm.weight_hh_l0" else v)
+    with pytest.raises(CheckpointError, match="lstm.weight_hh_l0 is stored as .*only float32"):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused(model, tmp_path, bad):
+    folder = saved(model, tmp_path)
+
+    def poison(k, v):
+        if k != "head.weight":
+            return v
+        v = v.clone()
+        v.view(-1)[3] = bad
+        return v
+
+    tamper_weights(folder, poison)
+    with pytest.raises(CheckpointError, match="head.weight holds 1 NaN or infinite"):
+        load_checkpoint(folder)
+
+
+def test_a_padding_row_that_is_not_zero_is_refused(model, tmp_path):
+    folder = saved(model, tmp_path)
+    tamper_weights(folder, lambda k, v: v + (k == "embedding.weight") * 0.5)
+    with pytest.raises(CheckpointError, match="padding row"):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: {**s, "extra.weight": torch.zeros(3)}, "unexpected: extra.weight"),
+    (lambda s: {k: v for k, v in s.items() if k != "head.bias"}, "missing tensors: head.bias"),
+    (lambda s: {**s, "head.weight": torch.zeros(2, s["head.weight"].shape[1])}, r"head.weight has shape \[2, 8\]"),
+])
+def test_tensors_must_be_the_contracts_in_the_configs_shapes(model, tmp_path, change, message):
+    from safetensors.torch import load_file, save_file
+
+    folder = saved(model, tmp_path)
+    save_file(change(load_file(str(folder / "model.safetensors"))), str(folder / "model.safetensors"))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match=f"cannot build the model from its files .*{message}"):
+        load_checkpoint(folder)
+
+
+def test_a_vocabulary_with_a_duplicate_word_is_refused(model, tmp_path):
+    folder = saved(model, tmp_path)
+    vocab = json.loads((folder / "vocab.json").read_text())
+    vocab["itos"][7] = vocab["itos"][9]
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match=f"lists {vocab['itos'][9]!r} more than once"):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("itos_change, message", [
+    (lambda w: ["<unk>", "<pad>", *w[2:]], "must start with <pad>, <unk>"),
+    (lambda w: [*w[:5], "", *w[6:]], "empty word"),
+    (lambda w: w[:-1], "has 49 words, config says 50"),
+])
+def test_vocabulary_special_tokens_and_size(model, tmp_path, itos_change, message):
+    folder = saved(model, tmp_path)
+    vocab = json.loads((folder / "vocab.json").read_text())
+    (folder / "vocab.json").write_text(json.dumps({"itos": itos_change(vocab["itos"])}))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("key, value", [("vocab_size", "50"), ("vocab_size", 50.0), ("embed_dim", True),
+                                        ("hidden_size", None), ("hidden_size", [8]), ("forget_bias", "1.0"),
+                                        ("forget_bias", False)])
+def test_config_values_must_have_json_types(model, tmp_path, key, value):
+    folder = saved(model, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, key: value}))
+    rehash(folder)
+    with pytest.raises(CheckpointError, match=f"config.json: {key} must be"):
+        load_checkpoint(folder)
+
+
+def test_config_keys_are_exactly_the_four(model, tmp_path):
+    folder = saved(model, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    for bad in ({k: v for k, v in config.items() if k != "embed_dim"}, {**config, "dropout": 0.1}):
+        (folder / "config.json").write_text(json.dumps(bad))
+        rehash(folder)
+        with pytest.raises(CheckpointError, match="must hold exactly"):
+            load_checkpoint(folder)
+
+
+def test_truncated_and_lying_weights_are_refused(model, tmp_path):
+    import struct
+
+    folder = saved(model, tmp_path)
+    raw = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(raw[: len(raw) // 2])  # truncated: the header promises more
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="cannot build"):
+        load_checkpoint(folder)
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    header["embedding.weight"]["data_offsets"][1] += 4  # claims 4 more bytes than the shape holds
+    body = json.dumps(header).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(body)) + body + raw[8 + n:])
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="cannot build"):
+        load_checkpoint(folder)
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", 10**12) + raw[8:])  # a header longer than the file
+    rehash(folder)
+    with pytest.raises(CheckpointError, match="header length"):
+        load_checkpoint(folder)
+
+
+def test_special_files_are_not_weights(model, tmp_path):
+    import os
+
+    folder = saved(model, tmp_path)
+    (folder / "model.safetensors").unlink()
+    os.mkfifo(folder / "model.safetensors")  # reading it would block forever
+    with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        load_checkpoint(folder)
+
+
+def test_model_status_lists_every_folder_once_with_its_reason(model, tmp_path, monkeypatch):
+    from tbptt_viz.core.checkpoint import check_model_name, model_status
+
+    for name in ("a-good", "b-nan", "c-card"):
+        save_checkpoint(model.float(), tmp_path / name, {"scheme": "full"})
+    tamper_weights(tmp_path / "b-nan", lambda k, v: v * float("nan") if k == "head.bias" else v)
+    (tmp_path / "c-card" / "card.json").write_text("{not json")
+    (tmp_path / "not-a-model").mkdir()
+    monkeypatch.setenv("TBPTT_VIZ_PRETRAINED", str(tmp_path))
+    status = model_status()
+    assert list(status) == ["a-good", "b-nan", "c-card"] and status["a-good"] is None
+    assert "head.bias holds 1 NaN" in status["b-nan"] and "unreadable card.json" in status["c-card"]
+    assert check_model_name("a-good") == tmp_path / "a-good"  # by the listing alone
+    for bad, message in (("zzz", "unknown model 'zzz'; available: a-good, b-nan"), ("", "the model name is empty"),
+                         (str(tmp_path / "nowhere"), "no checkpoint folder")):
+        with pytest.raises(CheckpointError, match=message):
+            check_model_name(bad)
+
+
+def test_listing_models_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from tbptt_viz.core.checkpoint import available_models, check_model_name; "
+            "available_models(); from tbptt_viz.core import data, text, schemes; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_text_longer_than_max_text_chars_keeps_its_end(vocab):
+    from tbptt_viz.core.text import MAX_TEXT_CHARS
+
+    head = "awful " * (MAX_TEXT_CHARS // 6 + 1000)
+    text = head + "good film the end"
+    r = prepare_review(text, vocab)
+    assert r.tokens[-4:] == ("good", "film", "the", "end") and len(r.tokens) == MAX_TOKENS
+    assert r.chars_cut > 0 and r.was_cut and r.notice.startswith("the review has more than ")
+    assert "only the last 2000 are used" in r.notice
+    first = prepare_review(text, vocab, keep="first")
+    assert first.tokens[0] == "awful" and first.chars_cut > 0
+    assert prepare_review("good film " * 10, vocab).chars_cut == 0
+
+
+def test_the_cli_keeps_the_end_of_a_huge_standard_input():
+    import io
+
+    from tbptt_viz.cli.common import read_tail
+
+    data = ("é" * 3_000_000 + "the end").encode()  # 2 bytes per é: the cut falls inside one
+    tail = read_tail(io.BytesIO(data), limit=1_000_001)
+    assert tail.decode("utf-8").endswith("the end") and len(tail) <= 1_000_001
+    assert read_tail(io.BytesIO(b"short")) == b"short"

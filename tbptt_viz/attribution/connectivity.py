@@ -28,10 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tbptt_viz.attribution.choices import MAX_MAP_TOKENS  # noqa: F401 - the map's longest review, public here
 from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
 from tbptt_viz.gradients.flow import forward
-
-MAX_MAP_TOKENS = 300  # the map is T x T and its batch grows with T; the app draws it up to this length
 
 
 @dataclass(frozen=True)

@@ -87,10 +87,9 @@ GRAD_EPS = 1e-4        # a kept float32 interval's credit error, L2 over tokens,
                        # measure_ig_precision.py; measured when the check was at the centre node, a weaker check
                        # than the steepest node's); single nodes there were off by up to 3.4e-4
 ROUNDING_SHARE = 0.5   # float32 rounding above this share of the tolerance: integrate in float64 instead
-MAX_EVALUATIONS = 20000         # the most gradient evaluations one call may be asked for (CLI, library)
-MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge: on 200 IMDB test
-                                # reviews (scripts/bench_ig.py) 6 of imdb-full's did not converge, the other models'
-                                # p95 was 354-864
+MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge (the cap a caller may
+                                # ask for is choices.MAX_EVALUATIONS): on 30 seeded IMDB test reviews
+                                # (results/bench/ig.json) every shipped model's converged, p95 211-1,452
 SPLIT_TARGET = 0.9     # each round splits the worst intervals until the rest's error estimate is this share of
                        # the tolerance
 

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tbptt_viz.attribution.choices import (MAX_EVALUATIONS, METHODS, SHAPLEY_REPEATS, SHAPLEY_RTOL,  # noqa: F401
+                                          SHAPLEY_SAMPLES, WITHOUT_BACKWARD)  # public here too
 from tbptt_viz.gradients.flow import forward
-from tbptt_viz.attribution.integrated import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT,  # noqa: F401 - the caps
-                                              integrate)                                 # live there
+from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT, integrate
 from tbptt_viz.attribution.memory import MemoryTrace, memory_trace  # noqa: F401 - part of this module's public names
 from tbptt_viz.core.model import LSTMClassifier, as_ids, flush_denormals
 from tbptt_viz.attribution.probe import ContextProbe, context_probe, occlusion_scores  # noqa: F401 - likewise
@@ -41,11 +42,6 @@ from tbptt_viz.attribution.shapley import group_shapley, sentence_groups, span_g
 from tbptt_viz.core.schemes import Scheme, backprop_count, make_scheme
 from tbptt_viz.attribution.targets import TARGETS, window_target
 
-METHODS = ("occlusion", "integrated_gradients", "saliency", "input_x_gradient", "shapley")
-WITHOUT_BACKWARD = ("occlusion", "shapley")
-# Shapley defaults: 8 independent repeats of one antithetic pair each (16 permutations), and 2 SE per group
-# allowed up to 5% of |F(x) - F(baseline)| + atol (sampling error, not rounding: looser than IG's 1%).
-SHAPLEY_SAMPLES, SHAPLEY_REPEATS, SHAPLEY_RTOL = 2, 8, 0.05
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,28 @@ def _gradient_scores(method: str, tg) -> tuple[np.ndarray, float]:
         return np.linalg.norm(grad, axis=1), value
     # sum_e x_te dF/dx_te (Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713)
     return (tg.x.numpy() * grad).sum(1), value
+
+
+OCCLUSION_NOTE = ("occlusion has no backward pass, so truncation does not apply: these are plain occlusion scores of "
+                  "the logit.")
+
+
+def occlusion_attribution(model: LSTMClassifier, ids, scores: np.ndarray, backprop: str = "full", k: int | None = None,
+                          k1: int | None = None, k2: int | None = None) -> Attribution:
+    """attribute(model, ids, "occlusion", ...) from scores already computed (a long review's pieces, joined by
+    probe.join_pieces): the same record, the model's own logit read by one forward pass."""
+    scheme = make_scheme(backprop, k, k1, k2)
+    ids = as_ids(ids)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (len(ids),) or not np.all(np.isfinite(scores)):
+        raise ValueError(f"occlusion needs one finite score per token ({len(ids)}), got shape {scores.shape}")
+    logit = float(forward(model, ids).logits[-1])
+    return Attribution(ids=ids.numpy(), scores=scores, method="occlusion", prob_positive=1 / (1 + math.exp(-logit)),
+                       logit=logit, backprop=scheme.name, k=scheme.k, k1=scheme.k1, k2=scheme.k2, windows=None,
+                       target="logit", label_used=None, target_value=None, target_change=None,
+                       completeness_gap=None, tolerance=None, converged=None, evaluations=None,
+                       rank_one_intervals=None, path_alpha=None, path_value=None, has_backward=False,
+                       note=OCCLUSION_NOTE)
 
 
 def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: str = "full", k: int | None = None,
@@ -164,8 +182,7 @@ def attribute(model: LSTMClassifier, ids, method: str = "occlusion", backprop: s
         return _shapley(model, ids, base, groups, samples, repeats, seed, rtol, atol)
     if method in WITHOUT_BACKWARD:
         return Attribution(**base, scores=occlusion_scores(model, ids), windows=None, target_value=None,
-                           has_backward=False, note="occlusion has no backward pass, so truncation does not apply: "
-                           "these are plain occlusion scores of the logit.")
+                           has_backward=False, note=OCCLUSION_NOTE)
     if scheme.name != "full" and not truncates:
         note = f"no truncation: {scheme.label} covers all {T} tokens, so this equals full backprop"
     elif truncates:

@@ -1,22 +1,26 @@
-"""Attribution subcommands: attribute (per-token credit, optionally under a truncated backprop), probe."""
+"""Attribution subcommands: attribute (per-token credit, optionally under a truncated backprop), probe.
+
+Arguments are checked (the method, the scheme, the model's name, the text) before torch is imported."""
 from __future__ import annotations
 
-import torch
-
-from tbptt_viz.attribution.methods import (MAX_EVALUATIONS, MAX_EVALUATIONS_DEFAULT, METHODS, SHAPLEY_REPEATS,
-                                          SHAPLEY_SAMPLES, attribute, context_probe, convergence_message,
-                                          steep_step_message)
-from tbptt_viz.core.schemes import make_scheme
+from tbptt_viz.attribution.choices import MAX_EVALUATIONS, METHODS, SHAPLEY_REPEATS, SHAPLEY_SAMPLES
 from tbptt_viz.cli.common import add_review_args, add_scheme_args, emit, even, whole
 from tbptt_viz.cli.engine import review_from_args
+from tbptt_viz.core.schemes import make_scheme
 
 
 def cmd_attribute(args) -> int:
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)  # bad settings fail before the model loads
     model, review = review_from_args(args)
+    import torch
+
+    from tbptt_viz.attribution.methods import (MAX_EVALUATIONS_DEFAULT, attribute, convergence_message,
+                                              steep_step_message)
+
+    max_evaluations = MAX_EVALUATIONS_DEFAULT if args.max_evaluations is None else args.max_evaluations
     groups = "sentences" if args.groups == "sentences" else args.span
     a = attribute(model, torch.tensor(review.ids), args.method, scheme.name, scheme.k, scheme.k1, scheme.k2,
-                  target=args.target, label=args.label, points=args.n_steps, max_evaluations=args.max_evaluations,
+                  target=args.target, label=args.label, points=args.n_steps, max_evaluations=max_evaluations,
                   groups=groups, samples=args.samples, repeats=args.repeats, seed=args.seed)
     if args.json:
         emit({"tokens": review.tokens, "ids": a.ids, "scores": a.scores, "prob_positive": a.prob_positive,
@@ -65,6 +69,10 @@ def cmd_attribute(args) -> int:
 
 def cmd_probe(args) -> int:
     model, review = review_from_args(args)
+    import torch
+
+    from tbptt_viz.attribution.methods import context_probe
+
     p = context_probe(model, torch.tensor(review.ids))
     if args.json:
         emit({"tokens": review.tokens, "ids": p.ids, "prob_positive": p.prob_positive, "last_n": p.last_n,
@@ -93,9 +101,9 @@ def register(sub) -> None:
     p.add_argument("--n-steps", type=whole(1, 64), default=4,
                    help="integrated gradients: Gauss-Legendre points n per path interval (each interval evaluates "
                         "the 2n+1 Gauss-Kronrod nodes), 1..64 (default 4)")
-    p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=MAX_EVALUATIONS_DEFAULT,
+    p.add_argument("--max-evaluations", type=whole(1, MAX_EVALUATIONS), default=None,
                    help=f"integrated gradients: cap on gradient evaluations, 1..{MAX_EVALUATIONS} "
-                        f"(default {MAX_EVALUATIONS_DEFAULT})")
+                        "(default: the integrator's, MAX_EVALUATIONS_DEFAULT in attribution/integrated.py)")
     p.add_argument("--groups", choices=("sentences", "span"), default="sentences",
                    help="shapley: group tokens into sentences (default) or spans of --span tokens")
     p.add_argument("--span", type=whole(1, 2000), default=10, help="shapley: tokens per span with --groups span")

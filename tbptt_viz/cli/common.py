@@ -83,9 +83,30 @@ def decode_utf8(data: bytes, where: str) -> str:
                        "save the text as UTF-8 and try again") from None
 
 
+MAX_STDIN_BYTES = 8 << 20  # the end of a longer input is kept (what the review keeps anyway), in bounded memory
+
+
+def read_tail(stream, limit: int = MAX_STDIN_BYTES) -> bytes:
+    """The last `limit` bytes of a stream (starting at a UTF-8 character boundary), read 1 MB at a time, so a
+    huge pipe costs at most ~2 x limit of memory."""
+    tail = b""
+    while True:
+        block = stream.read(1 << 20)
+        if not block:
+            break
+        tail = (tail + block)[-limit:]
+    if len(tail) == limit:
+        start = 0
+        while start < 4 and start < len(tail) and 0x80 <= tail[start] < 0xC0:  # continuation bytes of a cut character
+            start += 1
+        tail = tail[start:]
+    return tail
+
+
 def read_text(value: str) -> str:
+    """The review from --text (the argument, or standard input with '-'); empty or invalid text is refused."""
     if value == "-":
-        text = decode_utf8(sys.stdin.buffer.read(), "standard input")
+        text = decode_utf8(read_tail(sys.stdin.buffer), "standard input")
     else:
         try:
             value.encode("utf-8")

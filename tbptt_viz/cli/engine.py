@@ -1,31 +1,38 @@
-"""Engine subcommands: train, predict, gradients, models."""
+"""Engine subcommands: train, predict, gradients, models.
+
+Every argument is checked before torch is imported or a model is loaded (names against the folder listing,
+files, folders, the scheme): a refusal costs no more than starting Python.
+"""
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from tbptt_viz.core.checkpoint import load_checkpoint, load_pretrained, model_cards, save_checkpoint
-from tbptt_viz.core.data import load_imdb, seeded_subset
-from tbptt_viz.core.model import LSTMClassifier, ModelConfig
-from tbptt_viz.core.schemes import make_scheme
-from tbptt_viz.core.text import Vocab, prepare_review, tokenize
-from tbptt_viz.cli.common import CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text, whole
-from tbptt_viz.cli.common import real, writable_path
-from tbptt_viz.core.per_chunk import UPDATES
+from tbptt_viz.cli.common import (CLIError, add_review_args, add_scheme_args, emit, positive_int, progress_bar, read_text,
+                                  real, whole, writable_path)
+from tbptt_viz.core.checkpoint import (check_model_name, load_checkpoint, load_pretrained, model_cards, model_status,
+                                       save_checkpoint)
+from tbptt_viz.core.data import check_data_dir, load_imdb, seeded_subset
+from tbptt_viz.core.schemes import UPDATES, make_scheme
+from tbptt_viz.core.text import PAD, UNK, EmptyReview, Vocab, prepare_review, tokenize
 
 
-def load_model(name: str) -> LSTMClassifier:
-    """A shipped model name, or a path to a checkpoint folder."""
+def load_model(name: str):
+    """A shipped model name, or a path to a checkpoint folder (an LSTMClassifier)."""
     return load_checkpoint(name) if ("/" in name or Path(name).is_dir()) else load_pretrained(name)
 
 
-def review_from_args(args):
-    """(model, prepared review) from --model and --text; prints the cut notice on stderr."""
+def review_from_args(args, check=None):
+    """(model, prepared review) from --model and --text; prints the cut notice on stderr. The name and the
+    text are checked before the model is loaded, and so is `check(T)` (T: the tokens the review will have,
+    after any cut), a command's own bound on them."""
+    check_model_name(args.model)
     text = read_text(args.text)
+    if not tokenize(text):
+        raise EmptyReview("the review is empty: type or paste some text")
+    if check is not None:  # the tokens do not depend on the vocabulary: count them without loading it
+        check(len(prepare_review(text, Vocab((PAD, UNK)), keep=args.keep).tokens))
     model = load_model(args.model)
     review = prepare_review(text, model.vocab, keep=args.keep)
     if review.was_cut:
@@ -34,14 +41,18 @@ def review_from_args(args):
 
 
 def cmd_train(args) -> int:
+    writable_path(args.out, folder=True)  # before any work
+    scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)
+    vocab = Vocab.load(args.vocab) if args.vocab else None  # a missing file fails before any data is read
+    check_data_dir(args.data_dir)
+    import torch
+
+    from tbptt_viz.core.model import LSTMClassifier, ModelConfig
     from tbptt_viz.core.train import TrainConfig, evaluate, train
 
-    writable_path(args.out, folder=True)  # before any work
     if args.threads:
         torch.set_num_threads(args.threads)
-    scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)
     limit = 256 if args.dry_run else args.limit
-    vocab = Vocab.load(args.vocab) if args.vocab else None  # a missing file fails before any data is read
     train_rows = seeded_subset(load_imdb("train", args.data_dir), limit, args.seed)
     test_rows = seeded_subset(load_imdb("test", args.data_dir), limit, args.seed)
     for split, rows in (("train", train_rows), ("test", test_rows)):
@@ -76,6 +87,8 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     model, review = review_from_args(args)
+    import torch
+
     prob = model.prob_positive(torch.tensor(review.ids))
     if args.json:
         emit({"model": args.model, "tokens": review.tokens, "prob_positive": prob, "label": int(prob > 0.5),
@@ -86,9 +99,13 @@ def cmd_predict(args) -> int:
 
 
 def cmd_gradients(args) -> int:
+    make_scheme(args.scheme, args.k, args.k1, args.k2)  # bad settings fail before the model loads
+    model, review = review_from_args(args)
+    import numpy as np
+    import torch
+
     from tbptt_viz.gradients.flow import gradient_flow
 
-    model, review = review_from_args(args)
     gf = gradient_flow(model, torch.tensor(review.ids), args.scheme, args.k, args.k1, args.k2, label=args.label)
     note = None if gf.truncated else f"no truncation: the scheme covers all {gf.T} tokens, so it equals full BPTT"
     if args.json:
@@ -120,17 +137,23 @@ def cmd_gradients(args) -> int:
 
 
 def cmd_models(args) -> int:
-    """The shipped models (see `pretrained_dir` for where they are looked up) with their cards.
+    """The shipped models (see `pretrained_dir` for where they are looked up), every model folder once.
 
     JSON: a list of model cards, each with `name`, `scheme`, `k`, `k1`, `k2`, `label`, `epochs`, `seed`,
-    `test_accuracy`, `train_config`, `sha256`, `config_sha256` and `vocab_sha256` (and how it was trained).
+    `test_accuracy`, `train_config`, `sha256`, `config_sha256` and `vocab_sha256` (and how it was trained), and
+    `broken` (None, or why the model cannot be loaded; a broken model's card may hold only its `name`).
     """
-    cards = model_cards()
+    cards = {c["name"]: c for c in model_cards()}
+    status = model_status()
+    listing = [{**cards.get(name, {"name": name}), "broken": reason} for name, reason in status.items()]
     if args.json:
-        emit(cards)
+        emit(listing)
         return 0
-    for c in cards:
-        print(f"{c['name']:<22} {str(c.get('label', c.get('scheme'))):<24} test accuracy {c.get('test_accuracy')}")
+    for c in listing:
+        if c["broken"]:
+            print(f"{c['name']:<22} BROKEN: {c['broken']}")
+        else:
+            print(f"{c['name']:<22} {str(c.get('label', c.get('scheme'))):<24} test accuracy {c.get('test_accuracy')}")
     return 0
 
 

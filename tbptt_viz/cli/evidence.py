@@ -1,24 +1,26 @@
-"""Evidence subcommands: exposure-stats (build the training-exposure file), exposure, connectivity."""
+"""Evidence subcommands: exposure-stats (build the training-exposure file), exposure, connectivity.
+
+Arguments are checked (the output path, the vocabulary, the data folder, the statistics file, the model's
+name, the text, the source position) before torch is imported or a model is loaded."""
 from __future__ import annotations
 
 import time
 
-import numpy as np
-import torch
-
+from tbptt_viz.attribution.choices import MAX_MAP_TOKENS
 from tbptt_viz.cli.common import CLIError, add_review_args, add_scheme_args, emit, whole, writable_path
 from tbptt_viz.cli.engine import review_from_args
 from tbptt_viz.core.schemes import make_scheme
 
 
 def cmd_exposure_stats(args) -> int:
-    from tbptt_viz.core.data import load_imdb
+    from tbptt_viz.core.data import check_data_dir, load_imdb
     from tbptt_viz.core.text import Vocab, tokenize
     from tbptt_viz.experiments.exposure import build_exposure, vocab_sha256
     from tbptt_viz.experiments.exposure_store import save_exposure
 
     out = writable_path(args.out, suffix=".safetensors")  # before any work
     vocab = Vocab.load(args.vocab)
+    check_data_dir(args.data_dir, ("train",))
     started = time.perf_counter()
     rows = load_imdb("train", args.data_dir)
     if not rows:
@@ -37,8 +39,8 @@ def cmd_exposure(args) -> int:
     from tbptt_viz.experiments.exposure_store import load_exposure
 
     scheme = make_scheme(args.scheme, args.k, args.k1, args.k2)  # bad settings fail before the model loads
+    stats = load_exposure(args.stats) if args.stats else None  # numpy only: a bad file fails before torch
     model, review = review_from_args(args)
-    stats = load_exposure(args.stats) if args.stats else None
     e = word_exposure(model, review.ids, scheme.name, scheme.k, scheme.k1, scheme.k2, stats=stats)
     none = lambda a: [int(v) if v >= 0 else None for v in a]  # noqa: E731 - unknown words report none
     if args.json:
@@ -67,14 +69,18 @@ def cmd_connectivity(args) -> int:
     JSON: `tokens`, `ids`, `source`, `source_token`, `positions` (t = S..T-1), `state_norm`, `cell_norm`,
     `logit_grad`, `logit`, `was_cut`; with `--map`, `logit_grad_map` (rows: source S, columns: t; null where t < S).
     """
-    from tbptt_viz.attribution.connectivity import MAX_MAP_TOKENS, connectivity, logit_grad_map
+    def check(T: int) -> None:
+        if args.source >= T:
+            raise CLIError(f"--source must be a token position from 0 to {T - 1} (the review has {T} tokens)")
+        if args.map and T > MAX_MAP_TOKENS:
+            raise CLIError(f"--map is drawn for reviews up to {MAX_MAP_TOKENS} tokens; this one has {T}")
 
-    model, review = review_from_args(args)
-    T = len(review.ids)
-    if args.source >= T:
-        raise CLIError(f"--source must be a token position from 0 to {T - 1} (the review has {T} tokens)")
-    if args.map and T > MAX_MAP_TOKENS:
-        raise CLIError(f"--map is drawn for reviews up to {MAX_MAP_TOKENS} tokens; this one has {T}")
+    model, review = review_from_args(args, check)
+    import numpy as np
+    import torch
+
+    from tbptt_viz.attribution.connectivity import connectivity, logit_grad_map
+
     c = connectivity(model, torch.tensor(review.ids), args.source)
     if args.json:
         out = {"tokens": review.tokens, "ids": c.ids, "source": c.source, "source_token": review.tokens[c.source],

@@ -1,13 +1,16 @@
-"""Lab subcommands: `lab run` (one live training run) and `lab sweep` (the grid behind results/lab.json)."""
+"""Lab subcommands: `lab run` (one live training run) and `lab sweep` (the grid behind results/lab.json).
+
+`lab run` checks every setting and prices the run (experiments.lab.settings) before torch is imported: a
+run over the memory or time budget is refused in one line naming the bound.
+"""
 from __future__ import annotations
 
 import json
 import sys
 
-from tbptt_viz.experiments.lab.runs import LIMITS
-from tbptt_viz.core.schemes import SCHEMES
 from tbptt_viz.cli.common import MAX_K, CLIError, Parser, emit, progress_bar, real, whole, writable_path
-from tbptt_viz.core.per_chunk import UPDATES
+from tbptt_viz.core.schemes import SCHEMES, UPDATES
+from tbptt_viz.experiments.lab.settings import CLI_BUDGET, LIMITS, lab_budget, over_budget
 
 fraction = real(0.0, 1.0)
 
@@ -36,30 +39,46 @@ RUN_FLAGS = {
     "--lr": ("lr", real(1e-8, 10.0), "Adam learning rate (default 0.003)"),
     "--forget-bias": ("forget_bias", real(-100.0, 100.0), "initial forget-gate bias (default 1.0)"),
     "--batch-size": ("batch_size", bounded("batch_size"), "sequences per step (default 32)"),
-    "--seed": ("seed", whole(0, 2**31 - 1), "seed for data, weights and batch order (default 0)"),
+    "--seed": ("seed", bounded("seed", 0), "seed for data, weights and batch order (default 0)"),
     "--update": ("update", str, f"{' | '.join(UPDATES)}: one optimizer step per batch (default) or a step after "
                                 "every chunk's loss, the state carried detached"),
 }
 
 
+def settings_from_args(args) -> dict:
+    """The flags that were given, by LabConfig field (unset ones keep LabConfig's defaults)."""
+    return {field: getattr(args, field) for field, _, _ in RUN_FLAGS.values() if getattr(args, field) is not None}
+
+
 def config_from_args(args):
     from tbptt_viz.experiments.lab.runs import LabConfig
 
-    return LabConfig(**{field: getattr(args, field) for field, _, _ in RUN_FLAGS.values()
-                        if getattr(args, field) is not None})
+    return LabConfig(**settings_from_args(args))
+
+
+def check_budget(args) -> None:
+    """Refuse settings that are out of range or over the budget, before torch is imported."""
+    budget = lab_budget(settings_from_args(args))  # LabConfigError (a ValueError): one line, exit 2
+    limits = {"memory_mb": args.max_memory, "minutes": args.max_minutes}
+    reason = over_budget(budget, limits)
+    if reason:
+        raise CLIError(f"{reason} (raise the bound with --max-memory MB or --max-minutes M if this machine can "
+                       "take it)")
 
 
 def cmd_lab_run(args) -> int:
-    """One live run of `lab_run` with the settings of `LabConfig` (unset flags keep its defaults).
+    """One live run of `lab_run` with the settings of `LabConfig` (unset flags keep its defaults), priced first
+    (`lab_budget`) and refused over --max-memory or --max-minutes.
 
     JSON: `config` (every LabConfig field), `scheme_label`, `test_accuracy`, `train_accuracy`, `curve` (`epoch`,
     `loss`, `test_accuracy` per epoch), `wall_time_s`; any-one adds `accuracy_by_position`, `negative_accuracy`.
     """
+    check_budget(args)
     import torch
 
     from tbptt_viz.experiments.lab.runs import lab_run
 
-    config = config_from_args(args)  # LabConfigError (a ValueError): one line, exit 2
+    config = config_from_args(args)
     torch.set_num_threads(args.threads)
     bar, progress = progress_bar(config.scheme_label)
 
@@ -95,11 +114,11 @@ def read_sweep(path: str) -> dict:
 
 
 def cmd_lab_sweep(args) -> int:
+    out = writable_path(args.out, suffix=".json")  # before any work
     import torch
 
     from tbptt_viz.experiments.lab.runs import add_to_sweep, cell_key, run_sweep, sweep_configs
 
-    out = writable_path(args.out, suffix=".json")  # before any work
     torch.set_num_threads(args.threads)
     cells = sweep_configs(quick=args.quick)
     from tqdm import tqdm
@@ -144,6 +163,10 @@ def register(sub) -> None:
         p.add_argument(flag, dest=field, type=kind, default=None, help=help_, metavar=metavar)
     p.add_argument("--threads", type=whole(1, 256), default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--max-memory", type=whole(1, 1 << 30), default=CLI_BUDGET["memory_mb"], metavar="MB",
+                   help=f"refuse a run estimated to need more memory (default {CLI_BUDGET['memory_mb']} MB)")
+    p.add_argument("--max-minutes", type=real(0.01, 1e7), default=CLI_BUDGET["minutes"], metavar="M",
+                   help=f"refuse a run estimated to take longer (default {CLI_BUDGET['minutes']:.0f} minutes)")
     p.set_defaults(func=cmd_lab_run)
 
     p = lab_sub.add_parser("sweep", help="accuracy by task x scheme x K x setting over seeds -> JSON")

@@ -1,4 +1,9 @@
-"""The `study` subcommand: the IMDB study over the model zoo -> one JSON file plus plotly HTML figures."""
+"""The `study` subcommand: the IMDB study over the model zoo -> one JSON file plus plotly HTML figures.
+
+Everything it is given is checked before torch is imported or a model is loaded: the output path, the model
+names (against the folder listing), that they share one vocabulary (their cards' hashes), the phrases
+(against that vocabulary's file), the data folder and the files to merge.
+"""
 from __future__ import annotations
 
 import json
@@ -6,17 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-
-from tbptt_viz.core.checkpoint import available_models
-from tbptt_viz.core.data import load_imdb, seeded_subset
-from tbptt_viz.core.text import tokenize
 from tbptt_viz.cli.common import CLIError, even, positive_int, whole, writable_path
+from tbptt_viz.core.checkpoint import VOCAB, available_models, check_model_name, read_card
+from tbptt_viz.core.data import check_data_dir, load_imdb, seeded_subset
+from tbptt_viz.core.text import UNK_ID, Vocab, tokenize
+from tbptt_viz.experiments.study.defaults import NEGATIVE_PHRASE, POSITIVE_PHRASE, ZOO_ORDER
 
 
 def _model_names(value: str | None) -> list[str]:
     if value is None:
-        from tbptt_viz.experiments.study.measure import ZOO_ORDER
-
         shipped = available_models()
         names = [n for n in ZOO_ORDER if n in shipped] + [n for n in shipped if n not in ZOO_ORDER]
         if not names:
@@ -44,6 +47,52 @@ def write_outputs(results: dict, out: Path) -> list[str]:
     return paths
 
 
+def _merge_parts(value: str) -> list[dict]:
+    """The results files --merge names, each read and checked to be a study's JSON."""
+    paths = [p.strip() for p in value.split(",") if p.strip()]
+    if not paths:
+        raise CLIError("--merge is empty; give comma-separated results files")
+    parts = []
+    for p in paths:
+        try:
+            part = json.loads(Path(p).read_text())
+        except (OSError, ValueError) as e:
+            raise CLIError(f"--merge {p!r} cannot be read as JSON ({getattr(e, 'strerror', None) or e})") from None
+        if not isinstance(part, dict) or not isinstance(part.get("models"), dict):
+            raise CLIError(f"--merge {p!r} is not a study's results file (no 'models' object)")
+        parts.append(part)
+    return parts
+
+
+def check_plan(args, names: list[str]) -> None:
+    """Refuse what cannot work before anything heavy is imported (see the module docstring)."""
+    folders = [check_model_name(n) for n in names]
+    vocab_hashes = set()
+    for folder in folders:
+        try:
+            vocab_hashes.add(read_card(folder).get("vocab_sha256"))
+        except Exception:  # noqa: BLE001 - loading the model reports an unreadable card in its own words
+            vocab_hashes.add(None)
+    if len(vocab_hashes) != 1:
+        raise CLIError("the models do not share one vocabulary; study them in separate runs")
+    try:
+        vocab = Vocab.load(folders[0] / VOCAB)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"{folders[0]}: unreadable {VOCAB} ({e})") from None
+    for flag, phrase in (("--positive-phrase", args.positive_phrase), ("--negative-phrase", args.negative_phrase)):
+        tokens = tokenize(phrase)
+        unknown = [t for t, i in zip(tokens, vocab.encode(tokens)) if i == UNK_ID]
+        if not tokens or unknown:
+            raise CLIError(f"{flag} {phrase!r} must be non-empty words of the vocabulary; unknown: {unknown}")
+    if args.ig_models is not None:
+        ig = [n.strip() for n in args.ig_models.split(",") if n.strip()]
+        stems = {Path(n).name for n in names}
+        outside = [n for n in ig if n not in stems]
+        if outside:
+            raise CLIError(f"--ig-models {', '.join(outside)} not among the studied models ({', '.join(sorted(stems))})")
+    check_data_dir(args.data_dir, ("test",))
+
+
 def merged_parts(parts: list[dict]) -> dict:
     """One results file from runs on model subsets or measurement subsets: a model measured in several parts
     keeps the union of its measurements (a later part wins on a key both hold), and the settings and their
@@ -63,17 +112,20 @@ def merged_parts(parts: list[dict]) -> dict:
 
 
 def cmd_study(args) -> int:
-    import torch
-
-    from tbptt_viz.experiments.study import measure as study
-    from tbptt_viz.experiments.study.report import markdown_tables
-    from tbptt_viz.experiments.study.stats import regime_of
-    from tbptt_viz.cli.engine import load_model
-
     started = time.perf_counter()
     out = writable_path(args.out, suffix=".json")  # before any work
     if args.merge:
-        parts = [json.loads(Path(p).read_text()) for p in args.merge.split(",") if p.strip()]
+        parts = _merge_parts(args.merge)
+    else:
+        check_plan(args, _model_names(args.models))
+    import torch
+
+    from tbptt_viz.cli.engine import load_model
+    from tbptt_viz.experiments.study import measure as study
+    from tbptt_viz.experiments.study.report import markdown_tables
+    from tbptt_viz.experiments.study.stats import regime_of
+
+    if args.merge:
         results = merged_parts(parts)
         results["total_wall_time_s"] = round(sum(p.get("total_wall_time_s", 0) for p in parts), 1)
         paths = write_outputs(results, out)
@@ -152,8 +204,6 @@ def evidence_only(models, encoded, labels, settings, out: Path, log, started: fl
 
 
 def register(sub) -> None:
-    from tbptt_viz.experiments.study import measure as study
-
     p = sub.add_parser("study", help="the IMDB study: accuracy by length, planted phrases, context use, attribution")
     p.add_argument("--data-dir", help="folder with test.jsonl[.gz] (else $TBPTT_VIZ_DATA_DIR, else the hub)")
     p.add_argument("--out", required=True, help="JSON file to write, e.g. results/imdb_study.json; "
@@ -164,10 +214,10 @@ def register(sub) -> None:
                    help="balanced sample for planted phrases and context use (default 1000)")
     p.add_argument("--attribution-sample", type=positive_int, default=200,
                    help="balanced sample of 100-500 token reviews for attribution shares (default 200)")
-    p.add_argument("--positive-phrase", default=study.POSITIVE_PHRASE,
-                   help=f"planted positive phrase, words of the vocabulary (default {study.POSITIVE_PHRASE!r})")
-    p.add_argument("--negative-phrase", default=study.NEGATIVE_PHRASE,
-                   help=f"planted negative phrase (default {study.NEGATIVE_PHRASE!r})")
+    p.add_argument("--positive-phrase", default=POSITIVE_PHRASE,
+                   help=f"planted positive phrase, words of the vocabulary (default {POSITIVE_PHRASE!r})")
+    p.add_argument("--negative-phrase", default=NEGATIVE_PHRASE,
+                   help=f"planted negative phrase (default {NEGATIVE_PHRASE!r})")
     p.add_argument("--ig-sample", type=whole(0, 10_000), default=100,
                    help="integrated gradients on the first N reviews of the attribution sample (default 100)")
     p.add_argument("--ig-models", help="comma-separated models that get integrated gradients (default: seed 0 ones)")

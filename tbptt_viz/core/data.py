@@ -68,6 +68,21 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     return Path(chosen).expanduser() if chosen else None
 
 
+def check_data_dir(data_dir: str | os.PathLike | None, splits=SPLITS) -> Path | None:
+    """The data folder that --data-dir (else $TBPTT_VIZ_DATA_DIR) names, checked without reading a review: it
+    exists and holds a file for every split in `splits`. None when no folder is given (the hub is used)."""
+    folder = resolve_data_dir(data_dir)
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise DataUnavailable(f"the data folder {str(folder)!r} does not exist (or is not a folder); pass "
+                              f"--data-dir DIR with {' and '.join(f'{s}.jsonl[.gz]' for s in splits)}")
+    missing = [s for s in splits if _local_file(folder, s) is None]
+    if missing:
+        raise DataUnavailable(f"no {' or '.join(f'{s}.jsonl[.gz]' for s in missing)} in {folder}")
+    return folder
+
+
 def load_imdb(split: str, data_dir: str | os.PathLike | None = None) -> list[Review]:
     """IMDB `split` ("train"/"test") from `data_dir` (or $TBPTT_VIZ_DATA_DIR), else from the hub.
 

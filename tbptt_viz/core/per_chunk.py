@@ -31,10 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tbptt_viz.core.model import LSTMClassifier
-from tbptt_viz.core.schemes import Scheme
-
-UPDATES = ("per-review", "per-chunk")
-UPDATE_NAMES = {"per-review": "one step per review", "per-chunk": "a step after every chunk"}
+from tbptt_viz.core.schemes import UPDATE_NAMES, UPDATES, Scheme  # noqa: F401 - the update rules' names, public here too
 
 
 def run_with_cuts(lstm: nn.LSTM, x: torch.Tensor, state, cuts) -> tuple[torch.Tensor, dict]:

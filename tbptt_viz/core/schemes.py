@@ -19,6 +19,9 @@ from tbptt_viz.core.bounds import whole_number
 SCHEMES = ("full", "last-k", "chunked", "k1k2")
 # How every page names a scheme family (one home: the app, the Lab figures and the static demo use it).
 SCHEME_NAMES = {"full": "full BPTT", "last-k": "last-K", "chunked": "chunked (loss every K)", "k1k2": "TBPTT(k1, k2)"}
+# When the weights move (core/per_chunk.py): named here, without torch, so the command line and the URL check them.
+UPDATES = ("per-review", "per-chunk")
+UPDATE_NAMES = {"per-review": "one step per review", "per-chunk": "a step after every chunk"}
 
 
 class SchemeError(ValueError):

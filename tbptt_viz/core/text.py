@@ -11,6 +11,9 @@ from typing import Iterable
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 MAX_TOKENS = 2000  # longest review the analyses accept; longer text is cut with a notice
+# Longest text tokenized whole. A longer one (a paste of a whole book) keeps only its last MAX_TEXT_CHARS
+# characters first: the kept tokens are at the end either way, and tokenizing stays bounded (~0.2 s here).
+MAX_TEXT_CHARS = 1_000_000
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # A word (letters/digits, inner apostrophes kept: "don't") or one punctuation mark.
@@ -88,30 +91,42 @@ class PreparedReview:
 
     tokens: tuple[str, ...]
     ids: tuple[int, ...]
-    original_length: int   # tokens before cutting
+    original_length: int   # tokens before cutting (of the kept characters when `chars_cut`: a lower bound)
     kept: str = "last"     # last | first: which end was kept when cut
+    chars_cut: int = 0     # characters dropped before tokenizing (a text longer than MAX_TEXT_CHARS)
 
     @property
     def was_cut(self) -> bool:
-        return self.original_length > len(self.tokens)
+        return self.original_length > len(self.tokens) or self.chars_cut > 0
 
     @property
     def notice(self) -> str | None:
         if not self.was_cut:
             return None
-        return (f"the review has {self.original_length} tokens; only the {self.kept} {len(self.tokens)} are used "
-                f"(the maximum)")
+        more = "more than " if self.chars_cut else ""
+        return (f"the review has {more}{self.original_length} tokens; only the {self.kept} {len(self.tokens)} are "
+                f"used (the maximum)")
 
 
 def prepare_review(text: str, vocab: Vocab, max_tokens: int = MAX_TOKENS, keep: str = "last") -> PreparedReview:
     """Tokenize and encode; refuse empty text; cut long text to its last (or first) `max_tokens` tokens.
 
-    The last tokens are kept by default: they hold the prediction and the only part last-K trains on.
+    The last tokens are kept by default: they hold the prediction and the only part last-K trains on. A text
+    longer than MAX_TEXT_CHARS characters is first cut to that many characters at the kept end (at a space,
+    so no word is split).
     """
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
-    tokens = tokenize(text or "")
+    text = text or ""
+    dropped = 0
+    if len(text) > MAX_TEXT_CHARS:
+        part = text[-MAX_TEXT_CHARS:] if keep == "last" else text[:MAX_TEXT_CHARS]
+        edge = part.find(" ") if keep == "last" else part.rfind(" ")
+        if edge > 0:  # drop the word the cut went through
+            part = part[edge:] if keep == "last" else part[:edge]
+        dropped, text = len(text) - len(part), part
+    tokens = tokenize(text)
     if not tokens:
         raise EmptyReview("the review is empty: type or paste some text")
     kept = tokens[-max_tokens:] if keep == "last" else tokens[:max_tokens]
-    return PreparedReview(tuple(kept), tuple(vocab.encode(kept)), len(tokens), keep)
+    return PreparedReview(tuple(kept), tuple(vocab.encode(kept)), len(tokens), keep, dropped)

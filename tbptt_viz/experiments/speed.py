@@ -3,19 +3,28 @@
 Each benchmark script writes results/bench/<name>.json (scripts/bench_json.py: "figures", "baseline",
 "machine", "date", "command"); `blocks` turns them into the docs' generated blocks, so a figure in the docs is
 always the last run's and tests/test_docs.py fails when a block is stale. A benchmark this module has no
-formatter for may carry its own one-line "summary" (and "what") for the table.
+formatter for may carry its own one-line "summary" (and "what") for the table. Other measurements kept in
+results/bench (the soak, memory, link limits, the Lab budget's calibration: no "figures" against a
+"baseline") are not speed rows; the docs quote them as registered facts (tests/test_facts.py).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "train")  # the table's rows, in this order
+# the table's rows, in this order
+ORDER = ("flow", "attribution", "ig", "app", "browser", "load", "long_review", "train", "cli")
 
 
 def load(folder: Path) -> dict[str, dict]:
-    """{name: the benchmark's JSON} for every results/bench/*.json."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+    """{name: the benchmark's JSON} for every results/bench/*.json that is a benchmark's (figures against a
+    baseline measured in the same run)."""
+    out = {}
+    for p in sorted(Path(folder).glob("*.json")):
+        data = json.loads(p.read_text())
+        if isinstance(data, dict) and {"figures", "baseline"} <= set(data):
+            out[p.stem] = data
+    return out
 
 
 def _s(seconds: float) -> str:
@@ -98,7 +107,7 @@ def load_rows(b: dict) -> list[tuple[str, str]]:
     if "distinct_reviews" in f:
         d = f["distinct_reviews"]
         parts.append(f"{d['sessions']} distinct reviews: p95 {d['page_p95_s']:.1f} s, {d['errors']} errors, "
-                     f"{d['values_off']} values off")
+                     f"{d['values_off']} values off beyond float32 rounding")
     parts.append(f"peak {f['memory_peak_mb'] / 1024:.2f} GB PSS")
     if "beside_lab_run" in f:
         parts.append(f"a page beside a live Lab run {f['beside_lab_run']['relative_to_idle']:.2f}x, beside a "
@@ -129,8 +138,32 @@ def ig_rows(b: dict) -> list[tuple[str, str]]:
              f"that rule was within tolerance per token on {span('within_tolerance_per_token', '.0%', base)}")]
 
 
-FORMATTERS = {"flow": flow_rows, "attribution": attribution_rows, "ig": ig_rows, "app": app_rows,
-              "browser": browser_rows, "load": load_rows, "train": train_rows}
+def cli_rows(b: dict) -> list[tuple[str, str]]:
+    f, base = b["figures"], b["baseline"]
+    lo, hi = min(r["min_s"] for r in f.values()), max(r["max_s"] for r in f.values())
+    bare, torch_ = base["python -c pass"], base['python -c "import torch"']
+    return [(f"a refusal of the command line ({len(f)} kinds of bad argument), against starting Python and "
+             "importing torch", f"{lo:.2f}-{hi:.2f} s against {bare['min_s']:.2f}-{bare['max_s']:.2f} s for "
+             f"`python -c pass` and {torch_['min_s']:.1f}-{torch_['max_s']:.1f} s for `import torch`")]
+
+
+def long_review_rows(b: dict) -> list[tuple[str, str]]:
+    f, alone = b["figures"], b["baseline"]
+    crowd = f["browsing"]
+    span = lambda v: f"{min(v):.1f}-{max(v):.1f} s" if len(v) > 1 else f"{v[0]:.1f} s"  # noqa: E731
+    return [(f"a {f['review_tokens']:,}-token review on '{f['view']}': first chart (training strips and the "
+             "occlusion of its last 500 tokens), whole page",
+             f"alone {alone['first_chart_s']:.1f} s and {alone['whole_page_s']:.1f} s (server CPU "
+             f"{alone['server_cpu_first_chart_s']:.1f} s and {alone['server_cpu_whole_page_s']:.1f} s); while "
+             f"{crowd['sessions']} sessions browse {span(f['first_chart_s'])} and {span(f['whole_page_s'])} "
+             f"({len(f['runs'])} reviews; their pages p95 {crowd['page_p95_s']:.1f} s; load average "
+             f"{crowd['load_average_before']:.1f}-{crowd['load_average_after']:.1f}; goals "
+             f"{f['goals_s']['first_chart']} s and {f['goals_s']['whole_page']} s)")]
+
+
+FORMATTERS = {"cli": cli_rows, "long_review": long_review_rows, "flow": flow_rows,
+              "attribution": attribution_rows, "ig": ig_rows, "app": app_rows, "browser": browser_rows,
+              "load": load_rows, "train": train_rows}
 
 
 def speed_table(benches: dict[str, dict]) -> str:
@@ -153,11 +186,17 @@ def class_figures(benches: dict[str, dict]) -> str:
     drawing = (f"while a student's browser adds its own drawing: {floor:.1f} s for a fresh tab of even a one-chart "
                "Streamlit page on the benchmark machine's chromium" if floor else
                "while a student's browser adds its own drawing")
+    long = []
+    if "long_review" in benches:
+        (what, text), = long_review_rows(benches["long_review"])
+        b = benches["long_review"]
+        long = ["", f"{what[0].upper()}{what[1:]}, measured with `scripts/bench_long_review.py` on {b['machine']} "
+                    f"({b['date']}; server side, as above): {text}."]
     if "load" not in benches:
-        return (f"Measured with `scripts/bench_load.py` (one server; its clients speak Streamlit's own websocket "
-                f"protocol, so the figures are the server's, {drawing}): not yet run on this version of the code; "
-                "`python scripts/bench_load.py` writes results/bench/load.json and `python scripts/update_docs.py` "
-                "puts its figures here.")
+        return "\n".join([f"Measured with `scripts/bench_load.py` (one server; its clients speak Streamlit's own "
+                          f"websocket protocol, so the figures are the server's, {drawing}): not yet run on this "
+                          "version of the code; `python scripts/bench_load.py` writes results/bench/load.json and "
+                          "`python scripts/update_docs.py` puts its figures here.", *long])
     b = benches["load"]
     f = b["figures"]
     lines = [f"Measured with `scripts/bench_load.py` on {b['machine']} ({b['date']}; one server; the clients speak "
@@ -170,8 +209,14 @@ def class_figures(benches: dict[str, dict]) -> str:
     if "distinct_reviews" in f:
         d = f["distinct_reviews"]
         lines.append(f"- {d['sessions']} sessions opening distinct 200-word reviews on \"What the model uses\" at "
-                     f"once: {d['errors']} errors, {d['values_off']} scores differing from a sequential computation, "
+                     f"once: {d['errors']} errors, {d['values_off']} scores differing from a sequential computation "
+                     f"by more than float32 rounding ({d.get('tolerance', 'serving.service.same_as_sequential')}), "
                      f"the whole page sent within {d['page_p95_s']:.1f} s (p95; {d['page_p50_s']:.1f} s median).")
+    if "long_review" in f:
+        r = f["long_review"]
+        each = ", ".join(f"{v} {t:.1f} s" for v, t in zip(r["views"], r["page_s"]))
+        lines.append(f"- One 2,000-token review opened on {len(r['views'])} views one after another (whole page "
+                     f"sent): {each}; {r['errors']} errors.")
     idle = f" ({f['memory_idle_after_mb'] / 1024:.2f} GB idle after)" if "memory_idle_after_mb" in f else ""
     lines.append(f"- Memory, the sum of PSS over the server's processes: at most {f['memory_peak_mb'] / 1024:.2f} GB "
                  f"through the whole run{idle}.")
@@ -182,9 +227,60 @@ def class_figures(benches: dict[str, dict]) -> str:
     if "same_link" in f:
         lines.append("")
         lines.append(f"Per replica, plan on a class of about {f['same_link']['sessions']} opening the app at once.")
-    return "\n".join(lines)
+    return "\n".join(lines + long)
 
 
-def blocks(benches: dict[str, dict]) -> dict[str, str]:
-    """The generated blocks: `speed_table` (docs/design.md) and `speed_class` (README.md)."""
-    return {"speed_table": speed_table(benches), "speed_class": class_figures(benches)}
+# Other measurements with a generated block of their own (a file name in results/bench, without .json).
+MEASUREMENTS = ("soak",)
+SOAK_KINDS = {"example": "example links", "custom": "new reviews", "k": "another K or scheme",
+              "lab": "live Lab runs", "long": "2,000-token reviews"}
+
+
+def measurements(folder: Path) -> dict[str, dict]:
+    """{name: its JSON} for each of MEASUREMENTS found in `folder` (results/bench)."""
+    return {name: json.loads((Path(folder) / f"{name}.json").read_text()) for name in MEASUREMENTS
+            if (Path(folder) / f"{name}.json").exists()}
+
+
+def trend_mb_per_minute(curve: list[dict]) -> float:
+    """The slope of a least-squares line through the second half of the memory curve, in MB per minute: how
+    memory moved once the server had warmed up (0 for fewer than two samples)."""
+    half = curve[len(curve) // 2:]
+    if len(half) < 2:
+        return 0.0
+    t = [c["t_s"] / 60 for c in half]
+    m = [c["pss_mb"] for c in half]
+    mt, mm = sum(t) / len(t), sum(m) / len(m)
+    var = sum((x - mt) ** 2 for x in t)
+    return sum((x - mt) * (y - mm) for x, y in zip(t, m)) / var if var else 0.0
+
+
+def soak_text(soak: dict) -> str:
+    """The README's account of the last scripts/soak.py run (results/bench/soak.json)."""
+    kinds = "; ".join(
+        f"{label} {v['p50_s']:.1f}/{v['p95_s']:.1f} s ({v['requests']:,} visit{'s' if v['requests'] != 1 else ''}"
+        + (f", {v['errors']} failed" if v["errors"] else "") + ")"
+        for kind, label in SOAK_KINDS.items() if (v := soak["by_kind"].get(kind)) and v["requests"] and v["p50_s"] is not None)
+    curve = soak["memory_curve"]
+    settled = [c["pss_mb"] for c in curve if c["t_s"] >= 300]
+    span = "after the first 5 minutes" if settled else "over the run"
+    settled = settled or [c["pss_mb"] for c in curve]
+    errors = f"{soak['errors']} errors" if soak["errors"] != 1 else "1 error"
+    if soak["errors"]:
+        errors += " (" + "; ".join(soak["error_examples"][:3]) + ")"
+    return (f"Its last run, {soak['minutes']:g} minutes ({soak['date']}; `{soak['command']}`; {soak['machine']}): "
+            f"{soak['sessions']} sessions, {soak['requests']:,} visits, {errors}. Seconds per visit, p50/p95: "
+            f"{kinds}. The server's total PSS, sampled every 30 s ({len(curve)} samples): "
+            f"{min(settled):.0f}-{max(settled):.0f} MB {span}, peak {soak['peak_pss_mb']:.0f} MB "
+            f"(the bound: 800 MB; a small host's 1 GB); mean {soak['memory_first_half_mean_mb']:.0f} MB over the "
+            f"run's first half and {soak['memory_second_half_mean_mb']:.0f} MB over its second, where a straight "
+            f"line through the samples (least squares) moves {trend_mb_per_minute(curve):+.1f} MB per minute.")
+
+
+def blocks(benches: dict[str, dict], measured: dict[str, dict] | None = None) -> dict[str, str]:
+    """The generated blocks: `speed_table` (docs/design.md), `speed_class` and, given `measurements`, `soak`
+    (README.md)."""
+    out = {"speed_table": speed_table(benches), "speed_class": class_figures(benches)}
+    if measured and "soak" in measured:
+        out["soak"] = soak_text(measured["soak"])
+    return out

@@ -151,27 +151,41 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
             for v in range(V)]
 
 
+SWEEP_BLOCK = 128  # rows of M built at a time: (128, T) float64, 2 MB at T = 2,000 (M whole: 32 MB, and copies)
+
+
 @torch.no_grad()
 def last_k_sweep(fw: Forward, full: Backward) -> tuple[np.ndarray, np.ndarray]:
     """Cosine and relative error between the last-K and the full LSTM-parameter gradient, K = 1..T.
 
     With g_t step t's term of (dW_ih, dW_hh, db_ih, db_hh) flattened,
     M[s, t] = <g_s, g_t> = (d_s . d_t) (x_s . x_t + h_{s-1} . h_{t-1} + 2), G_K = sum_{t >= T-K} g_t:
-    |G_K|^2 = sum M[T-K:, T-K:] and <G_K, G_T> = sum M[T-K:, :], both reverse cumulative sums.
+    |G_K|^2 = sum M[T-K:, T-K:] and <G_K, G_T> = sum M[T-K:, :], both reverse cumulative sums of what each
+    row of M holds left of, on and right of its diagonal:
+
+        |G_K|^2       = sum_{t >= T-K} (diag_t + 2 right_t)       right_t = sum_{s > t} M[t, s]
+        <G_K, G_T>    = sum_{t >= T-K} row_t                      row_t   = sum_s M[t, s]
+        |G_T - G_K|^2 = sum_{t < T-K} (diag_t + 2 left_t)         left_t  = sum_{s < t} M[t, s]
+
+    M is symmetric and never held whole: SWEEP_BLOCK rows at a time.
     """
-    d = full.d
-    M = fw.x @ fw.x.T                                   # (T, T), symmetric; built in place (T = 2,000: 32 MB each)
-    M.addmm_(fw.h_prev, fw.h_prev.T).add_(2).mul_(d @ d.T)
-
-    def leading_block_sums(A):  # sum of A[:j, :j] for j = 1..n, grown one row and column at a time
-        return (2 * torch.tril(A, -1).sum(1) + A.diagonal()).cumsum(0)
-
-    Mr = M.flip(0, 1)                                   # index r = T-1-t
-    norm2 = leading_block_sums(Mr)                      # |G_K|^2, K = 1..T
-    cross = Mr.sum(1).cumsum(0)                         # <G_K, G_full>
+    d, x, hp = full.d, fw.x, fw.h_prev
+    T = d.shape[0]
+    left, right, row, diag = (torch.empty(T, dtype=torch.float64) for _ in range(4))
+    for r0 in range(0, T, SWEEP_BLOCK):
+        r1 = min(T, r0 + SWEEP_BLOCK)
+        block = x[r0:r1] @ x.T                          # (B, T): rows r0..r1-1 of M
+        block.addmm_(hp[r0:r1], hp.T).add_(2).mul_(d[r0:r1] @ d.T)
+        i = torch.arange(r1 - r0)
+        diag[r0:r1] = block[i, r0 + i]
+        row[r0:r1] = block.sum(1)
+        left[r0:r1] = torch.tril(block, r0 - 1).sum(1)  # s < t: s - (t - r0) <= r0 - 1
+        right[r0:r1] = torch.triu(block, r0 + 1).sum(1)  # s > t
+    norm2 = (diag + 2 * right).flip(0).cumsum(0)        # |G_K|^2, K = 1..T
+    cross = row.flip(0).cumsum(0)                       # <G_K, G_full>
     full2 = norm2[-1]
     # G_full - G_K = sum_{t < T-K} g_t: its norm directly, so K = T gives exactly 0 (no cancellation)
-    rest2 = torch.cat([leading_block_sums(M).flip(0)[1:], M.new_zeros(1)])
+    rest2 = torch.cat([(diag + 2 * left).cumsum(0).flip(0)[1:], diag.new_zeros(1)])
     denom = torch.sqrt(norm2.clamp(min=0) * full2)
     cosine = torch.where(denom > 0, cross / denom.clamp(min=1e-300), torch.zeros_like(cross))
     rel = torch.sqrt(rest2.clamp(min=0)) / full2.sqrt().clamp(min=1e-300)

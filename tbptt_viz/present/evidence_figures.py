@@ -9,8 +9,24 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from tbptt_viz.present.colours import CUT, SEQUENTIAL_SCALE, WINDOW, model_colour
-from tbptt_viz.present.figures import built, positive_or_none
+from tbptt_viz.present.colours import (
+    NEUTRAL,
+    OTHER_COLOURS,
+    SEQUENTIAL_SCALE,
+    WINDOW,
+    model_colour,
+)
+from tbptt_viz.present.figures import built, colour_bar, mark_line, positive_or_none
+
+
+def widest_first(exposures: dict) -> dict:
+    """The models in the order their filled areas are drawn: the widest reach first, so that a full-BPTT model's
+    100% never covers a truncated model's smaller shares."""
+    def reach(e) -> float:
+        share = e.share
+        return float(np.nanmean(share)) if np.any(np.isfinite(share)) else 0.0
+    return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
+
 
 def exposure_figure(exposures: dict, tokens) -> go.Figure:
     """Per model (its training scheme): for each token, the share of its word's training reviews in which an
@@ -69,15 +85,15 @@ def connectivity_figure(connections: dict, tokens, window: tuple[int, int] | Non
     if window is not None:
         a, b = window
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": a - 0.5, "x1": b + 0.5, "y0": 0, "y1": 1,
-                       "fillcolor": WINDOW, "opacity": 0.08, "line": {"width": 0}, "layer": "below"})
-        notes.append({"xref": "x", "yref": "paper", "x": b + 0.5, "y": 1, "text": window_label, "showarrow": False,
-                      "xanchor": "right", "yanchor": "top"})
-    if S is not None:
-        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": S, "x1": S, "y0": 0, "y1": 1,
-                       "line": {"color": CUT, "dash": "dash"}})
-        notes.append({"xref": "x", "yref": "paper", "x": S, "y": 1, "text": f"source: {tokens[S]}",
-                      "showarrow": False, "xanchor": "left", "yanchor": "top", "font": {"color": CUT}})
-    return built(data, "How strongly one word moves every later state", "token position t",
+                       "fillcolor": WINDOW, "opacity": 0.3, "line": {"width": 0}, "layer": "below"})
+        notes.append({"xref": "x", "yref": "paper", "x": b + 0.5, "y": 0, "text": window_label, "showarrow": False,
+                      "xanchor": "right", "yanchor": "bottom"})
+    if S is not None:  # the source word: a grey mark (no model's colour, not the truncation's)
+        line, note = mark_line(S, NEUTRAL, f"source: {tokens[S]}", right_half=S > len(tokens) / 2)
+        shapes.append(line)
+        notes.append(note)
+    return built(data, "How strongly one word moves every later state",
+                   "token position t (the prediction is at the right end)",
                    "norm (log scale)", shapes=shapes, annotations=notes,
                    xaxis={"range": [-0.5, len(tokens) - 0.5]}, yaxis={"type": "log", "exponentformat": "power"})
 
@@ -90,10 +106,11 @@ def logit_grad_map_figure(m, tokens) -> go.Figure:
     z = [[None if np.isnan(v) else float(v) for v in row] for row in z]
     T = len(tokens)
     data = [{"type": "heatmap", "z": z, "x": np.arange(T), "y": np.arange(T), "colorscale": SEQUENTIAL_SCALE,
-             "colorbar": {"title": {"text": "log10"}, "thickness": 12},
+             "colorbar": colour_bar("log10 ||d logit/dx_S||"),
              "hovertemplate": "source %{y}, t %{x}: 10^%{z:.2f}<extra></extra>"}]
-    return built(data, "Every word's pull on every later prediction", "position t read (prediction if it ended here)",
-                   "source word S", yaxis={"autorange": "reversed"}, height=460)
+    return built(data, "Every word's pull on every later prediction",
+                   "position t read (the prediction if the review ended here)", "source word S (position)",
+                   yaxis={"autorange": "reversed"}, height=520)
 
 
 def shapley_figure(a, tokens, occlusion: np.ndarray | None = None, name: str | None = None) -> go.Figure:
@@ -105,7 +122,7 @@ def shapley_figure(a, tokens, occlusion: np.ndarray | None = None, name: str | N
     centre = (g[:, 0] + g[:, 1] - 1) / 2
     width = g[:, 1] - g[:, 0]
     half = a.standard_error * (student_t.ppf(0.975, a.repeats - 1) if a.repeats else 0.0)
-    colour = model_colour(name) if name else "#0072B2"
+    colour = model_colour(name) if name else OTHER_COLOURS[0]
     text = [" ".join(tokens[s:e])[:80] for s, e in g.tolist()]
     data = [{"type": "bar", "x": centre, "y": a.group_values, "width": width * 0.95, "name": "group's Shapley value",
              "marker": {"color": colour}, "hovertext": text,
@@ -113,7 +130,8 @@ def shapley_figure(a, tokens, occlusion: np.ndarray | None = None, name: str | N
     if occlusion is not None:
         sums = [float(np.sum(occlusion[s:e])) for s, e in g.tolist()]
         data.append({"type": "scatter", "x": centre, "y": sums, "mode": "markers", "name": "sum of its tokens' "
-                     "single-token occlusion", "marker": {"symbol": "diamond", "size": 9, "color": "#444444"}})
+                     "single-token occlusion", "marker": {"symbol": "diamond", "size": 9, "color": NEUTRAL}})
     how = "exact" if a.repeats is None else f"{a.samples * a.repeats} sampled orders, 95% bars over {a.repeats} repeats"
-    return built(data, f"Words together: Shapley value of each group ({how})", "token position t",
+    return built(data, f"Words together: Shapley value of each group ({how})",
+                   "token position t (the prediction is at the right end)",
                    "change of the logit", showlegend=True, bargap=0)

@@ -11,16 +11,33 @@ from plotly.subplots import make_subplots
 
 from tbptt_viz.core.per_chunk import UPDATES
 from tbptt_viz.core.schemes import SCHEME_NAMES, SCHEMES
-from tbptt_viz.present.figures import lay_out
+from tbptt_viz.present.colours import (
+    CUT,
+    NEUTRAL,
+    OTHER_COLOURS,
+    SEQUENTIAL_SCALE,
+    WINDOW,
+)
+from tbptt_viz.present.figures import PANEL_GAP, colour_bar, lay_out, mark_line, wrap
 
 # In the sweep, TBPTT runs with k2 = 2 k1 and the heatmap columns are k1: say so in the row label.
 LAB_SCHEME_NAMES = {**SCHEME_NAMES, "k1k2": "TBPTT(k1=K, k2=2K)"}
 
 UPDATE_SUFFIX = {"per-review": "", "per-chunk": ",<br>a step per chunk"}  # heatmap row labels
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+# The Lab's tiny models are no zoo model: their series take the colours colours.py keeps for other models.
+COLOURS = OTHER_COLOURS
 
 
-ROOM = {"margin": (60, 20, 80, 60), "legend_y": -0.15}  # stacked panels: room for their titles and colour bars
+ROOM = {"margin": (60, 20, 40, 10)}  # stacked panels: their titles, axis titles and colour bars push the margins
+
+PANEL_CHARS = 28  # a panel's title over a phone's plot, narrowed by the row labels: about 190 px
+
+
+def _panel_titles(fig) -> None:
+    """make_subplots' panel titles, left-aligned over their panels and broken into phone-wide lines (centred, a
+    title wider than a phone's plot runs off both sides)."""
+    for note in fig.layout.annotations:
+        note.update(x=0, xanchor="left", xref="paper", text=wrap(note.text, PANEL_CHARS), font=dict(size=13))
 
 
 def rows_of(results: dict, group: str) -> list[dict]:
@@ -70,12 +87,14 @@ def prefix_heatmaps(results: dict) -> go.Figure:
                                + ", ".join(f"{v:.2f}" for v in r["test_accuracy"]["values"]))
         fig.add_trace(go.Heatmap(z=z, x=[f"K={k}" for k in ks], y=[LAB_SCHEME_NAMES[s] + UPDATE_SUFFIX[u] for s, u in schemes], text=text,
                                  texttemplate="%{text}", hovertext=hover, hoverinfo="text", zmin=0.4, zmax=1.0,
-                                 colorscale="RdYlGn", showscale=col == len(shorts),
-                                 colorbar=dict(title="accuracy", orientation="h", y=-0.25, len=0.6)), row=col, col=1)
+                                 colorscale=SEQUENTIAL_SCALE, showscale=col == len(shorts),
+                                 colorbar=colour_bar("accuracy")), row=col, col=1)
         fig.update_yaxes(title_text="training scheme", autorange="reversed", row=col, col=1)
     fig.update_xaxes(title_text="K (window / chunk length)", row=len(shorts), col=1)
-    return lay_out(fig, f"prefix task: accuracy on {T}-token test sequences<br>(mean ± sample SD over seeds; "
-                        "0.5 = chance)", height=max(260, 50 * len(schemes)) * len(shorts) + 120, **ROOM)
+    _panel_titles(fig)
+    return lay_out(fig, f"prefix task: accuracy on {T}-token test sequences (mean ± sample SD over seeds; "
+                        "0.5 = chance)", height=max(260, 50 * len(schemes)) * len(shorts) + 260, title_gap=PANEL_GAP,
+                   **ROOM)
 
 
 def any_one_by_position(results: dict) -> go.Figure:
@@ -85,7 +104,7 @@ def any_one_by_position(results: dict) -> go.Figure:
     fracs = sorted({r["config"]["ones_in_window_frac"] for r in rows})
     ks = sorted({r["config"]["k"] for r in rows})
     L, M = rows[0]["config"]["seq_len"], rows[0]["config"]["clean_last"]
-    fig = make_subplots(rows=len(fracs), cols=1, shared_xaxes=True, vertical_spacing=0.12,
+    fig = make_subplots(rows=len(fracs), cols=1, shared_xaxes=True, vertical_spacing=0.14,
                         subplot_titles=[f"{f:.0%} of training positives have their 1 in the last {M}" for f in fracs])
     for col, frac in enumerate(fracs, 1):
         for r in rows:
@@ -100,12 +119,14 @@ def any_one_by_position(results: dict) -> go.Figure:
                                      mode="lines+markers", line=dict(color=COLOURS[ks.index(c["k"]) % len(COLOURS)]),
                                      name=f"{r['scheme_label']}, {frac:.0%} in window (all-zero negatives: {neg:.2f})"),
                           row=col, col=1)
-        fig.add_vrect(x0=-0.5, x1=M - 0.5, fillcolor="#c0392b", opacity=0.08, line_width=0, row=col, col=1)
+        fig.add_vrect(x0=-0.5, x1=M - 0.5, fillcolor=WINDOW, opacity=0.3, line_width=0, row=col, col=1)
         fig.update_yaxes(title_text="accuracy on test positives", range=[-0.05, 1.05], row=col, col=1)
-    fig.update_xaxes(title_text="steps from the 1 to the end (0 = last token)", range=[-0.5, L - 0.5],
-                     row=len(fracs), col=1)
-    return lay_out(fig, f"any-one (L={L}): how far back does a 1 still count?<br>(shaded: the last M={M} positions)",
-                   height=300 * len(fracs) + 160, **ROOM)
+    # steps before the end, reversed: the end (0) on the right, as position runs in every view
+    fig.update_xaxes(range=[L - 0.5, -0.5])
+    fig.update_xaxes(title_text="steps from the 1 to the end (0 = the last token, on the right)", row=len(fracs), col=1)
+    _panel_titles(fig)
+    return lay_out(fig, f"any-one (L={L}): how far back does a 1 still count? (shaded: the last M={M} positions)",
+                   height=300 * len(fracs) + 300, title_gap=PANEL_GAP + 18, **ROOM)
 
 
 def planted_by_distance(results: dict) -> go.Figure:
@@ -120,11 +141,16 @@ def planted_by_distance(results: dict) -> go.Figure:
                                  error_y=dict(type="data", array=[r["test_accuracy"]["std"] for r in sel]),
                                  mode="lines+markers", name=label, line=dict(color=COLOURS[n % len(COLOURS)])))
     for k in sorted({r["config"]["k"] for r in rows if r["config"]["scheme"] == "last-k"}):
-        fig.add_vline(x=k - 0.5, line=dict(color="#c0392b", dash="dash"), annotation_text=f"last-K edge (K={k})")
+        # near the end (the right, the axis being reversed): its label goes to the line's left
+        line, note = mark_line(k - 0.5, CUT, f"last-K edge (K={k})", right_half=True)
+        fig.add_shape(line)
+        fig.add_annotation(note)
     T = rows[0]["config"]["seq_len"]
-    fig.update_xaxes(title_text="distance d from the decisive word to the last token")
+    fig.update_xaxes(title_text="d = steps from the decisive word to the last token (the end on the right)",
+                     autorange="reversed")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return lay_out(fig, f"planted: one word decides, d steps before the end of {T} tokens<br>(mean ± sample SD over seeds)", **ROOM)
+    return lay_out(fig, f"planted: one word decides, d steps before the end of {T} tokens (mean ± sample SD over "
+                        "seeds)", **ROOM)
 
 
 def forget_bias_figure(results: dict) -> go.Figure:
@@ -142,7 +168,8 @@ def forget_bias_figure(results: dict) -> go.Figure:
                                  line=dict(color=COLOURS[n % len(COLOURS)])))
     fig.update_xaxes(title_text="sequence length T (the opening lies T-3 steps before the end)")
     fig.update_yaxes(title_text="test accuracy", range=[0.4, 1.05])
-    return lay_out(fig, "prefix, no short examples: does anything learn the opening? (mean ± sample SD over seeds)", **ROOM)
+    return lay_out(fig, "prefix, no short examples: does anything learn the opening? (mean ± sample SD over seeds)",
+                   height=440, **ROOM)
 
 
 def training_curve(result) -> go.Figure:
@@ -151,8 +178,8 @@ def training_curve(result) -> go.Figure:
     epochs = np.arange(1, len(loss) + 1)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=epochs, y=loss, name="training loss (the scheme's windowed loss)",
-                             line=dict(color="#d62728")))
-    fig.add_trace(go.Scatter(x=epochs, y=acc, name="test accuracy", yaxis="y2", line=dict(color="#1f77b4", width=3)))
+                             line=dict(color=NEUTRAL, dash="dash")))
+    fig.add_trace(go.Scatter(x=epochs, y=acc, name="test accuracy", yaxis="y2", line=dict(color=COLOURS[0], width=3)))
     fig.update_layout(xaxis_title="epoch", yaxis_title="training loss",
                       yaxis2=dict(title="test accuracy", overlaying="y", side="right", range=[0, 1.05]))
     c = result.config

@@ -20,12 +20,22 @@ import numpy as np
 import plotly.graph_objects as go
 
 from tbptt_viz.gradients.analysis import ReviewFlow, scheme_view
-from tbptt_viz.present.colours import CUT, DIVERGING_SCALE, FIRST_N, SEQUENTIAL_SCALE, model_colour
-from tbptt_viz.present.figures import LIGHT, title_of
+from tbptt_viz.present.colours import (
+    CUT,
+    DIVERGING_SCALE,
+    FIRST_N,
+    GRID,
+    NEUTRAL,
+    SEQUENTIAL_SCALE,
+    TRANSPARENT,
+    ZERO_BAND,
+    model_colour,
+)
+from tbptt_viz.present.figures import TEMPLATE, axis_title, title_of
 
 DECADES = 4          # the gradient rows show 4 orders of magnitude below the largest value; smaller ones at the floor
-ZERO = "#e4e4e4"     # an exact zero: the cell is drawn, in a neutral grey outside the colour scale
-LOSS = "#333333"     # the ▼ that marks a loss
+ZERO = ZERO_BAND     # an exact zero: the cell is drawn, in the zero band's grey, outside the colour scale
+LOSS = NEUTRAL       # the ▼ that marks a loss (no model's colour: every scheme has losses)
 GAMMA = 0.6          # occlusion colour = sign(v) |v / max|^0.6, as the strips shade (small values stay visible)
 
 
@@ -96,7 +106,8 @@ def strongest_opening_token(ov: Overview, known) -> int | None:
 
 
 # ---- the figure -----------------------------------------------------------------------------------------------
-LABEL, ROW, GAP, X_AXIS, P_AXIS = 19, 13, 6, 46, 40   # pixels: a row's label, a row, panel gap, axis areas
+LABEL, ROW, GAP, X_AXIS, P_AXIS = 19, 13, 6, 60, 54   # pixels: a row's label, a row, panel gap, axis areas
+# (an axis area holds its tick labels and a title of two lines: titles are broken to fit a phone's width)
 TOP, BOTTOM = 46, 62                                  # title; the two colour bars under the plot
 
 
@@ -107,9 +118,11 @@ def _log_floor(gradient: np.ndarray) -> tuple[float, float]:
     return top - DECADES, top
 
 
-def _row_label(text: str, y_top: float, colour: str = "#333333") -> dict:
+def _row_label(text: str, y_top: float, colour: str | None = None) -> dict:
+    """A row's label above it: in a model's colour, or (None) in the page's ink, light or dark."""
+    font = {"size": 11} if colour is None else {"size": 11, "color": colour}
     return {"text": text, "xref": "paper", "yref": "paper", "x": 0, "y": y_top, "xanchor": "left",
-            "yanchor": "middle", "showarrow": False, "font": {"size": 11, "color": colour}}
+            "yanchor": "middle", "showarrow": False, "font": font}
 
 
 def _y(i: int) -> str:
@@ -190,30 +203,30 @@ def overview_figure(ov: Overview) -> go.Figure:
     last_occ = 3 + M
     axes["xaxis"] = {"domain": [0, 1], "anchor": f"y{last_occ}", "range": [-0.5, T - 0.5], "showgrid": False,
                      "zeroline": False, "ticks": "outside", "ticklen": 3, "tickfont": {"size": 10},
-                     "title": {"text": "token position t (the prediction is at the right end)", "font": {"size": 11},
+                     "title": {**axis_title("token position t (the prediction is at the right end)", "x"), "font": {"size": 11},
                                "standoff": 4}}
     for axis in ([1, 2, 3] + list(range(4, 4 + M))) if ov.n else []:  # the opening, boxed on every token row
         shapes.append({"type": "rect", "xref": "x", "yref": f"{_y(axis)} domain", "x0": -0.5, "x1": ov.n - 0.5,
                        "y0": 0, "y1": 1, "line": {"color": FIRST_N, "width": 1.5, "dash": "dot"},
-                       "fillcolor": "rgba(0,0,0,0)"})
+                       "fillcolor": TRANSPARENT})
     # P(positive): one row per model, each on its own y axis, all on one x axis from 0 to 1
     p_blocks = [5 + M + i for i in range(M)]
     axes["xaxis2"] = {"domain": [0, 1], "anchor": f"y{p_blocks[-1]}", "range": [0, 1],
                       "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickfont": {"size": 10}, "ticks": "outside", "ticklen": 3,
-                      "showgrid": True, "gridcolor": "#eeeeee", "zeroline": False, "fixedrange": True,
-                      "title": {"text": "P(positive): whole review ● → without the opening", "font": {"size": 11},
+                      "showgrid": True, "gridcolor": GRID, "zeroline": False, "fixedrange": True,
+                      "title": {**axis_title("P(positive): whole review ● → without the opening", "x"), "font": {"size": 11},
                                 "standoff": 4}}
     for i, (name, p, q) in enumerate(zip(ov.models, ov.prob, ov.prob_without)):
         block, colour = p_blocks[i], model_colour(name)
         axis = f"y{block}"
         axes[f"yaxis{block}"] = {**row_axis, "domain": domain(block), "anchor": "x2"}
         shapes.append({"type": "line", "xref": "x2", "yref": f"{axis} domain", "x0": 0.5, "x1": 0.5, "y0": 0,
-                       "y1": 1, "line": {"color": "#bbbbbb", "width": 1, "dash": "dash"}})
+                       "y1": 1, "line": {"color": NEUTRAL, "width": 1, "dash": "dash"}})
         data.append({"type": "scatter", "x": [p], "y": [0], "xaxis": "x2", "yaxis": axis, "mode": "markers",
                      "marker": {"size": 10, "color": colour}, "showlegend": False, "cliponaxis": False,
                      "hovertemplate": f"{name}: P(positive) of the whole review %{{x:.3f}}<extra></extra>"})
         data.append({"type": "scatter", "x": [q], "y": [0], "xaxis": "x2", "yaxis": axis, "mode": "markers",
-                     "marker": {"size": 9, "color": "white", "line": {"color": colour, "width": 2}},
+                     "marker": {"size": 9, "color": TRANSPARENT, "line": {"color": colour, "width": 2}},
                      "showlegend": False, "cliponaxis": False,
                      "hovertemplate": f"{name}: without the first {ov.n} tokens %{{x:.3f}}<extra></extra>"})
         notes.append({"x": q, "y": 0, "ax": p, "ay": 0, "xref": "x2", "yref": axis, "axref": "x2", "ayref": axis,
@@ -227,7 +240,7 @@ def overview_figure(ov: Overview) -> go.Figure:
     bar = {"orientation": "h", "thickness": 8, "len": 0.46, "lenmode": "fraction", "y": -12 / plot,
            "yanchor": "top", "yref": "paper", "tickfont": {"size": 10}, "title": {"side": "top", "font": {"size": 11}}}
     layout = {
-        "template": LIGHT,
+        "template": TEMPLATE,
         "title": {**title_of("This review, token by token"), "yref": "container", "y": 1, "yanchor": "top",
                   "pad": {"t": 6}},
         "height": plot + TOP + BOTTOM, "margin": {"l": 8, "r": 8, "t": TOP, "b": BOTTOM}, "showlegend": False,

@@ -55,9 +55,11 @@ def start_contrast(study: dict | None) -> str:
 
 
 def generated_blocks(study: dict, lab: dict | None, lengths: dict | None, cards: dict[str, dict],
-                     benches: dict[str, dict] | None = None) -> dict[str, str]:
+                     benches: dict[str, dict] | None = None, measured: dict[str, dict] | None = None
+                     ) -> dict[str, str]:
     """Every generated block of the README and docs/*.md: the study's and the Lab's tables, these sentences, and
-    (given the benchmarks' JSON, `experiments.speed.load`) the speed figures."""
+    (given the benchmarks' JSON, `experiments.speed.load`, and the other measurements',
+    `experiments.speed.measurements`) the speed figures and the soak's."""
     from tbptt_viz.experiments.study.report import generated_blocks as study_blocks
 
     blocks = study_blocks(study, lab)
@@ -67,7 +69,7 @@ def generated_blocks(study: dict, lab: dict | None, lengths: dict | None, cards:
     if benches is not None:
         from tbptt_viz.experiments import speed
 
-        blocks.update(speed.blocks(benches))
+        blocks.update(speed.blocks(benches, measured))
     return blocks
 
 

@@ -2,29 +2,29 @@
 
 Each regime is drawn as the mean over its seeds with whiskers for the 95% interval over seeds (none where a
 regime has one seed); integrated gradients, measured on seed 0 only, with its 95% interval over that model's
-reviews, and the legend says so. One fixed colour per regime in every figure. Legends sit below the plots so
-that they stay readable on a phone.
+reviews, and the legend says so. Each regime in its model's colour (`colours.model_colour`), as in every view.
+Legends sit below the plots so that they stay readable on a phone; an axis of distance before the end runs so that
+the end (the prediction) is on the right.
 """
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from tbptt_viz.experiments.study.results import regimes_of
+from tbptt_viz.present.colours import NEUTRAL, model_colour
 from tbptt_viz.present.figures import lay_out
+from tbptt_viz.present.names import method_name
 
-SIZE = {"height": 420, "legend_y": -0.25}  # a little taller than the review figures: one legend row per regime
+SIZE = {"height": 520}  # taller than the review figures: the legend below takes a row per regime on a phone
 
 
 def _colours(names) -> dict[str, str]:
-    from plotly.colors import qualitative
-
-    palette = qualitative.D3
-    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+    return {name: model_colour(name) for name in names}
 
 
 def _whiskers(stats) -> dict:
     """Plotly error bars from interval dicts; no whisker where there is no interval."""
-    return dict(type="data", symmetric=False, visible=True, thickness=1,
+    return dict(type="data", symmetric=False, visible=True, thickness=1, color=NEUTRAL,
                 array=[s["high"] - s["mean"] if s.get("high") is not None else 0 for s in stats],
                 arrayminus=[s["mean"] - s["low"] if s.get("low") is not None else 0 for s in stats])
 
@@ -34,7 +34,8 @@ def _band(fig, x, stats, name, colour, strong: bool | None = None):
     mean = [s["mean"] for s in stats]
     width = 2 if strong is None else (4 if strong else 1.5)
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name, line=dict(color=colour, width=width),
-                             opacity=1.0 if strong is not False else 0.45, error_y=_whiskers(stats)))
+                             marker=dict(color=colour), opacity=1.0 if strong is not False else 0.45,
+                             error_y={**_whiskers(stats), "color": colour}))
 
 
 def _strong(name: str, highlight) -> bool | None:
@@ -50,10 +51,12 @@ def planted_figure(results: dict, highlight: tuple = ()) -> go.Figure:
         x = [str(d) for d in r["planted"]["distances"]]
         _band(fig, x, r["planted"]["contrast"], f"{name} ({len(r['seeds'])} seed(s))", colour[name],
               _strong(name, highlight))
-    fig.update_xaxes(type="category")
+    # d counts tokens between the phrase and the end: the largest d (the start) on the left, the end on the right
+    order = [str(d) for d in next(iter(regimes.values()))["planted"]["distances"]][::-1] if regimes else []
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
     return lay_out(fig, "Planted phrase: how far back does each regime react?",
-                   "tokens after the phrase (d; 'start' = before the first token)",
-                   "P(pos | positive phrase) - P(pos | negative phrase)", **SIZE)
+                   "d = tokens between the phrase and the end ('start': the phrase opens the review)",
+                   "contrast: P(pos | positive phrase) - P(pos | negative)", **SIZE)
 
 
 def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -64,7 +67,7 @@ def context_figure(results: dict, highlight: tuple = ()) -> go.Figure:
         _band(fig, [str(s) for s in r["context"]["sizes"]], r["context"]["mean_abs_diff"], name, colour[name],
               _strong(name, highlight))
     fig.update_xaxes(type="category")
-    return lay_out(fig, "Context use: reading only the last n tokens", "tokens read (n)",
+    return lay_out(fig, "Context use: reading only the last n tokens", "n = tokens kept from the end",
                    "mean |P(pos | last n) - P(pos | whole)|", **SIZE)
 
 
@@ -78,24 +81,30 @@ def length_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                              marker_color=colour[name], opacity=1.0 if _strong(name, highlight) is not False else 0.45,
                              error_y=_whiskers(stats)))
     fig.update_layout(barmode="group")
-    return lay_out(fig, "Accuracy by review length", "review length (tokens)", "accuracy", **SIZE)
+    return lay_out(fig, "Accuracy by review length", "review length (tokens)", "accuracy on test reviews", **SIZE)
 
 
 def attribution_figure(results: dict, highlight: tuple = ()) -> go.Figure:
+    """Per regime (its colour), the share of |attribution| on the first 30 tokens by occlusion (solid bars) and by
+    integrated gradients (hatched bars), across, the regimes down the side (legible on a phone)."""
     regimes = regimes_of(results)
     fig = go.Figure()
-    for method, key, label in (("occlusion", "first_share", "occlusion: mean over seeds, 95% interval over seeds"),
-                               ("integrated_gradients", "first_share_converged",
-                                "integrated gradients (converged reviews): seed 0 only, 95% interval over reviews")):
+    for method, key, label, pattern in (("occlusion", "first_share", "occlusion (interval over seeds)", ""),
+                                        ("integrated_gradients", "first_share_converged",
+                                         f"{method_name('integrated_gradients')} (seed 0, converged reviews)", "/")):
         names = [n for n, r in regimes.items() if method in r.get("attribution", {})]
         a = [regimes[n]["attribution"][method] for n in names]
         stats = [x[key] if method == "occlusion" else x["single_seed"].get(key, {"mean": None}) for x in a]
-        fig.add_trace(go.Bar(x=names, y=[s["mean"] for s in stats], name=label,
-                             marker_line=dict(width=[3 if n in highlight else 0 for n in names], color="black"),
-                             error_y=_whiskers(stats)))
-    fig.update_layout(barmode="group")
-    return lay_out(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)", "regime",
-                   "share of total |attribution|", **SIZE)
+        whiskers = _whiskers(stats)
+        fig.add_trace(go.Bar(y=names, x=[s["mean"] for s in stats], name=label, orientation="h",
+                             marker=dict(color=[model_colour(n) for n in names],
+                                         opacity=[1.0 if not highlight or n in highlight else 0.45 for n in names],
+                                         pattern=dict(shape=pattern, fillmode="replace" if pattern else "overlay",
+                                                      fgcolor=[model_colour(n) for n in names])),
+                             error_x=whiskers))
+    fig.update_layout(barmode="group", yaxis=dict(autorange="reversed"))
+    return lay_out(fig, "Share of |attribution| on the first 30 tokens (reviews of 100-500 tokens)",
+                   "share of total |attribution|", "regime (trained with)", height=520)
 
 
 def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
@@ -119,9 +128,9 @@ def memory_figure(results: dict, highlight: tuple = ()) -> go.Figure:
                                                                                   symbol="diamond"),
                                      name=f"{name}: its training window K = {K}", showlegend=False,
                                      hovertext=f"{name}: training window {K}"))
-    fig.add_hline(y=threshold, line=dict(color="#7f7f7f", dash="dot"), annotation_text=f"{threshold:.0%}")
+    fig.add_hline(y=threshold, line=dict(color=NEUTRAL, dash="dot"), annotation_text=f"{threshold:.0%}")
     fig.update_layout(yaxis=dict(type="log", exponentformat="power"))
-    return lay_out(fig, "Memory span: how far a word still moves the state (diamond: the training window)",
+    return lay_out(fig, "Memory span: how far a word still moves the state (diamond: its training window)",
                    "tokens after the source word (lag)", "median ||dh/dx_S|| relative to lag 0 (log)", **SIZE)
 
 
@@ -139,8 +148,9 @@ FIGURES_WITH_READING = {
     "length": (length_figure, "Accuracy on all 25,000 test reviews, split by length in tokens; whiskers are the "
                               "95% interval over seeds."),
     "attribution": (attribution_figure, "Of each review's total |attribution|, the share on its first 30 tokens, "
-                                        "by occlusion (every review of the sample; mean over seeds, whiskers "
-                                        "over seeds) and by integrated gradients (only reviews where they "
+                                        "by occlusion (solid bars: every review of the sample; mean over seeds, "
+                                        "whiskers over seeds) and by integrated gradients (hatched bars: only "
+                                        "reviews where they "
                                         "converged; seed 0 alone, whiskers over its reviews); an even "
                                         "spread would give 30/T for a review of T tokens."),
 }

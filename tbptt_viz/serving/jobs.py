@@ -3,24 +3,39 @@
     JobKey       one computation: its kind, the model, the token ids and the settings it needs
     run(key)     computes what a key names (the compute service calls it on a worker)
     kind_of      the service's kind: "long" reviews and "lab" runs are capped, so a worker stays free
+    job(key)     the Job the service is handed: key, fn, kind, priority (USER; WARMUP for start-up work)
     view_jobs    what a view asks for, in the order it waits for them; the page queues them all at once
                  before the view waits for the first (prefetch), so they run on every worker together
     warm_up_jobs what the default views ask for on an example review, queued at start-up at low priority
 
 The views ask for `view_jobs` and nothing else (tests/test_jobs.py records what the service receives during a
 page run), so prefetch and warm-up compute exactly what the page then shows.
+
+A long review (more than probe.FIRST_PIECE tokens) is streamed: its occlusion and context probe are pieces
+of positions (`occlusion_keys`, `probe_keys`), the last FIRST_PIECE first, each at most PIECE_ROW_STEPS LSTM
+row-steps. A view lists them after what its first chart needs, so the first chart (the training strips and
+the occlusion of the last FIRST_PIECE tokens) comes within seconds; the rest follows in the session's turns
+(the service serves sessions round-robin, and long reviews on at most their share of the workers while
+others wait), so it never waits for a quiet moment and never holds up another visitor for long. A view draws
+what has arrived (`probe.join_pieces`: NaN where a piece is missing) and, once every piece is in, the whole
+record (`occlusion_from_parts`, `probe_from_parts`), equal to the bit to the unstreamed computation:
+
+    t:      0 ............................... T-500 ......... T-1
+    piece:  | 7 | 6 | ...  |  2  |     1     |        0        |      computed 0, 1, 2, ... (both models in turn)
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tbptt_viz.present.params import DEFAULTS, SHAPLEY_SAMPLES, snap_k, source_position
 from tbptt_viz.present.review import Review
+from tbptt_viz.serving.service import USER, WARMUP
 
 LONG_REVIEW = 800  # tokens above which occlusion and the context probe wait for a click (both grow with T^2)
-KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "exposure", "exposure_sweep",
-         "connectivity", "logit_map")
+KINDS = ("flow", "k1k2", "attr", "probe", "memory", "prob", "sanity", "lab", "occ_piece", "probe_piece", "exposure",
+         "exposure_sweep", "connectivity", "logit_map")
 LOOKUPS = ("prob", "exposure", "exposure_sweep")  # a forward pass or a table lookup: never queued as "long"
 
 
@@ -39,12 +54,24 @@ class JobKey:
     k2: int | None = None
     target: str | None = None       # attr: logit | loss (None: the method's default)
     config: tuple = ()              # lab: the LabConfig's (field, value) pairs, sorted
+    lo: int | None = None           # occ_piece, probe_piece: the positions lo..hi-1 (probe.pieces)
+    hi: int | None = None
     options: tuple = ()             # attr, sanity: shapley's (name, value) keyword arguments, sorted;
                                     # connectivity: (("source", S),)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown job kind {self.kind!r}; one of {KINDS}")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the compute service is handed for one key."""
+
+    key: JobKey
+    fn: Callable[[], Any]
+    kind: str        # the service's kind (kind_of): "analysis", "long" or "lab"
+    priority: int    # USER, or WARMUP for start-up work
 
 
 def flow(model: str, ids, label: int | None = None) -> JobKey:
@@ -107,6 +134,93 @@ def lab(config) -> JobKey:
     return JobKey("lab", config=tuple(sorted(config.to_dict().items())))
 
 
+# ---- a long review's pieces -------------------------------------------------------------------------------
+
+def streamed(ids) -> bool:
+    """Whether a review's occlusion and probe come in pieces (more than probe.FIRST_PIECE tokens)."""
+    from tbptt_viz.attribution.probe import FIRST_PIECE
+
+    return len(ids) > FIRST_PIECE
+
+
+def piece_keys(what: str, model: str, ids) -> list[JobKey]:
+    """A review's occlusion (what="occ_piece") or probe (what="probe_piece") pieces, in the order to run
+    them: the last FIRST_PIECE positions first, then earlier ones going back (probe.pieces)."""
+    from tbptt_viz.attribution.probe import pieces
+
+    ids = tuple(ids)
+    return [JobKey(what, model, ids, lo=lo, hi=hi) for lo, hi in pieces(len(ids))]
+
+
+def occlusion_keys(model: str, ids) -> list[JobKey]:
+    """What plain occlusion of a review is computed as: one job, or a long review's pieces."""
+    return piece_keys("occ_piece", model, ids) if streamed(ids) else [attribution(model, ids, "occlusion")]
+
+
+def probe_keys(model: str, ids, positions: tuple[int, ...] | None = None) -> list[JobKey]:
+    """What the context probe of a review is computed as: one job, or a long review's pieces. With
+    `positions` (variants b: the model reading ids[b:]) a long review's probe is only the pieces holding them,
+    for a view that reads nothing else (a fraction of the work: the probe costs T(T+1)/2 row-steps)."""
+    if not streamed(ids):
+        return [probe(model, ids)]
+    keys = piece_keys("probe_piece", model, ids)
+    return keys if positions is None else [k for k in keys if any(k.lo <= b < k.hi for b in positions)]
+
+
+def opening(T: int) -> tuple[int, int]:
+    """The probe's variants "Start here" asks for: the whole review (b = 0) and the review without its first
+    FIRST_N tokens (the overview's default opening, present.overview); on a long review the piece holding them
+    bounds its opening slider."""
+    from tbptt_viz.present.sentences import FIRST_N
+
+    return 0, max(0, min(FIRST_N, T - 1))
+
+
+def attribution_keys(model: str, ids, method: str, **options) -> list[JobKey]:
+    """`attribution(model, ids, method, **options)` of the logit, plain occlusion of a long review in pieces."""
+    return occlusion_keys(model, ids) if method == "occlusion" else [attribution(model, ids, method, **options)]
+
+
+def interleaved(*lists: list[JobKey]) -> list[JobKey]:
+    """The lists' keys taken in turn (piece 0 of each model, then piece 1 of each, ...): both models'
+    strips fill in together."""
+    out = []
+    for i in range(max((len(x) for x in lists), default=0)):
+        out += [x[i] for x in lists if i < len(x)]
+    return out
+
+
+def occlusion_from_parts(model, ids, parts: dict):
+    """The whole occlusion Attribution from its pieces {(lo, hi): scores} (equal to the bit to
+    attribute(model, ids, "occlusion")); ValueError while a piece is missing."""
+    import numpy as np
+    import torch
+
+    from tbptt_viz.attribution.methods import occlusion_attribution
+    from tbptt_viz.attribution.probe import join_pieces
+
+    scores = join_pieces(len(ids), parts)
+    if np.isnan(scores).any():
+        raise ValueError("occlusion is not complete: some pieces have not arrived")
+    return occlusion_attribution(model, torch.tensor(ids), scores)
+
+
+def probe_from_parts(ids, parts: dict):
+    """The whole ContextProbe from its pieces {(lo, hi): logits} (equal to the bit to context_probe(model, ids));
+    ValueError while a piece is missing."""
+    import numpy as np
+    import torch
+
+    from tbptt_viz.attribution.probe import join_pieces, probe_from_logits
+
+    logits = join_pieces(len(ids), parts)
+    if np.isnan(logits).any():
+        raise ValueError("the probe is not complete: some pieces have not arrived")
+    return probe_from_logits(torch.tensor(ids), logits)
+
+
+# ---- computing a key --------------------------------------------------------------------------------------
+
 def run(key: JobKey, models) -> Any:
     """Compute what `key` names; `models`: a ModelStore (its models are only read)."""
     import torch
@@ -124,6 +238,11 @@ def run(key: JobKey, models) -> Any:
         return gradient_flow(model, ids, "k1k2", k1=key.k1, k2=key.k2, label=key.label)
     if key.kind == "prob":
         return model.prob_positive(ids)
+    if key.kind in ("occ_piece", "probe_piece"):
+        from tbptt_viz.attribution import probe as pieces
+
+        piece = pieces.occlusion_piece if key.kind == "occ_piece" else pieces.probe_piece
+        return piece(model, ids, key.lo, key.hi)
     if key.kind in ("exposure", "exposure_sweep"):
         return exposure_of_key(key, model)
     if key.kind in ("connectivity", "logit_map"):
@@ -158,14 +277,29 @@ def exposure_of_key(key: JobKey, model):
     return word_exposure(model, key.ids, key.backprop, key.k, key.k1, key.k2)
 
 
+def first_chart(key: JobKey) -> bool:
+    """Whether `key` is part of a page's first chart on any review: the header's forward pass and the exposure
+    lookups (`LOOKUPS`), the training strips' flow, and occlusion's first piece (the last FIRST_PIECE tokens). Each is bounded work (about a
+    second of one core at 2,000 tokens), so on a long review too they are served as everyone's are."""
+    return key.kind in (*LOOKUPS, "flow") or (key.kind == "occ_piece" and key.hi == len(key.ids))
+
+
 def kind_of(key: JobKey) -> str:
     """The compute service's kind: "lab" for a live run; "long" for a review of more than LONG_REVIEW tokens
-    (the app lets at most one worker run those, so another is always free for everyone else's pages), except
-    the header's one forward pass and the exposure lookups, which never wait behind long jobs; else "analysis"."""
+    (the app gives those a share of the workers, so another is always free for everyone else's pages), except
+    its first chart's jobs (`first_chart`), which never wait behind long jobs; else "analysis"."""
     if key.kind == "lab":
         return "lab"
-    return "long" if key.kind not in LOOKUPS and len(key.ids) > LONG_REVIEW else "analysis"
+    return "long" if not first_chart(key) and len(key.ids) > LONG_REVIEW else "analysis"
 
+
+def job(key: JobKey, models, fn: Callable[[], Any] | None = None, priority: int = USER) -> Job:
+    """The Job for `key`: `fn` computes it when the key alone cannot (a Lab run); WARMUP `priority` for the
+    server's own start-up work."""
+    return Job(key, fn or (lambda: run(key, models)), kind_of(key), priority)
+
+
+# ---- what the views ask for -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ViewSettings:
@@ -218,14 +352,16 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
     """Every job `view` asks for on `review`, in the order it waits for them (the header's prediction aside).
 
     Jobs behind a button (integrated gradients under truncation) are not listed: they run when asked."""
-    from tbptt_viz.attribution.methods import METHODS
+    from tbptt_viz.attribution.choices import METHODS
     from tbptt_viz.gradients.analysis import truncation_route
 
     m, ids, names = review.model, review.ids, review.names
-    occlusion = [attribution(n, review.ids_of(n), "occlusion") for n in names]
-    probes = [probe(n, review.ids_of(n)) for n in names]
-    if view == "Start here":  # the overview's flow, occlusion and probes; then each model's training exposure
-        keys = [flow(m, ids, review.label), *occlusion, *probes, *(exposure(n, review.ids_of(n)) for n in names)]
+    occlusion = interleaved(*(occlusion_keys(n, review.ids_of(n)) for n in names))
+    probes = interleaved(*(probe_keys(n, review.ids_of(n)) for n in names))
+    if view == "Start here":  # the probe feeds one sentence there: only the variants it reads
+        keys = [flow(m, ids, review.label), *occlusion,
+                *interleaved(*(probe_keys(n, review.ids_of(n), opening(review.T)) for n in names)),
+                *(exposure(n, review.ids_of(n)) for n in names)]  # then each model's training exposure
     elif view == "Where words were trained":  # a lesson's evidence: each model's exposure under its own scheme
         keys = [exposure(n, review.ids_of(n)) for n in names]
     elif view == "How far a word reaches":  # a lesson's evidence: the lesson's word's connectivity, both models
@@ -236,14 +372,15 @@ def view_jobs(view: str, review: Review, s: ViewSettings = ViewSettings()) -> li
         if view == "What training sees":
             keys += exposure_jobs(review, s)
     elif view == "What the model uses":
-        keys = [attribution(n, review.ids_of(n), s.method, **method_options(s, s.method)) for n in names]
+        keys = interleaved(*(attribution_keys(n, review.ids_of(n), s.method, **method_options(s, s.method))
+                             for n in names))
         route = truncation_route(s.scheme, s.method)
         if s.truncated and route in ("mask", "ask", "run"):
             keys.append(attribution(m, ids, s.method, target="loss"))
             if route == "run":
                 keys.append(attribution(m, ids, s.method, s.scheme, *truncation_settings(s, review.T), target="loss"))
         if s.sanity:
-            keys += [attribution(m, ids, method, **method_options(s, method)) for method in METHODS]
+            keys += [key for method in METHODS for key in attribution_keys(m, ids, method, **method_options(s, method))]
             keys.append(sanity(m, ids, s.method, **method_options(s, s.method)))
         if review.T <= LONG_REVIEW or s.long_review:
             keys += occlusion + probes
@@ -275,3 +412,27 @@ def warm_up_jobs(model: str, ids, label: int | None, tokens=()) -> list[JobKey]:
         keys += [key for view in WARM_VIEWS for key in view_jobs(view, review)]
     return list(dict.fromkeys(keys))
 
+
+
+def warm_up(service, models, names: list[str], texts: list[tuple[str, int | None]], backlog: int = 16,
+            pause: float = 0.5) -> int:
+    """Queue `warm_up_jobs` of every text under every model at WARMUP priority, never more than `backlog`
+    warm-up jobs waiting at once: visitors' requests always find the queue short, and warm-up work is never
+    refused. `texts`: (text, label) pairs. Returns the jobs queued; a model that cannot load is skipped."""
+    from tbptt_viz.core.text import prepare_review
+
+    queued = 0
+    for name in names:
+        try:
+            vocab = models.get(name).vocab
+        except Exception:  # noqa: BLE001 - the page lists a broken model; warm-up skips it
+            continue
+        for text, label in texts:
+            prepared = prepare_review(text, vocab)
+            for key in warm_up_jobs(name, prepared.ids, label, prepared.tokens):
+                while service.queued(WARMUP) >= backlog:
+                    time.sleep(pause)
+                w = job(key, models, priority=WARMUP)
+                service.request(w.key, w.fn, w.kind, priority=w.priority)
+                queued += 1
+    return queued

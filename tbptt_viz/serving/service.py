@@ -9,20 +9,35 @@ goes through one `ComputeService`:
 - Workers are threads. The computations are reentrant (they never change a shared model), torch releases
   the GIL inside its kernels, and threads share the loaded weights, so two workers use both cores of this
   machine at a fraction of the memory of worker processes (each would hold its own copy of torch).
-- Jobs run by priority: a visitor's request (0) before start-up warm-up work (10); FIFO within one.
+- Jobs run by priority: a visitor's request (USER, 0) before start-up warm-up work (WARMUP, 10). Within one
+  priority, visitors take turns: each request names its `owner` (a session), and the owner served least
+  recently goes next (round-robin), FIFO within an owner. One session's eight jobs never make another's one
+  wait behind them, and a long review's many pieces (serving.jobs) neither wait for a quiet moment nor hold
+  up anyone: they take their turn like every other session's jobs, on at most their share of the workers.
+- The visitors' queue is bounded (`max_queued` jobs, `max_owner` per owner): past it a request fails at once
+  with ServiceBusy, which the page turns into "busy, try again", instead of a wait that grows without bound.
+  Warm-up work (WARMUP) is the server's own, finite, and never counted against visitors nor refused.
 - A cached value is the sequential computation's value: keys name everything a result depends on, and a
-  failed computation is not cached (the next request tries again). The cache is bounded by entries and by
+  failed computation is not cached (the next request tries again). "The same value" means equal within
+  float32 rounding (`same_as_sequential`): torch may pick other kernels for other batch sizes or thread
+  counts, which moves a float32 logit by a few units in its last place. The cache is bounded by entries and by
   the bytes its arrays hold (least recently used first out), so memory stays bounded however many reviews
   a class opens.
 - `limits` caps how many jobs of one kind run at once (the Lab's live training: 1), so one visitor's Lab
-  run never holds both workers.
+  run never holds both workers. `shares` is a softer cap (long reviews: 1): while jobs of another kind wait,
+  a shared kind runs at most its share; when nothing else waits it may use every worker but one, so a long
+  review alone on the server uses both cores, and a newcomer waits at most for one bounded piece of it.
+
+      a worker is picked for   priority  >  owner least recently served  >  first come
+      a job of kind k starts   if running[k] < limits[k] and (running[k] < shares[k] or (nothing of
+                               another kind waits and the busy workers stay below workers - 1))
 """
 from __future__ import annotations
 
 import atexit
-import heapq
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future
 from typing import Any, Callable, Hashable
@@ -30,6 +45,28 @@ from typing import Any, Callable, Hashable
 from tbptt_viz.serving.memory import limit_malloc_arenas, release_free_memory
 
 USER, WARMUP = 0, 10
+
+
+class ServiceBusy(RuntimeError):
+    """The queue is full: the request was not queued (the page says to try again in a moment)."""
+
+
+# |shown - sequential| <= FLOAT32_ATOL + FLOAT32_RTOL |sequential|. A float32 number carries 24 bits (relative
+# spacing 1.2e-7); a logit read after 2,000 LSTM steps differs between kernels by a few such units of its own
+# size (measured: at most 2.0e-6 on logits up to ~10, scripts/bench_load.py), and an occlusion score, a
+# difference of two logits, inherits that absolute error. 1e-5 absolute plus 1e-5 relative leaves a factor of
+# five above what was seen and stays far below the two or three digits the page shows.
+FLOAT32_ATOL = 1e-5
+FLOAT32_RTOL = 1e-5
+
+
+def same_as_sequential(shown, sequential) -> bool:
+    """Whether values computed by the server equal the sequential computation within float32 rounding
+    (same length, every |a - b| <= FLOAT32_ATOL + FLOAT32_RTOL |b|)."""
+    import numpy as np
+
+    a, b = np.asarray(shown, dtype=float), np.asarray(sequential, dtype=float)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= FLOAT32_ATOL + FLOAT32_RTOL * np.abs(b)))
 
 
 def nbytes(obj, _depth: int = 0) -> int:
@@ -73,25 +110,32 @@ class Ticket:
 
 
 class _Job:
-    __slots__ = ("key", "fn", "kind", "future", "priority")
+    __slots__ = ("key", "fn", "kind", "future", "priority", "owner", "order")
 
-    def __init__(self, key, fn, kind, future, priority):
-        self.key, self.fn, self.kind, self.future, self.priority = key, fn, kind, future, priority
+    def __init__(self, key, fn, kind, future, priority, owner, order):
+        self.key, self.fn, self.kind, self.future = key, fn, kind, future
+        self.priority, self.owner, self.order = priority, owner, order
 
 
 class ComputeService:
     def __init__(self, workers: int = 2, cache_entries: int = 256, limits: dict[str, int] | None = None,
-                 cache_bytes: int = 200 << 20):
+                 cache_bytes: int = 200 << 20, shares: dict[str, int] | None = None, max_queued: int = 512,
+                 max_owner: int = 64):
         self._lock = threading.Condition()
-        self._queue: list[tuple[int, int, _Job]] = []   # heap of (priority, order, job)
+        self._queued: list[_Job] = []                    # waiting for a worker, in no particular order
         self._order = itertools.count()
         self._pending: dict[Hashable, _Job] = {}         # queued or running, by key
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_bytes, self._sizes, self.cached_bytes = cache_bytes, {}, 0
-        self._limits = dict(limits or {})
+        self._limits, self._shares = dict(limits or {}), dict(shares or {})
+        self._max_queued, self._max_owner = max_queued, max_owner
         self._running: dict[str, int] = {}
-        self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0}
+        self._served: dict[Hashable, int] = {}           # owner -> stamp of its latest job started
+        self._stamp = itertools.count()
+        self.workers = workers
+        self.trim_after = ("long", "lab")  # kinds after which freed memory is handed back at once
+        self.stats = {"computed": 0, "coalesced": 0, "cache_hits": 0, "failed": 0, "refused": 0}
         self._stopping = False
         self._trimmed = float("-inf")
         limit_malloc_arenas()
@@ -102,7 +146,11 @@ class ComputeService:
             t.start()
 
     # -- requests
-    def request(self, key: Hashable, fn: Callable[[], Any], kind: str = "analysis", priority: int = USER) -> Ticket:
+    def request(self, key: Hashable, fn: Callable[[], Any], kind: str = "analysis", priority: int = USER,
+                owner: Hashable = None) -> Ticket:
+        """A ticket for `key`: cached, joined to the identical job queued or running, or a new job of `kind`
+        for `owner` (a session id; None for the server's own work). Raises ServiceBusy when the queue, or
+        this owner's part of it, is full."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -114,12 +162,16 @@ class ComputeService:
             if job is not None:
                 self.stats["coalesced"] += 1
                 if priority < job.priority and not job.future.running():  # a visitor now waits on warm-up work
-                    job.priority = priority
-                    heapq.heappush(self._queue, (priority, next(self._order), job))
+                    job.priority, job.owner, job.order = priority, owner, next(self._order)  # queued as of now
                 return Ticket(self, key, job.future)
-            job = _Job(key, fn, kind, Future(), priority)
+            visitors = [j for j in self._queued if j.priority < WARMUP]  # the server's own work never crowds them out
+            mine = sum(1 for j in visitors if j.owner == owner) if owner is not None else 0
+            if priority < WARMUP and (len(visitors) >= self._max_queued or mine >= self._max_owner):
+                self.stats["refused"] += 1
+                raise ServiceBusy(f"the server is busy ({len(visitors)} requests waiting); try again in a minute")
+            job = _Job(key, fn, kind, Future(), priority, owner, next(self._order))
             self._pending[key] = job
-            heapq.heappush(self._queue, (priority, next(self._order), job))
+            self._queued.append(job)
             self._lock.notify()
             return Ticket(self, key, job.future)
 
@@ -130,18 +182,23 @@ class ComputeService:
         with self._lock:
             return key in self._cache
 
+    def _rank(self, job: _Job) -> tuple:
+        """Smaller goes first: priority, then the owner served least recently, then first come."""
+        return job.priority, self._served.get(job.owner, -1), job.order
+
     def position(self, key: Hashable) -> int:
+        """Jobs that will run before this one if nothing else arrives (0: it is running or next)."""
         with self._lock:
             job = self._pending.get(key)
             if job is None or job.future.running():
                 return 0
-            ranks = [(p, o) for p, o, j in self._queue if j is job]
-            if not ranks:
-                return 0
-            mine = min(ranks)
-            ahead = {id(j) for p, o, j in self._queue
-                     if (p, o) < mine and not j.future.done() and self._pending.get(j.key) is j}
-            return len(ahead)
+            mine = self._rank(job)
+            return sum(1 for j in self._queued if j is not job and self._rank(j) < mine)
+
+    def queued(self, priority: int | None = None) -> int:
+        """Jobs waiting for a worker (of one priority, if given)."""
+        with self._lock:
+            return sum(1 for j in self._queued if priority is None or j.priority == priority)
 
     def busy(self) -> int:
         """Jobs queued or running."""
@@ -152,36 +209,44 @@ class ComputeService:
         """Drop queued jobs (their waiters get CancelledError) and wait for running ones to finish."""
         with self._lock:
             self._stopping = True
-            for _, _, job in self._queue:
+            for job in self._queued:
                 job.future.cancel()
-            self._queue.clear()
+            self._queued.clear()
             self._lock.notify_all()
         for t in self._threads:
             t.join(timeout)
 
     # -- workers
+    def _may_start(self, job: _Job) -> bool:
+        """The kind's hard limit, then its share (see the module docstring). Called with the lock held."""
+        running = self._running.get(job.kind, 0)
+        limit = self._limits.get(job.kind)
+        if limit is not None and running >= limit:
+            return False
+        share = self._shares.get(job.kind)
+        if share is None or running < share:
+            return True
+        others_wait = any(j.kind != job.kind and self._limits.get(j.kind, 1) > self._running.get(j.kind, 0)
+                          for j in self._queued)
+        busy = sum(self._running.values())
+        return not others_wait and busy + 1 <= self.workers - 1
+
     def _next_job(self) -> _Job | None:
         with self._lock:
             while True:
                 if self._stopping:
                     return None
-                skipped = []
-                job = None
-                while self._queue:
-                    _, _, cand = heapq.heappop(self._queue)
-                    if cand.future.done() or cand.future.running() or self._pending.get(cand.key) is not cand:
-                        continue  # a stale duplicate entry (re-prioritised) or already taken
-                    limit = self._limits.get(cand.kind)
-                    if limit is not None and self._running.get(cand.kind, 0) >= limit:
-                        skipped.append(cand)
-                        continue
-                    job = cand
-                    break
-                for s in skipped:
-                    heapq.heappush(self._queue, (s.priority, next(self._order), s))
-                if job is not None and job.future.set_running_or_notify_cancel():
-                    self._running[job.kind] = self._running.get(job.kind, 0) + 1
-                    return job
+                self._queued = [j for j in self._queued if not j.future.done()]  # cancelled by their waiters
+                ready = [j for j in self._queued if self._may_start(j)]
+                if ready:
+                    job = min(ready, key=self._rank)
+                    self._queued.remove(job)
+                    if job.future.set_running_or_notify_cancel():
+                        self._running[job.kind] = self._running.get(job.kind, 0) + 1
+                        self._served[job.owner] = next(self._stamp)
+                        return job
+                    self._pending.pop(job.key, None)
+                    continue
                 self._lock.wait()
 
     def _work(self) -> None:
@@ -196,7 +261,7 @@ class ComputeService:
                     self.stats["failed"] += 1
                     self._finish(job)
                 job.future.set_exception(e)
-                self._trim_if_drained()
+                self._trim_if_drained(job)
                 continue
             with self._lock:
                 self.stats["computed"] += 1
@@ -210,21 +275,22 @@ class ComputeService:
                     self.cached_bytes -= self._sizes.pop(old)
                 self._finish(job)
             job.future.set_result(value)
-            self._trim_if_drained()
+            self._trim_if_drained(job)
 
     def _finish(self, job: _Job) -> None:
         self._pending.pop(job.key, None)
         self._running[job.kind] -= 1
         self._lock.notify_all()
 
-    def _trim_if_drained(self) -> None:
-        """Once the queue has drained (after the warm-up, after a burst of visitors), and at most every 10 s,
-        hand freed memory back to the system. Called with no lock held, after the job's waiters are answered."""
-        import time
-
+    def _trim_if_drained(self, job: _Job) -> None:
+        """Hand freed memory back to the system once the queue has drained (after the warm-up, after a burst of
+        visitors; at most every 10 s), and after every job of a kind in `trim_after` (a long review's piece, a
+        Lab run: the big temporaries are gone, and malloc would otherwise keep their pages). Called with no
+        lock held, after the job's waiters are answered."""
         with self._lock:
             now = time.monotonic()
-            if self._pending or now - self._trimmed < 10.0:
+            after_big = job.kind in self.trim_after
+            if not after_big and (self._pending or now - self._trimmed < 10.0):
                 return
             self._trimmed = now
         release_free_memory()
@@ -241,6 +307,7 @@ class ModelStore:
         self._loader = loader
         self._models: dict[str, Any] = {}
         self.broken: dict[str, str] = {}
+        self._failed_at: dict[str, float] = {}  # name -> when it last failed to load (time.monotonic)
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Any:
@@ -251,7 +318,27 @@ class ModelStore:
                 model = self._loader(name)
             except Exception as e:
                 self.broken[name] = str(e)
+                self._failed_at[name] = time.monotonic()
                 raise
             self.broken.pop(name, None)
             self._models[name] = model
             return model
+
+    def status(self, names, retry_after: float = 60.0) -> dict[str, str | None]:
+        """{name: None when it loads, else why not} for `names`: what the page lists and picks a model from.
+        Each is loaded once; a broken one is tried again at most every `retry_after` seconds (an operator
+        who restores its files sees it back within a minute, and a page run never waits on a re-check)."""
+        out: dict[str, str | None] = {}
+        for name in names:
+            with self._lock:
+                known = self.broken.get(name)
+                fresh = time.monotonic() - self._failed_at.get(name, float("-inf")) < retry_after
+            if known is not None and fresh:
+                out[name] = known
+                continue
+            try:
+                self.get(name)
+                out[name] = None
+            except Exception as e:  # noqa: BLE001 - a model that cannot load is reported, never raised here
+                out[name] = str(e)
+        return out

@@ -10,9 +10,11 @@ from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.core.text import clean_text
 from tbptt_viz.gradients.analysis import k_choices
 from tbptt_viz.present import params
+from tbptt_viz.present.render import k_ticks
 from tbptt_viz.present.sentences import describe_model
 from tbptt_viz.ui import services
 from tbptt_viz.ui.state import sync_url
+from tbptt_viz.ui.widgets import notice
 
 SOURCES = ("Example reviews", "IMDB test reviews", "Your own text")
 
@@ -23,6 +25,16 @@ def on_source_change() -> None:
         st.session_state.text = st.session_state.get("shown_text", "")
 
 
+def on_upload() -> None:
+    """An uploaded .txt replaces the box's text (the way back for a text too long for a link)."""
+    upload = st.session_state.get("text_upload")
+    if upload is not None:
+        try:
+            st.session_state.text = clean_text(params.text_from_file(upload.getvalue()))
+        except ValueError as e:
+            st.session_state.upload_error = f"{e}."
+
+
 def review_controls(data_dir: str | None) -> tuple[str, str, int | None, str]:
     """(review id for the URL, text, true label or None, title) from the sidebar."""
     ex = {e.id: e for e in examples()}
@@ -31,10 +43,17 @@ def review_controls(data_dir: str | None) -> tuple[str, str, int | None, str]:
         rid = st.sidebar.selectbox("Example", list(ex), key="example", format_func=lambda i: ex[i].title)
         return rid, ex[rid].text, ex[rid].label, ex[rid].title
     if source == "Your own text":
-        text = st.sidebar.text_area("Your review", key="text", height=180, max_chars=40_000,
-                                    placeholder="Type or paste a review...")
-        if len(text) > params.MAX_URL_TEXT:
-            st.sidebar.caption(f"A shared link keeps the first {params.MAX_URL_TEXT:,} characters of this text.")
+        # no max_chars: the browser would keep the start of a long paste; prepare_review keeps its end
+        text = st.sidebar.text_area("Your review", key="text", height=180, placeholder="Type or paste a review...")
+        st.sidebar.file_uploader("Upload a .txt", type=["txt"], key="text_upload", on_change=on_upload)
+        if st.session_state.get("upload_error"):
+            with st.sidebar:
+                notice("error", st.session_state.pop("upload_error"))
+        too_long = params.link_notice(params.Settings(review=params.CUSTOM, text=text))
+        if too_long:
+            st.sidebar.caption(too_long)
+            st.sidebar.download_button("Download this text (.txt)", params.text_file(text), params.TEXT_FILE_NAME,
+                                       "text/plain", key="text_download", on_click="ignore")
         return params.CUSTOM, clean_text(text), None, "Your review"
     rows = services.imdb_rows(data_dir)
     fallback = ex["love-then-plot"]
@@ -105,6 +124,7 @@ def k_control(T: int, scheme: str, where=st) -> int:
                             on_change=lambda: st.session_state.update(k_wanted=st.session_state.k),
                             help="last-K: only the last K tokens get gradient. chunked: a loss every K tokens. "
                                  f"{T} = the whole review (no truncation).")
+    where.html(k_ticks(choices))
     if k != wanted:
         where.caption(f"K={wanted} (your setting, kept in the link) is more than this {T}-token review offers; "
                       f"showing K={k}.")

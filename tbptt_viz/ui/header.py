@@ -8,10 +8,12 @@ from tbptt_viz.core.text import EmptyReview, prepare_review
 from tbptt_viz.present.render import text_block
 from tbptt_viz.present.review import Review
 from tbptt_viz.serving import jobs
+from tbptt_viz.serving.service import ServiceBusy
 from tbptt_viz.ui import services
 from tbptt_viz.ui.widgets import esc, html, notice
 
 EMPTY = "The review is empty. Type or paste a review in the sidebar, or pick an example."
+BUSY = "The server is busy with other visitors' requests right now: try again in a moment (change a setting or reload)."
 
 
 def review_header(review_id: str, text: str, title: str, model: str, compare: str | None, true_label: int | None,
@@ -43,7 +45,11 @@ def review_header(review_id: str, text: str, title: str, model: str, compare: st
             compare = None
     review = Review(model, compare, tuple(prepared.ids), compare_ids, tuple(prepared.tokens),
                     true_label if use_true else None, review_id)
-    prob = services.compute(jobs.prediction(model, review.ids), "the prediction")  # one forward pass
+    try:
+        prob = services.compute(jobs.prediction(model, review.ids), "the prediction")  # one forward pass
+    except ServiceBusy:
+        notice("warning", BUSY)
+        return None, BUSY
     T = review.T
     truth = "" if true_label is None else f" · true label: {'positive' if true_label else 'negative'}"
     html(f"<b>{esc(title)}</b> · {T} token{'s' if T != 1 else ''} · <b>{esc(model)}</b> says P(positive) = "

@@ -4,16 +4,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from tbptt_viz.core.schemes import SCHEME_NAMES
-from tbptt_viz.experiments.lab.runs import (
-    LIVE_CAPS,
-    TASKS,
-    LabConfig,
-    LabConfigError,
-    cap_for_live,
-    live_run,
-    load_lab_results,
-)
+from tbptt_viz.core.schemes import SCHEME_NAMES, UPDATE_NAMES, UPDATES
+from tbptt_viz.experiments.lab.runs import TASKS, LabConfig, LabConfigError, live_run, load_lab_results
+from tbptt_viz.experiments.lab.settings import FORM_BOUNDS, LIVE_BUDGET, lab_budget, over_budget
 from tbptt_viz.gradients import analysis
 from tbptt_viz.gradients.flow import gradient_flow
 from tbptt_viz.present import figures, lab_figures, params
@@ -25,6 +18,11 @@ from tbptt_viz.ui.state import sync_url
 from tbptt_viz.ui.training import training_strips
 from tbptt_viz.ui.widgets import chart, guarded, how_to_read, notice
 
+B = FORM_BOUNDS  # each widget's (min, max), also the range a lab_* link value must lie in
+UPDATE_HELP = ("per-review: one optimizer step per batch on the mean of every chunk's loss (the app's models). "
+               "per-chunk: a step after every chunk's loss, the state carried on detached (the IMDB TBPTT script in "
+               "ksopyla/pytorch_neural_networks, RNN/lstm_imdb_tbptt.py). Full and last-K have one window per "
+               "sequence, so there the two rules are the same.")
 SWEEP_FIGURES = ("prefix_heatmaps", "any_one_by_position", "planted_by_distance", "forget_bias_figure")
 
 
@@ -54,12 +52,15 @@ def show() -> None:
 
 
 def train_live(config: LabConfig) -> None:
-    """Train `config` (capped for a shared server) through the compute service, one live run at a time, in a
-    child process forked from the server: it never competes for the server's interpreter lock, so other
-    visitors' pages stay as fast as on an idle server. Keeps the two newest runs in the session."""
-    config, notices = cap_for_live(config)
-    for n in notices:
-        notice("warning", n)
+    """Train `config` through the compute service, one live run at a time, in a child process forked from the
+    server: it never competes for the server's interpreter lock, so other visitors' pages stay as fast as on
+    an idle server. A run over LIVE_BUDGET (estimated from the settings before anything is allocated) is
+    refused with what to change, never shrunk: nothing trains on a value the visitor did not choose. Keeps
+    the two newest runs in the session (two rules side by side: their learning curves)."""
+    refusal = over_budget(lab_budget(config.to_dict()), LIVE_BUDGET)
+    if refusal:
+        notice("error", f"This configuration is too large for a live run on a shared server: {refusal}.")
+        return
     done: dict = {"done": 0, "total": 1}
 
     def report(d, t, loss):
@@ -103,22 +104,24 @@ def lab_form() -> LabConfig | None:
                             help="prefix: the label is in the opening 'i love/hate this'. any-one: is there a 1 "
                                  "anywhere? planted: the decisive word sits d steps from the end.")
         scheme = c2.selectbox("Scheme", list(SCHEME_NAMES), format_func=SCHEME_NAMES.get, key="lab_scheme")
-        k = c3.number_input("K (or k1)", 1, 500, key="lab_k")
-        seed = c4.number_input("Seed", 0, 10_000, key="lab_seed")
+        k = c3.number_input("K (or k1)", *B["k"], key="lab_k")
+        seed = c4.number_input("Seed", *B["seed"], key="lab_seed")
         c1, c2, c3, c4 = st.columns(4)
-        seq_len = c1.number_input("Sequence length (0 = task default)", 0, 10_000, key="lab_seq_len")
-        short_frac = c2.slider("prefix: short examples", 0.0, 1.0, step=0.05, key="lab_short_frac")
-        clean_last = c3.number_input("any-one: no 1 in the last M", 0, 1000, key="lab_clean_last")
-        ones_frac = c4.slider("any-one: fraction with a 1 there", 0.0, 1.0, step=0.05, key="lab_ones_frac")
+        seq_len = c1.number_input("Sequence length (0 = task default)", *B["seq_len"], key="lab_seq_len")
+        short_frac = c2.slider("prefix: short examples", *B["short_frac"], step=0.05, key="lab_short_frac")
+        clean_last = c3.number_input("any-one: no 1 in the last M", *B["clean_last"], key="lab_clean_last")
+        ones_frac = c4.slider("any-one: fraction with a 1 there", *B["ones_frac"], step=0.05, key="lab_ones_frac")
         c1, c2, c3, c4 = st.columns(4)
-        distance = c1.number_input("planted: distance d", 0, 10_000, key="lab_distance")
-        n_train = c2.number_input("Training sequences", 2, 100_000, key="lab_n_train")
-        epochs = c3.number_input("Epochs", 1, 1000, key="lab_epochs")
-        hidden = c4.number_input("Hidden size", 1, 1024, key="lab_hidden")
-        st.caption("Live runs are capped so that one visitor cannot hold a shared server for minutes (one runs at a "
-                   "time; others wait their turn): " + ", ".join(f"{k} <= {v}" for k, v in LIVE_CAPS.items()) + ".")
+        distance = c1.number_input("planted: distance d", *B["distance"], key="lab_distance")
+        n_train = c2.number_input("Training sequences", *B["n_train"], key="lab_n_train")
+        epochs = c3.number_input("Epochs", *B["epochs"], key="lab_epochs")
+        hidden = c4.number_input("Hidden size", *B["hidden"], key="lab_hidden")
+        update = st.selectbox("Update rule", UPDATES, key="lab_update", format_func=UPDATE_NAMES.get, help=UPDATE_HELP)
+        st.caption("Live runs have a budget so that one visitor cannot hold a shared server for minutes (one runs at "
+                   f"a time; others wait their turn): about {LIVE_BUDGET['memory_mb']} MB of memory and "
+                   f"{60 * LIVE_BUDGET['minutes']:.0f} s, estimated from the settings before training starts.")
         if not st.form_submit_button("Train live"):
             return None
     return LabConfig(task=task, scheme=scheme, k=int(k), seq_len=int(seq_len) or None, short_frac=float(short_frac),
                      clean_last=int(clean_last), ones_in_window_frac=float(ones_frac), distance=int(distance),
-                     n_train=int(n_train), epochs=int(epochs), hidden=int(hidden), seed=int(seed))
+                     n_train=int(n_train), epochs=int(epochs), hidden=int(hidden), seed=int(seed), update=update)

@@ -12,7 +12,7 @@ from tbptt_viz.core.text import prepare_review
 from tbptt_viz.present import evidence_figures
 from tbptt_viz.present.evidence_sentences import connectivity_sentence
 from tbptt_viz.present.lessons import LESSONS, Lesson, Progress, filled, verdict, word_position
-from tbptt_viz.present.overview import overview, overview_figure
+from tbptt_viz.present.overview import opening_length, overview, overview_figure
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import (another_recipe, exposure_line, gradient_ratio_sentence, opening_overview,
                                          start_contrast, use_overview)
@@ -20,7 +20,6 @@ from tbptt_viz.present import figures
 from tbptt_viz.serving import jobs
 from tbptt_viz.serving.jobs import ViewSettings
 from tbptt_viz.ui import services, training
-from tbptt_viz.ui.model_use import attribution
 from tbptt_viz.ui.prose import paragraph, question_block
 from tbptt_viz.ui.widgets import chart, guarded, how_to_read, notice
 
@@ -233,16 +232,17 @@ def gradient_evidence(review: Review, lesson: Lesson) -> list[str]:
 
 def overview_evidence(review: Review, lesson: Lesson) -> list[str]:
     rf = training.review_flow(review)
-    occ = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in review.names}
-    probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}")
-              for n in review.names}
-    ov = overview(review.tokens, review.model, rf, k_of(review), occ, probes, lesson.preset.get("k", 30))
+    occ = {n: a.scores for n, a in services.occlusions(review).items()}  # a long review's in pieces
+    n = opening_length(lesson.preset.get("k", 30), review.T)
+    probes = services.probes(review, (0, n))  # the variants the overview reads (a long review: their pieces)
+    ov = overview(review.tokens, review.model, rf, k_of(review), occ, probes, n)
     chart(overview_figure(ov), key="lesson_overview")
     return [use_overview(ov), opening_overview(ov)]
 
 
 def exposure_evidence(review: Review, lesson: Lesson) -> list[str]:
-    from tbptt_viz.ui.start_here import trained_exposures, widest_first
+    from tbptt_viz.present.evidence_figures import widest_first
+    from tbptt_viz.ui.start_here import trained_exposures
 
     exposures, problems = trained_exposures(review)
     for problem in problems:

@@ -45,13 +45,15 @@ def memory_part(review: Review, k: int | None) -> None:
     names = review.names
     traces = {n: services.compute(jobs.memory(n, review.ids_of(n)), f"the memory trace for {n}") for n in names}
     chart(figures.memory_figure(traces, k), key="memory")
+    occlusions = services.occlusions(review)  # a long review's in pieces, as the other views ask for it
     for n in names:
-        occ = services.compute(jobs.attribution(n, review.ids_of(n), "occlusion"), f"occlusion for {n}")
+        occ = occlusions[n]
         st.markdown(f"**{esc(n)}.** " + memory_sentence(traces[n], occ.scores) + " "
                     + forget_gate_sentence(traces[n]).capitalize() + ".")
-    how_to_read("Green: the cell's direct path, the product of forget gates from each position to the end (what "
-                "the cell wrote at t still there at the prediction, mean over units). Purple: every path at once, "
-                "the gradient of the prediction with respect to each input, relative to its largest value. A word "
+    how_to_read("Each model in its own colour. Solid: the cell's direct path, the product of forget gates from each "
+                "position to the end (what the cell wrote at t still there at the prediction, mean over units). "
+                "Dotted: every path at once, the gradient of the prediction with respect to each input, relative to "
+                "its largest value. A word "
                 "can matter through the hidden state and later gates long after its direct survival is near 0.")
     export_buttons("memory", review.tokens, {f"{key} ({n})": getattr(traces[n], key) for n in names
                                              for key in ("forget_mean", "survival", "influence", "cell_norm")},

@@ -5,14 +5,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tbptt_viz.attribution.methods import (METHODS, SHAPLEY_REPEATS, convergence_message, method_agreement,
-                                           truncation_removed_share)
+from tbptt_viz.attribution.methods import (
+    METHODS,
+    SHAPLEY_REPEATS,
+    convergence_message,
+    method_agreement,
+    truncation_removed_share,
+)
 from tbptt_viz.attribution.shapley import EXACT_GROUPS, MAX_GROUPS
 from tbptt_viz.core.schemes import SCHEME_NAMES
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
-from tbptt_viz.present.evidence_sentences import shapley_check_sentence, shapley_sentence
-from tbptt_viz.present.params import METHOD_NAMES, SHAPLEY_SAMPLES, SHAPLEY_SPANS
+from tbptt_viz.present.colours import SIGNED_WORDS
+from tbptt_viz.present.evidence_sentences import (
+    shapley_check_sentence,
+    shapley_sentence,
+)
+from tbptt_viz.present.names import method_name
+from tbptt_viz.present.params import SHAPLEY_SAMPLES, SHAPLEY_SPANS
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import FIRST_N, convergence_caption, first_share
@@ -20,14 +30,30 @@ from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
 from tbptt_viz.ui.controls import k_control
 from tbptt_viz.ui.state import sync_url, view_settings
-from tbptt_viz.ui.widgets import chart, esc, export_buttons, guarded, how_to_read, html, strip
+from tbptt_viz.ui.widgets import (
+    chart,
+    esc,
+    export_buttons,
+    guarded,
+    how_to_read,
+    html,
+    strip,
+)
 
 
 def attribution(model: str, ids, method: str, *args, **kw):
     """The attribution job, with the method's page options (shapley's groups and samples) from the session."""
     options = jobs.method_options(view_settings(), method)
     return services.compute(jobs.attribution(model, ids, method, *args, **kw, **options),
-                            f"{METHOD_NAMES[method].lower()} for {model}")
+                            f"{method_name(method)} for {model}")
+
+
+def attributions(review: Review, method: str) -> dict:
+    """`method` of the logit for every model on the page; plain occlusion through `services.occlusions` (a long
+    review's pieces, never a second whole computation)."""
+    if method == "occlusion":
+        return services.occlusions(review)
+    return {n: attribution(n, review.ids_of(n), method) for n in review.names}
 
 
 def show(review: Review) -> None:
@@ -35,8 +61,7 @@ def show(review: Review) -> None:
     st.subheader("Occlusion and the context probe, both models")
     T, names = review.T, review.names
     if T <= jobs.LONG_REVIEW or st.toggle(f"Compute them for this {T}-token review (a few seconds)", key="occ_long"):
-        occ = {n: attribution(n, review.ids_of(n), "occlusion") for n in names}
-        probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
+        occ, probes = services.occlusions(review), services.probes(review)
         chart(figures.occlusion_probe_figure(review.tokens, {n: occ[n].scores for n in names}, probes, FIRST_N),
               key="occlusion_probe")  # one chart with two panels: half the browser's drawing on a model switch
         how_to_read("Occlusion replaces one token by padding and re-runs the model: the line is how much the logit "
@@ -56,15 +81,15 @@ def method_fragment(review: Review) -> None:
 
 def attribution_strips(review: Review, method: str) -> dict:
     names = review.names
-    out = {n: attribution(n, review.ids_of(n), method) for n in names}
+    out = attributions(review, method)
     scale = strip_scale(*(a.scores for a in out.values()))
     cols = st.columns(len(names))
     for col, n in zip(cols, names):
         a = out[n]
         with col:
             html(f"<b>{esc(n)}</b> · P(positive) = {a.prob_positive:.3f}")
-            strip(review.tokens, a.scores, f"{METHOD_NAMES[method]} of the logit (green: towards positive, red: "
-                  f"towards negative; purple underline: first {FIRST_N})", scale=scale, signed=True,
+            strip(review.tokens, a.scores, f"{method_name(method)} of the logit ({SIGNED_WORDS}; grey underline: "
+                  f"first {FIRST_N})", scale=scale, signed=True,
                   value_name="score", first_n=FIRST_N, note=" (one scale for both models)")
             st.caption(f"first {FIRST_N} tokens: {first_share(a.scores):.0%} of |attribution|")
             convergence_note(a)
@@ -81,7 +106,7 @@ def convergence_note(a) -> None:
 
 
 def method_part(review: Review) -> None:
-    method = st.selectbox("Attribution method", METHODS, key="method", format_func=METHOD_NAMES.get,
+    method = st.selectbox("Attribution method", METHODS, key="method", format_func=method_name,
                           help="Occlusion: replace one token by padding and re-run (exact, the default). Gradient "
                                "methods add detail; integrated gradients check their own completeness. Shapley "
                                "values credit whole sentences (or spans) that act together.")
@@ -119,13 +144,14 @@ def method_part(review: Review) -> None:
         # 1-3 s more per review are paid by whoever asks, and the table then compares every method of the menu.
         if st.toggle(f"Compute (all {len(METHODS)} methods, and the same with the LSTM's weights randomised)",
                      key="sanity"):
-            agreement = method_agreement({m: attribution(review.model, review.ids, m).scores for m in METHODS})
+            alone = Review(review.model, None, review.ids, (), review.tokens, review.label, review.review_id)
+            agreement = method_agreement({m: attributions(alone, m)[review.model].scores for m in METHODS})
             check = services.compute(jobs.sanity(review.model, review.ids, method,
                                                  **jobs.method_options(view_settings(), method)), "the sanity check")
-            labels = [METHOD_NAMES[m] for m in agreement.methods]
+            labels = [method_name(m) for m in agreement.methods]
             st.dataframe(pd.DataFrame(agreement.spearman, index=labels, columns=labels).round(2))
             st.caption(f"Spearman rank correlation of |scores| between methods. Randomising the LSTM's weights "
-                       f"(Adebayo et al. 2018) changes {METHOD_NAMES[method].lower()}'s scores by "
+                       f"(Adebayo et al. 2018) changes {method_name(method)}'s scores by "
                        f"{check.relative_change:.0%} "
                        f"(rank correlation with the trained model's {check.rank_correlation:.2f}): a method that "
                        "barely changes would be explaining the input, not the model.")
@@ -147,7 +173,7 @@ def shapley_controls() -> None:
 def shapley_part(review: Review, out: dict) -> None:
     """Each group's value with its 95% error bars, and the opening sentence against its tokens' occlusion."""
     T, names = review.T, review.names
-    occlusion = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in names} \
+    occlusion = {n: a.scores for n, a in attributions(review, "occlusion").items()} \
         if T <= jobs.LONG_REVIEW or st.session_state.get("occ_long") else {}
     cols = st.columns(len(names))
     for col, n in zip(cols, names):
@@ -173,7 +199,7 @@ def truncation_section(review: Review, method: str) -> None:
     scheme = st.session_state.scheme
     route = analysis.truncation_route(scheme, method)
     if route == "no-backward":
-        st.info(f"{METHOD_NAMES[method]} has no backward pass (it re-runs the model), so there is nothing to "
+        st.info(f"{method_name(method).capitalize()} has no backward pass (it re-runs the model), so there is nothing to "
                 "truncate. Pick saliency, input x gradient or integrated gradients to see what truncation removes.")
         return
     if route == "no-truncation":
@@ -191,12 +217,12 @@ def truncation_section(review: Review, method: str) -> None:
         if route == "ask":
             return
     trunc = analysis.truncate_last_k(full, k) if route == "mask" else \
-        services.compute(key, f"{METHOD_NAMES[method].lower()} for {model}")
+        services.compute(key, f"{method_name(method)} for {model}")
     boundary = T - k if scheme == "last-k" and k < T else None
     scale = strip_scale(full.scores, trunc.scores)
     target = f"the training loss against label {full.label_used}"
     strip(review.tokens, full.scores, f"{model}: full backprop of {target}", scale=scale, signed=True,
-          value_name="score", note=" (green lowers the loss)")
+          value_name="score", note=" (blue lowers the loss)")
     strip(review.tokens, trunc.scores, f"{model}: backprop {SCHEME_NAMES[scheme]} of {target}", scale=scale,
           signed=True, value_name="score", boundary=boundary, zero_is_cut=True, boundary_text=f" K={k}")
     c1, c2 = st.columns(2)

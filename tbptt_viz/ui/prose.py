@@ -41,7 +41,7 @@ def question_block(lead: str) -> None:
     html(f'<p style="margin:0 0 0.2rem 0"><b>The question.</b> {esc(question())} {esc(lead)}</p>')
     lengths = train_lengths()
     if lengths is not None:
-        html(f'<p class="tv-setup" style="margin:0 0 0.6rem 0;font-size:0.82rem;color:#555">'
+        html(f'<p class="tv-setup" style="margin:0 0 0.6rem 0;font-size:0.82rem;opacity:0.8">'
              f"{esc(shipped_training(lengths, services.cards()))}</p>")
     else:
         st.caption("That is the question's setup; the shipped models' training data is described in their cards.")

@@ -8,18 +8,20 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 import streamlit as st
+import torch
 
-from tbptt_viz.core.checkpoint import CheckpointError, available_models, load_pretrained, model_cards, pretrained_dir
+from tbptt_viz.attribution.probe import join_pieces, probe_from_logits
+from tbptt_viz.core.checkpoint import available_models, load_pretrained, model_cards, pretrained_dir
 from tbptt_viz.core.data import examples, load_imdb, load_results
-from tbptt_viz.core.text import clean_text, prepare_review
+from tbptt_viz.core.text import clean_text
 from tbptt_viz.present.review import Review
 from tbptt_viz.present.sentences import queue_note
 from tbptt_viz.serving import jobs
 from tbptt_viz.serving.jobs import JobKey
-from tbptt_viz.serving.service import WARMUP, ComputeService, ModelStore, Ticket
+from tbptt_viz.serving.service import ComputeService, ModelStore, ServiceBusy, Ticket
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,9 +31,10 @@ def _store(folder: str) -> ModelStore:
 
 @st.cache_resource(show_spinner=False)
 def _service(folder: str) -> ComputeService:
-    # Three workers: at most one waits on a live Lab run (its training runs in a forked child) and at most one
-    # works on long reviews, so one is always free for everyone else's pages.
-    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1, "long": 1}, cache_bytes=192 << 20)
+    # Three workers for two cores: at most one waits on a live Lab run (its training runs in a forked child),
+    # and long reviews get one while others wait (two when nobody does), so one is always free for everyone
+    # else's pages; sessions take turns (the `owner` of each request).
+    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1}, shares={"long": 1}, cache_bytes=192 << 20)
     if os.environ.get("TBPTT_VIZ_WARMUP", "1") != "0":  # the tests turn it off: they measure their own work
         threading.Thread(target=warm_up, args=(svc, _store(folder)), name="tbptt-viz-warm-up", daemon=True).start()
     return svc
@@ -50,22 +53,25 @@ def get_model(name: str):
 
 
 def warm_up(svc: ComputeService, models: ModelStore) -> None:
-    """Queue what the default views ask for on every example under every shipped model, at low priority: a
-    class opening the same link finds a warm cache, and a visitor's own request always goes first."""
-    for name in available_models():
-        try:
-            vocab = models.get(name).vocab
-        except CheckpointError:
-            continue
-        for ex in examples():
-            prepared = prepare_review(ex.text, vocab)
-            for key in jobs.warm_up_jobs(name, prepared.ids, ex.label, prepared.tokens):
-                svc.request(key, lambda key=key: jobs.run(key, models), jobs.kind_of(key), priority=WARMUP)
+    """Queue what the default views ask for on every example under every shipped model, at low priority and a
+    few at a time (jobs.warm_up): a class opening the same link finds a warm cache, and a visitor's own
+    request always goes first."""
+    jobs.warm_up(svc, models, available_models(), [(ex.text, ex.label) for ex in examples()])
+
+
+def session_id() -> str | None:
+    """This visitor's session: the compute service lets sessions take turns (None outside a page run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
 
 
 def submit(key: JobKey, fn: Callable | None = None) -> Ticket:
-    """Queue a job (or join the identical one); `fn` computes it when the key alone cannot (a Lab run)."""
-    return service().request(key, fn or (lambda: jobs.run(key, store())), jobs.kind_of(key))
+    """Queue a job (or join the identical one) for this session; `fn` computes it when the key alone cannot
+    (a Lab run). Raises ServiceBusy when the server's queue is full (`widgets.guarded` says to try again)."""
+    job = jobs.job(key, store(), fn)
+    return service().request(job.key, job.fn, job.kind, job.priority, owner=session_id())
 
 
 def compute(key: JobKey, what: str = "", fn: Callable | None = None,
@@ -93,11 +99,76 @@ def compute(key: JobKey, what: str = "", fn: Callable | None = None,
     return ticket.result()
 
 
+def gather(keys: list[JobKey], what: str, progress: Callable[[dict[JobKey, Any], int], None] | None = None
+           ) -> dict[JobKey, Any]:
+    """Ask for every key at once and wait for them all: {key: result}. While they arrive, `progress(done,
+    total)` draws what is in (`done`: {key: result} so far) in one place on the page, redrawn as more land;
+    before the first arrives, or without `progress`, a note says what is computed and how much is ahead."""
+    tickets = {key: submit(key) for key in keys}
+    futures = [t.future for t in tickets.values()]
+    concurrent.futures.wait(futures, timeout=0.4)
+    box, shown = None, None
+    while not all(t.done() for t in tickets.values()):
+        done = {key: t.result() for key, t in tickets.items() if t.done()}
+        ahead = min(t.position() for t in tickets.values() if not t.done())
+        state = (len(done), ahead if not done or progress is None else None)
+        if state != shown:
+            box = box or st.empty()
+            with box.container():
+                if done and progress is not None:
+                    progress(done, len(tickets))
+                else:
+                    st.info(queue_note(what, ahead))
+            shown = state
+        concurrent.futures.wait([f for f in futures if not f.done()], timeout=1.0,
+                                return_when=concurrent.futures.FIRST_COMPLETED)
+    if box is not None:
+        box.empty()
+    return {key: t.result() for key, t in tickets.items()}
+
+
+def joined(review: Review, keys: dict[str, list[JobKey]], done: dict[JobKey, Any]) -> dict:
+    """{model: (T,) values of its pieces in `done`}, NaN where a piece has not arrived (probe.join_pieces)."""
+    return {n: join_pieces(review.T, {(k.lo, k.hi): done[k] for k in keys[n] if k in done}) for n in keys}
+
+
+def occlusions(review: Review, draw: Callable[[dict, int, int], None] | None = None) -> dict:
+    """Plain occlusion of the review for every model on the page: {model: Attribution}. A long review's
+    pieces stream in (jobs.occlusion_keys): `draw(scores, done, total)` shows them as they land, `scores`
+    {model: (T,) with NaN where not computed yet}; the result is the whole record, equal to the bit to the
+    unstreamed one."""
+    keys = {n: jobs.occlusion_keys(n, review.ids_of(n)) for n in review.names}
+    if not jobs.streamed(review.ids):
+        return {n: compute(keys[n][0], f"occlusion for {n}") for n in review.names}
+    progress = None if draw is None else (lambda done, total: draw(joined(review, keys, done), len(done), total))
+    done = gather(jobs.interleaved(*keys.values()), "occlusion, the end of the review first", progress)
+    return {n: jobs.occlusion_from_parts(get_model(n), review.ids_of(n), {(k.lo, k.hi): done[k] for k in keys[n]})
+            for n in keys}
+
+
+def probes(review: Review, positions: tuple[int, ...] | None = None) -> dict:
+    """The context probe of the review for every model on the page: {model: ContextProbe} (a long review's
+    pieces gathered first, jobs.probe_keys). With `positions`, a long review's probe holds the variants b in
+    `positions` (and whatever shares their pieces) and NaN elsewhere: for a view that reads only those."""
+    keys = {n: jobs.probe_keys(n, review.ids_of(n), positions) for n in review.names}
+    if not jobs.streamed(review.ids):
+        return {n: compute(keys[n][0], f"the context probe for {n}") for n in review.names}
+    done = gather(jobs.interleaved(*keys.values()), "the context probe")
+    parts = {n: {(k.lo, k.hi): done[k] for k in keys[n]} for n in keys}
+    if positions is not None:
+        return {n: probe_from_logits(torch.tensor(review.ids_of(n)), join_pieces(review.T, parts[n])) for n in keys}
+    return {n: jobs.probe_from_parts(review.ids_of(n), parts[n]) for n in keys}
+
+
 def prefetch(review: Review, view: str, settings: jobs.ViewSettings) -> None:
     """Queue every job the view is about to wait for, before it waits for the first: a view asks for them one
-    after another, and queued together they run on all workers at once."""
+    after another, and queued together they run on all workers at once. A full queue stops the prefetch
+    quietly (the view asks again, and says so if the server is still busy)."""
     for key in jobs.view_jobs(view, review, settings):
-        submit(key)
+        try:
+            submit(key)
+        except ServiceBusy:
+            return
 
 
 @st.cache_data(show_spinner=False, ttl=60)

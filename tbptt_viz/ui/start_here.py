@@ -2,24 +2,36 @@
 evidence word by word, where each word was trained, the study over many reviews and another recipe."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from tbptt_viz.core.bounds import whole_number
 from tbptt_viz.experiments.study.results import headline_contrast
 from tbptt_viz.gradients import analysis
 from tbptt_viz.present import evidence_figures, figures
-from tbptt_viz.present.overview import Overview, opening_length, overview, overview_figure, strongest_opening_token
+from tbptt_viz.present.evidence_figures import widest_first
+from tbptt_viz.present.overview import (
+    Overview,
+    opening_length,
+    overview,
+    overview_figure,
+    strongest_opening_token,
+)
 from tbptt_viz.present.render import strip_scale
 from tbptt_viz.present.review import Review
-from tbptt_viz.present.sentences import (FIRST_N, another_recipe, exposure_line, opening_overview, start_contrast,
-                                         training_overview, use_overview)
+from tbptt_viz.present.sentences import (
+    FIRST_N,
+    another_recipe,
+    exposure_line,
+    opening_overview,
+    start_contrast,
+    training_overview,
+    use_overview,
+)
 from tbptt_viz.serving import jobs
 from tbptt_viz.ui import services
-from tbptt_viz.ui.model_use import attribution
 from tbptt_viz.ui.prose import paragraph, question_block
-from tbptt_viz.ui.training import review_flow
-from tbptt_viz.ui.widgets import chart, how_to_read, notice, strip
+from tbptt_viz.ui.training import review_flow, training_strips
+from tbptt_viz.ui.widgets import chart, esc, how_to_read, html, notice, strip
 
 OPENING_KEY = "opening"  # URL parameter: the opening's length (tokens), 30 by default
 
@@ -47,13 +59,54 @@ def show(review: Review) -> None:
     T, names = review.T, review.names
     k = jobs.shown_k(T, int(st.session_state.get("k_wanted", 30)))
     question_block("The figure answers it on this review; the sentences with it say what it shows.")
-    rf = review_flow(review)  # the jobs in view_jobs("Start here") order: flow, occlusion, probes
-    occ = {n: attribution(n, review.ids_of(n), "occlusion").scores for n in names}
-    probes = {n: services.compute(jobs.probe(n, review.ids_of(n)), f"the context probe for {n}") for n in names}
+    rf = review_flow(review)  # the jobs in view_jobs("Start here") order: flow, occlusion, probes, exposure
+    occ = {n: a.scores for n, a in first_chart(review, rf, k).items()}
+    # the overview reads the probe at the opening's length only: a long review's is one or two pieces
+    probes = services.probes(review, jobs.opening(T))
     ov = answer_fragment(review, rf, k, occ, probes)
     word_by_word(review, rf, ov)
     where_trained(review, ov)
     across_reviews(names)
+
+
+def first_chart(review: Review, rf: analysis.ReviewFlow, k: int) -> dict:
+    """Both models' occlusion records. A long review's (jobs.streamed) pieces arrive the end first: while they
+    do, its first chart is drawn at once (the training strips, and the occlusion strips with the tokens still to
+    come left blank), then replaced by the overview once every piece is in."""
+    if not jobs.streamed(review.ids):
+        return services.occlusions(review)
+    early = st.empty()
+    with early.container():
+        st.caption(f"A long review ({review.T:,} tokens): its occlusion is computed in pieces, the end first, and "
+                   "drawn as they arrive; the overview figure follows once every piece is in.")
+        training_strips(review.tokens, rf, analysis.scheme_view(rf, "last-k", k))
+        occ = services.occlusions(review, lambda scores, done, total: occlusion_strips(review, scores, (done, total)))
+    early.empty()
+    return occ
+
+
+def occlusion_strips(review: Review, scores: dict, progress: tuple[int, int]) -> None:
+    """Occlusion of both models, one scale, while a long review's pieces arrive (`progress`: pieces done, of how
+    many): the tokens not computed yet (NaN) stay blank."""
+    scale = max((float(np.nanmax(np.abs(v))) for v in scores.values() if np.isfinite(v).any()), default=0.0)
+    left = int(np.isnan(next(iter(scores.values()))).sum())
+    st.caption(f"Computing occlusion, the end of the review first: {review.T - left:,} of {review.T:,} tokens "
+               f"so far ({progress[0]} of {progress[1]} pieces); blank tokens are still to come.")
+    for col, n in zip(st.columns(len(review.names)), review.names):
+        with col:
+            html(f"<b>{esc(n)}</b>")
+            strip(review.tokens, scores[n], "occlusion: logit drop when the token is replaced by padding",
+                  scale=scale, signed=True, value_name="logit drop", first_n=FIRST_N,
+                  note=" (one scale for both models)")
+
+
+def longest_opening(probes: dict, T: int) -> int:
+    """The longest opening the probes hold P(positive) without for every length up to it: T - 1 for a review
+    computed whole; for a long review, the end of the pieces asked for (jobs.opening), so the opening slider
+    never asks for a new model pass."""
+    held = np.all([np.isfinite(p.prob_without_first_n) for p in probes.values()], axis=0)
+    missing = np.flatnonzero(~held[1:])
+    return int(missing[0]) if missing.size else max(T - 1, 0)
 
 
 @st.fragment
@@ -62,19 +115,24 @@ def answer_fragment(review: Review, rf: analysis.ReviewFlow, k: int, occ: dict, 
     control reruns only this fragment, and reads the probe already computed (it holds every n): no model pass."""
     T = review.T
     left, right = st.columns([3, 2], gap="medium")
+    most = longest_opening(probes, T)
     n = opening_length(opening_wanted(), T)
+    n = min(n, most) if most >= 1 else n
     ov = overview(review.tokens, review.model, rf, k, occ, probes, n)
     with left:
         chart(overview_figure(ov), key="overview")
     with right:
         for sentence in (training_overview(ov), use_overview(ov), opening_overview(ov)):
             paragraph(sentence, review.names)
-        if T > 1:
+        if most > 1:
             st.session_state.opening_n = n
-            st.slider("Opening length (tokens)", 1, T - 1, key="opening_n", on_change=keep_opening,
+            st.slider("Opening length (tokens)", 1, most, key="opening_n", on_change=keep_opening,
                       help="How many first tokens count as the opening: the dotted boxes in the figure, and the "
                            "tokens removed for P(positive) without the opening (read from the context probe, "
                            "which holds every length: no new model pass).")
+            if most < T - 1:
+                st.caption(f"On a review this long the context probe is computed for openings up to {most:,} "
+                           "tokens (one piece of it), so the slider stops there.")
     return ov
 
 
@@ -120,15 +178,6 @@ def where_trained(review: Review, ov: Overview) -> None:
                 "IMDB training split). A word's embedding is one vector: it is trained wherever the word falls "
                 f"inside a window, and read wherever it appears. The word in the sentence above is the opening's "
                 f"word that moves the models most (largest |occlusion| in the first {max(ov.n, 1)} tokens).")
-
-
-def widest_first(exposures: dict) -> dict:
-    """The models in the order their filled areas are drawn: the widest reach first, so that a full-BPTT model's
-    100% never covers a truncated model's smaller shares."""
-    def reach(e) -> float:
-        share = e.share
-        return float(np.nanmean(share)) if np.any(np.isfinite(share)) else 0.0
-    return dict(sorted(exposures.items(), key=lambda item: -reach(item[1])))
 
 
 def trained_exposures(review: Review) -> tuple[dict, list[str]]:

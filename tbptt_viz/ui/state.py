@@ -1,6 +1,8 @@
 """The session's settings and the URL: read once when a session opens, written back as they change."""
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from tbptt_viz.core.text import clean_text
@@ -16,12 +18,19 @@ KEEP = ("source", "example", "text", "imdb_label", "imdb_len", "imdb_id", "model
         *params.LAB_KEYS, *(f"guess_{n}" for n in range(len(LESSONS))))
 
 
-def init_state(models: list[str], example_ids: list[str]) -> None:
-    """First run of a session: settings from the URL (bad values fall back, with a notice)."""
+def init_state(models: list[str], example_ids: list[str], status: dict[str, str | None]) -> None:
+    """First run of a session: settings from the URL (bad values fall back, with a notice). `status`: {model:
+    None when it loads, else why not}; a model that cannot be loaded is named once, and never shown in place
+    of a working one."""
     if "initialised" in st.session_state:
         return
     raw = {k: clean_text(v) if isinstance(v, str) else v for k, v in st.query_params.to_dict().items()}
     s, notices = params.parse_query(raw, models, example_ids)
+    model, moved = params.working_model(s.model, status)  # one notice for a broken default, one for the others
+    notices += [n for n in (moved, params.broken_notice(status, named=(s.model,) if moved else ())) if n]
+    s = dataclasses.replace(s, model=model or s.model)
+    lab_values, lab_notices = params.lab_state(raw)
+    notices += lab_notices
     view = st.query_params.get("view")
     if view is not None and view not in params.VIEWS:
         notices.append(f"unknown view {view!r} in the URL; opening {params.VIEWS[0]}")
@@ -34,7 +43,7 @@ def init_state(models: list[str], example_ids: list[str]) -> None:
         imdb_id=s.review[len(params.IMDB_PREFIX):] if s.review.startswith(params.IMDB_PREFIX) else None,
         source="Your own text" if s.review == params.CUSTOM else
         "IMDB test reviews" if s.review.startswith(params.IMDB_PREFIX) else "Example reviews",
-        **params.lab_state(raw))
+        **lab_values)
 
 
 def keep_widget_values() -> None:

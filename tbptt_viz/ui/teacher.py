@@ -17,9 +17,9 @@ PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"]{padding-top:3.2rem}
 .tv-say{font-size:0.93rem}
 .tv-copy{font:inherit;font-size:0.875rem;padding:0.3rem 0.75rem;border-radius:0.5rem;cursor:pointer;
-  border:1px solid rgba(49,51,63,0.2);background:#fff;color:inherit;min-height:2.3rem;white-space:nowrap}
-.tv-copy:hover{border-color:#0072B2;color:#0072B2}
-.tv-copy-status{font-size:0.8rem;color:#555;margin-left:0.4rem}
+  border:1px solid rgba(128,128,128,0.45);background:transparent;color:inherit;min-height:2.3rem;white-space:nowrap}
+.tv-copy:hover{border-color:currentColor}
+.tv-copy-status{font-size:0.8rem;color:inherit;opacity:0.75;margin-left:0.4rem}
 .st-key-tv_toolbar{position:fixed;top:0.55rem;right:8.5rem;z-index:999991;width:auto !important;
   background:transparent}
 @media (max-width:640px){.st-key-tv_toolbar{right:auto;left:3.4rem}

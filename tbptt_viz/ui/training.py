@@ -69,7 +69,7 @@ def show(review: Review) -> None:
     if view.scheme in ("chunked", "k1k2") or st.toggle("Show the chart of losses reaching each token",
                                                        key="timeline_toggle"):
         chart(figures.backprop_timeline(view), key="timeline")
-    how_to_read("The filled steps count how many loss terms back-propagate to each token; the blue line is the "
+    how_to_read("The filled steps count how many loss terms back-propagate to each token; the grey line is the "
                 "longest distance from the token to such a loss. Full and last-K have one loss at the end; chunked "
                 "and TBPTT(k1, k2) have one every K (or k1) steps, so every token gets a gradient from some nearby "
                 "loss.")

@@ -9,11 +9,10 @@ import streamlit as st
 from tbptt_viz.core.checkpoint import CheckpointError
 from tbptt_viz.core.schemes import SchemeError
 from tbptt_viz.present.downloads import export_payload, export_stem
+from tbptt_viz.present.figures import CHART_CONFIG
 from tbptt_viz.present.render import legend, token_strip
+from tbptt_viz.serving.service import ServiceBusy
 
-# A short toolbar (download as PNG, full screen): the full one covers the title on a phone.
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": [
-    "zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]}
 NOTICE_COLOURS = {"warning": ("#fff8e1", "#8a6d00"), "error": ("#fdecea", "#a12622"), "info": ("#e8f1fb", "#1d4f91")}
 
 
@@ -65,6 +64,9 @@ def guarded(title: str, draw, *args) -> None:
         draw(*args)
     except (ImportError, ModuleNotFoundError) as e:
         st.info(f"{title} is not available in this installation ({type(e).__name__}).")
+    except ServiceBusy:
+        notice("warning", f"{title}: the server is busy with other visitors' requests right now; try again in a "
+                          "moment (change a setting or reload).")
     except (SchemeError, ValueError, CheckpointError) as e:
         notice("error", f"{title} could not be drawn: {e}. Change the setting in the sidebar; the other views "
                         "still work.")

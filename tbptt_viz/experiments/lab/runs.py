@@ -27,19 +27,13 @@ import numpy as np
 import torch
 
 from tbptt_viz.core.model import LSTMClassifier, ModelConfig
-from tbptt_viz.core.bounds import whole_number
-from tbptt_viz.core.schemes import SCHEMES, make_scheme
+from tbptt_viz.core.schemes import make_scheme
 from tbptt_viz.core.text import Vocab
 from tbptt_viz.core.train import TrainConfig, evaluate, pad_batch, train
-from tbptt_viz.core.per_chunk import UPDATES
-
-TASKS = ("prefix", "any-one", "planted")
-DEFAULT_SEQ_LEN = {"prefix": 100, "any-one": 20, "planted": 100}
-SHORT_LENGTHS = (5, 30)  # prefix: a short training example has 5..30 tokens (inclusive)
-# The largest value of each whole-number setting anyone may ask for (the app caps live runs far lower,
-# LIVE_CAPS): beyond these a run would not fit in this machine's memory or in a day.
-LIMITS = {"seq_len": 10_000, "n_train": 1_000_000, "n_test": 1_000_000, "epochs": 10_000, "hidden": 1024,
-          "embed": 1024, "batch_size": 100_000, "clean_last": 10_000, "distance": 10_000}
+# The settings' names, bounds and checks live in `settings` (no torch there: the command line and the app check
+# and price a run before torch is imported); they are public here too.
+from tbptt_viz.experiments.lab.settings import (DEFAULT_SEQ_LEN, LIMITS, SHORT_LENGTHS, TASKS,  # noqa: F401
+                                               LabConfigError, resolve, sequence_steps)
 
 # Neutral words: none of them says anything about the label.
 FILLER = ("the", "a", "an", "film", "movie", "plot", "scene", "actor", "story", "camera", "music", "set", "room",
@@ -51,10 +45,6 @@ LAB_VOCAB = Vocab(("<pad>", "<unk>", "i", "love", "hate", "this", "good", "bad",
 
 _ID = {w: i for i, w in enumerate(LAB_VOCAB.itos)}
 _FILLER_IDS = np.array(LAB_VOCAB.encode(FILLER))
-
-
-class LabConfigError(ValueError):
-    """A lab setting is out of range (one line, shown as is by the CLI and the app)."""
 
 
 @dataclass(frozen=True)
@@ -84,38 +74,8 @@ class LabConfig:
     update: str = "per-review"        # per-review: one step per batch | per-chunk: a step after every window
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise LabConfigError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if self.scheme not in SCHEMES:
-            raise LabConfigError(f"unknown scheme {self.scheme!r}; choose one of {', '.join(SCHEMES)}")
-        if self.update not in UPDATES:
-            raise LabConfigError(f"unknown update rule {self.update!r}; choose one of {', '.join(UPDATES)}")
-        if self.seq_len is None:
-            object.__setattr__(self, "seq_len", DEFAULT_SEQ_LEN[self.task])
-        if self.scheme == "k1k2":
-            object.__setattr__(self, "k1", self.k1 or self.k)
-            object.__setattr__(self, "k2", self.k2 or (2 * self.k1 if self.k1 else None))
-        for name in ("seq_len", "n_train", "n_test", "epochs", "hidden", "embed", "batch_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("clean_last", self.clean_last, 0)
-        _check_int("distance", self.distance, 0)
-        for name in ("short_frac", "ones_in_window_frac"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise LabConfigError(f"{name} must lie between 0 and 1, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise LabConfigError(f"lr must be > 0, got {self.lr!r}")
-        if self.n_train < 2 or self.n_test < 2:
-            raise LabConfigError("n_train and n_test must be at least 2 (one example of each class)")
-        if self.task == "prefix" and self.seq_len < SHORT_LENGTHS[0]:
-            raise LabConfigError(f"prefix: seq_len must be at least {SHORT_LENGTHS[0]}, got {self.seq_len}")
-        if self.task == "planted" and self.distance >= self.seq_len:
-            raise LabConfigError(f"planted: distance {self.distance} must be below seq_len {self.seq_len}")
-        if self.task == "any-one":
-            if self.clean_last > self.seq_len:
-                raise LabConfigError(f"any-one: clean_last {self.clean_last} exceeds seq_len {self.seq_len}")
-            if self.clean_last == self.seq_len and self.ones_in_window_frac < 1:
-                raise LabConfigError("any-one: clean_last equals seq_len, so no position is left for the 1")
-        make_scheme(self.scheme, self.k, self.k1, self.k2)  # SchemeError (a ValueError) on a bad K
+        for name, value in resolve(asdict(self)).items():  # LabConfigError naming the first bad setting
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,10 +84,6 @@ class LabConfig:
     def scheme_label(self) -> str:
         label = make_scheme(self.scheme, self.k, self.k1, self.k2).label
         return label + (", a step per chunk" if self.update == "per-chunk" else "")
-
-
-def _check_int(name: str, value, low: int) -> None:
-    whole_number(name, value, low, LIMITS.get(name), error=LabConfigError)
 
 
 # ---- data -------------------------------------------------------------------------------------------------
@@ -270,11 +226,15 @@ def build_model(config: LabConfig) -> LSTMClassifier:
 
 
 @torch.no_grad()
-def predictions(model: LSTMClassifier, split: LabSplit) -> np.ndarray:
-    """(N,) 0/1 predictions at each sequence's last token."""
+def predictions(model: LSTMClassifier, split: LabSplit, batch_size: int = 256) -> np.ndarray:
+    """(N,) 0/1 predictions at each sequence's last token, `batch_size` sequences at a time (the whole split
+    at once held n x T x 5H floats: 0.5 GB for 2,000 sequences of 200 tokens at H = 64)."""
     model.eval()
-    ids, lengths = pad_batch([list(s) for s in split.ids])
-    return (model(ids, lengths) > 0).long().numpy()
+    out = []
+    for i in range(0, len(split.ids), batch_size):
+        ids, lengths = pad_batch([list(s) for s in split.ids[i : i + batch_size]])
+        out.append((model(ids, lengths) > 0).long().numpy())
+    return np.concatenate(out)
 
 
 def live_run(config: LabConfig, report) -> LabResult:
@@ -324,60 +284,6 @@ def lab_run(config: LabConfig, progress=None) -> LabResult:
         accuracy_by_position=by_position, negative_accuracy=negative, model=model,
         sample_ids=np.array(test_split.ids[pick], dtype=np.int64), sample_label=1,
         wall_time_s=round(time.perf_counter() - start, 2))
-
-
-# ---- live caps (the app) ----------------------------------------------------------------------------------
-
-# Largest settings a live run from the app accepts (the defaults fit well inside). "windows" bounds the loss
-# windows per sequence (each becomes a row of the batched LSTM call in train.scheme_loss); "train_steps"
-# bounds n_train x epochs x sequence_steps, the LSTM work of a whole run.
-LIVE_CAPS = {"n_train": 2000, "n_test": 1000, "epochs": 20, "seq_len": 200, "hidden": 64, "windows": 10,
-             "train_steps": 4_000_000}
-
-
-def sequence_steps(config: LabConfig) -> int:
-    """LSTM row-steps that train.scheme_loss spends on one training sequence of seq_len tokens: a pass
-    without autograd up to the latest window start, then every window as one row of a batched call that
-    runs as many steps as the longest window. The per-chunk rule runs each window once (and any gap once),
-    never more steps than this, so the same bound serves both rules."""
-    windows = make_scheme(config.scheme, config.k, config.k1, config.k2).windows(config.seq_len)
-    return max(s for _, s in windows) + len(windows) * max(p - s + 1 for p, s in windows)
-
-
-def cap_for_live(config: LabConfig) -> tuple[LabConfig, list[str]]:
-    """Clamp a config to LIVE_CAPS; one notice per changed setting. Settings that depend on seq_len
-    (planted distance, any-one clean_last, the number of windows) follow it down; the step budget is met
-    by fewer epochs first, then fewer training sequences."""
-    new, notices = {}, []
-
-    def change(name, value, why):
-        notices.append(f"{name} {new.get(name, getattr(config, name))} {why}; using {value}")
-        new[name] = value
-
-    for name in ("n_train", "n_test", "epochs", "seq_len", "hidden"):
-        if getattr(config, name) > LIVE_CAPS[name]:
-            change(name, LIVE_CAPS[name], "is above the live limit")
-    T = new.get("seq_len", config.seq_len)
-    if config.task == "planted" and config.distance >= T:
-        change("distance", T - 1, f"does not fit in {T} tokens")
-    if config.task == "any-one" and config.clean_last >= T:
-        change("clean_last", T - 1, f"does not fit in {T} tokens")
-    step = -(-T // LIVE_CAPS["windows"])  # the smallest K (or k1) giving at most that many windows
-    if config.scheme == "chunked" and config.k < step:
-        change("k", step, f"makes more than {LIVE_CAPS['windows']} chunks of {T} tokens")
-    if config.scheme == "k1k2" and config.k1 < step:
-        change("k1", step, f"makes more than {LIVE_CAPS['windows']} losses in {T} tokens")
-    c = replace(config, **new)  # all at once: a shorter seq_len is only valid with the distance that fits it
-    budget, per_seq = LIVE_CAPS["train_steps"], sequence_steps(c)
-    if c.n_train * c.epochs * per_seq > budget:
-        epochs = max(1, budget // (c.n_train * per_seq))
-        if epochs < c.epochs:
-            change("epochs", epochs, "is above the live step budget")
-        n_train = min(c.n_train, max(2, budget // (epochs * per_seq)))
-        if n_train < c.n_train:
-            change("n_train", n_train, "is above the live step budget")
-        c = replace(config, **new)
-    return c, notices
 
 
 # ---- sweep ------------------------------------------------------------------------------------------------

@@ -31,17 +31,14 @@ from tbptt_viz.attribution.integrated import MAX_EVALUATIONS_DEFAULT
 from tbptt_viz.core.model import LSTMClassifier
 from tbptt_viz.core.text import UNK_ID, tokenize
 from tbptt_viz.core.train import length_batches, pad_batch
+from tbptt_viz.experiments.study.defaults import NEGATIVE_PHRASE, POSITIVE_PHRASE, ZOO_ORDER  # noqa: F401 - public here
 
 START = "start"                              # plant the phrase before the first token
 LENGTH_EDGES = (0, 30, 100, 250, 500)        # bins [0,30) [30,100) [100,250) [250,500) [500,inf)
 LENGTH_LABELS = ("< 30", "30-99", "100-249", "250-499", ">= 500")
 PLANT_DISTANCES = (0, 5, 10, 20, 30, 50, 100, 200, START)
 CONTEXT_SIZES = (5, 10, 20, 30, 50, 100, 200, "all")
-POSITIVE_PHRASE = "simply wonderful and moving ."   # our own wording; every word is in the shipped vocab
-NEGATIVE_PHRASE = "simply awful and boring ."
 TOKEN_BUDGET = 65536  # padded tokens per batch: keeps one CPU core busy, a few hundred MB at most
-ZOO_ORDER = ("imdb-full", "imdb-last-k30", "imdb-chunked-k30", "imdb-last-k10", "imdb-last-k100", "imdb-k1k2-30-60",
-             "imdb-chunked-k30-per-chunk")
 CARD_FIELDS = ("name", "scheme", "k", "k1", "k2", "label", "seed", "test_accuracy", "sha256", "config_sha256",
                "vocab_sha256")
 
