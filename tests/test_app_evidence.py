@@ -173,7 +173,7 @@ def test_connectivity_sentences_curves_and_window_equal_direct_calls():
         if regimes[name].get("memory"):
             assert "Across the study's reviews: " + memory_span_sentence(name, regimes[name]["memory"]) in captions
         else:
-            assert any(f"is not measured yet for" in c and name in c for c in captions)
+            assert any("is not measured yet for" in c and name in c for c in captions)
 
 
 def test_without_the_studys_span_the_page_says_the_sentence_is_this_reviews_alone(monkeypatch):

@@ -2,6 +2,7 @@
 evidence word by word, where each word was trained, the study over many reviews and another recipe."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tbptt_viz.core.bounds import whole_number
