@@ -70,9 +70,6 @@ class Attribution:
     evaluations: int | None          # IG: gradient evaluations spent; shapley: coalitions evaluated
     rank_one_intervals: int | None   # IG only: path intervals too steep to integrate, credited along the one
                                      # direction every gradient there shares (see `integrated`)
-    error_estimate: float | None     # IG only: estimated L2 error of the scores over tokens (see `integrated`)
-    token_error: np.ndarray | None   # IG only: (T,) each token's estimated quadrature error (rank-one stretches'
-                                     # bounds are in error_estimate only: they are not per token)
     path_alpha: np.ndarray | None    # IG only: where F was evaluated along the straight path
     path_value: np.ndarray | None    # IG only: F there
     has_backward: bool               # False for occlusion and shapley
@@ -83,6 +80,10 @@ class Attribution:
     samples: int | None = None                # shapley only: permutations per repeat (None when exact)
     repeats: int | None = None                # shapley only: independent repeats (None when exact)
     evaluator_error: float | None = None      # shapley only: float32 batched F vs the float64 model, max |diff|
+    error_estimate: float | None = None       # IG only: estimated L2 error of the scores over tokens (see
+                                              # `integrated`); converged iff <= tolerance
+    token_error: np.ndarray | None = None     # IG only: (T,) each token's estimated quadrature error (rank-one
+                                              # stretches' bounds are in error_estimate only: not per token)
 
     @property
     def convergence_delta(self) -> float | None:
