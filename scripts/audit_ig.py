@@ -142,7 +142,7 @@ def main() -> None:
               f"{max(r['captum_error'] / r['tolerance'] for r in cap):.3g}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(out, indent=1))
+        Path(args.out).write_text(json.dumps(out, indent=1, default=lambda v: v.item()))  # numpy scalars
 
 
 if __name__ == "__main__":
