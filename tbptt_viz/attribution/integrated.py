@@ -25,6 +25,11 @@ reviews whose scores were 3.06 away in L2 from a dense reference against a toler
 file). Intervals with the largest error are split, around a steep step found by a batched forward scan when the
 nodes saw one: the step is narrowed ninefold per split instead of twofold.
 
+Known miss (open): the estimate assumes a feature that both rules miss also shows in d. On imdb-full and IMDB
+test review 15626 (last 500 tokens) it does not: estimate 0.068-0.069 against a tolerance of 0.069, in float64
+throughout as well, while the scores are 0.317 (L2) from tests/ig_reference.py, which a tight run of this
+integrator (atol 2e-3) matches to 4e-6. scripts/audit_ig.py found it on 1 of 18 results (3 models x 6 reviews).
+
 Some steps are steeper than any quadrature can follow: F crosses between two levels within a sliver of alpha
 that float64 barely resolves, flipping between them around it (the state passes near a saddle of the LSTM's
 dynamics). There the gradient at every node points the same way, u or -u, because one unstable direction of
