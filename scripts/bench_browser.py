@@ -17,6 +17,7 @@ model switch <= 400 ms.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 import bench_json  # noqa: E402
 import local_server  # noqa: E402
+
+from tbptt_viz.present.names import method_name  # noqa: E402
 FLAGS = local_server.FLAGS
 IDLE = "!document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
@@ -102,11 +105,12 @@ def main() -> None:
             for i in range(args.steps):
                 m = methods[i % 3]
                 pg.locator('[data-testid="stSelectbox"]').filter(has_text="Attribution method").click()
-                option = pg.get_by_role("option", name=m, exact=True)
+                shown = method_name(m)  # the page lists methods by their human names
+                option = pg.get_by_role("option", name=shown, exact=True)
                 option.wait_for()
                 t = time.perf_counter()  # from the choice (the open list is the user's own time)
                 option.click()
-                settle(pg, f"document.body.innerText.includes('{m.replace('_', ' ')} of the logit')")
+                settle(pg, f"document.body.innerText.includes({json.dumps(shown + ' of the logit')})")
                 switches.append(time.perf_counter() - t)
             model_switches = []
             names = ["imdb-chunked-k30", "imdb-last-k10", "imdb-last-k30"]
@@ -120,7 +124,7 @@ def main() -> None:
                 settle(pg, f"document.body.innerText.includes('{m} says')")
                 model_switches.append(time.perf_counter() - t)
             static = browser.new_page(viewport={"width": 1400, "height": 1000})
-            static.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30")
+            static.goto((site / "index.html").as_uri() + "#review=love-then-plot&model=imdb-last-k30&scheme=last-k&k=30&view=What+training+sees")
             static.locator(".tv-strip").nth(1).wait_for(timeout=30_000)
             ksteps, kcharts = [], []
             for i in range(args.steps):
