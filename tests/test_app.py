@@ -601,7 +601,7 @@ def test_several_sessions_at_once_get_the_sequential_numbers():
     assert sorted(results) == [0, 1, 2, 3]
     for i, at in results.items():
         assert_clean(at)
-        strips = [h for h in htmls(at) if "Integrated gradients of the logit" in h]
+        strips = [h for h in htmls(at) if "integrated gradients of the logit" in h]
         assert len(strips) == 2  # the chosen model, then the compare model
         said = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
         for strip, (name, model) in zip(strips, models.items()):

@@ -280,7 +280,10 @@ def test_adaptive_integration_follows_a_steep_step_that_fixed_steps_miss(vocab):
     assert f"{fixed.error_estimate:.2g}" in convergence_message(fixed)
     assert ig.error_estimate <= ig.tolerance and convergence_message(ig) is None
     worst = least_certain_token(fixed)
-    assert worst == int(np.argmax(fixed.token_error)) and f"token {worst}'s" in convergence_message(fixed)
+    if np.any(fixed.token_error > 0):  # a token's own estimate is largest: the message names it
+        assert worst == int(np.argmax(fixed.token_error)) and f"token {worst}'s" in convergence_message(fixed)
+    else:  # every stretch credited as rank one: its bound is the estimate, no token singled out
+        assert worst is None and "token " not in convergence_message(fixed).split("tolerance")[0]
     assert ig_check(ig) == {"converged": True, "error_estimate": ig.error_estimate, "tolerance": ig.tolerance,
                             "completeness_gap": ig.completeness_gap, "target_change": ig.target_change,
                             "evaluations": ig.evaluations, "rank_one_intervals": ig.rank_one_intervals}

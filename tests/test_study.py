@@ -235,15 +235,15 @@ def test_run_study_keys_tables_and_figures(model):
     assert f" {ig['error_to_tolerance_median']:.2f} |" in table
     assert "| tiny | 0, 1 |" in table and "| other | 0 |" in table and "(1 seed, no interval)" in table
     fig = figures_study.planted_figure(pooled)
-    assert len(fig.data) == 2 and "tokens after the phrase" in fig.layout.xaxis.title.text
+    assert len(fig.data) == 2 and "tokens between the phrase and<br>the end" in fig.layout.xaxis.title.text
     lit = figures_study.planted_figure(pooled, highlight=("tiny",))
     by_name = {t.name.split(" (")[0]: t for t in lit.data}
     assert (by_name["tiny"].line.width, by_name["other"].line.width, by_name["other"].opacity) == (4, 1.5, 0.45)
     assert list(fig.data[0].y) == [c["mean"] for c in pooled["regimes"]["tiny"]["planted"]["contrast"]]
     assert len(figures_study.context_figure(pooled).data) == 2 and len(figures_study.length_figure(pooled).data) == 2
     occ_bar = figures_study.attribution_figure(pooled).data[0]
-    assert list(occ_bar.y) == [pooled["regimes"][n]["attribution"]["occlusion"]["first_share"]["mean"]
-                               for n in occ_bar.x]
+    assert list(occ_bar.x) == [pooled["regimes"][n]["attribution"]["occlusion"]["first_share"]["mean"]
+                               for n in occ_bar.y]  # bars across, the regimes down the side
     with pytest.raises(ValueError):
         study.run_study({}, seqs, labels)
 

@@ -48,7 +48,7 @@ def review(name: str, example: str = "love-then-plot"):
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "").replace("<br>", " ") for c in at.get("plotly_chart")]
 
 
 # ---- Start here ---------------------------------------------------------------------------------------------
