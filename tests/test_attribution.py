@@ -473,3 +473,29 @@ def test_sanity_check_randomizes_a_copy(model):
     assert check.rank_correlation == pytest.approx(spearmanr(np.abs(s), np.abs(r)).statistic)
     assert check.relative_change > 0.05
     close(sanity_check(model, ids, "saliency", seed=1).randomized_scores, r, 0)  # seeded
+
+
+@pytest.mark.parametrize("T,window", [(40, (39, 0)), (40, (39, 25)), (40, (20, 5))])
+def test_one_window_gradients_equal_a_hand_unrolled_detached_loop(model, T, window):
+    """The float64 path gradients of a single window (`WindowTarget._one_window`, the LSTM's own reverse
+    recursion, used for up to ONE_WINDOW_ROWS path points) against conftest.reference: an nn.LSTMCell loop with
+    an explicit detach() at the window's start, plain autograd. At alpha = 1 the path point is the review, so
+    dF/dalpha per token is dL/dx_t . (x_t - base_t); at other alphas, against autograd through nn.LSTM."""
+    from conftest import reference
+    from tbptt_viz.attribution.targets import ONE_WINDOW_ROWS, window_target
+
+    ids = seq(T, seed=3)
+    for label in (0, 1):
+        tg = window_target(model, ids, [window], "loss", label)
+        value, terms = tg.path_gradients([1.0])
+        dx = reference(model, ids, [window], label)[0]
+        x = model.embedding.weight.detach()[ids].double()
+        base = model.embedding.weight.detach()[0].double()
+        np.testing.assert_allclose(terms[0], (dx * (x - base)).sum(-1).numpy(), rtol=1e-10, atol=1e-13)
+        # more points than ONE_WINDOW_ROWS go through autograd: the same numbers at every alpha
+        alphas = np.linspace(0.05, 1.0, ONE_WINDOW_ROWS)
+        few = tg.path_gradients(alphas)
+        many = tg.path_gradients(np.concatenate([alphas, alphas]))
+        np.testing.assert_allclose(few[0], many[0][:ONE_WINDOW_ROWS], rtol=1e-12)
+        np.testing.assert_allclose(few[1], many[1][:ONE_WINDOW_ROWS], rtol=1e-10, atol=1e-13)
+        assert np.all(few[1][:, : window[1]] == 0) and np.all(few[1][:, window[0] + 1 :] == 0)

@@ -13,22 +13,27 @@ by the difference (the lower rule's error, far above the kept rule's on a smooth
     e_t = |K_t - G_t|                 interval's completeness gap  d = |sum_t K_t - (F(b) - F(a))|
 
 A feature between the nodes that both rules miss (a narrow bump of F') shows in d, since F(b) - F(a) is
-exact (a forward pass); d is counted as if it fell on one token. With the sums over intervals
+exact (a forward pass); d is counted as if it fell on one token. A bump of F itself, falling and rising again
+between two nodes, leaves F(b) - F(a) alone while tokens gain and lose credit inside it, so d also looks
+halfway between consecutive nodes (forward passes only, `between_nodes`; on every interval at least
+FAST_WIDTH wide: narrower ones lie at a step, which `_cut`'s scans locate): d is the largest distance between F
+and F(a) plus the integral of the polynomial through the node slopes, at b and at those points. This is how
+the audit's miss was found and closed: on imdb-full and IMDB test review 15626 (last 500 tokens) F fell from
+3.3 to 1.2 and back between two nodes of [0.105, 0.5]; both rules agreed there to 0.003 and the result said
+converged (estimate 0.069 against a tolerance of 0.069) 0.317 (L2) from tests/ig_reference.py. With the
+points between the nodes it splits that interval and ends 0.0008 from the reference. The check, like any
+quadrature's, assumes that what lies between its points is no narrower than their spacing.
 
     error_estimate = || sum_intervals e ||_2  +  sum_intervals d  (+ rank-one bounds, below)
     converged:  error_estimate <= tolerance = rtol |F(1) - F(0)| + atol
 
 (|.| per token summed over intervals, then L2 over tokens: the true error's L2 norm is below that whenever each
 interval's estimates are). So two rules agree per token before a result says converged, and each interval's
-scores also add up to its change. The old rule (4 Gauss nodes, the sums' gaps alone) said converged on IMDB test
-reviews whose scores were 3.06 away in L2 from a dense reference against a tolerance of 0.09 (`git log` on this
-file). Intervals with the largest error are split, around a steep step found by a batched forward scan when the
-nodes saw one: the step is narrowed ninefold per split instead of twofold.
-
-Known miss (open): the estimate assumes a feature that both rules miss also shows in d. On imdb-full and IMDB
-test review 15626 (last 500 tokens) it does not: estimate 0.068-0.069 against a tolerance of 0.069, in float64
-throughout as well, while the scores are 0.317 (L2) from tests/ig_reference.py, which a tight run of this
-integrator (atol 2e-3) matches to 4e-6. scripts/audit_ig.py found it on 1 of 18 results (3 models x 6 reviews).
+scores also add up to its change, at its end and between its nodes. The old rule (4 Gauss nodes, the sums' gaps
+alone) said converged on IMDB test reviews whose scores were 3.06 away in L2 from a dense reference against a
+tolerance of 0.09 (`git log` on this file). Intervals with the largest error are split, around a steep step
+found by a batched forward scan when the nodes saw one: the step is narrowed ninefold per split instead of
+twofold.
 
 Some steps are steeper than any quadrature can follow: F crosses between two levels within a sliver of alpha
 that float64 barely resolves, flipping between them around it (the state passes near a saddle of the LSTM's
@@ -143,6 +148,23 @@ def gauss_kronrod(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return nodes, kronrod, gauss
 
 
+@lru_cache(maxsize=None)
+def between_nodes(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scan (2n+2,), R (2n+2, 2n+1)) on [-1, 1]: the points halfway between consecutive Gauss-Kronrod nodes and
+    the ends, and the map from the slopes at the nodes to the integral from -1 to each scan point of the
+    polynomial through them (degree 2n: on [-1, 1] its integral is the Kronrod rule). The credits' running sum
+    at a scan point is what F should have gained there; F itself, from a forward pass, says what it did."""
+    nodes = gauss_kronrod(points)[0]
+    ends = np.concatenate([[-1.0], nodes, [1.0]])
+    scan = (ends[:-1] + ends[1:]) / 2
+    degree = len(nodes) - 1
+    vander = np.polynomial.legendre.legvander(nodes, degree)                       # (nodes, coefficients)
+    running = np.stack([np.polynomial.legendre.legval(scan, np.polynomial.legendre.legint(np.eye(degree + 1)[k],
+                                                                                           lbnd=-1))
+                        for k in range(degree + 1)], axis=1)                        # (scan, coefficients)
+    return scan, running @ np.linalg.inv(vander)
+
+
 @dataclass(frozen=True)
 class PathIntegral:
     scores: np.ndarray          # (T,) credits
@@ -167,7 +189,7 @@ class _Interval:
     fb: float
     credits: np.ndarray | None = None      # (T,)
     token_error: np.ndarray | None = None  # (T,) |Kronrod - Gauss| per token; None when credited as rank one
-    gap: float = np.inf                    # |sum(credits) - (F(b) - F(a))|
+    gap: float = np.inf                    # |sum(credits) - (F(b) - F(a))|, or larger between the nodes
     error: float = np.inf                  # ||token_error||_2 + gap + rounding, or the rank-one bound
     rounding: float = 0.0                  # float32 gradients' error bound (L2 over tokens); 0 in float64
     rank_one: bool = False
@@ -179,16 +201,24 @@ class _Interval:
         return self.b - self.a >= FAST_WIDTH and not self.float64
 
     def settle(self, kronrod: np.ndarray, gauss: np.ndarray, block: np.ndarray, variation: float,
-               rank_one: bool = True, fast: bool = False, quadrature: bool = True) -> None:
+               rank_one: bool = True, fast: bool = False, quadrature: bool = True,
+               between: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Credits from the gradients `block` (2n+1 points, T) at the Gauss-Kronrod nodes: the Kronrod rule with
         its per-token error estimate, or, on a steep interval, the rank-one estimate where its bound is smaller
         (see the module docstring). quadrature=False: float32 failed its check, so only the rank-one estimate,
-        which uses the gradients' directions alone, may be taken (error inf otherwise)."""
+        which uses the gradients' directions alone, may be taken (error inf otherwise). between: (F at the
+        points halfway between the nodes, the map R of `between_nodes`): the gap is then the largest of
+        |F(s) - F(a) - the polynomial's integral to s| there and at b, so a bump of F between the nodes that
+        both rules miss (and whose rise and fall cancel at b) counts."""
         change, half = self.fb - self.fa, (self.b - self.a) / 2
         self.fast = fast
         self.credits = half * (kronrod @ block)                               # (T,)
         self.token_error = np.abs(self.credits - half * (gauss @ block))       # (T,)
         self.gap = abs(float(self.credits.sum() - change))
+        if between is not None:
+            scan_values, running = between
+            expected = self.fa + half * (running @ block.sum(1))
+            self.gap = max(self.gap, float(np.abs(scan_values - expected).max()))
         norms = np.linalg.norm(block, axis=1)
         # float32 gradients: each node's error is at most GRAD_EPS of its norm, so the credits' (L2) at most
         # half * sum_i k_i GRAD_EPS ||g_i||; both rules share it, so their difference cannot see it
@@ -261,9 +291,17 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
     fast_ok = tol >= FAST_TOLERANCE  # float32's own error (~1e-6 of the change) must be far below the tolerance
     evaluations = 0
 
+    scan, running = between_nodes(points)
+
+    def scanned(group, fast):
+        """F halfway between every interval's nodes, one batch (forward passes only)."""
+        values(np.concatenate([(iv.b - iv.a) / 2 * scan + (iv.a + iv.b) / 2 for iv in group]), fast=fast)
+
     def settle(group, alphas, at_nodes, terms, fast, trusted=None):
         seen = np.array(sorted(samples))
         for j, iv in enumerate(group):
+            at = [float(s) for s in (iv.b - iv.a) / 2 * scan + (iv.a + iv.b) / 2]
+            between = (np.array([samples[s] for s in at]), running) if all(s in samples for s in at) else None
             here = slice(j * per, (j + 1) * per)
             inside = seen[np.searchsorted(seen, iv.a) : np.searchsorted(seen, iv.b, side="right")]
             path = sorted([(float(a), samples[float(a)]) for a in inside] + list(zip(alphas[here], at_nodes[here])))
@@ -271,32 +309,42 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
             variation = float(gaps.sum())   # F's variation seen on [a, b]
             iv.steep = bool(variation > 0 and gaps.max() >= 0.5 * variation)
             iv.settle(kronrod, gauss, terms[here], variation, rank_one, fast,
-                      quadrature=True if trusted is None else bool(trusted[j]))
+                      quadrature=True if trusted is None else bool(trusted[j]), between=between)
 
     def quadrature(intervals):
         nonlocal evaluations
         fast = [iv for iv in intervals if fast_ok and iv.may_be_fast()]
         slow = [iv for iv in intervals if not (fast_ok and iv.may_be_fast())]
+        nodes_of = lambda group: np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2  # noqa: E731
+                                                 for iv in group]) if group else np.zeros(0)
+        slow_alphas = nodes_of(slow)
+        wide = [iv for iv in slow if iv.b - iv.a >= FAST_WIDTH]
+        if wide:   # narrower ones lie at a step, found and graded by the scans of `_cut`
+            scanned(wide, False)
         if fast:
-            alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in fast])
+            alphas = nodes_of(fast)
             at_nodes, terms = target.path_gradients(alphas, fast=True)  # (n points,), (n points, T)
+            scanned(fast, True)
             # each float32 interval checks its node of largest gradient (float32 is worst where F is steepest)
-            # against float64; where they differ, only the rank-one estimate (directions only) may use them
+            # against float64; where they differ, only the rank-one estimate (directions only) may use them.
+            # The checks ride in one float64 batch with the float64 intervals' nodes
             norms = np.linalg.norm(terms, axis=1).reshape(len(fast), per)
             at = np.arange(len(fast)) * per + norms.argmax(1)
-            _, check = target.path_gradients(alphas[at], fast=False)   # (intervals, T)
-            evaluations += len(alphas) + len(fast)
+            values64, terms64 = target.path_gradients(np.concatenate([alphas[at], slow_alphas]), fast=False)
+            check = terms64[: len(fast)]                                    # (intervals, T)
+            evaluations += len(alphas) + len(fast) + len(slow_alphas)
             trusted = np.linalg.norm(terms[at] - check, axis=1) <= GRAD_CHECK * np.linalg.norm(check, axis=1)
             settle(fast, alphas, at_nodes, terms, True, trusted)
-            for iv in fast:
-                if not np.isfinite(iv.error):   # float32 is unreliable here, and for the pieces cut from it
-                    iv.float64 = True
-                    slow.append(iv)
+            if slow:
+                settle(slow, slow_alphas, values64[len(fast) :], terms64[len(fast) :], False)
+            slow = [iv for iv in fast if not np.isfinite(iv.error)]
+            for iv in slow:                     # float32 is unreliable here, and for the pieces cut from it
+                iv.float64 = True
+            slow_alphas = nodes_of(slow)
         if slow:
-            alphas = np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2 for iv in slow])
-            at_nodes, terms = target.path_gradients(alphas, fast=False)
-            evaluations += len(alphas)
-            settle(slow, alphas, at_nodes, terms, False)
+            at_nodes, terms = target.path_gradients(slow_alphas, fast=False)
+            evaluations += len(slow_alphas)
+            settle(slow, slow_alphas, at_nodes, terms, False)
 
     intervals = [_Interval(a, b, samples[a], samples[b]) for a, b in zip(edges[:-1], edges[1:])]
     quadrature(intervals)
@@ -331,8 +379,11 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         split = split[: (max_evaluations - evaluations) // (3 * (2 * per + 1))]
         if not split:
             break
-        pieces = [(lo, hi, intervals[i].float64) for i in split
-                  for lo, hi in _cut(intervals[i], samples, values, fast_ok)]
+        for fast in (True, False):  # the steep intervals' scans, one batch per precision
+            grids = [g for i in split for g in [_scan_grid(intervals[i], fast_ok)] if g is not None and g[1] == fast]
+            if grids:
+                values(np.concatenate([g for g, _ in grids]), fast=fast)
+        pieces = [(lo, hi, intervals[i].float64) for i in split for lo, hi in _cut(intervals[i], samples)]
         values(sorted({x for lo, hi, _ in pieces for x in (lo, hi)}), fast=False)  # every new end, in one batch
         new = [_Interval(lo, hi, samples[lo], samples[hi], float64=f64) for lo, hi, f64 in pieces]
         quadrature(new)
@@ -350,21 +401,29 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
                         path_value=np.array([samples[a] for a in alphas]))
 
 
-def _cut(iv: _Interval, samples: dict, values, fast_ok: bool) -> list[tuple[float, float]]:
+def _scan_grid(iv: _Interval, fast_ok: bool) -> tuple[np.ndarray, bool] | None:
+    """The forward scan `_cut` reads for a steep interval: (its SCAN - 1 inner points, float32 or not); None
+    for an interval whose nodes saw no step (it is cut in two)."""
+    if not iv.steep:
+        return None
+    return np.linspace(iv.a, iv.b, SCAN + 1)[1:-1], fast_ok and iv.b - iv.a >= FAST_WIDTH * SCAN
+
+
+def _cut(iv: _Interval, samples: dict) -> list[tuple[float, float]]:
     """Split one interval: around a steep step if a forward scan finds one, else in two.
 
-    Only an interval whose nodes saw a step is scanned. A step (one ninth of the scan holding most of the
-    change) is cut out with its two outer pieces, so repeated cuts narrow it ninefold each and grade the
-    pieces towards it; each round checks whether the step's interval is already accurate (often as rank one)
-    before narrowing it further. The scan may run in float32 (it only locates the step); the new ends are
-    float64 values (the caller evaluates every round's new ends in one batch), since the pieces' changes
-    F(b) - F(a) are what their credits are checked against and what a rank-one piece shares out.
+    Only an interval whose nodes saw a step is scanned (`_scan_grid`; the caller evaluates every round's scans
+    in one batch per precision). A step (one ninth of the scan holding most of the change) is cut out with its
+    two outer pieces, so repeated cuts narrow it ninefold each and grade the pieces towards it; each round
+    checks whether the step's interval is already accurate (often as rank one) before narrowing it further.
+    The scan may run in float32 (it only locates the step); the new ends are float64 values (the caller
+    evaluates every round's new ends in one batch), since the pieces' changes F(b) - F(a) are what their
+    credits are checked against and what a rank-one piece shares out.
     """
     a, b = iv.a, iv.b
     cuts = [a, (a + b) / 2, b]
     if iv.steep:
         grid = np.linspace(a, b, SCAN + 1)
-        values(grid[1:-1], fast=fast_ok and b - a >= FAST_WIDTH * SCAN)
         jumps = np.abs(np.diff([samples[float(g)] for g in grid]))
         j = int(np.argmax(jumps))
         step = jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()

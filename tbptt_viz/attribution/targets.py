@@ -29,6 +29,10 @@ TARGETS = ("logit", "loss")
 # Row-steps (rows x steps) one float64 autograd batch holds: ~6 KB each at H = 128, so ~50 MB at most.
 GRAD_CELLS = 1 << 13
 VALUE_CELLS = 1 << 15
+# Float64 gradients of at most this many path points on one window run `_one_window` (the LSTM's own reverse
+# recursion: at T = 500, 1 point 50 ms against autograd's 112 ms, 4 points 102 against 144); more points run
+# autograd through nn.LSTM, as fast or faster from 16 points on.
+ONE_WINDOW_ROWS = 8
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,59 @@ class WindowTarget:
         parts = [self._run(a, False, fast)[0] for a in self._chunks(alphas, VALUE_CELLS)]
         return torch.cat(parts).numpy() if parts else np.zeros(0)
 
+    def _one_window(self, alphas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """path_gradients in float64 for a single window (p, s), by the LSTM's own reverse recursion instead of
+        autograd through nn.LSTM (which has no fused float64 kernel and records every step's small ops:
+        1 alpha at T = 500 took 112 ms that way, against ~30 ms here). Returns (F (N,), terms (N, T)).
+
+            forward   a_t = W_ih y_t + b + W_hh h_{t-1};  i, f, o = sigmoid, g = tanh;  c_t = f c + i g;
+                      h_t = o tanh(c_t);  z = w . h_p + b_head
+            reverse   dh_p = dF/dz w;  dc_t += dh_t o (1 - tanh^2 c_t);
+                      da_t = (dc g i(1-i), dc c_{t-1} f(1-f), dc i (1-g^2), dh tanh(c_t) o(1-o));
+                      dh_{t-1} = W_hh^T da_t, dc_{t-1} = f dc_t;  dF/dy_t = W_ih^T da_t
+        The state entering s is the review's own, held fixed (as in `_run`)."""
+        (p, s), = self.windows
+        lstm, H = self.lstm, self.lstm.hidden_size
+        w_ih, w_hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
+        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+        N, L = len(alphas), p - s + 1
+        diff = (self.x - self.base)[s : p + 1]                                             # (L, E)
+        pre = torch.addmm(bias, (self.base[s : p + 1][None] + alphas[:, None, None] * diff[None]).reshape(N * L, -1),
+                          w_ih.T).view(N, L, 4 * H)
+        acts = torch.empty(N, L, 4 * H, dtype=torch.float64)
+        cs = torch.empty(N, L + 1, H, dtype=torch.float64)                                   # cs[:, t + 1] = c_t
+        h0, c0 = self.states[s]
+        h, cs[:, 0] = h0.expand(N, H), c0.expand(N, H)
+        w_hh_t = w_hh.T
+        for t in range(L):
+            a = torch.addmm(pre[:, t], h, w_hh_t)
+            act = acts[:, t]
+            torch.sigmoid(a, out=act)
+            torch.tanh(a[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])
+            c = torch.addcmul(act[:, H : 2 * H] * cs[:, t], act[:, :H], act[:, 2 * H : 3 * H], out=cs[:, t + 1])
+            h = act[:, 3 * H :] * c.tanh()
+        z = h @ self.head_w + self.head_b                                                      # (N,)
+        if self.kind == "logit":
+            value, dz = z, torch.ones_like(z)
+        else:
+            value = F.binary_cross_entropy_with_logits(z, torch.full_like(z, float(self.label)), reduction="none")
+            dz = torch.sigmoid(z) - float(self.label)
+        i, f, g, o = acts[..., :H], acts[..., H : 2 * H], acts[..., 2 * H : 3 * H], acts[..., 3 * H :]
+        tc = cs[:, 1:].tanh()
+        h_to_c = o * (1 - tc * tc)
+        coef = torch.cat([g * i * (1 - i), cs[:, :-1] * f * (1 - f), i * (1 - g * g), tc * o * (1 - o)], -1)
+        da = torch.empty(N, L, 4 * H, dtype=torch.float64)
+        dh = dz[:, None] * self.head_w[None]
+        dc = torch.zeros(N, H, dtype=torch.float64)
+        for t in range(L - 1, -1, -1):
+            dc = torch.addcmul(dc, dh, h_to_c[:, t])
+            d = torch.mul(torch.cat((dc, dc, dc, dh), 1), coef[:, t], out=da[:, t])
+            dh = d @ w_hh
+            dc = dc * f[:, t]
+        terms = torch.zeros(N, self.T, dtype=torch.float64)
+        terms[:, s : p + 1] = ((da.reshape(N * L, 4 * H) @ w_ih).view(N, L, -1) * diff[None]).sum(-1)
+        return value, terms
+
     def path_gradients(self, alphas, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(F (N,), per-token dF/dalpha terms (N, T)): sum_e dF/dy_te (x_te - base_te), windows summed.
 
@@ -98,6 +155,10 @@ class WindowTarget:
         """
         values, terms = [], []
         for a in self._chunks(alphas, GRAD_CELLS):
+            if not fast and len(self.windows) == 1 and len(a) <= ONE_WINDOW_ROWS:
+                value, term = self._one_window(a)
+                values.append(value), terms.append(term)
+                continue
             with torch.enable_grad():
                 value, xs = self._run(a, True, fast)
                 (g,) = torch.autograd.grad(value.sum(), xs)                   # (n, T, E)
