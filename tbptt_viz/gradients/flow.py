@@ -92,6 +92,9 @@ class Backward:
     d: torch.Tensor | None = None    # (T, 4H) dL/da_t
 
 
+NORM_BLOCK = 64   # steps whose gradient norms backward() takes in one batch: 64 x rows x 4H float64 (7 MB at 26 rows)
+
+
 @torch.no_grad()
 def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: int,
              keep_d: tuple[int, ...] = ()) -> list[Backward]:
@@ -129,18 +132,39 @@ def backward(fw: Forward, schemes_windows: list[list[tuple[int, int]]], label: i
     kept = {v: torch.zeros(T, 4 * H, dtype=torch.float64) for v in keep_d}
     dh = torch.zeros(R, H, dtype=torch.float64)
     dc = torch.zeros(R, H, dtype=torch.float64)
-    for t in range(max(inject_steps), -1, -1):
+    # the loop keeps only the recursion; each step's da, dh, dc go to a buffer of NORM_BLOCK steps whose norms
+    # are taken in one batch (per-step norms were most of the loop's time at T = 2,000)
+    own = None if R == V and bool(torch.equal(owner, torch.eye(V, dtype=torch.float64))) else owner
+    n_buf = min(NORM_BLOCK, T)
+    buf_da = torch.empty(n_buf, R, 4 * H, dtype=torch.float64)
+    buf_dh = torch.empty(n_buf, R, H, dtype=torch.float64)
+    buf_dc = torch.empty(n_buf, R, H, dtype=torch.float64)
+
+    def flush(hi: int, lo: int) -> None:
+        """The norms of steps hi, hi-1, ..., lo (buffer slots 0, 1, ...)."""
+        n, ts = hi - lo + 1, torch.arange(hi, lo - 1, -1)
+        d_v, h_v, c_v = buf_da[:n], buf_dh[:n], buf_dc[:n]
+        if own is not None:  # sum each list's rows
+            d_v, h_v, c_v = own @ d_v, own @ h_v, own @ c_v
+        norms[0, ts] = (d_v @ w_ih).norm(dim=-1)
+        norms[1, ts] = h_v.norm(dim=-1)
+        norms[2, ts] = c_v.norm(dim=-1)
+        norms[3, ts] = d_v.norm(dim=-1)
+        for v in keep_d:
+            kept[v][ts] = d_v[:, v]
+
+    top = max(inject_steps)
+    hi = top
+    for t in range(top, -1, -1):
         if t in inject_steps:
             dh = dh + inject[t, :, None] * w_head
         dc = torch.addcmul(dc, dh, h_to_c[t])
-        da = torch.cat((dc, dc, dc, dh), 1).mul_(coef[t])  # (R, 4H)
-        d_v = owner @ da                                    # (V, 4H)
-        norms[0, t] = (d_v @ w_ih).norm(dim=1)
-        norms[1, t] = (owner @ dh).norm(dim=1)
-        norms[2, t] = (owner @ dc).norm(dim=1)
-        norms[3, t] = d_v.norm(dim=1)
-        for v in keep_d:
-            kept[v][t] = d_v[v]
+        j = hi - t
+        da = torch.mul(torch.cat((dc, dc, dc, dh), 1), coef[t], out=buf_da[j])  # (R, 4H)
+        buf_dh[j], buf_dc[j] = dh, dc
+        if j == n_buf - 1 or t == 0:
+            flush(hi, t)
+            hi = t - 1
         dh = da @ w_hh          # carried to h_{t-1}
         dc = dc * f[t]          # carried to c_{t-1}
         if t in cut_steps:      # the state entering a window start is detached for that row
