@@ -18,6 +18,7 @@ Each timing is the best of --repeats runs, as wall time and this process's CPU t
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import platform
 import sys
@@ -150,7 +151,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=30, help="last-K window for the exposure benchmark")
     ap.add_argument("--sample-t", type=int, default=4, help="positions timed for the reverse-mode connectivity")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "evidence.json"))
-    ap.add_argument("--machine", default="shared 2-core machine (other jobs running)",
+    ap.add_argument("--machine", default=f"2-core machine, load average {os.getloadavg()[0]:.1f} at the start",
                     help="a note on the machine, stored in the JSON")
     args = ap.parse_args()
     torch.set_num_threads(1)
