@@ -228,6 +228,11 @@ def test_the_soak_paragraph_is_its_json():
     assert "500-530 MB after the first 5 minutes, peak 530 MB" in text and "(5 samples)" in text
     # the second half (600..1200 s: 520, 510, 530) rises 10 MB over 10 minutes: +1.0 MB per minute
     assert speed.trend_mb_per_minute(curve) == pytest.approx(1.0) and "moves +1.0 MB per minute" in text
+    # whole 5-minute windows: [0, 300) holds 60, [300, 600) 500, [600, 900) 520, [900, 1200) 510; the sample at
+    # 1200 s opens a window the run does not finish
+    assert speed.window_floors(curve) == [60.0, 500.0, 520.0, 510.0]
+    assert "each whole 5-minute window after the first (what the server keeps between bursts of work): " \
+           "500, 520, 510 MB." in text
     assert "soak" in speed.blocks({}, {"soak": soak}) and "soak" not in speed.blocks({})
     short = {**soak, "minutes": 2.0, "memory_curve": curve[:1]}
     assert "60-60 MB over the run" in speed.soak_text(short)

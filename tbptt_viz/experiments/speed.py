@@ -262,6 +262,7 @@ def soak_text(soak: dict) -> str:
         + (f", {v['errors']} failed" if v["errors"] else "") + ")"
         for kind, label in SOAK_KINDS.items() if (v := soak["by_kind"].get(kind)) and v["requests"] and v["p50_s"] is not None)
     curve = soak["memory_curve"]
+    floors = window_floors(curve)[1:]
     settled = [c["pss_mb"] for c in curve if c["t_s"] >= 300]
     span = "after the first 5 minutes" if settled else "over the run"
     settled = settled or [c["pss_mb"] for c in curve]
@@ -274,7 +275,24 @@ def soak_text(soak: dict) -> str:
             f"{min(settled):.0f}-{max(settled):.0f} MB {span}, peak {soak['peak_pss_mb']:.0f} MB "
             f"(the bound: 800 MB; a small host's 1 GB); mean {soak['memory_first_half_mean_mb']:.0f} MB over the "
             f"run's first half and {soak['memory_second_half_mean_mb']:.0f} MB over its second, where a straight "
-            f"line through the samples (least squares) moves {trend_mb_per_minute(curve):+.1f} MB per minute.")
+            f"line through the second half's samples (least squares) moves {trend_mb_per_minute(curve):+.1f} MB per "
+            f"minute." + (f" The lowest sample of each whole 5-minute window after the first (what the server keeps "
+                          f"between bursts of work): {', '.join(f'{v:.0f}' for v in floors)} MB." if floors else ""))
+
+
+def window_floors(curve: list[dict], minutes: float = 5) -> list[float]:
+    """The lowest PSS sample (MB) of each whole `minutes`-long window of the memory curve (one the curve runs
+    to the end of), in time order: what the server holds between the bursts of work in flight (the samples
+    themselves swing by hundreds of MB)."""
+    if not curve:
+        return []
+    floors: dict[int, float] = {}
+    whole = int((curve[-1]["t_s"] + 1) // (60 * minutes))
+    for c in curve:
+        w = int(c["t_s"] // (60 * minutes))
+        if w < whole:
+            floors[w] = min(floors.get(w, float("inf")), c["pss_mb"])
+    return [floors[w] for w in sorted(floors)]
 
 
 def blocks(benches: dict[str, dict], measured: dict[str, dict] | None = None) -> dict[str, str]:
