@@ -98,8 +98,8 @@ GRAD_EPS = 1e-4        # a kept float32 interval's credit error, L2 over tokens,
                        # than the steepest node's); single nodes there were off by up to 3.4e-4
 ROUNDING_SHARE = 0.5   # float32 rounding above this share of the tolerance: integrate in float64 instead
 MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge (the cap a caller may
-                                # ask for is choices.MAX_EVALUATIONS): on 30 seeded IMDB test reviews
-                                # (results/bench/ig.json) every shipped model's converged, p95 211-1,452
+                                # ask for is choices.MAX_EVALUATIONS): on 200 seeded IMDB test reviews
+                                # (results/bench/ig.json) 98% (imdb-full) to 100% converged, p95 223-2,841
 SPLIT_TARGET = 0.9     # each round splits the worst intervals until the rest's error estimate is this share of
                        # the tolerance
 
