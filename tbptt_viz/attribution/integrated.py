@@ -197,6 +197,10 @@ class _Interval:
     fast: bool = False                     # integrated with float32 gradients
     float64: bool = False                  # float32 failed its check here (or on the interval this came from)
 
+    def at(self, x: np.ndarray) -> np.ndarray:
+        """Points of [-1, 1] (nodes, scan points) mapped onto [a, b]."""
+        return (self.b - self.a) / 2 * x + (self.a + self.b) / 2
+
     def may_be_fast(self) -> bool:
         return self.b - self.a >= FAST_WIDTH and not self.float64
 
@@ -295,12 +299,12 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
 
     def scanned(group, fast):
         """F halfway between every interval's nodes, one batch (forward passes only)."""
-        values(np.concatenate([(iv.b - iv.a) / 2 * scan + (iv.a + iv.b) / 2 for iv in group]), fast=fast)
+        values(np.concatenate([iv.at(scan) for iv in group]), fast=fast)
 
     def settle(group, alphas, at_nodes, terms, fast, trusted=None):
         seen = np.array(sorted(samples))
         for j, iv in enumerate(group):
-            at = [float(s) for s in (iv.b - iv.a) / 2 * scan + (iv.a + iv.b) / 2]
+            at = [float(s) for s in iv.at(scan)]
             between = (np.array([samples[s] for s in at]), running) if all(s in samples for s in at) else None
             here = slice(j * per, (j + 1) * per)
             inside = seen[np.searchsorted(seen, iv.a) : np.searchsorted(seen, iv.b, side="right")]
@@ -315,8 +319,7 @@ def integrate(target: WindowTarget, points: int = 4, rtol: float = 0.01, atol: f
         nonlocal evaluations
         fast = [iv for iv in intervals if fast_ok and iv.may_be_fast()]
         slow = [iv for iv in intervals if not (fast_ok and iv.may_be_fast())]
-        nodes_of = lambda group: np.concatenate([(iv.b - iv.a) / 2 * nodes + (iv.a + iv.b) / 2  # noqa: E731
-                                                 for iv in group]) if group else np.zeros(0)
+        nodes_of = lambda group: np.concatenate([iv.at(nodes) for iv in group]) if group else np.zeros(0)  # noqa: E731
         slow_alphas = nodes_of(slow)
         wide = [iv for iv in slow if iv.b - iv.a >= FAST_WIDTH]
         if wide:   # narrower ones lie at a step, found and graded by the scans of `_cut`
@@ -423,7 +426,7 @@ def _cut(iv: _Interval, samples: dict) -> list[tuple[float, float]]:
     a, b = iv.a, iv.b
     cuts = [a, (a + b) / 2, b]
     if iv.steep:
-        grid = np.linspace(a, b, SCAN + 1)
+        grid = np.concatenate([[a], _scan_grid(iv, False)[0], [b]])
         jumps = np.abs(np.diff([samples[float(g)] for g in grid]))
         j = int(np.argmax(jumps))
         step = jumps.sum() > 0 and jumps[j] >= 0.5 * jumps.sum()
