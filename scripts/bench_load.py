@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import statistics
@@ -50,6 +51,18 @@ BASELINE: dict = {}
 WORDS = ["the", "film", "was", "slow", "at", "first", "but", "the", "actors", "kept", "it", "alive", "and", "the", "music", "carried", "every", "scene", "while", "the", "plot", "wandered", "through", "a", "small", "town", "where", "nothing", "much", "happened", "until", "the", "ending", "which", "felt", "earned", "and", "warm", "although", "some", "viewers", "will", "find", "it", "dull", "and", "others", "will", "call", "it", "a", "quiet", "triumph", "of", "patient", "storytelling"]
 
 
+def children(pid: int) -> list[int]:
+    """pid's child processes, forked from any of its threads (a Lab run forks from a worker thread, and
+    /proc/PID/task/PID/children lists only the main thread's)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found += [int(c) for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+        except OSError:
+            pass
+    return found
+
+
 def pss_tree(pid: int) -> int:
     """Sum of PSS in kB over pid and its descendants."""
     total, todo = 0, [pid]
@@ -59,7 +72,7 @@ def pss_tree(pid: int) -> int:
             for line in open(f"/proc/{p}/smaps_rollup"):
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
-            todo += [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
+            todo += children(p)
         except OSError:
             pass
     return total

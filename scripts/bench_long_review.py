@@ -56,7 +56,7 @@ def cpu_seconds(pid: int) -> float:
         try:
             fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
-            todo += [int(c) for c in open(f"/proc/{p}/task/{p}/children").read().split()]
+            todo += bench_load.children(p)
         except OSError:
             pass
     return total

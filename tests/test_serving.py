@@ -1,7 +1,10 @@
 """The compute service: identical requests share one computation, visitors go before warm-up work,
 failures are not cached, and a capped kind never runs more jobs at once than its cap."""
+import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -229,3 +232,24 @@ def test_equal_to_the_sequential_computation_within_float32_rounding(model):
     worst = FLOAT32_ATOL + FLOAT32_RTOL * 3.0
     assert not same_as_sequential([1.0, -3.0 - 1.01 * worst], [1.0, -3.0])
     assert not same_as_sequential([1.0, 2.0], [1.0, 2.001]) and not same_as_sequential([1.0], [1.0, 2.0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_soak_counts_a_child_started_by_a_worker_thread():
+    """scripts/soak.py sums the server's PSS over its process tree. A live Lab run forks from a worker thread, and
+    /proc/PID/task/PID/children lists only the main thread's children: read that way the soak missed the Lab
+    child (up to 460 MB of PSS)."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import bench_load
+
+    box = {}
+    worker = threading.Thread(target=lambda: box.setdefault("child", subprocess.Popen(["sleep", "60"])))
+    worker.start()
+    worker.join()
+    try:
+        assert box["child"].pid in bench_load.children(os.getpid())  # what pss_tree walks
+    finally:
+        box["child"].kill()
+        box["child"].wait()
