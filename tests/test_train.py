@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from tbptt_viz.core.per_chunk import per_chunk_steps
 from tbptt_viz.core.schemes import make_scheme
-from tbptt_viz.core.train import TrainConfig, evaluate, length_batches, pad_batch, scheme_loss, train
+from tbptt_viz.core.train import Adam, TrainConfig, evaluate, length_batches, pad_batch, scheme_loss, train
 
 from conftest import reference, seq
 
@@ -276,3 +276,38 @@ def test_per_chunk_k1k2_equals_an_online_cell_loop(model, k1, k2):
 def test_update_rule_is_validated():
     with pytest.raises(ValueError, match="per-chunk"):
         TrainConfig(update="per-batch")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_our_adam_is_torchs_bit_for_bit(dtype):
+    """train's Adam (written out so that a Lab run never imports torch._dynamo) against torch.optim.Adam: the same
+    parameters after 25 steps of random gradients, one parameter without a gradient on some steps."""
+    g = torch.Generator().manual_seed(3)
+    start = [torch.randn(7, 5, generator=g, dtype=dtype), torch.randn(5, generator=g, dtype=dtype)]
+    ours, theirs = [p.clone().requires_grad_() for p in start], [p.clone().requires_grad_() for p in start]
+    opt_ours, opt_theirs = Adam(ours, lr=0.003), torch.optim.Adam(theirs, lr=0.003)
+    for step in range(25):
+        grads = [torch.randn(p.shape, generator=g, dtype=dtype) * 10 ** (step % 5 - 2) for p in start]
+        for params, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            for i, (p, grad) in enumerate(zip(params, grads)):
+                if not (i == 1 and step % 3 == 0):
+                    p.grad = grad.clone()
+            opt.step()
+    for a, b, s in zip(ours, theirs, start):
+        assert torch.equal(a, b)
+        assert not torch.equal(a, s)
+
+
+def test_a_lab_run_imports_no_compiler():
+    """A live Lab run in a fresh interpreter leaves torch._dynamo and sympy unimported (each would cost every forked
+    Lab child ~100 MB of modules of its own)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tbptt_viz.experiments.lab.runs import LabConfig, lab_run; "
+            "lab_run(LabConfig(epochs=1, n_train=40, n_test=40, seq_len=20, hidden=8)); "
+            "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

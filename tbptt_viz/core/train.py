@@ -105,6 +105,34 @@ def evaluate(model: LSTMClassifier, encoded: list[list[int]], labels: list[int],
     return correct / max(1, len(labels))
 
 
+class Adam:
+    """torch.optim.Adam's update as its CPU path computes it (betas 0.9 and 0.999, eps 1e-8, no weight decay),
+    written out: the first use of torch.optim imports torch._dynamo, about 100 MB of modules (sympy among
+    them), and a live Lab run in a child forked from the server (serving/isolate.py) would load them into
+    every child. tests/test_train.py checks it bit for bit against torch.optim.Adam."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, (self.beta1, self.beta2), self.eps = list(params), lr, betas, eps
+        self.state: dict[int, tuple[int, torch.Tensor, torch.Tensor]] = {}  # index -> (steps, m, v)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            steps, m, v = self.state.get(i) or (0, torch.zeros_like(p), torch.zeros_like(p))
+            steps += 1
+            m.lerp_(p.grad, 1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
+            denom = (v.sqrt() / (1 - self.beta2**steps) ** 0.5).add_(self.eps)
+            p.addcdiv_(m, denom, value=-(self.lr / (1 - self.beta1**steps)))
+            self.state[i] = (steps, m, v)
+
+
 def train(model: LSTMClassifier, encoded: list[list[int]], labels: list[int], scheme: Scheme, config: TrainConfig,
           progress=None, on_epoch=None) -> dict:
     """Train in place. `progress(done, total, loss)` after each batch, `on_epoch(epoch, loss)` after each epoch.
@@ -119,7 +147,7 @@ def train(model: LSTMClassifier, encoded: list[list[int]], labels: list[int], sc
     if config.max_len:
         encoded = [s[: config.max_len] for s in encoded]
     encoded = [s if s else [PAD_ID] for s in encoded]
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt = Adam(model.parameters(), lr=config.lr)
     lengths = [len(s) for s in encoded]
     n_batches = math.ceil(len(encoded) / config.batch_size)
     curve, tokens, start, done = [], 0, time.perf_counter(), 0
