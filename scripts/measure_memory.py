@@ -150,8 +150,7 @@ def main() -> None:
     store.status(names)
     phases["models loaded"] = sampler.phase()
     # the app's service (app.py `_service`)
-    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1}, shares={"long": 1},
-                         cache_bytes=192 << 20)
+    svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1}, shares={"long": 1}, cache_bytes=64 << 20)
     warm = None
     if args.warm_up:
         texts = [(ex.text, ex.label) for ex in examples()]
