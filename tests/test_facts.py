@@ -405,6 +405,25 @@ def soak_figures():
     assert f"({said} the goal of {speed.SOAK_GOAL_MB} MB;" in speed.soak_text(soak)
 
 
+def mmap_threshold():
+    from tbptt_viz.serving.memory import MMAP_THRESHOLD
+
+    assert MMAP_THRESHOLD == 256 << 10
+
+
+def result_cache():
+    """The app's compute service keeps 64 MB of results (ui/services.py; read as text: ui imports streamlit)."""
+    source = (ROOT / "tbptt_viz" / "ui" / "services.py").read_text()
+    assert "cache_bytes=64 << 20" in source and source.count("ComputeService(") == 1
+
+
+def soak_within_goal():
+    from tbptt_viz.experiments import speed
+
+    soak = json.loads((ROOT / "results" / "bench" / "soak.json").read_text())
+    assert soak["minutes"] >= 20 and speed.SOAK_GOAL_MB == 800 and soak["peak_pss_mb"] <= speed.SOAK_GOAL_MB
+
+
 def float32_tolerance():
     from tbptt_viz.serving.service import FLOAT32_ATOL, FLOAT32_RTOL, same_as_sequential
 
@@ -758,10 +777,10 @@ FACTS = (
              "jobs", (README,), "scripts/bench_cli.py"),
     Fact("at 0.16-0.32 s against 0.04-0.07 s for `python -c pass`", (README,), cli_refusal_times),
     Measured("One process rendering every view of a 2,000-token review", (README,), "scripts/measure_memory.py"),
-    Measured("peaked at 668 MB of resident memory; the same procedure on the code before issue #24 peaked at "
+    Measured("peaked at 722 MB of resident memory; the same procedure on the code before issue #24 peaked at "
              "1,020 MB (the last-K sweep held its 2,000 x 2,000 float64 matrix and copies of it, ~130 MB per long "
              "review, now built 128 rows at a time)", (README,), "scripts/measure_memory.py"),
-    Fact("peaked at 668 MB", (README,), memory_figures),
+    Fact("peaked at 722 MB", (README,), memory_figures),
     Measured("(10-50 sessions of mixed traffic on 127.0.0.1", (README,), "scripts/soak.py"),
     Measured("2,000-token reviews; the server's total PSS sampled every 30 s", (README,), "scripts/soak.py"),
     Fact("errors, p50/p95 per kind and the memory curve as JSON in results/bench/soak.json, from which "
@@ -861,6 +880,14 @@ FACTS = (
     Fact("with no 1 inside any window the 1's embedding gets no gradient at all (tested)", (LAB,),
          in_test("tests/test_lab.py", "test_any_one_without_a_1_in_the_window_gives_the_1_no_gradient")),
     # docs/design.md
+    Fact("Its mmap threshold is fixed at 256 KB", (DESIGN,), mmap_threshold),
+    Fact("tested bit for bit against torch.optim.Adam, and tested to import neither", (DESIGN,),
+         lambda: (in_test("tests/test_train.py", "test_our_adam_is_torchs_bit_for_bit")(),
+                  in_test("tests/test_train.py", "test_a_lab_run_imports_no_compiler")())),
+    Fact("it counts every thread's now (tested)", (DESIGN,),
+         in_test("tests/test_serving.py", "test_the_soak_counts_a_child_started_by_a_worker_thread")),
+    Fact("the result cache at 64 MB", (DESIGN,), result_cache),
+    Fact("the 20-minute soak in the README stays within the 800 MB goal", (DESIGN,), soak_within_goal),
     Fact("checked in the tests against one autograd backward per K", (DESIGN,),
          in_test("tests/test_flow.py", "test_sweep_equals_one_backward_per_k")),
     Fact("`2n + 1` of them for `n = 4`", (DESIGN,), four_nodes),
