@@ -92,10 +92,10 @@ GRAD_DIRECTION_EPS = 1e-5  # error of a float32 gradient's direction (unit vecto
                        # steepest point of 16 embedded-example paths at most 3.8e-6, also where the gradient itself
                        # was off by 9% (float32 shifts the step along alpha, the direction stays)
 GRAD_EPS = 1e-4        # a kept float32 interval's credit error, L2 over tokens, as a share of
-                       # (b - a) / 2 * sum_i k_i ||g_i||: on 15 seeded IMDB test reviews x imdb-last-k30, -chunked-k30
-                       # and -last-k10, 161 kept intervals, median 2e-7, at most 2.4e-5 (scripts/
-                       # measure_ig_precision.py; measured when the check was at the centre node, a weaker check
-                       # than the steepest node's); single nodes there were off by up to 3.4e-4
+                       # (b - a) / 2 * sum_i k_i ||g_i||: on 15 seeded IMDB test reviews x imdb-last-k30, -full and
+                       # -chunked-k30, 246 intervals kept as quadratures, median 2.2e-7, at most 3.7e-5 (scripts/
+                       # measure_ig_precision.py, 2026-12-01); single nodes there were off by up to 3.4e-4 (an
+                       # earlier run, with the check at the centre node)
 ROUNDING_SHARE = 0.5   # float32 rounding above this share of the tolerance: integrate in float64 instead
 MAX_EVALUATIONS_DEFAULT = 4000  # gradient evaluations before a result says it did not converge (the cap a caller may
                                 # ask for is choices.MAX_EVALUATIONS): on 200 seeded IMDB test reviews
