@@ -238,18 +238,28 @@ def test_equal_to_the_sequential_computation_within_float32_rounding(model):
 def test_the_soak_counts_a_child_started_by_a_worker_thread():
     """scripts/soak.py sums the server's PSS over its process tree. A live Lab run forks from a worker thread, and
     /proc/PID/task/PID/children lists only the main thread's children: read that way the soak missed the Lab
-    child (up to 460 MB of PSS)."""
+    child (up to 520 MB of PSS in five minutes of the soak's traffic)."""
     import subprocess
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     import bench_load
 
-    box = {}
-    worker = threading.Thread(target=lambda: box.setdefault("child", subprocess.Popen(["sleep", "60"])))
-    worker.start()
-    worker.join()
+    started, done, box = threading.Event(), threading.Event(), {}
+
+    def worker():  # starts the child and stays alive: a child whose thread has exited is re-parented
+        box["child"] = subprocess.Popen(["sleep", "60"])
+        started.set()
+        done.wait(30)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    started.wait(30)
     try:
-        assert box["child"].pid in bench_load.children(os.getpid())  # what pss_tree walks
+        main_only = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+        assert str(box["child"].pid) not in main_only                   # what the soak used to read
+        assert box["child"].pid in bench_load.children(os.getpid())    # what pss_tree walks now
     finally:
+        done.set()
+        thread.join()
         box["child"].kill()
         box["child"].wait()

@@ -49,9 +49,10 @@ def _die_with_parent() -> None:
 
 def _child(conn, other_end, fn, args) -> None:
     # Every object inherited from the server out of the garbage collector's sight: a collection walks and writes
-    # each tracked object's header, which copies the server's heap pages into this child (a server under the
-    # soak's traffic, a small Lab run: 233 MB of the child's own pages without this, 193 MB with it; the rest
-    # was torch.optim's imports, which core/train.py's own Adam avoids: 38-62 MB with both)
+    # each tracked object's header, which copies the server's heap pages into this child (the child's own pages,
+    # Private_Dirty in /proc/PID/smaps_rollup, during the soak's small Lab run on a server under the soak's
+    # traffic: 233 MB without this, 193 MB with it; most of the rest was torch.optim's imports, which
+    # core/train.py's own Adam avoids: 38-62 MB with both)
     gc.freeze()
     other_end.close()  # the parent's reading end: with it closed here, writing to a gone parent fails at once
     _die_with_parent()

@@ -23,8 +23,9 @@ def _libc():
 
 # Blocks from this size up are mapped on their own and returned to the system when freed. glibc's default
 # starts at 128 KB but rises to the size of every mapped block freed (up to 32 MB), after which a long review's
-# arrays come from the heap, where freed pages stay: a 5-minute run of scripts/soak.py peaked at 903 MB of PSS
-# (the Lab child included) with that, 787 MB with this.
+# arrays come from the heap, where freed pages stay until the next trim: five minutes of scripts/soak.py's
+# traffic, the server's total PSS (the Lab child included) sampled every second, a 96 MB result cache in both
+# runs, peaked at 903 MB with that and 787 MB with this.
 MMAP_THRESHOLD = 256 << 10
 
 

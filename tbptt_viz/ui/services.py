@@ -34,9 +34,9 @@ def _service(folder: str) -> ComputeService:
     # Three workers for two cores: at most one waits on a live Lab run (its training runs in a forked child),
     # and long reviews get one while others wait (two when nobody does), so one is always free for everyone
     # else's pages; sessions take turns (the `owner` of each request). 64 MB of results, least recently used
-    # dropped first: the start-up warm-up of every example under every model fills 62 MB of it
-    # (results/bench/memory_jobs.json), and the soak's peak (results/bench/soak.json) stays within 800 MB with
-    # the cache full.
+    # dropped first (192 MB before): with it the 20-minute soak's samples (results/bench/soak.json) stayed within
+    # 800 MB; the start-up warm-up of every example under every model plus one long review fill it
+    # (results/bench/memory_jobs.json: 62 MB cached).
     svc = ComputeService(workers=3, cache_entries=2048, limits={"lab": 1}, shares={"long": 1}, cache_bytes=64 << 20)
     if os.environ.get("TBPTT_VIZ_WARMUP", "1") != "0":  # the tests turn it off: they measure their own work
         threading.Thread(target=warm_up, args=(svc, _store(folder)), name="tbptt-viz-warm-up", daemon=True).start()
