@@ -25,7 +25,9 @@ def _libc():
 # starts at 128 KB but rises to the size of every mapped block freed (up to 32 MB), after which a long review's
 # arrays come from the heap, where freed pages stay until the next trim: five minutes of scripts/soak.py's
 # traffic, the server's total PSS (the Lab child included) sampled every second, a 96 MB result cache in both
-# runs, peaked at 903 MB with that and 787 MB with this.
+# runs, peaked at 903 MB with that and 787 MB with this. The price, in time: a 2,000-token review's whole page,
+# alone on the server (scripts/bench_long_review.py, one run each, same machine), 10.4 s against 8.5 s
+# without it; a 4 MB threshold kept the time (7.6 s) but peaked at 908 MB in the same 5-minute traffic.
 MMAP_THRESHOLD = 256 << 10
 
 
