@@ -63,19 +63,23 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def pss_tree(pid: int) -> int:
-    """Sum of PSS in kB over pid and its descendants."""
+def tree_sum(pid: int, read) -> float:
+    """Sum of read(p) over pid and its descendants (a process gone meanwhile counts 0)."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            for line in open(f"/proc/{p}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
+            total += read(p)
             todo += children(p)
         except OSError:
             pass
     return total
+
+
+def pss_tree(pid: int) -> int:
+    """Sum of PSS in kB over pid and its descendants."""
+    return tree_sum(pid, lambda p: sum(int(line.split()[1]) for line in open(f"/proc/{p}/smaps_rollup")
+                                       if line.startswith("Pss:")))
 
 
 class Sampler(threading.Thread):

@@ -50,16 +50,13 @@ def long_text(n: int) -> str:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the server's process tree has used so far, in seconds."""
-    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
-    while todo:
-        p = todo.pop()
-        try:
-            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
-            todo += bench_load.children(p)
-        except OSError:
-            pass
-    return total
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(p):
+        fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+
+    return bench_load.tree_sum(pid, used)
 
 
 async def long_review(port: int, n: int, pid: int, limit: float = 300.0) -> dict:
