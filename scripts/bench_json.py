@@ -22,12 +22,24 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "results" / "bench"
 
 
+def cpu_model() -> str:
+    """The CPU's model name ("" where the system does not say): hosts of one name differ in speed, and a
+    timing means little without it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""
+
+
 def machine(note: str = "") -> str:
     """The machine as one line: CPU, cores, Python and torch, and how busy it was when the run started."""
     import torch
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores, Python "
+    return (f"{platform.machine()} {cpu_model()}".strip() + f", {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s); "
             f"load average {load:.1f} at the start" + (f"; {note}" if note else ""))
 
