@@ -54,7 +54,7 @@ def cpu_seconds(pid: int) -> float:
 
     def used(p):
         fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+        return sum(map(int, fields[11:15])) / tick  # utime, stime, cutime, cstime
 
     return bench_load.tree_sum(pid, used)
 
